@@ -1,0 +1,90 @@
+"""`papertide bench ...`: benchmarks that print their figures (medians, and ratios to a
+baseline measured in the same run, because shared machines are noisy)."""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import typer
+
+from papertide.cli.common import console, fail, settings_of
+from papertide.config import Settings
+from papertide.ingest import IngestOptions, ingest_paths
+from papertide.sources.files import numbered_lines
+from papertide.sources.snapshot import parse_snapshot
+from papertide.store import Store
+from papertide.synth import write_snapshot
+
+bench_app = typer.Typer(help="Benchmarks: each prints medians and the baseline it compares to.")
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    ctx: typer.Context,
+    papers: int = typer.Option(100_000, "--papers", "-n", min=1, help="Generated papers."),
+    repeat: int = typer.Option(3, "--repeat", "-r", min=1, help="Runs; the median is quoted."),
+    keep: Path | None = typer.Option(
+        None, "--keep", help="Write the generated snapshot lines here and keep them."
+    ),
+) -> None:
+    """Import N generated arXiv-snapshot lines into a fresh SQLite store; print papers/s.
+
+    Each run imports into a new database; the baseline is reading and parsing the same file
+    without storing it, so the ratio shows what the store costs.
+
+    Example:  papertide bench ingest --papers 100000
+    """
+    base = settings_of(ctx)
+    with tempfile.TemporaryDirectory(prefix="papertide-bench-") as tmp:
+        source = keep or Path(tmp) / "snapshot.jsonl"
+        started = time.perf_counter()
+        write_snapshot(source, papers)
+        console.print(
+            f"generated {papers:,} lines ({source.stat().st_size / 1e6:,.0f} MB) "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        parse_rates, import_rates, again_rates = [], [], []
+        for run in range(repeat):
+            parse_rates.append(_parse_rate(source, base))
+            settings = base.model_copy(update={"data_dir": Path(tmp) / f"run{run}", "database_url": None})
+            store = Store.open(settings.resolved_database_url)
+            options = IngestOptions(fmt="arxiv-snapshot")
+            first = ingest_paths(store, [source], settings=settings, options=options)
+            second = ingest_paths(store, [source], settings=settings, options=options)
+            store.close()
+            if first.added != papers or second.added or second.changed:
+                raise fail(
+                    f"expected {papers:,} added then nothing: got {first.added:,} added, then "
+                    f"{second.added:,} added and {second.changed:,} changed"
+                )
+            import_rates.append(first.rate)
+            again_rates.append(second.rate)
+            console.print(
+                f"run {run + 1}: import {first.rate:,.0f} papers/s, re-import (all unchanged) "
+                f"{second.rate:,.0f} papers/s, parse only {parse_rates[-1]:,.0f} lines/s"
+            )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    imp, par = statistics.median(import_rates), statistics.median(parse_rates)
+    console.print(
+        f"[bold]median import rate: {imp:,.0f} papers/s[/] (re-import "
+        f"{statistics.median(again_rates):,.0f}/s; parse-only baseline {par:,.0f}/s; "
+        f"import/parse ratio {imp / par:.2f}); peak RSS {rss:,.0f} MB"
+    )
+
+
+def _parse_rate(source: Path, settings: Settings) -> float:
+    started = time.perf_counter()
+    count = sum(
+        1
+        for _ in parse_snapshot(
+            numbered_lines(source),
+            str(source),
+            max_title=settings.max_title_chars,
+            max_abstract=settings.max_abstract_chars,
+        )
+    )
+    return count / (time.perf_counter() - started)

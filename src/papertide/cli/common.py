@@ -1,0 +1,50 @@
+"""What every command shares: the Settings built from global options, the console, the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from papertide.config import Settings
+from papertide.store import Store
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def build_settings(
+    *, data_dir: Path | None, database_url: str | None, config: Path | None
+) -> Settings:
+    """Settings from the global options layered over env variables and the config file."""
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    if config is not None:
+        if not config.is_file():
+            raise fail(f"config file {config} does not exist", code=2)
+        overrides["config_file"] = config
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    """The Settings the main callback built for this invocation."""
+    settings = ctx.obj
+    if not isinstance(settings, Settings):  # a command called without the main callback
+        settings = Settings()
+        ctx.obj = settings
+    return settings
+
+
+def open_store(settings: Settings) -> Store:
+    """Open (and migrate) the configured database."""
+    return Store.open(settings.resolved_database_url)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print an error in red on stderr and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)

@@ -1,0 +1,48 @@
+"""`papertide serve`: run the web site."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+import uvicorn
+
+from papertide.cli.common import console, settings_of
+
+
+def serve(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, "--host", help="Address to bind (setting: host)."),
+    port: int | None = typer.Option(None, "--port", "-p", help="Port (setting: port)."),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", help="Worker processes (setting: workers)."
+    ),
+) -> None:
+    """Serve the site and API.
+
+    Example:  papertide serve --port 8080
+    """
+    settings = settings_of(ctx)
+    host = host or settings.host
+    port = port or settings.port
+    workers = workers or settings.workers
+    # Worker processes build their own Settings from the environment: hand ours down.
+    os.environ["PAPERTIDE_DATA_DIR"] = str(settings.data_dir)
+    if settings.database_url:
+        os.environ["PAPERTIDE_DATABASE_URL"] = settings.database_url
+    if settings.config_file:
+        os.environ["PAPERTIDE_CONFIG_FILE"] = str(settings.config_file)
+    console.print(f"papertide on [bold]http://{host}:{port}[/] (Ctrl-C stops it)")
+    uvicorn.run(
+        "papertide.web:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the app."""
+    app.command()(serve)

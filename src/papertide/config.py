@@ -1,0 +1,79 @@
+"""One typed Settings object: defaults, then a TOML file, then PAPERTIDE_* env variables.
+
+Built once by the CLI or the app factory and passed down; never a module-level global.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def default_data_dir() -> Path:
+    """Where papertide keeps its files unless told otherwise (XDG data home)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "papertide"
+
+
+class Settings(BaseSettings):
+    """Every setting papertide reads, each with a default and a line of help."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPERTIDE_", extra="forbid")
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Folder for the SQLite database and index files.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; empty means SQLite at DATA_DIR/papertide.db. "
+        "Example: postgresql+psycopg://user:pw@localhost/papertide",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `papertide serve` binds.")
+    port: int = Field(default=8000, description="Port `papertide serve` listens on.")
+    workers: int = Field(default=1, description="Web worker processes for `serve`.")
+    import_batch_size: int = Field(
+        default=2000, ge=1, description="Records merged and written per database round trip."
+    )
+    max_abstract_chars: int = Field(
+        default=100_000,
+        ge=1000,
+        description="Longer abstracts are rejected as unreadable records (arXiv caps at 1,920).",
+    )
+    max_title_chars: int = Field(default=2_000, ge=100, description="Longer titles are rejected.")
+
+    config_file: Path | None = Field(
+        default=None, description="TOML file read for settings (env PAPERTIDE_CONFIG_FILE)."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order of precedence: arguments, environment, the TOML file, defaults."""
+        given = getattr(init_settings, "init_kwargs", {}).get("config_file")
+        path = given or os.environ.get("PAPERTIDE_CONFIG_FILE")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(path)))
+        return tuple(sources)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the configured one, or the SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'papertide.db'}"

@@ -1,0 +1,112 @@
+"""Domain records shared by every stage: plain dataclasses, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(slots=True)
+class Paper:
+    """One research paper, as normalised by a source or loaded from the store.
+
+    Dates are UTC and naive. ``authors`` keeps the paper's order; ``categories`` has the
+    primary arXiv category first. ``id`` (public, stable) and ``pk`` (internal row key) are
+    set by the store; sources leave them empty.
+    """
+
+    title: str
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    arxiv_id: str | None = None
+    arxiv_version: int | None = None
+    doi: str | None = None
+    categories: list[str] = field(default_factory=list)
+    published: datetime | None = None
+    updated: datetime | None = None
+    listed_on: date | None = None
+    url_abs: str | None = None
+    url_pdf: str | None = None
+    url_code: str | None = None
+    url_project: str | None = None
+    journal_ref: str | None = None
+    comments: str | None = None
+    upvotes_external: int | None = None
+    github_stars: int | None = None
+    comments_count: int | None = None
+    submitted_by: str | None = None
+    sources: list[str] = field(default_factory=list)
+    external_ids: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, object] = field(default_factory=dict)
+    id: str | None = None
+    pk: int | None = None
+    first_seen: datetime | None = None
+
+    @property
+    def primary_category(self) -> str | None:
+        """The primary arXiv category, if any."""
+        return self.categories[0] if self.categories else None
+
+    @property
+    def day(self) -> date | None:
+        """The day a feed files this paper under: when it was listed, else published."""
+        if self.listed_on is not None:
+            return self.listed_on
+        if self.published is not None:
+            return self.published.date()
+        return self.first_seen.date() if self.first_seen is not None else None
+
+
+@dataclass(slots=True)
+class Record:
+    """What a source yields: a paper plus where it was read (file and line) for errors."""
+
+    paper: Paper
+    origin: str
+    line: int
+
+
+@dataclass(slots=True)
+class Listing:
+    """A page that listed papers in order: a trending-page capture's "listed with" data.
+
+    ``positions`` index into the records the same source yielded, in page order; the first
+    is the subject paper the page was opened for.
+    """
+
+    kind: str
+    origin: str
+    listed_on: date
+    positions: list[int]
+
+
+@dataclass(slots=True)
+class RecordError:
+    """A record that could not be read: where, and why."""
+
+    origin: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.origin}:{self.line}: {self.reason}"
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What one ingest run did."""
+
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    listings_added: int = 0
+    listings_changed: int = 0
+    errors: list[RecordError] = field(default_factory=list)
+    warnings: list[RecordError] = field(default_factory=list)
+    records: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        """Records read per second."""
+        return self.records / self.seconds if self.seconds > 0 else 0.0

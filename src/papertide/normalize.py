@@ -1,0 +1,91 @@
+"""Pure text helpers every source uses: arXiv ids, whitespace, dedupe keys, doubled text."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+# New-style ids (0704.0001, 2407.02490) and old-style ids (hep-th/9901001, math.GT/0309136),
+# each with an optional version; see https://info.arxiv.org/help/arxiv_identifier.html
+_ARXIV_RE = re.compile(
+    r"(?:arxiv:|arxiv\.org/(?:abs|pdf|html)/)?"
+    r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z\-]+(?:\.[A-Za-z]{2})?/\d{7})"
+    r"(?:v(?P<v>\d+))?(?:\.pdf)?/?$",
+    re.IGNORECASE,
+)
+_NON_WORD_RE = re.compile(r"[^0-9a-z]+")
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
+
+
+def parse_arxiv_id(text: str) -> tuple[str, int | None] | None:
+    """Split an arXiv id or URL into (version-free id, version), or None if it is not one."""
+    m = _ARXIV_RE.search(text.strip())
+    if m is None:
+        return None
+    ident = m.group("id")
+    if "/" in ident:  # old style: archive part is lower case, subject class keeps its case
+        archive, num = ident.split("/")
+        ident = f"{archive.lower()}/{num}" if "." not in archive else f"{archive}/{num}"
+    version = m.group("v")
+    return ident, int(version) if version else None
+
+
+def clean_text(text: str) -> str:
+    """Collapse runs of white space (arXiv wraps titles and abstracts) and trim."""
+    return " ".join(text.split())  # str.split() is C-speed; a regex costs 5x on abstracts
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII words only: the comparison form of a title or a name."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return _NON_WORD_RE.sub(" ", text.lower()).strip()
+
+
+def title_key(title: str) -> str:
+    """The dedupe form of a title: case, accents, punctuation and spacing ignored."""
+    return fold(title)
+
+
+def author_key(authors: list[str]) -> str:
+    """The dedupe form of the first author: the last word of the folded name."""
+    if not authors:
+        return ""
+    words = fold(authors[0]).split()
+    return words[-1] if words else ""
+
+
+def stable_id(seed: str) -> str:
+    """A short public id for a paper with no arXiv id, derived from its first dedupe key."""
+    return "p" + hashlib.sha1(seed.encode("utf-8")).hexdigest()[:11]
+
+
+def repair_doubled(text: str, *, min_chars: int = 40) -> str:
+    """Drop a run of sentences that a capture repeated immediately after itself.
+
+    Captures of rendered pages sometimes hold a paragraph twice in a row, whole or from some
+    sentence on. A repeat shorter than ``min_chars`` is left alone: short sentences can
+    repeat on purpose. Only positions where a sentence recurs are tested, so text without
+    repeats costs one pass.
+    """
+    sentences = _SENTENCE_END_RE.split(text)
+    start = 0
+    while start < len(sentences):
+        if not _drop_repeat_at(sentences, start, min_chars):
+            start += 1
+    return " ".join(sentences)
+
+
+def _drop_repeat_at(sentences: list[str], start: int, min_chars: int) -> bool:
+    """Delete the shortest run beginning at ``start`` that is repeated right after it."""
+    first = sentences[start]
+    for nxt in range(start + 1, len(sentences)):
+        if sentences[nxt] != first:
+            continue
+        size = nxt - start
+        block = sentences[start:nxt]
+        if block == sentences[nxt : nxt + size] and sum(map(len, block)) >= min_chars:
+            del sentences[nxt : nxt + size]
+            return True
+    return False

@@ -1,0 +1,195 @@
+"""The only code that speaks SQL: one Store over SQLite or PostgreSQL (SQLAlchemy 2).
+
+``Store.open(url)`` migrates the database to the newest schema (Alembic) and returns a
+store; ``store.write()`` opens the single transaction an import runs in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, func, or_, select
+from sqlalchemy.engine import make_url
+
+from papertide.models import Paper
+from papertide.normalize import parse_arxiv_id
+from papertide.store.rows import row_to_paper
+from papertide.store.schema import external_ids, ingest_runs, listing_items, listings, papers
+from papertide.store.writer import WriteSession
+
+__all__ = ["Store", "WriteSession"]
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode("utf-8")
+
+
+class Store:
+    """Papers and everything about them, in one database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        """Connect to ``url`` (creating a SQLite file's folder) and migrate it to head."""
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
+        if engine.dialect.name == "sqlite":
+            _configure_sqlite(engine)
+        store = cls(engine)
+        if migrate:
+            store.migrate()
+        return store
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (a no-op when it is there)."""
+        cfg = Config()
+        cfg.set_main_option("script_location", "papertide.store:migrations")
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    @contextmanager
+    def write(self) -> Iterator[WriteSession]:
+        """One transaction: everything written inside commits together or not at all."""
+        with self.engine.connect().execution_options(papertide_write=True) as conn:
+            with conn.begin():
+                yield WriteSession(conn)
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    # Reads ------------------------------------------------------------------------------
+
+    def get_paper(self, ref: str) -> Paper | None:
+        """A paper by public id, arXiv id or URL (any version), or DOI."""
+        parsed = parse_arxiv_id(ref)
+        conditions = [papers.c.id == ref, papers.c.doi == ref]
+        if parsed:
+            conditions.append(papers.c.arxiv_id == parsed[0])
+        with self._read() as conn:
+            row = conn.execute(select(papers).where(or_(*conditions)).limit(1)).mappings().first()
+            if row is None:
+                return None
+            ext = conn.execute(
+                select(external_ids.c.namespace, external_ids.c.value).where(
+                    external_ids.c.paper_pk == row["pk"]
+                )
+            )
+            return row_to_paper(row, {ns: value for ns, value in ext})
+
+    def list_papers(
+        self, *, day: date | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Paper]:
+        """Papers filed under ``day`` (or all), newest day first, then in arrival order."""
+        query = select(papers).order_by(papers.c.day.desc(), papers.c.pk)
+        if day is not None:
+            query = query.where(papers.c.day == day)
+        with self._read() as conn:
+            rows = conn.execute(query.limit(limit).offset(offset)).mappings()
+            return [row_to_paper(row) for row in rows]
+
+    def count_papers(self) -> int:
+        """How many papers are stored."""
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
+
+    def listed_with(self, paper: Paper) -> list[tuple[date, Paper, list[Paper]]]:
+        """Each page listing that holds ``paper``: its date, subject paper and papers in order."""
+        with self._read() as conn:
+            found = conn.execute(
+                select(listings)
+                .join(listing_items, listing_items.c.listing_pk == listings.c.pk)
+                .where(listing_items.c.paper_pk == paper.pk)
+                .order_by(listings.c.listed_on.desc())
+                .distinct()
+            ).mappings()
+            result = []
+            for listing in list(found):
+                rows = conn.execute(
+                    select(papers)
+                    .join(listing_items, listing_items.c.paper_pk == papers.c.pk)
+                    .where(listing_items.c.listing_pk == listing["pk"])
+                    .order_by(listing_items.c.position)
+                ).mappings()
+                members = [row_to_paper(r) for r in rows]
+                result.append((listing["listed_on"], members[0], members[1:]))
+            return result
+
+    def stats(self, *, top: int = 20) -> dict[str, Any]:
+        """Counts: papers, listings, by source, by primary category and by day (latest)."""
+        with self._read() as conn:
+            total = conn.execute(select(func.count()).select_from(papers)).scalar_one()
+            by_source: Counter[str] = Counter()
+            for sources, count in conn.execute(
+                select(papers.c.sources, func.count()).group_by(papers.c.sources)
+            ):
+                for source in sources:
+                    by_source[source] += count
+            by_category = conn.execute(
+                select(papers.c.primary_category, func.count())
+                .group_by(papers.c.primary_category)
+                .order_by(func.count().desc())
+                .limit(top)
+            ).all()
+            by_day = conn.execute(
+                select(papers.c.day, func.count())
+                .group_by(papers.c.day)
+                .order_by(papers.c.day.desc())
+                .limit(top)
+            ).all()
+            n_listings = conn.execute(select(func.count()).select_from(listings)).scalar_one()
+            runs = conn.execute(select(func.count()).select_from(ingest_runs)).scalar_one()
+        return {
+            "papers": total,
+            "listings": n_listings,
+            "ingest_runs": runs,
+            "by_source": dict(by_source.most_common()),
+            "by_category": {(c or "(none)"): n for c, n in by_category},
+            "by_day": {(d.isoformat() if d else "(none)"): n for d, n in by_day},
+        }
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL for readers beside a writer, and explicit BEGIN so transactions really hold.
+
+    pysqlite's own transaction handling defers BEGIN and skips it for DDL; SQLAlchemy's
+    documented recipe takes it over (docs: "Serializable isolation / Savepoints / Transactional
+    DDL" in the SQLite dialect page). Write transactions take the lock up front (IMMEDIATE), so
+    two importers queue instead of failing half way.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            "busy_timeout=30000",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("papertide_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

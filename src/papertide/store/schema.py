@@ -1,0 +1,117 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations create and change them.
+
+Every change here needs a migration in migrations/versions; tests/test_store.py checks the
+migrated database against these definitions.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# JSONB on PostgreSQL (comparable, indexable); JSON text elsewhere.
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+papers = Table(
+    "papers",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("arxiv_id", String(40), unique=True),
+    Column("arxiv_version", Integer),
+    Column("doi", String(255), index=True),
+    Column("title", Text, nullable=False),
+    Column("title_key", Text, nullable=False, index=True),
+    Column("author_key", String(200), nullable=False, default=""),
+    Column("abstract", Text, nullable=False, default=""),
+    Column("authors", Json, nullable=False),
+    Column("categories", Json, nullable=False),
+    Column("primary_category", String(40), index=True),
+    Column("published", DateTime),
+    Column("updated", DateTime),
+    Column("listed_on", Date),
+    Column("day", Date, index=True),
+    Column("url_abs", Text),
+    Column("url_pdf", Text),
+    Column("url_code", Text),
+    Column("url_project", Text),
+    Column("journal_ref", Text),
+    Column("comments", Text),
+    Column("upvotes_external", Integer),
+    Column("github_stars", Integer),
+    Column("comments_count", Integer),
+    Column("submitted_by", String(200)),
+    Column("sources", Json, nullable=False),
+    Column("extra", Json, nullable=False),
+    Column("first_seen", DateTime, nullable=False),
+)
+
+external_ids = Table(
+    "paper_external_ids",
+    metadata,
+    Column("namespace", String(100), primary_key=True),
+    Column("value", String(200), primary_key=True),
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), nullable=False),
+    Index("ix_paper_external_ids_paper_pk", "paper_pk"),
+)
+
+listings = Table(
+    "listings",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("origin", Text, nullable=False),
+    Column("listed_on", Date, nullable=False),
+    Column("subject_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), nullable=False),
+    UniqueConstraint("kind", "listed_on", "subject_pk"),
+)
+
+listing_items = Table(
+    "listing_items",
+    metadata,
+    Column(
+        "listing_pk",
+        Integer,
+        ForeignKey("listings.pk", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), nullable=False),
+    Index("ix_listing_items_paper_pk", "paper_pk"),
+)
+
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("started", DateTime, nullable=False),
+    Column("finished", DateTime, nullable=False),
+    Column("formats", Json, nullable=False),
+    Column("paths", Json, nullable=False),
+    Column("added", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+)

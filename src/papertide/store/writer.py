@@ -1,0 +1,146 @@
+"""Writes inside one transaction: dedupe look-ups, inserts, updates, listings, the run log."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
+
+from papertide.models import ImportReport, Paper
+from papertide.store.rows import paper_to_row, row_to_paper
+from papertide.store.schema import external_ids, ingest_runs, listing_items, listings, papers
+
+
+class WriteSession:
+    """The write half of the Store, bound to one open transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def find_candidates(
+        self,
+        *,
+        arxiv_ids: Iterable[str],
+        dois: Iterable[str],
+        external: Iterable[tuple[str, str]],
+        title_keys: Iterable[str],
+    ) -> list[Paper]:
+        """Stored papers that share any of the given keys with incoming records."""
+        pks: set[int] = set()
+        by_ns: dict[str, list[str]] = defaultdict(list)
+        for ns, value in external:
+            by_ns[ns].append(value)
+        for ns, values in by_ns.items():
+            query = select(external_ids.c.paper_pk).where(
+                external_ids.c.namespace == ns, external_ids.c.value.in_(values)
+            )
+            pks.update(self.conn.scalars(query))
+        conditions = []
+        for column, values in (
+            (papers.c.arxiv_id, set(arxiv_ids)),
+            (papers.c.doi, set(dois)),
+            (papers.c.title_key, set(title_keys)),
+        ):
+            if values:
+                conditions.append(column.in_(values))
+        if conditions:
+            pks.update(self.conn.scalars(select(papers.c.pk).where(or_(*conditions))))
+        return self.load(pks)
+
+    def load(self, pks: Iterable[int]) -> list[Paper]:
+        """Papers by row key, with their external ids."""
+        keys = list(pks)
+        if not keys:
+            return []
+        ext: dict[int, dict[str, str]] = defaultdict(dict)
+        query = select(external_ids).where(external_ids.c.paper_pk.in_(keys))
+        for row in self.conn.execute(query).mappings():
+            ext[row["paper_pk"]][row["namespace"]] = row["value"]
+        rows = self.conn.execute(select(papers).where(papers.c.pk.in_(keys))).mappings()
+        return [row_to_paper(row, ext[row["pk"]]) for row in rows]
+
+    def insert_papers(self, new: list[Paper]) -> None:
+        """Insert new papers; sets each one's pk.
+
+        A plain executemany and one SELECT of the new keys: ordered INSERT ... RETURNING
+        makes SQLAlchemy send one statement per row on SQLite, several times slower.
+        """
+        if not new:
+            return
+        self.conn.execute(insert(papers), [paper_to_row(p) for p in new])
+        by_id = {p.id: p for p in new}
+        query = select(papers.c.id, papers.c.pk).where(papers.c.id.in_(list(by_id)))
+        for pid, pk in self.conn.execute(query):
+            by_id[pid].pk = pk
+        self._add_external_ids(new, {})
+
+    def update_papers(self, changed: list[tuple[Paper, dict[str, str]]]) -> None:
+        """Write merged papers back; each comes with the external ids already stored."""
+        if not changed:
+            return
+        rows = []
+        for paper, _ in changed:
+            row = paper_to_row(paper)
+            row["b_pk"] = paper.pk
+            rows.append(row)
+        values = {name: bindparam(name) for name in rows[0] if name != "b_pk"}
+        statement = update(papers).where(papers.c.pk == bindparam("b_pk")).values(values)
+        self.conn.execute(statement, rows)
+        for paper, stored in changed:
+            self._add_external_ids([paper], stored)
+
+    def _add_external_ids(self, given: list[Paper], stored: dict[str, str]) -> None:
+        rows = [
+            {"namespace": ns, "value": value, "paper_pk": p.pk}
+            for p in given
+            for ns, value in p.external_ids.items()
+            if ns not in stored
+        ]
+        if rows:
+            self.conn.execute(insert(external_ids), rows)
+
+    def save_listing(self, *, kind: str, origin: str, listed_on: date, paper_pks: list[int]) -> str:
+        """Store which papers a page listed, in order. Returns 'added', 'changed' or 'same'."""
+        subject = paper_pks[0]
+        key = (listings.c.kind == kind, listings.c.listed_on == listed_on)
+        found = self.conn.execute(
+            select(listings.c.pk).where(*key, listings.c.subject_pk == subject)
+        ).scalar_one_or_none()
+        items = [{"position": i, "paper_pk": pk} for i, pk in enumerate(paper_pks)]
+        if found is None:
+            found = self.conn.execute(
+                insert(listings).returning(listings.c.pk),
+                {"kind": kind, "origin": origin, "listed_on": listed_on, "subject_pk": subject},
+            ).scalar_one()
+            outcome = "added"
+        else:
+            query = (
+                select(listing_items.c.paper_pk)
+                .where(listing_items.c.listing_pk == found)
+                .order_by(listing_items.c.position)
+            )
+            if list(self.conn.scalars(query)) == paper_pks:
+                return "same"
+            self.conn.execute(delete(listing_items).where(listing_items.c.listing_pk == found))
+            outcome = "changed"
+        self.conn.execute(insert(listing_items), [{"listing_pk": found, **i} for i in items])
+        return outcome
+
+    def record_run(
+        self, report: ImportReport, *, started: datetime, formats: list[str], paths: list[str]
+    ) -> None:
+        """Log the run in ingest_runs (inside the same transaction as its data)."""
+        row: dict[str, Any] = {
+            "started": started,
+            "finished": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+            "formats": formats,
+            "paths": paths,
+            "added": report.added,
+            "changed": report.changed,
+            "unchanged": report.unchanged,
+            "errors": len(report.errors),
+        }
+        self.conn.execute(insert(ingest_runs), row)
