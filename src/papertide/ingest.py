@@ -9,7 +9,7 @@ the batch, then one executemany for the inserts and one for the updates.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,18 +107,10 @@ def ingest_paths(
     plan, warnings = plan_files(paths, options.fmt)
     report = ImportReport(warnings=warnings)
     with store.write() as session:
-        merger = _Merger(session, report, batch_size=settings.import_batch_size)
+        importer = Importer(session, report, batch_size=settings.import_batch_size)
         for path, fmt in plan:
-            for item in read_items(path, fmt, options, settings, on_bytes):
-                if isinstance(item, Record):
-                    merger.add(item)
-                elif isinstance(item, RecordError):
-                    if options.strict:
-                        raise ImportAborted(f"{item} (--strict: nothing was imported)")
-                    report.errors.append(item)
-                else:
-                    merger.save_listing(item)
-        merger.flush()
+            importer.feed(read_items(path, fmt, options, settings, on_bytes), strict=options.strict)
+        importer.flush()
         report.seconds = time.perf_counter() - started_clock
         session.record_run(
             report,
@@ -129,8 +121,33 @@ def ingest_paths(
     return report
 
 
-class _Merger:
-    """Batches records, matches them to stored papers and to each other, writes the result."""
+def import_items(
+    session: WriteSession,
+    items: Iterable[Item],
+    *,
+    settings: Settings,
+    strict: bool = False,
+    report: ImportReport | None = None,
+) -> ImportReport:
+    """Merge records (and listings) into the store inside the caller's transaction.
+
+    Every source goes through here: files, and the live sources, which commit a page of
+    papers together with their checkpoint. Unreadable records are collected in the report,
+    or raise ImportAborted when ``strict``.
+    """
+    report = report if report is not None else ImportReport()
+    importer = Importer(session, report, batch_size=settings.import_batch_size)
+    importer.feed(items, strict=strict)
+    importer.flush()
+    return report
+
+
+class Importer:
+    """Batches records, matches them to stored papers and to each other, writes the result.
+
+    One importer spans a whole run, so a paper added from one file and enriched by the next
+    counts as added, not changed.
+    """
 
     def __init__(self, session: WriteSession, report: ImportReport, *, batch_size: int) -> None:
         self.session = session
@@ -141,6 +158,18 @@ class _Merger:
         self.pk_by_id: dict[str, int] = {}
         self.inserted_ids: set[str] = set()
         self.changed_ids: set[str] = set()
+
+    def feed(self, items: Iterable[Item], *, strict: bool = False) -> None:
+        """Take records, errors and listings from one source, in order."""
+        for item in items:
+            if isinstance(item, Record):
+                self.add(item)
+            elif isinstance(item, RecordError):
+                if strict:
+                    raise ImportAborted(f"{item} (--strict: nothing was imported)")
+                self.report.errors.append(item)
+            else:
+                self.save_listing(item)
 
     def add(self, record: Record) -> None:
         """Queue a record; writes happen a batch at a time."""
@@ -157,7 +186,9 @@ class _Merger:
         if not pks:
             return
         outcome = self.session.save_listing(
-            kind=listing.kind, origin=Path(listing.origin).name, listed_on=listing.listed_on,
+            kind=listing.kind,
+            origin=Path(listing.origin).name,
+            listed_on=listing.listed_on,
             paper_pks=pks,
         )
         if outcome == "added":
@@ -183,19 +214,21 @@ class _Merger:
         ]
         self.session.insert_papers(new)
         self.session.update_papers(changed)
-        for paper in new:
-            self.inserted_ids.add(paper.id or "")
-        for paper, _ in changed:
-            if paper.id not in self.inserted_ids:
-                self.changed_ids.add(paper.id or "")
         for paper in index.papers.values():
             self.pk_by_id[paper.id or ""] = paper.pk or 0
-        self.report.added = len(self.inserted_ids)
-        self.report.changed = len(self.changed_ids)
-        self.report.unchanged = self.report.records - self.report.added - self.report.changed
+        added = len(new)
+        changed_now = {p.id or "" for p, _ in changed if p.id not in self.inserted_ids}
+        self.report.added += added
+        self.report.changed += len(changed_now - self.changed_ids)
+        self.changed_ids |= changed_now
+        self.inserted_ids.update(p.id or "" for p in new)
+        self.report.unchanged += len(batch) - added - len(changed_now)
 
     def _candidates(self, batch: list[Record]) -> list[Paper]:
-        arxiv, dois, external, titles = set(), set(), set(), set()
+        arxiv: set[str] = set()
+        dois: set[str] = set()
+        titles: set[str] = set()
+        external: set[tuple[str, str]] = set()
         for record in batch:
             paper = record.paper
             if paper.arxiv_id:

@@ -68,9 +68,9 @@ def title_match(a: Paper, b: Paper) -> bool:
 
 def is_newer(incoming: Paper, existing: Paper) -> bool:
     """Whether ``incoming`` describes a later state of the paper than ``existing``."""
-    if incoming.arxiv_version is not None and existing.arxiv_version is not None:
-        if incoming.arxiv_version != existing.arxiv_version:
-            return incoming.arxiv_version > existing.arxiv_version
+    new_v, old_v = incoming.arxiv_version, existing.arxiv_version
+    if new_v is not None and old_v is not None and new_v != old_v:
+        return new_v > old_v
     if incoming.updated is not None:
         return existing.updated is None or incoming.updated > existing.updated
     return False

@@ -93,6 +93,21 @@ class RecordError:
 
 
 @dataclass(slots=True)
+class Hit:
+    """One result of any search or ranking: which paper, how strong, and why.
+
+    Every search and ranking function returns a list of these, so pages, the API and mail
+    can mix and explain them. ``why`` holds short human-readable reasons, e.g.
+    ``"matched: sparse attention"``, ``"semantic 0.71"``, ``"like: <title you upvoted>"``.
+    """
+
+    paper_id: str
+    score: float
+    why: list[str] = field(default_factory=list)
+    paper: Paper | None = None
+
+
+@dataclass(slots=True)
 class ImportReport:
     """What one ingest run did."""
 

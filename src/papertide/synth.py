@@ -42,7 +42,7 @@ _CATEGORIES = (
     "astro-ph.GA astro-ph.CO quant-ph cond-mat.str-el cond-mat.mtrl-sci q-bio.NC physics.optics"
 ).split()
 _FIRST = "Ada Alan Grace Emmy Kurt Lise Niels Marie Paul Sofia Yann Fei Kaiming Jia Li".split()
-_LAST = "Lovelace Turing Hopper Noether Godel Meitner Bohr Curie Dirac Kovalevskaya Lecun Chen".split()
+_LAST = "Lovelace Turing Hopper Noether Godel Meitner Bohr Curie Dirac Lecun Chen".split()
 
 
 def _vocabulary(size: int, rng: random.Random) -> list[str]:
@@ -62,7 +62,8 @@ class SnapshotGenerator:
     def __init__(self, *, seed: int = 0, vocabulary: int = 30_000) -> None:
         self.rng = random.Random(seed)
         self.words = _vocabulary(vocabulary, self.rng)
-        self.cum_weights = list(itertools.accumulate(1.0 / r**1.07 for r in range(1, vocabulary + 1)))
+        weights = (1.0 / rank**1.07 for rank in range(1, vocabulary + 1))
+        self.cum_weights = list(itertools.accumulate(weights))
 
     def _words(self, n: int) -> list[str]:
         return self.rng.choices(self.words, cum_weights=self.cum_weights, k=n)

@@ -50,7 +50,9 @@ def bench_ingest(
         parse_rates, import_rates, again_rates = [], [], []
         for run in range(repeat):
             parse_rates.append(_parse_rate(source, base))
-            settings = base.model_copy(update={"data_dir": Path(tmp) / f"run{run}", "database_url": None})
+            settings = base.model_copy(
+                update={"data_dir": Path(tmp) / f"run{run}", "database_url": None}
+            )
             store = Store.open(settings.resolved_database_url)
             options = IngestOptions(fmt="arxiv-snapshot")
             first = ingest_paths(store, [source], settings=settings, options=options)

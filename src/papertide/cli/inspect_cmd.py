@@ -95,7 +95,9 @@ def _print_paper(paper: Paper, listed: list[tuple[date, Paper, list[Paper]]]) ->
         console.print(", ".join(paper.authors), highlight=False)
     facts = {
         "id": paper.id,
-        "arXiv": f"{paper.arxiv_id}v{paper.arxiv_version}" if paper.arxiv_version else paper.arxiv_id,
+        "arXiv": f"{paper.arxiv_id}v{paper.arxiv_version}"
+        if paper.arxiv_version
+        else paper.arxiv_id,
         "DOI": paper.doi,
         "categories": " ".join(paper.categories) or None,
         "published": paper.published,

@@ -27,7 +27,7 @@ class FormatError(Exception):
 def open_binary(path: Path) -> IO[bytes]:
     """Open a file for reading bytes, through gzip when its name ends in .gz."""
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # GzipFile is an IO
     return path.open("rb")
 
 

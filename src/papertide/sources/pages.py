@@ -8,7 +8,6 @@ page was opened for; the rest are the papers the site listed with it, in order.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -29,7 +28,9 @@ class _Paragraph:
     text: str | None  # None: some line of it was not valid UTF-8
 
 
-def parse_page_date(text: str, *, year: int | None = None, today: date | None = None) -> date | None:
+def parse_page_date(
+    text: str, *, year: int | None = None, today: date | None = None
+) -> date | None:
     """Read a page's date line; a date without a year takes ``year``, else the latest
     year that does not put it in the future (relative to ``today``)."""
     text = text.strip()
@@ -68,7 +69,8 @@ def find_date_line(lines: Iterable[str]) -> str | None:
 
 
 def _paragraphs(lines: Iterable[tuple[int, str | None]]) -> Iterator[_Paragraph]:
-    start, parts, broken = 0, [], False
+    start, broken = 0, False
+    parts: list[str] = []
     for number, text in lines:
         if text is not None and not text.strip():
             if parts or broken:

@@ -99,7 +99,7 @@ def _authors(obj: dict[str, Any]) -> list[str]:
     if isinstance(parsed, list) and parsed:
         names = []
         for parts in parsed:
-            last, first, suffix = (list(parts) + ["", "", ""])[:3]
+            last, first, suffix = [*parts, "", "", ""][:3]
             names.append(clean_text(f"{first} {last} {suffix}"))
         return [n for n in names if n]
     text = _str(obj, "authors")
@@ -132,4 +132,3 @@ def _iso_day(value: Any) -> datetime:
         return datetime.fromisoformat(str(value))
     except ValueError as exc:
         raise RecordProblem(f"field 'update_date': {value!r} is not a date") from exc
-

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, func, or_, select
+from sqlalchemy import Connection, Engine, and_, create_engine, event, func, or_, select
 from sqlalchemy.engine import make_url
 
 from papertide.models import Paper
@@ -67,9 +67,11 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[WriteSession]:
         """One transaction: everything written inside commits together or not at all."""
-        with self.engine.connect().execution_options(papertide_write=True) as conn:
-            with conn.begin():
-                yield WriteSession(conn)
+        with (
+            self.engine.connect().execution_options(papertide_write=True) as conn,
+            conn.begin(),
+        ):
+            yield WriteSession(conn)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -93,7 +95,7 @@ class Store:
                     external_ids.c.paper_pk == row["pk"]
                 )
             )
-            return row_to_paper(row, {ns: value for ns, value in ext})
+            return row_to_paper(row, dict(ext.tuples().all()))
 
     def list_papers(
         self, *, day: date | None = None, limit: int = 50, offset: int = 0
@@ -105,6 +107,32 @@ class Store:
         with self._read() as conn:
             rows = conn.execute(query.limit(limit).offset(offset)).mappings()
             return [row_to_paper(row) for row in rows]
+
+    def iter_modified(
+        self, since: datetime | None = None, *, batch: int = 5000
+    ) -> Iterator[list[tuple[datetime, Paper]]]:
+        """Batches of (modified, paper) written after ``since`` (all when None), oldest first.
+
+        Keyset paging on (modified, pk), so a full pass over millions of rows stays cheap.
+        """
+        last: tuple[datetime, int] | None = None
+        while True:
+            query = select(papers).order_by(papers.c.modified, papers.c.pk).limit(batch)
+            if since is not None:
+                query = query.where(papers.c.modified > since)
+            if last is not None:
+                query = query.where(
+                    or_(
+                        papers.c.modified > last[0],
+                        and_(papers.c.modified == last[0], papers.c.pk > last[1]),
+                    )
+                )
+            with self._read() as conn:
+                rows = list(conn.execute(query).mappings())
+            if not rows:
+                return
+            yield [(row["modified"], row_to_paper(row)) for row in rows]
+            last = (rows[-1]["modified"], rows[-1]["pk"])
 
     def count_papers(self) -> int:
         """How many papers are stored."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy import RowMapping
 
 from papertide.models import Paper
 from papertide.normalize import author_key, title_key
@@ -40,6 +43,7 @@ _PLAIN = (
 def paper_to_row(paper: Paper) -> dict[str, Any]:
     """The papers-table row for a paper (without pk), with its derived columns."""
     row = {name: getattr(paper, name) for name in _PLAIN}
+    row["modified"] = datetime.now(UTC).replace(tzinfo=None)
     row["title_key"] = title_key(paper.title)
     row["author_key"] = author_key(paper.authors)
     row["primary_category"] = paper.primary_category
@@ -47,7 +51,9 @@ def paper_to_row(paper: Paper) -> dict[str, Any]:
     return row
 
 
-def row_to_paper(row: Mapping[str, Any], external: dict[str, str] | None = None) -> Paper:
+def row_to_paper(
+    row: RowMapping | Mapping[str, Any], external: dict[str, str] | None = None
+) -> Paper:
     """A Paper from a papers-table row (and its external ids, if loaded)."""
     paper = Paper(**{name: row[name] for name in _PLAIN})
     paper.pk = row["pk"]

@@ -66,6 +66,8 @@ papers = Table(
     Column("sources", Json, nullable=False),
     Column("extra", Json, nullable=False),
     Column("first_seen", DateTime, nullable=False),
+    # When the row was last written (UTC, microseconds): indexes catch up from it.
+    Column("modified", DateTime, nullable=False, index=True),
 )
 
 external_ids = Table(

@@ -39,13 +39,13 @@ class WriteSession:
             )
             pks.update(self.conn.scalars(query))
         conditions = []
-        for column, values in (
+        for column, keys in (
             (papers.c.arxiv_id, set(arxiv_ids)),
             (papers.c.doi, set(dois)),
             (papers.c.title_key, set(title_keys)),
         ):
-            if values:
-                conditions.append(column.in_(values))
+            if keys:
+                conditions.append(column.in_(keys))
         if conditions:
             pks.update(self.conn.scalars(select(papers.c.pk).where(or_(*conditions))))
         return self.load(pks)
@@ -86,7 +86,7 @@ class WriteSession:
             row = paper_to_row(paper)
             row["b_pk"] = paper.pk
             rows.append(row)
-        values = {name: bindparam(name) for name in rows[0] if name != "b_pk"}
+        values: dict[str, Any] = {name: bindparam(name) for name in rows[0] if name != "b_pk"}
         statement = update(papers).where(papers.c.pk == bindparam("b_pk")).values(values)
         self.conn.execute(statement, rows)
         for paper, stored in changed:

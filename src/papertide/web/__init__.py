@@ -37,10 +37,10 @@ def create_app(settings: Settings) -> FastAPI:
         store: Store = request.app.state.store
         return store
 
-    StoreDep = Annotated[Store, Depends(get_store)]
+    store_dep = Annotated[Store, Depends(get_store)]
 
     @app.get("/", response_class=HTMLResponse)
-    def index(request: Request, store: StoreDep) -> HTMLResponse:
+    def index(request: Request, store: store_dep) -> HTMLResponse:
         papers = store.list_papers(limit=200)
         days: list[tuple[date | None, list[Paper]]] = [
             (day, list(group)) for day, group in groupby(papers, key=lambda p: p.day)
@@ -50,17 +50,15 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     @app.get("/papers/{ref:path}", response_class=HTMLResponse)
-    def paper_page(request: Request, ref: str, store: StoreDep) -> HTMLResponse:
+    def paper_page(request: Request, ref: str, store: store_dep) -> HTMLResponse:
         paper = store.get_paper(ref)
         if paper is None:
             raise HTTPException(status_code=404, detail=f"No paper {ref!r}")
         listed = store.listed_with(paper)
-        return templates.TemplateResponse(
-            request, "paper.html", {"paper": paper, "listed": listed}
-        )
+        return templates.TemplateResponse(request, "paper.html", {"paper": paper, "listed": listed})
 
     @app.get("/healthz")
-    def healthz(store: StoreDep) -> dict[str, object]:
+    def healthz(store: store_dep) -> dict[str, object]:
         return {"ok": True, "papers": store.count_papers()}
 
     return app

@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("sources", Json, nullable=False),
         sa.Column("extra", Json, nullable=False),
         sa.Column("first_seen", sa.DateTime(), nullable=False),
+        sa.Column("modified", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("pk", name="pk_papers"),
         sa.UniqueConstraint("id", name="uq_papers_id"),
         sa.UniqueConstraint("arxiv_id", name="uq_papers_arxiv_id"),
@@ -60,6 +61,7 @@ def upgrade() -> None:
     op.create_index("ix_papers_title_key", "papers", ["title_key"])
     op.create_index("ix_papers_primary_category", "papers", ["primary_category"])
     op.create_index("ix_papers_day", "papers", ["day"])
+    op.create_index("ix_papers_modified", "papers", ["modified"])
     op.create_table(
         "paper_external_ids",
         sa.Column("namespace", sa.String(100), nullable=False),

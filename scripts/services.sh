@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Install (when missing) and start the servers the tests talk to, on loopback only:
+#   PostgreSQL: a throwaway cluster under $PT_SERVICES_DIR, port $PT_PG_PORT.
+# Writes ./.services.env, which `make test` sources, so the tests find them.
+set -euo pipefail
+PT_SERVICES_DIR=${PT_SERVICES_DIR:-/tmp/papertide-services}
+PT_PG_PORT=${PT_PG_PORT:-54329}
+ENV_FILE=${ENV_FILE:-.services.env}
+mkdir -p "$PT_SERVICES_DIR"
+chmod 777 "$PT_SERVICES_DIR"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+  echo "services: installing $* from Debian's packages" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# --- PostgreSQL --------------------------------------------------------------------------
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
+  apt_install postgresql
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+fi
+pg_data="$PT_SERVICES_DIR/pg"
+# PostgreSQL refuses to run as root: run it as the postgres user that its package creates.
+if [ "$(id -u)" = 0 ]; then run_pg() { runuser -u postgres -- "$@"; }; else run_pg() { "$@"; }; fi
+if ! run_pg "$pg_bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; then
+  if [ ! -f "$pg_data/PG_VERSION" ]; then
+    mkdir -p "$pg_data"
+    [ "$(id -u)" = 0 ] && chown postgres "$pg_data"
+    run_pg "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust -E UTF8 >/dev/null
+  fi
+  run_pg "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_data/server.log" -w \
+    -o "-c listen_addresses=127.0.0.1 -p $PT_PG_PORT -k $pg_data -c fsync=off" start >/dev/null
+fi
+for db in papertide_test papertide_test_gw0 papertide_test_gw1; do
+  run_pg "$pg_bin/psql" -h 127.0.0.1 -p "$PT_PG_PORT" -U postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 ||
+    run_pg "$pg_bin/createdb" -h 127.0.0.1 -p "$PT_PG_PORT" -U postgres "$db"
+done
+echo "services: PostgreSQL on 127.0.0.1:$PT_PG_PORT" >&2
+
+cat > "$ENV_FILE" <<ENV
+export PAPERTIDE_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:$PT_PG_PORT/papertide_test
+ENV

@@ -1,0 +1,76 @@
+"""Shared fixtures: real stores (a SQLite file; the PostgreSQL server scripts/services.sh
+starts), settings pointing at a temporary data folder, and the seed captures."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from papertide.config import Settings
+from papertide.store import Store
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
+SCIFACT = SHARED / "data" / "scifact-dev"
+PG_URL = os.environ.get("PAPERTIDE_TEST_POSTGRES_URL")
+
+
+def _pg_url(worker: str) -> str:
+    assert PG_URL
+    return PG_URL if worker == "master" else f"{PG_URL}_{worker}"
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings with a private data folder and SQLite database."""
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for each backend: SQLite, and PostgreSQL (required in CI, else skipped)."""
+    if request.param == "sqlite":
+        return Settings(data_dir=tmp_path / "data")
+    if not PG_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs PostgreSQL: run `make services` (scripts/services.sh)")
+        pytest.skip("no PostgreSQL: run `make services`")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "master")
+    url = _pg_url(worker)
+    _reset_postgres(url)
+    return Settings(data_dir=tmp_path / "data", database_url=url)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    """A migrated SQLite store in a temporary folder."""
+    opened = Store.open(settings.resolved_database_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def any_store(any_settings: Settings) -> Iterator[Store]:
+    """A migrated store on each backend."""
+    opened = Store.open(any_settings.resolved_database_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def seeds() -> list[Path]:
+    """The three real trending-page captures in ../shared/seeds."""
+    assert len(SEEDS) == 3, f"expected the seed captures in {SHARED / 'seeds'}"
+    return SEEDS
