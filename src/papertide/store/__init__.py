@@ -6,7 +6,7 @@ store; ``store.write()`` opens the single transaction an import runs in.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, and_, create_engine, event, func, or_, select
+from sqlalchemy import Connection, Engine, RowMapping, and_, create_engine, event, func, or_, select
 from sqlalchemy.engine import make_url
 
 from papertide.models import Paper
@@ -87,15 +87,9 @@ class Store:
         if parsed:
             conditions.append(papers.c.arxiv_id == parsed[0])
         with self._read() as conn:
-            row = conn.execute(select(papers).where(or_(*conditions)).limit(1)).mappings().first()
-            if row is None:
-                return None
-            ext = conn.execute(
-                select(external_ids.c.namespace, external_ids.c.value).where(
-                    external_ids.c.paper_pk == row["pk"]
-                )
-            )
-            return row_to_paper(row, dict(ext.tuples().all()))
+            rows = conn.execute(select(papers).where(or_(*conditions)).limit(1)).mappings()
+            found = _complete(conn, list(rows))
+            return found[0] if found else None
 
     def list_papers(
         self, *, day: date | None = None, limit: int = 50, offset: int = 0
@@ -106,7 +100,7 @@ class Store:
             query = query.where(papers.c.day == day)
         with self._read() as conn:
             rows = conn.execute(query.limit(limit).offset(offset)).mappings()
-            return [row_to_paper(row) for row in rows]
+            return _complete(conn, list(rows))
 
     def iter_modified(
         self, since: datetime | None = None, *, batch: int = 5000
@@ -129,9 +123,10 @@ class Store:
                 )
             with self._read() as conn:
                 rows = list(conn.execute(query).mappings())
+                found = _complete(conn, rows)
             if not rows:
                 return
-            yield [(row["modified"], row_to_paper(row)) for row in rows]
+            yield [(row["modified"], paper) for row, paper in zip(rows, found, strict=True)]
             last = (rows[-1]["modified"], rows[-1]["pk"])
 
     def count_papers(self) -> int:
@@ -157,7 +152,7 @@ class Store:
                     .where(listing_items.c.listing_pk == listing["pk"])
                     .order_by(listing_items.c.position)
                 ).mappings()
-                members = [row_to_paper(r) for r in rows]
+                members = _complete(conn, list(rows))
                 result.append((listing["listed_on"], members[0], members[1:]))
             return result
 
@@ -193,6 +188,16 @@ class Store:
             "by_category": {(c or "(none)"): n for c, n in by_category},
             "by_day": {(d.isoformat() if d else "(none)"): n for d, n in by_day},
         }
+
+
+def _complete(conn: Connection, rows: list[RowMapping]) -> list[Paper]:
+    """Papers from rows, in the same order, each with its external ids (one query)."""
+    ext: dict[int, dict[str, str]] = defaultdict(dict)
+    if rows:
+        query = select(external_ids).where(external_ids.c.paper_pk.in_([r["pk"] for r in rows]))
+        for row in conn.execute(query).mappings():
+            ext[row["paper_pk"]][row["namespace"]] = row["value"]
+    return [row_to_paper(row, ext[row["pk"]]) for row in rows]
 
 
 def _configure_sqlite(engine: Engine) -> None:
