@@ -10,8 +10,8 @@ from rich.console import Console
 from papertide.config import Settings
 from papertide.store import Store
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)  # never split a "file:line: reason" line
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def build_settings(

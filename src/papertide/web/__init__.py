@@ -21,6 +21,15 @@ from papertide.store import Store
 _HERE = Path(__file__).parent
 
 
+def get_store(request: Request) -> Store:
+    """The app's Store, opened at start-up (a FastAPI dependency)."""
+    store: Store = request.app.state.store
+    return store
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The ASGI app for ``settings``; it opens the store when it starts and closes it after."""
 
@@ -33,14 +42,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="papertide", version=__version__, lifespan=lifespan)
     templates = Jinja2Templates(directory=_HERE / "templates")
 
-    def get_store(request: Request) -> Store:
-        store: Store = request.app.state.store
-        return store
-
-    store_dep = Annotated[Store, Depends(get_store)]
-
     @app.get("/", response_class=HTMLResponse)
-    def index(request: Request, store: store_dep) -> HTMLResponse:
+    def index(request: Request, store: StoreDep) -> HTMLResponse:
         papers = store.list_papers(limit=200)
         days: list[tuple[date | None, list[Paper]]] = [
             (day, list(group)) for day, group in groupby(papers, key=lambda p: p.day)
@@ -50,7 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     @app.get("/papers/{ref:path}", response_class=HTMLResponse)
-    def paper_page(request: Request, ref: str, store: store_dep) -> HTMLResponse:
+    def paper_page(request: Request, ref: str, store: StoreDep) -> HTMLResponse:
         paper = store.get_paper(ref)
         if paper is None:
             raise HTTPException(status_code=404, detail=f"No paper {ref!r}")
@@ -58,7 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
         return templates.TemplateResponse(request, "paper.html", {"paper": paper, "listed": listed})
 
     @app.get("/healthz")
-    def healthz(store: store_dep) -> dict[str, object]:
+    def healthz(store: StoreDep) -> dict[str, object]:
         return {"ok": True, "papers": store.count_papers()}
 
     return app

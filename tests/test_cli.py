@@ -1,0 +1,92 @@
+"""The CLI through Typer's in-process runner, on a real SQLite store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from papertide.cli import app
+from papertide.config import Settings
+
+runner = CliRunner()
+
+
+def _cli(settings: Settings, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["--data-dir", str(settings.data_dir), *args])
+    return result.exit_code, result.output
+
+
+def test_ingest_samples_then_again_reports_nothing_new(settings: Settings) -> None:
+    code, out = _cli(settings, "ingest", "--samples", "--quiet")
+    assert code == 0
+    assert "216 added, 0 changed, 31 unchanged, 0 skipped; listings: 3 added" in out
+    code, out = _cli(settings, "ingest", "--samples", "--quiet")
+    assert "0 added, 0 changed, 247 unchanged" in out
+
+
+def test_stats_show_and_list(settings: Settings, seeds: list[Path]) -> None:
+    _cli(settings, "ingest", "--page-year", "2025", *map(str, seeds))
+    code, out = _cli(settings, "stats", "--json")
+    assert code == 0
+    stats = orjson.loads(out)
+    assert stats["papers"] == 216
+    assert stats["by_source"] == {"page": 216}
+    assert stats["by_day"]["2025-03-12"] == 1
+    code, out = _cli(settings, "list", "--date", "2025-04-09", "--json")
+    (line,) = out.strip().splitlines()
+    subject = orjson.loads(line)
+    assert subject["title"].startswith("Quamba2")
+    code, out = _cli(settings, "show", subject["id"], "--json")
+    shown = orjson.loads(out)
+    assert shown["listed_with"][0]["date"] == "2025-04-09"
+    assert shown["listed_with"][0]["subject"] == subject["id"]
+    code, out = _cli(settings, "show", subject["id"])
+    assert code == 0
+    assert "Quamba2" in out
+    assert "Page of 2025-04-09 (listed)" in out
+    code, out = _cli(settings, "stats")
+    assert "216 papers, 3 page listings" in out
+
+
+def test_show_unknown_paper_fails_clearly(settings: Settings) -> None:
+    code, out = _cli(settings, "show", "2401.99999")
+    assert code == 1
+    assert "no paper '2401.99999' in the store" in out
+
+
+def test_list_on_an_empty_day(settings: Settings) -> None:
+    code, out = _cli(settings, "list", "--date", "2020-01-01")
+    assert (code, out.strip()) == (0, "No papers on 2020-01-01.")
+
+
+def test_ingest_without_files_explains(settings: Settings) -> None:
+    code, out = _cli(settings, "ingest")
+    assert code == 2
+    assert "name at least one file to import, or use --samples" in out
+
+
+@pytest.mark.parametrize("command", ["ingest", "stats", "show", "list", "serve"])
+def test_every_command_help_has_an_example(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output
+
+
+def test_settings_file_and_env_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    config = tmp_path / "papertide.toml"
+    config.write_text(f'data_dir = "{tmp_path / "from-file"}"\nport = 9001\n')
+    monkeypatch.setenv("PAPERTIDE_PORT", "9002")
+    settings = Settings(config_file=config)
+    assert settings.data_dir == tmp_path / "from-file"
+    assert settings.port == 9002  # the environment beats the file
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'from-file' / 'papertide.db'}"
+
+
+def test_unknown_setting_in_file_is_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "papertide.toml"
+    config.write_text("colour = 'blue'\n")
+    with pytest.raises(ValueError, match="colour"):
+        Settings(config_file=config)

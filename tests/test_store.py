@@ -1,0 +1,69 @@
+"""The store itself: migrations, SQLite settings, transactions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from papertide.config import Settings
+from papertide.ingest import ingest_paths
+from papertide.store import Store
+from papertide.store.schema import metadata
+
+
+def test_migrations_build_exactly_the_declared_schema(any_store: Store) -> None:
+    with any_store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+
+
+def test_migration_history_has_one_head() -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", "papertide.store:migrations")
+    assert len(ScriptDirectory.from_config(cfg).get_heads()) == 1
+
+
+def test_opening_twice_is_a_no_op_migration(settings: Settings) -> None:
+    Store.open(settings.resolved_database_url).close()
+    store = Store.open(settings.resolved_database_url)
+    with store.engine.connect() as conn:
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    cfg = Config()
+    cfg.set_main_option("script_location", "papertide.store:migrations")
+    assert version == ScriptDirectory.from_config(cfg).get_current_head()
+    store.close()
+
+
+def test_sqlite_uses_wal_and_foreign_keys(store: Store) -> None:
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_readers_see_nothing_of_an_open_import(store: Store, settings: Settings, seeds: list[Path]):
+    reader = Store.open(settings.resolved_database_url, migrate=False)
+    with store.write() as session:
+        from papertide.ingest import import_items
+        from papertide.sources.files import numbered_lines
+        from papertide.sources.pages import parse_page
+
+        items = parse_page(numbered_lines(seeds[0]), str(seeds[0]))
+        import_items(session, items, settings=settings)
+        assert reader.count_papers() == 0  # another connection: not committed yet
+    assert reader.count_papers() == 85
+    reader.close()
+
+
+def test_iter_modified_pages_through_everything_once(store: Store, settings: Settings, seeds):
+    ingest_paths(store, seeds, settings=settings)
+    batches = list(store.iter_modified(batch=50))
+    ids = [paper.id for batch in batches for _, paper in batch]
+    assert len(batches) == 5
+    assert len(ids) == len(set(ids)) == 216
+    last = batches[-1][-1][0]
+    assert list(store.iter_modified(last)) == []
