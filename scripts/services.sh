@@ -44,3 +44,10 @@ echo "services: PostgreSQL on 127.0.0.1:$PT_PG_PORT" >&2
 cat > "$ENV_FILE" <<ENV
 export PAPERTIDE_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:$PT_PG_PORT/papertide_test
 ENV
+
+# --- Chromium, for the browser tests (tests/browser) -------------------------------------
+# Debian's package only: Playwright is pointed at /usr/bin/chromium and never downloads one.
+if [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium
+fi
+echo "services: $(/usr/bin/chromium --version 2>/dev/null || echo 'Chromium missing')" >&2
