@@ -16,6 +16,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from papertide.mail.settings import MailSettings
+
 
 def default_data_dir() -> Path:
     """Where papertide keeps its files unless told otherwise (XDG data home)."""
@@ -49,6 +51,12 @@ class Settings(BaseSettings):
         description="Longer abstracts are rejected as unreadable records (arXiv caps at 1,920).",
     )
     max_title_chars: int = Field(default=2_000, ge=100, description="Longer titles are rejected.")
+
+    mail: MailSettings = Field(
+        default_factory=MailSettings,
+        description="Digests: SMTP, links, schedule, retries ([mail] in the TOML file; env "
+        "PAPERTIDE_MAIL__<FIELD>, e.g. PAPERTIDE_MAIL__SMTP_HOST=smtp.example.org).",
+    )
 
     config_file: Path | None = Field(
         default=None, description="TOML file read for settings (env PAPERTIDE_CONFIG_FILE)."

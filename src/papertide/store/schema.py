@@ -117,3 +117,58 @@ ingest_runs = Table(
     Column("unchanged", Integer, nullable=False),
     Column("errors", Integer, nullable=False),
 )
+
+# Digest subscribers (mail/). ``prefs`` holds mail.models.Preferences as JSON; ``status`` is
+# pending (not confirmed yet), active, unsubscribed or bouncing.
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("user_pk", Integer, ForeignKey("users.pk", ondelete="SET NULL"), index=True),
+    Column("status", String(20), nullable=False, index=True),
+    Column("prefs", Json, nullable=False),
+    Column("bounces", Integer, nullable=False),
+    Column("confirm_window", DateTime),  # start of the confirmation-mail rate-limit window
+    Column("confirm_count", Integer, nullable=False),
+    Column("created", DateTime, nullable=False),
+    Column("confirmed", DateTime),
+    Column("updated", DateTime, nullable=False),
+)
+
+# The outbox: one row per (subscriber, period), created once; status pending -> claimed ->
+# sent | failed (or 'empty' when nothing was worth sending). See mail/send.py.
+digests = Table(
+    "digests",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscriber_pk", Integer, ForeignKey("subscribers.pk", ondelete="CASCADE"), nullable=False
+    ),
+    Column("period", String(20), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("message_id", String(255), nullable=False, unique=True),
+    Column("subject", Text, nullable=False),
+    Column("items", Json, nullable=False),
+    Column("created", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt", DateTime, nullable=False),
+    Column("claim", String(40)),
+    Column("lease_until", DateTime),
+    Column("sent", DateTime),
+    Column("error", Text),
+    UniqueConstraint("subscriber_pk", "period"),
+    Index("ix_digests_status_next_attempt", "status", "next_attempt"),
+)
+
+# Every paper ever put in a subscriber's digest: never sent to them again.
+digest_papers = Table(
+    "digest_papers",
+    metadata,
+    Column(
+        "subscriber_pk", Integer, ForeignKey("subscribers.pk", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    Column("digest_pk", Integer, ForeignKey("digests.pk", ondelete="CASCADE"), nullable=False),
+    Index("ix_digest_papers_digest_pk", "digest_pk"),
+)

@@ -1,0 +1,260 @@
+"""Delivering the outbox over SMTP, and what "exactly once" means here.
+
+The guarantee, precisely:
+- Never lost: a digest row is created once per (subscriber, period) (unique key) and leaves
+  ``pending``/``claimed`` only when the SMTP server accepted it (``sent``), refused it for
+  good (5xx: ``failed``, counted toward the bounce limit), kept refusing it for
+  ``max_attempts`` tries, or the subscriber left. A sender that dies at any point leaves
+  the row ``claimed`` under a lease; once the lease runs out, the next run claims it again.
+- Never sent twice, except in one window: between the server's 250 reply to DATA and the
+  ``sent`` mark being committed. SMTP offers no two-phase commit, so no sender can close
+  that window. A crash there makes the next run re-send the SAME message: Message-ID and
+  Date are fixed when the digest is composed (RFC 5322 3.6.4: a message's id is unique to
+  it), so receivers that dedupe on Message-ID (many MTAs and clients do; our test server
+  does) keep one copy. Everywhere else a crash re-sends nothing: before the claim nothing
+  was sent; after the mark nothing is pending.
+- A digest's papers are recorded in the per-subscriber ledger when it is composed, in the
+  same transaction, so a paper is never put in two digests for the same subscriber.
+
+Temporary failures (4xx replies, lost connections) put the digest back to ``pending`` with
+exponential backoff (``retry_base_seconds`` * 2^(attempt-1)). A claimer renews its lease
+while it works, so a slow batch is not claimed by a second sender.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
+from types import TracebackType
+
+from papertide.mail.records import OutboxDigest
+from papertide.mail.render import Links, digest_context, render_digest
+from papertide.mail.settings import MailSettings
+from papertide.store import Store
+from papertide.store import subscriptions as subs
+
+log = logging.getLogger(__name__)
+
+# Test-only hook: PAPERTIDE_MAIL_TEST_PAUSE_AT=<point> makes the sender write the file named
+# by PAPERTIDE_MAIL_TEST_PAUSE_FILE and sleep at that point, so a test can SIGKILL it there.
+PAUSE_ENV = "PAPERTIDE_MAIL_TEST_PAUSE_AT"
+PAUSE_FILE_ENV = "PAPERTIDE_MAIL_TEST_PAUSE_FILE"
+
+
+def utcnow() -> datetime:
+    """Now, as naive UTC (how the store keeps times)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _pause_point(name: str) -> None:
+    if os.environ.get(PAUSE_ENV) == name:
+        marker = os.environ.get(PAUSE_FILE_ENV)
+        if marker:
+            Path(marker).write_text(name, "utf-8")
+        time.sleep(3600)
+
+
+class TemporaryFailure(Exception):
+    """The server or the network said "not now" (4xx, dropped connection)."""
+
+
+class PermanentFailure(Exception):
+    """The server refused the mail for good (5xx)."""
+
+
+class Mailer:
+    """One SMTP connection, opened on first use, reopened after an error."""
+
+    def __init__(self, mail: MailSettings) -> None:
+        self.mail = mail
+        self.sender = parseaddr(mail.from_address)[1]
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _connect(self) -> smtplib.SMTP:
+        m = self.mail
+        if m.smtp_security == "tls":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                m.smtp_host,
+                m.smtp_port,
+                timeout=m.smtp_timeout,
+                context=ssl.create_default_context(),
+            )
+        else:
+            smtp = smtplib.SMTP(m.smtp_host, m.smtp_port, timeout=m.smtp_timeout)
+            if m.smtp_security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+        if m.smtp_user:
+            smtp.login(m.smtp_user, m.smtp_password or "")
+        return smtp
+
+    def send(self, msg: EmailMessage, to: str) -> None:
+        """Hand one message to the server, or raise Temporary/PermanentFailure."""
+        try:
+            if self._smtp is None:
+                self._smtp = self._connect()
+            self._smtp.send_message(msg, from_addr=self.sender, to_addrs=[to])
+        except smtplib.SMTPRecipientsRefused as exc:
+            self.close()
+            code, reply = next(iter(exc.recipients.values()))
+            raise _classify(code, reply) from exc
+        except smtplib.SMTPResponseException as exc:  # sender refused, DATA refused, auth...
+            self.close()
+            raise _classify(exc.smtp_code, exc.smtp_error) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise TemporaryFailure(f"SMTP connection failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Say QUIT if the connection still works; forget it either way."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+
+
+def _classify(code: int, reply: bytes | str) -> Exception:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    message = f"{code} {text}"
+    # RFC 5321 section 4.2.1: 4yz is a transient, 5yz a permanent negative completion reply.
+    return PermanentFailure(message) if 500 <= code < 600 else TemporaryFailure(message)
+
+
+@dataclass(slots=True)
+class SendReport:
+    """What one pass over the outbox did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    lost: int = 0  # claims taken over by another sender (lease ran out)
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A claimed batch and when its lease was last renewed (monotonic seconds)."""
+
+    digests: list[OutboxDigest]
+    renewed: float
+
+
+def deliver_due(
+    store: Store,
+    *,
+    mail: MailSettings,
+    links: Links,
+    clock: Callable[[], datetime] = utcnow,
+    batch_size: int = 200,
+    on_sent: Callable[[OutboxDigest], None] | None = None,
+) -> SendReport:
+    """Send every due digest in the outbox, batch by batch, until none is due."""
+    report, started = SendReport(), time.perf_counter()
+    lease = timedelta(seconds=mail.lease_seconds)
+    with Mailer(mail) as mailer:
+        while True:
+            claimed = subs.claim_due(store, now=clock(), lease=lease, limit=batch_size)
+            if not claimed:
+                break
+            batch = _Batch(claimed, time.monotonic())
+            papers = subs.papers_by_pk(store, (i.paper_pk for d in claimed for i in d.items))
+            for digest in claimed:
+                _renew_if_needed(store, batch, mail, clock)
+                context = digest_context(
+                    items=digest.items,
+                    papers=papers,
+                    links=links,
+                    subscriber_pk=digest.subscriber_pk,
+                    email=digest.email,
+                )
+                msg = render_digest(
+                    subject=digest.subject,
+                    message_id=digest.message_id,
+                    created=digest.created,
+                    to=digest.email,
+                    context=context,
+                    links=links,
+                )
+                _deliver_one(store, mailer, digest, msg, mail=mail, clock=clock, report=report)
+                if on_sent is not None:
+                    on_sent(digest)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _renew_if_needed(
+    store: Store, batch: _Batch, mail: MailSettings, clock: Callable[[], datetime]
+) -> None:
+    # Renew at half the lease, so a slow server never lets a live claim expire.
+    if time.monotonic() - batch.renewed > mail.lease_seconds / 2:
+        claim = batch.digests[0].claim
+        assert claim is not None
+        until = clock() + timedelta(seconds=mail.lease_seconds)
+        subs.renew_lease(store, claim=claim, until=until)
+        batch.renewed = time.monotonic()
+
+
+def _deliver_one(
+    store: Store,
+    mailer: Mailer,
+    digest: OutboxDigest,
+    msg: EmailMessage,
+    *,
+    mail: MailSettings,
+    clock: Callable[[], datetime],
+    report: SendReport,
+) -> None:
+    _pause_point("before_send")
+    try:
+        mailer.send(msg, digest.email)
+    except TemporaryFailure as exc:
+        if digest.attempts >= mail.max_attempts:
+            done = subs.mark_failed(
+                store,
+                digest=digest,
+                error=f"gave up after {digest.attempts} tries: {exc}",
+                bounce=False,
+                bounce_limit=mail.bounce_limit,
+                now=clock(),
+            )
+            report.failed += done
+        else:
+            delay = min(mail.retry_base_seconds * 2 ** (digest.attempts - 1), 86_400)
+            at = clock() + timedelta(seconds=delay)
+            report.retried += subs.mark_retry(store, digest=digest, at=at, error=str(exc))
+        log.warning("digest %s to %s: %s", digest.period, digest.email, exc)
+        return
+    except PermanentFailure as exc:
+        report.failed += subs.mark_failed(
+            store,
+            digest=digest,
+            error=str(exc),
+            bounce=True,
+            bounce_limit=mail.bounce_limit,
+            now=clock(),
+        )
+        log.warning("digest %s to %s refused: %s", digest.period, digest.email, exc)
+        return
+    _pause_point("after_send")
+    if subs.mark_sent(store, digest=digest, now=clock()):
+        report.sent += 1
+    else:
+        report.lost += 1

@@ -1,0 +1,186 @@
+"""The outbox against a real SMTP server on loopback: headers, retries, bounces, and a
+sender SIGKILLed between send and mark that neither loses nor duplicates a digest."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+from papertide.clock import utcnow
+from papertide.config import Settings
+from papertide.mail.digest import compose_due, links_for
+from papertide.mail.send import PAUSE_ENV, PAUSE_FILE_ENV, deliver_due
+from papertide.store import Store
+from papertide.store import subscriptions as subs
+from tests.smtp_server import add_papers, add_subscriber, mail_settings, smtp
+
+__all__ = ["smtp"]
+
+PAPERS = [
+    {
+        "title": "Sparse attention for long documents",
+        "abstract": "We sparsify attention.",
+        "categories": ["cs.CL"],
+        "authors": ["Ada Lovelace"],
+    },
+    {
+        "title": "Protein folding with diffusion",
+        "abstract": "Diffusion models fold proteins.",
+        "categories": ["q-bio.BM"],
+        "authors": ["Marie Curie"],
+    },
+    {
+        "title": "Graph transformers at scale",
+        "abstract": "Scaling graph transformers.",
+        "categories": ["cs.LG"],
+        "authors": ["Alan Turing"],
+    },
+]
+
+
+def _compose(store: Store, settings: Settings, now=None) -> int:
+    report = compose_due(
+        store,
+        links=links_for(settings),
+        now=now or utcnow(),
+        weekly_day=0,
+        search=lambda q: [],
+        votes=lambda s: [],
+    )
+    return report.created
+
+
+def _setup(store: Store, settings: Settings, emails: list[str]) -> None:
+    now = utcnow()
+    add_papers(store, PAPERS, now=now)
+    for addr in emails:
+        add_subscriber(store, addr, now=now, categories=["cs.CL", "cs.LG"])
+
+
+def test_digest_is_multipart_with_list_headers_and_fixed_ids(any_store, any_settings, smtp):
+    settings = mail_settings(any_settings, smtp)
+    _setup(any_store, settings, ["ada@example.org"])
+    assert _compose(any_store, settings) == 1
+    assert _compose(any_store, settings) == 0  # composing again is a no-op
+    report = deliver_due(any_store, mail=settings.mail, links=links_for(settings))
+    assert (report.sent, report.failed) == (1, 0)
+    [msg] = smtp.received
+    assert msg.get_content_type() == "multipart/alternative"
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    for part in (text, html):
+        assert "Sparse attention for long documents" in part
+        assert "Graph transformers at scale" in part
+        assert "Protein folding" not in part
+        assert "in: cs.CL" in part
+    assert "<style" not in html and "<img" not in html and 'style="' in html
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg["List-Unsubscribe"].startswith("<http://testserver/unsubscribe/")
+    assert msg["Message-ID"].startswith("<digest.d") and msg["Message-ID"].endswith("@testserver>")
+    assert parsedate_to_datetime(msg["Date"]).tzinfo is not None
+    assert deliver_due(any_store, mail=settings.mail, links=links_for(settings)).sent == 0
+
+
+def test_421_is_retried_with_backoff_then_sent(any_store, any_settings, smtp):
+    settings = mail_settings(any_settings, smtp)
+    _setup(any_store, settings, ["ada@example.org"])
+    _compose(any_store, settings)
+    smtp.replies = ["421 4.3.0 Try again later"]
+    links = links_for(settings)
+    first = deliver_due(any_store, mail=settings.mail, links=links)
+    assert (first.sent, first.retried) == (0, 1)
+    assert deliver_due(any_store, mail=settings.mail, links=links).sent == 0  # not due yet
+    later = deliver_due(
+        any_store, mail=settings.mail, links=links, clock=lambda: utcnow() + timedelta(hours=1)
+    )
+    assert later.sent == 1
+    assert len(smtp.received) == 1
+    assert subs.outbox_counts(any_store) == {"sent": 1}
+
+
+def test_550_fails_and_stops_the_address_at_the_bounce_limit(any_store, any_settings, smtp):
+    settings = mail_settings(any_settings, smtp, bounce_limit=2)
+    _setup(any_store, settings, ["gone@example.org", "ada@example.org"])
+    smtp.refuse["gone@example.org"] = "550 5.1.1 No such user"
+    links = links_for(settings)
+    for day in range(3):
+        _compose(any_store, settings, now=utcnow() + timedelta(days=day))
+        add_papers(
+            any_store,
+            [{"title": f"More attention {day}", "categories": ["cs.CL"]}],
+            now=utcnow() + timedelta(days=day + 1),
+        )
+        deliver_due(
+            any_store,
+            mail=settings.mail,
+            links=links,
+            clock=lambda d=day: utcnow() + timedelta(days=d),
+        )
+    gone = subs.get_subscriber(any_store, email="gone@example.org")
+    assert gone is not None and gone.status == "bouncing" and gone.bounces == 2
+    assert subs.outbox_counts(any_store)["failed"] == 2  # the third day composed nothing for it
+    assert {m["To"] for m in smtp.received} == {"ada@example.org"}
+
+
+def _run_killed(settings: Settings, point: str, marker: str) -> None:
+    env = {
+        **os.environ,
+        "PAPERTIDE_DATA_DIR": str(settings.data_dir),
+        "PAPERTIDE_MAIL__SMTP_HOST": "127.0.0.1",
+        "PAPERTIDE_MAIL__SMTP_PORT": str(settings.mail.smtp_port),
+        "PAPERTIDE_MAIL__SECRET_KEY": "test-secret",
+        "PAPERTIDE_MAIL__BASE_URL": "http://testserver",
+        PAUSE_ENV: point,
+        PAUSE_FILE_ENV: marker,
+    }
+    if settings.database_url:
+        env["PAPERTIDE_DATABASE_URL"] = settings.database_url
+    proc = subprocess.Popen([sys.executable, "-m", "papertide", "digest", "send"], env=env)
+    deadline = time.monotonic() + 30
+    while not Path(marker).exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "sender never paused"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def test_sigkill_between_send_and_mark_loses_nothing_and_resends_same_id(
+    any_store, any_settings, smtp, tmp_path
+):
+    settings = mail_settings(any_settings, smtp)
+    _setup(any_store, settings, ["a@example.org", "b@example.org", "c@example.org"])
+    _run_killed(settings, "after_send", str(tmp_path / "paused"))
+    assert len(smtp.received) == 1  # the server accepted one mail; its mark never happened
+    assert subs.outbox_counts(any_store) == {"claimed": 3}  # the batch it had claimed
+    links = links_for(settings)
+    assert deliver_due(any_store, mail=settings.mail, links=links).sent == 0  # lease holds
+    after_lease = lambda: utcnow() + timedelta(seconds=settings.mail.lease_seconds + 1)  # noqa: E731
+    assert deliver_due(any_store, mail=settings.mail, links=links, clock=after_lease).sent == 3
+    assert subs.outbox_counts(any_store) == {"sent": 3}
+    ids = [str(m["Message-ID"]) for m in smtp.received]
+    assert len(ids) == 4 and len(set(ids)) == 3  # the re-send reuses the Message-ID
+    again = [m for m in smtp.received if str(m["Message-ID"]) == ids[0]]
+    assert again[0]["Date"] == again[1]["Date"]
+    assert (
+        again[0].get_body(("plain",)).get_content() == again[1].get_body(("plain",)).get_content()
+    )
+    assert len(smtp.unique()) == 3
+
+
+def test_sigkill_before_send_sends_it_on_the_next_run(any_store, any_settings, smtp, tmp_path):
+    settings = mail_settings(any_settings, smtp)
+    _setup(any_store, settings, ["a@example.org", "b@example.org"])
+    _run_killed(settings, "before_send", str(tmp_path / "paused"))
+    assert smtp.received == []
+    after_lease = lambda: utcnow() + timedelta(seconds=settings.mail.lease_seconds + 1)  # noqa: E731
+    report = deliver_due(
+        any_store, mail=settings.mail, links=links_for(settings), clock=after_lease
+    )
+    assert report.sent == 2
+    assert sorted(m["To"] for m in smtp.received) == ["a@example.org", "b@example.org"]
