@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from papertide.mail.settings import MailSettings
+from papertide.sources.settings import SyncSettings
 
 
 def default_data_dir() -> Path:
@@ -28,7 +29,9 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """Every setting papertide reads, each with a default and a line of help."""
 
-    model_config = SettingsConfigDict(env_prefix="PAPERTIDE_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="PAPERTIDE_", extra="forbid", env_nested_delimiter="__"
+    )
 
     data_dir: Path = Field(
         default_factory=default_data_dir,
@@ -51,6 +54,11 @@ class Settings(BaseSettings):
         description="Longer abstracts are rejected as unreadable records (arXiv caps at 1,920).",
     )
     max_title_chars: int = Field(default=2_000, ge=100, description="Longer titles are rejected.")
+    sync: SyncSettings = Field(
+        default_factory=SyncSettings,
+        description="Live sources and `papertide sync` ([sync] in the TOML file; env "
+        "PAPERTIDE_SYNC__<FIELD>, e.g. PAPERTIDE_SYNC__ARXIV_CATEGORIES=cs.CL,cs.LG).",
+    )
 
     mail: MailSettings = Field(
         default_factory=MailSettings,

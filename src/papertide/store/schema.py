@@ -172,3 +172,35 @@ digest_papers = Table(
     Column("digest_pk", Integer, ForeignKey("digests.pk", ondelete="CASCADE"), nullable=False),
     Index("ix_digest_papers_digest_pk", "digest_pk"),
 )
+
+# Live sources (papertide sync). A Python None is SQL NULL here, not JSON 'null'.
+JsonOrNull = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+# Where each live source stands: its incremental position and, while a run is part way
+# through, the checkpoint it resumes from. Written in the same transaction as the papers.
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("source", String(40), primary_key=True),
+    Column("watermark", String(40)),
+    Column("checkpoint", JsonOrNull),
+    Column("last_success", DateTime),
+    Column("updated", DateTime, nullable=False),
+)
+
+# One row per run of a live source, failed ones included.
+source_runs = Table(
+    "source_runs",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(40), nullable=False, index=True),
+    Column("started", DateTime, nullable=False),
+    Column("finished", DateTime, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("added", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("message", Text),
+)

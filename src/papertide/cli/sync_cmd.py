@@ -1,0 +1,210 @@
+"""`papertide sync` and `papertide sources`: fetch fresh papers from the live sources."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+import typer
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from papertide.cli.common import console, err_console, fail, open_store, settings_of
+from papertide.config import Settings
+from papertide.store.sync_state import last_runs, list_states
+from papertide.sync import Page, SourceResult, make_source, sync_sources, watch
+
+_MAX_SHOWN_ERRORS = 10
+
+
+def sync(
+    ctx: typer.Context,
+    source: list[str] = typer.Option(
+        [], "--source", "-s", help="Run only this source (arxiv, oai, hf). Repeatable."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Fetch and count, but keep nothing (papers and positions)."
+    ),
+    watch_mode: bool = typer.Option(
+        False, "--watch", help="Keep running: sync again every sync.interval_minutes."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or info lines."),
+) -> None:
+    """Fetch what is new from the live sources: arXiv API, arXiv OAI-PMH, HF daily papers.
+
+    Each source reads only what is new since its last successful run (remembered per
+    source) and stores a page of papers together with its position, so a run cut short
+    resumes where it stopped and running it twice adds nothing. Which sources, categories,
+    sets and feeds: the sync settings, PAPERTIDE_SYNC__* (see `papertide sources`).
+
+    Examples:
+
+      papertide sync
+
+      papertide sync --source hf --dry-run
+
+      PAPERTIDE_SYNC__ARXIV_CATEGORIES=cs.CL,cs.IR papertide sync --source arxiv
+
+      papertide sync --watch
+    """
+    settings = settings_of(ctx)
+    names = list(source) or None
+    try:
+        for name in names or []:
+            make_source(name, settings)
+    except ValueError as exc:
+        raise fail(str(exc), code=2) from exc
+    store = open_store(settings)
+    try:
+        with _logging(quiet):
+            if watch_mode:
+                watch(store, settings=settings, names=names, on_round=_print_summary)
+                return
+            with _progress(quiet) as on_page:
+                results = sync_sources(
+                    store, settings=settings, names=names, dry_run=dry_run, on_page=on_page
+                )
+    finally:
+        store.close()
+    _print_summary(results, dry_run=dry_run)
+    if any(r.status != "ok" for r in results):
+        raise typer.Exit(1)
+
+
+@contextmanager
+def _logging(quiet: bool) -> Iterator[None]:
+    """Show papertide's log lines (retries, resumptions, failures) on stderr for the run."""
+    handler = RichHandler(console=err_console, show_path=False, markup=False)
+    handler.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger = logging.getLogger("papertide")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Any]:
+    """A progress bar per source; yields the on_page callback that advances it."""
+    progress = Progress(
+        TextColumn("[bold]{task.description:<6}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[label]}  [green]{task.fields[added]} added"),
+        console=err_console,
+        disable=quiet,
+        transient=True,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def on_page(name: str, page: Page, result: SourceResult) -> None:
+        if name not in tasks:
+            tasks[name] = progress.add_task(name, total=None, label="", added=0)
+        done, total = page.progress
+        progress.update(
+            tasks[name], completed=done, total=total, label=page.label, added=result.report.added
+        )
+
+    with progress:
+        yield on_page
+
+
+def _print_summary(results: list[SourceResult], *, dry_run: bool = False) -> None:
+    """A line per source, then each failure and skipped record."""
+    table = Table(title="would be stored (dry run)" if dry_run else None, title_justify="left")
+    for column in ("source", "status", "pages", "added", "changed", "unchanged", "skipped"):
+        table.add_column(column, justify="left" if column in ("source", "status") else "right")
+    for r in results:
+        status = "[green]ok[/]" if r.status == "ok" else f"[red]{r.status}[/]"
+        rep = r.report
+        skipped = len(rep.errors) + r.skipped
+        table.add_row(
+            r.name, status, str(r.pages), f"{rep.added:,}", f"{rep.changed:,}",
+            f"{rep.unchanged:,}", f"{skipped:,}",
+        )  # fmt: skip
+    console.print(table)
+    for r in results:
+        for error in r.report.errors[:_MAX_SHOWN_ERRORS]:
+            err_console.print(f"[red]skipped:[/] {error}", highlight=False, soft_wrap=True)
+        if r.message:
+            err_console.print(
+                f"[red]{r.name} failed:[/] {r.message}", highlight=False, soft_wrap=True
+            )
+    total = sum(r.report.added for r in results)
+    console.print(f"{total:,} new papers{' would be added' if dry_run else ''}.", highlight=False)
+
+
+def sources(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List the live sources: what each reads, where it stands, and its last run.
+
+    Example:  papertide sources --json
+    """
+    settings = settings_of(ctx)
+    store = open_store(settings)
+    try:
+        rows = _source_rows(store, settings)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table()
+    for column in ("source", "on", "reads", "position", "last run", "status", "added"):
+        table.add_column(column)
+    for row in rows:
+        run = row["last_run"] or {}
+        position = row["watermark"] or "-"
+        if row["checkpoint"]:
+            position += " (part way: resumes)"
+        table.add_row(
+            row["name"], "yes" if row["enabled"] else "no", row["reads"], position,
+            run.get("finished") or "never", run.get("status") or "-", str(run.get("added", "-")),
+        )  # fmt: skip
+    console.print(table)
+
+
+def _source_rows(store: Any, settings: Settings) -> list[dict[str, Any]]:
+    states, runs = list_states(store), last_runs(store)
+    rows = []
+    for name in ("arxiv", "oai", "hf"):
+        state, run = states.get(name), runs.get(name)
+        rows.append(
+            {
+                "name": name,
+                "enabled": name in settings.sync.sources,
+                "reads": make_source(name, settings).describe(),
+                "watermark": state.watermark if state else None,
+                "checkpoint": state.checkpoint if state else None,
+                "last_success": state.last_success.isoformat(" ")
+                if state and state.last_success
+                else None,
+                "last_run": {
+                    "finished": run.finished.isoformat(" "),
+                    "status": run.status,
+                    "pages": run.pages,
+                    "added": run.added,
+                    "changed": run.changed,
+                    "message": run.message,
+                }
+                if run
+                else None,
+            }
+        )
+    return rows
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands to the app."""
+    app.command()(sync)
+    app.command()(sources)
