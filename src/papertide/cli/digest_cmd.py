@@ -87,9 +87,10 @@ def preview(
         msg = preview_message(store, settings=settings, subscriber=sub, now=utcnow())
     finally:
         store.close()
-    html = msg.get_body(preferencelist=("html",))
-    assert html is not None
-    out.write_text(str(html.get_content()), "utf-8")
+    html = next(part for part in msg.walk() if part.get_content_type() == "text/html")
+    payload = html.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    out.write_bytes(payload)
     console.print(f"wrote {out} ({msg['Subject']})", highlight=False)
 
 

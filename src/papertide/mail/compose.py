@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -130,8 +131,35 @@ def compose_items(
     ]
 
 
+@dataclass(slots=True)
+class Candidates:
+    """A period's new papers with lookups by public id, category and author name word."""
+
+    papers: dict[int, Paper]
+    by_id: dict[str, int] = field(default_factory=dict)
+    by_category: dict[str, list[int]] = field(default_factory=dict)
+    by_name_word: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, papers: dict[int, Paper]) -> Candidates:
+        """Index ``papers`` (by pk) once per period; every subscriber reuses it."""
+        found = cls(papers)
+        for pk, paper in papers.items():
+            if paper.id:
+                found.by_id[paper.id] = pk
+            for cat in paper.categories:
+                found.by_category.setdefault(cat.lower(), []).append(pk)
+            for author in paper.authors:
+                for word in set(_WORD.findall(author.lower())):
+                    found.by_name_word.setdefault(word, []).append((pk, author))
+        return found
+
+
+_WORD = re.compile(r"\w+")
+
+
 def match_interests(
-    *, prefs: Preferences, candidates: dict[int, Paper], searched: dict[str, list[Hit]]
+    *, prefs: Preferences, candidates: Candidates, searched: dict[str, list[Hit]]
 ) -> list[Hit]:
     """Candidate papers matching the subscriber's queries, categories or authors, best first.
 
@@ -147,30 +175,25 @@ def match_interests(
         reasons.setdefault(pk, []).append(why)
 
     for query in prefs.queries:
-        hits = [h for h in searched.get(query, []) if h.paper and h.paper.pk in candidates]
+        hits = [h for h in searched.get(query, []) if h.paper_id in candidates.by_id]
         top = max((h.score for h in hits), default=0.0) or 1.0
         for hit in hits:
-            assert hit.paper is not None and hit.paper.pk is not None
-            add(hit.paper.pk, hit.score / top, f"matches: {query}")
-    wanted_cats = {c.strip().lower() for c in prefs.categories if c.strip()}
-    wanted_authors = [a.strip().lower() for a in prefs.authors if a.strip()]
-    for pk, paper in candidates.items():
-        for cat in paper.categories:
-            if cat.lower() in wanted_cats:
-                add(pk, 1.0, f"in: {cat}")
-        for author in paper.authors:
-            if any(_same_author(author.lower(), wanted) for wanted in wanted_authors):
+            add(candidates.by_id[hit.paper_id], hit.score / top, f"matches: {query}")
+    for cat in {c.strip().lower() for c in prefs.categories if c.strip()}:
+        for pk in candidates.by_category.get(cat, []):
+            add(pk, 1.0, f"in: {_original(candidates.papers[pk].categories, cat)}")
+    for wanted in {a.strip().lower() for a in prefs.authors if a.strip()}:
+        words = _WORD.findall(wanted)
+        for pk, author in candidates.by_name_word.get(words[-1] if words else "", []):
+            if _same_author(author.lower(), wanted):
                 add(pk, 1.5, f"by: {author}")
     ranked = sorted(scores, key=lambda pk: (-scores[pk], pk))
-    return [
-        Hit(
-            paper_id=candidates[pk].id or str(pk),
-            score=scores[pk],
-            why=reasons[pk],
-            paper=candidates[pk],
-        )
-        for pk in ranked
-    ]
+    papers = candidates.papers
+    return [Hit(papers[pk].id or str(pk), scores[pk], reasons[pk], papers[pk]) for pk in ranked]
+
+
+def _original(categories: list[str], lowered: str) -> str:
+    return next((c for c in categories if c.lower() == lowered), lowered)
 
 
 def _same_author(name: str, wanted: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any
 
 from papertide.config import Settings
@@ -50,6 +50,7 @@ class _Window:
 
     candidates: dict[int, Paper]
     now: datetime
+    index: compose.Candidates
     _trending: list[Hit] | None = None
     _space: TfidfSpace | None = None
 
@@ -129,7 +130,8 @@ def _window(store: Store, windows: dict[str, _Window], period: str, now: datetim
         found = subs.papers_between(
             store, start=datetime.combine(start, time()), end=datetime.combine(end, time())
         )
-        windows[key] = _Window({p.pk: p for p in found if p.pk is not None}, now)
+        by_pk = {p.pk: p for p in found if p.pk is not None}
+        windows[key] = _Window(by_pk, now, compose.Candidates.of(by_pk))
     return windows[key]
 
 
@@ -143,9 +145,7 @@ def _compose_one(
     links: Links,
 ) -> NewDigest:
     prefs = sub.prefs
-    interests = compose.match_interests(
-        prefs=prefs, candidates=window.candidates, searched=searched
-    )
+    interests = compose.match_interests(prefs=prefs, candidates=window.index, searched=searched)
     recommended: list[Hit] = []
     if positives:
         papers = list(window.candidates.values())
@@ -233,7 +233,7 @@ def run_digests(
 
 def preview_message(
     store: Store, *, settings: Settings, subscriber: Subscriber, now: datetime
-) -> EmailMessage:
+) -> Message:
     """The digest ``subscriber`` would get for the current period (nothing is written)."""
     links = links_for(settings)
     period = compose.current_period(subscriber.prefs, now)

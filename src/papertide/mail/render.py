@@ -1,7 +1,10 @@
 """Rendering mails: a digest or a confirmation as a multipart/alternative message.
 
-The HTML part carries its styles inline (no <style> blocks, which several webmail clients
-strip) and loads no remote images; the plain-text part has the same content and links.
+Built with the email package's compat32 classes (MIMEMultipart, quoted-printable UTF-8
+parts): several times faster than EmailMessage's header parsing, which matters at 10,000
+digests a run. The HTML part carries its styles inline (no <style> blocks, which several
+webmail clients strip) and loads no remote images; the plain-text part has the same
+content and links.
 Headers: Date and Message-ID as RFC 5322 sections 3.3 and 3.6.4 define them, both fixed
 when the digest is composed so a re-send is byte-for-byte the same mail; List-Unsubscribe
 (RFC 2369) with List-Unsubscribe-Post (RFC 8058 one-click), and List-Id (RFC 2919).
@@ -13,9 +16,12 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -120,23 +126,20 @@ def render_digest(
     to: str,
     context: dict[str, object],
     links: Links,
-) -> EmailMessage:
+) -> Message:
     """The digest mail: text and HTML parts, list headers, fixed Date and Message-ID."""
     msg = _message(subject=subject, to=to, links=links, message_id=message_id, created=created)
     unsubscribe = str(context["unsubscribe_url"])
     msg["List-Unsubscribe"] = f"<{unsubscribe}>"  # RFC 2369 section 3.2
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058 section 3.1
     msg["List-Id"] = f"papertide digest <digest.{links.domain}>"  # RFC 2919
-    msg.set_content(_env().get_template("digest.txt").render(**context, subject=subject))
-    msg.add_alternative(
-        _env().get_template("digest.html").render(**context, subject=subject), subtype="html"
-    )
+    _attach(msg, "digest", {**context, "subject": subject})
     return msg
 
 
 def render_confirmation(
     *, to: str, links: Links, confirm_url: str, prefs_url: str, active: bool, now: datetime
-) -> EmailMessage:
+) -> Message:
     """The double opt-in mail (or, for an address already subscribed, its preferences link)."""
     subject = "Your papertide digest subscription" if active else "Confirm your papertide digest"
     msg = _message(
@@ -146,20 +149,35 @@ def render_confirmation(
         message_id=make_msgid("confirm", domain=links.domain),
         created=now,
     )
-    context = {"confirm_url": confirm_url, "prefs_url": prefs_url, "active": active}
-    msg.set_content(_env().get_template("confirm.txt").render(**context))
-    msg.add_alternative(_env().get_template("confirm.html").render(**context), subtype="html")
+    _attach(msg, "confirm", {"confirm_url": confirm_url, "prefs_url": prefs_url, "active": active})
     return msg
+
+
+def _utf8_qp() -> Charset:
+    charset = Charset("utf-8")
+    charset.body_encoding = QP  # readable source, lines kept under 78 (RFC 2045 6.7)
+    return charset
+
+
+def _attach(msg: MIMEMultipart, name: str, context: dict[str, object]) -> None:
+    # RFC 2046 5.1.4: in multipart/alternative the last part is the preferred one.
+    for kind in ("txt", "html"):
+        body = _env().get_template(f"{name}.{kind}").render(**context)
+        msg.attach(MIMEText(body, "plain" if kind == "txt" else "html", _utf8_qp()))  # type: ignore[arg-type]
+
+
+def _header(value: str) -> str:
+    return value if value.isascii() else Header(value, "utf-8").encode()
 
 
 def _message(
     *, subject: str, to: str, links: Links, message_id: str, created: datetime
-) -> EmailMessage:
-    msg = EmailMessage()
+) -> MIMEMultipart:
+    msg = MIMEMultipart("alternative")
     name, addr = parseaddr(links.from_address)
-    msg["From"] = Address(display_name=name, addr_spec=addr)
+    msg["From"] = formataddr((name, addr), charset="utf-8")
     msg["To"] = to
-    msg["Subject"] = subject
+    msg["Subject"] = _header(subject)
     # RFC 5322 section 3.3: the moment the message was ready; stored times are naive UTC.
     msg["Date"] = format_datetime(created.replace(tzinfo=UTC))
     msg["Message-ID"] = message_id

@@ -31,7 +31,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
+from email.message import Message
+from email.policy import compat32
 from email.utils import parseaddr
 from pathlib import Path
 from types import TracebackType
@@ -61,6 +62,12 @@ def _pause_point(name: str) -> None:
         if marker:
             Path(marker).write_text(name, "utf-8")
         time.sleep(3600)
+
+
+# smtplib sends bytes as given: lines must already end in CRLF (RFC 5321 section 2.3.8).
+# Headers are not folded below RFC 5322's hard limit of 998 characters (section 2.1.1), so
+# the long signed List-Unsubscribe URL stays on one line, as RFC 8058 clients expect.
+_WIRE = compat32.clone(linesep="\r\n", max_line_length=998)
 
 
 class TemporaryFailure(Exception):
@@ -104,12 +111,12 @@ class Mailer:
             smtp.login(m.smtp_user, m.smtp_password or "")
         return smtp
 
-    def send(self, msg: EmailMessage, to: str) -> None:
+    def send(self, msg: Message, to: str) -> None:
         """Hand one message to the server, or raise Temporary/PermanentFailure."""
         try:
             if self._smtp is None:
                 self._smtp = self._connect()
-            self._smtp.send_message(msg, from_addr=self.sender, to_addrs=[to])
+            self._smtp.sendmail(self.sender, [to], msg.as_bytes(policy=_WIRE))
         except smtplib.SMTPRecipientsRefused as exc:
             self.close()
             code, reply = next(iter(exc.recipients.values()))
@@ -216,7 +223,7 @@ def _deliver_one(
     store: Store,
     mailer: Mailer,
     digest: OutboxDigest,
-    msg: EmailMessage,
+    msg: Message,
     *,
     mail: MailSettings,
     clock: Callable[[], datetime],
