@@ -1,0 +1,167 @@
+"""Subscribing, confirming, preferences, unsubscribe and delete through the running app,
+following the links in mails a real SMTP server on loopback received."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from papertide.clock import utcnow
+from papertide.config import Settings
+from papertide.mail.digest import compose_due, links_for
+from papertide.mail.send import deliver_due
+from papertide.store import Store
+from papertide.store import subscriptions as subs
+from papertide.web import create_app
+from tests.smtp_server import SmtpSink, add_papers, add_subscriber, mail_settings, smtp
+
+__all__ = ["smtp"]
+
+
+@pytest.fixture
+def site(settings: Settings, smtp: SmtpSink) -> Iterator[tuple[TestClient, Settings]]:
+    configured = mail_settings(settings, smtp)
+    with TestClient(create_app(configured)) as client:
+        yield client, configured
+
+
+def _csrf(client: TestClient) -> str:
+    client.get("/subscribe")
+    token = client.cookies.get("pt_csrf")
+    assert token
+    return token
+
+
+def _link(msg, pattern: str) -> str:
+    text = msg.get_body(("plain",)).get_content()
+    found = re.search(rf"http://testserver({pattern}/[\w.\-]+)", text)
+    assert found, text
+    return found.group(1)
+
+
+def _store(client: TestClient) -> Store:
+    store: Store = client.app.state.store  # type: ignore[attr-defined]
+    return store
+
+
+def test_double_opt_in_confirms_only_through_the_link(site, smtp) -> None:
+    client, _ = site
+    page = client.post(
+        "/subscribe", data={"email": " Ada@Example.org ", "csrf_token": _csrf(client)}
+    )
+    assert page.status_code == 200 and "Check your inbox" in page.text
+    [mail] = smtp.received
+    assert mail["To"] == "ada@example.org" and "Confirm" in mail["Subject"]
+    sub = subs.get_subscriber(_store(client), email="ada@example.org")
+    assert sub is not None and sub.status == "pending"
+    link = _link(mail, "/subscribe/confirm")
+    assert "Confirm" in client.get(link).text  # a GET (link scanners) changes nothing
+    assert subs.get_subscriber(_store(client), pk=sub.pk).status == "pending"
+    done = client.post(link, data={"csrf_token": _csrf(client)})
+    assert done.status_code == 200 and "Subscribed" in done.text
+    assert subs.get_subscriber(_store(client), pk=sub.pk).status == "active"
+    forged = client.get(link[:-3] + "xyz")
+    assert forged.status_code == 400
+
+
+def test_resubscribing_reveals_nothing_and_confirmations_are_rate_limited(site, smtp) -> None:
+    client, settings = site
+    token = _csrf(client)
+    answers = [
+        client.post("/subscribe", data={"email": "bob@example.org", "csrf_token": token}).text
+        for _ in range(5)
+    ]
+    assert len(set(answers)) == 1
+    assert len(smtp.received) == settings.mail.confirm_limit == 3
+    other = client.post("/subscribe", data={"email": "new@example.org", "csrf_token": token})
+    assert other.text == answers[0]
+    bad = client.post("/subscribe", data={"email": "not-an-address", "csrf_token": token})
+    assert bad.status_code == 422
+    no_csrf = client.post("/subscribe", data={"email": "eve@example.org"})
+    assert no_csrf.status_code == 403
+
+
+def test_json_api_subscribes_with_the_same_answer(site, smtp) -> None:
+    client, _ = site
+    headers = {"X-CSRF-Token": _csrf(client)}
+    body = {"email": "cy@example.org", "queries": ["sparse attention"], "frequency": "weekly"}
+    first = client.post("/api/subscriptions", json=body, headers=headers)
+    assert first.status_code == 202 and first.json()["status"] == "pending"
+    bad = client.post("/api/subscriptions", json={"email": "nope"}, headers=headers)
+    assert bad.status_code == 422
+    sub = subs.get_subscriber(_store(client), email="cy@example.org")
+    assert sub is not None and sub.prefs.queries == ["sparse attention"]
+    assert sub.prefs.frequency == "weekly"
+
+
+def _digest_mail(client: TestClient, settings: Settings, smtp: SmtpSink):
+    store, now = _store(client), utcnow()
+    add_papers(store, [{"title": "Sparse attention", "categories": ["cs.CL"]}], now=now)
+    add_subscriber(store, "dee@example.org", now=now, categories=["cs.CL"])
+    links = links_for(settings)
+    compose_due(store, links=links, now=now, weekly_day=0, search=lambda q: [], votes=lambda s: [])
+    deliver_due(store, mail=settings.mail, links=links)
+    [mail] = smtp.received
+    return mail
+
+
+def test_preferences_link_from_a_digest_saves_and_validates(site, smtp) -> None:
+    client, settings = site
+    link = _link(_digest_mail(client, settings, smtp), "/subscription")
+    page = client.get(link)
+    assert page.status_code == 200 and "dee@example.org" in page.text
+    form = {
+        "csrf_token": _csrf(client),
+        "frequency": "weekly",
+        "send_hour": "9",
+        "timezone": "Europe/Paris",
+        "queries": "sparse attention\nprotein folding",
+        "categories": "cs.CL, cs.LG",
+        "authors": "Ada Lovelace",
+        "exclude": "survey",
+        "papers_per_mail": "5",
+        "include_trending": "1",
+    }
+    saved = client.post(link, data=form)
+    assert saved.status_code == 200 and "Saved." in saved.text
+    prefs = subs.get_subscriber(_store(client), email="dee@example.org").prefs
+    assert (prefs.frequency, prefs.send_hour, prefs.timezone) == ("weekly", 9, "Europe/Paris")
+    assert prefs.queries == ["sparse attention", "protein folding"]
+    assert (prefs.categories, prefs.exclude, prefs.papers_per_mail) == (
+        ["cs.CL", "cs.LG"],
+        ["survey"],
+        5,
+    )
+    assert prefs.include_trending and not prefs.send_empty
+    wrong = client.post(link, data={**form, "timezone": "Mars/Olympus"})
+    assert wrong.status_code == 422 and "time zone" in wrong.text
+
+
+def test_one_click_unsubscribe_works_without_login_or_cookies(site, smtp) -> None:
+    client, settings = site
+    mail = _digest_mail(client, settings, smtp)
+    url = mail["List-Unsubscribe"].strip("<>")
+    assert url.startswith("http://testserver/unsubscribe/")
+    assert _link(mail, "/unsubscribe") == url.removeprefix("http://testserver")
+    with TestClient(client.app) as mailbox:  # the mailbox provider: no cookies at all
+        answer = mailbox.post(
+            url,
+            content=b"List-Unsubscribe=One-Click",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    assert answer.status_code == 200
+    assert subs.get_subscriber(_store(client), email="dee@example.org").status == "unsubscribed"
+    assert "Unsubscribe" in client.get(url.removeprefix("http://testserver")).text
+
+
+def test_delete_my_data_removes_everything_and_kills_the_links(site, smtp) -> None:
+    client, settings = site
+    link = _link(_digest_mail(client, settings, smtp), "/subscription")
+    gone = client.post(f"{link}/delete", data={"csrf_token": _csrf(client)})
+    assert gone.status_code == 200 and "gone" in gone.text
+    assert subs.get_subscriber(_store(client), email="dee@example.org") is None
+    assert subs.outbox_counts(_store(client)) == {}
+    assert client.get(link).status_code == 410
