@@ -13,7 +13,7 @@ from papertide.cli import app
 from papertide.config import Settings
 from papertide.ingest import ingest_paths
 from papertide.store import Store
-from papertide.store.sync_state import last_runs, list_states
+from papertide.store.sync_state import last_runs, list_states, save_state
 from papertide.sync import make_source, sync_sources, watch
 from tests.fixture_server import (
     FIXTURES,
@@ -173,3 +173,17 @@ def test_cli_rejects_an_unknown_source(settings: Settings) -> None:
         app, ["--data-dir", str(settings.data_dir), "sync", "--source", "rss"]
     )
     assert result.exit_code == 2 and "unknown source 'rss'" in result.output
+
+
+def test_an_unexpected_error_is_raised_and_logged_as_such(
+    server: FixtureServer, store: Store, settings: Settings
+) -> None:
+    settings = settings_for(settings, server, sources=["arxiv"])
+    with store.write() as session:
+        save_state(session, source="arxiv", watermark=None, checkpoint={"window_start": "?"})
+    before = snapshot(store)
+    with pytest.raises(ValueError, match="Invalid isoformat"):
+        sync_sources(store, settings=settings, now=NOW)
+    assert snapshot(store) == before and server.requests == []
+    run = last_runs(store)["arxiv"]
+    assert run.status == "error" and run.message == "ValueError: Invalid isoformat string: '?'"

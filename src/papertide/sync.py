@@ -322,13 +322,14 @@ def sync_source(
         result.status = "failed"
         result.message = f"{exc}. Nothing of that page was stored; the next sync resumes there."
         log.error("%s", result.message)
-    except KeyboardInterrupt:
-        result.status, result.message = "interrupted", "stopped by the user (Ctrl-C)"
+    except BaseException as exc:  # logged as such, then passed on
+        result.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+        result.message = f"{type(exc).__name__}: {exc}"
         raise
     finally:
         result.seconds = time.perf_counter() - clock
         if not dry_run:
-            log_run(store, run=_run_row(result, started))
+            _log_run(store, result, started)
     return result
 
 
@@ -369,6 +370,14 @@ def _transaction(store: Store, *, rollback: bool) -> Iterator[WriteSession]:
                 raise _Rollback
     except _Rollback:
         pass
+
+
+def _log_run(store: Store, result: SourceResult, started: datetime) -> None:
+    """Log the run; a failure to log must not hide why the run itself failed."""
+    try:
+        log_run(store, run=_run_row(result, started))
+    except Exception:
+        log.exception("%s: could not log the run in source_runs", result.name)
 
 
 def _run_row(result: SourceResult, started: datetime) -> SourceRun:
