@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from papertide.mail.settings import MailSettings
+from papertide.search.settings import SearchSettings
 from papertide.sources.settings import SyncSettings
 
 
@@ -54,6 +55,11 @@ class Settings(BaseSettings):
         description="Longer abstracts are rejected as unreadable records (arXiv caps at 1,920).",
     )
     max_title_chars: int = Field(default=2_000, ge=100, description="Longer titles are rejected.")
+    search: SearchSettings = Field(
+        default_factory=SearchSettings,
+        description="Search index, embedder and ranking ([search] in the TOML file; env "
+        "PAPERTIDE_SEARCH__<FIELD>, e.g. PAPERTIDE_SEARCH__EMBEDDER=st:all-MiniLM-L6-v2).",
+    )
     sync: SyncSettings = Field(
         default_factory=SyncSettings,
         description="Live sources and `papertide sync` ([sync] in the TOML file; env "

@@ -7,7 +7,15 @@ from pathlib import Path
 import typer
 
 from papertide import __version__
-from papertide.cli import bench_cmd, digest_cmd, ingest_cmd, inspect_cmd, serve_cmd, sync_cmd
+from papertide.cli import (
+    bench_cmd,
+    digest_cmd,
+    ingest_cmd,
+    inspect_cmd,
+    search_cmd,
+    serve_cmd,
+    sync_cmd,
+)
 from papertide.cli.common import build_settings
 
 app = typer.Typer(
@@ -54,6 +62,7 @@ def _main(
 ingest_cmd.register(app)
 inspect_cmd.register(app)
 serve_cmd.register(app)
+search_cmd.register(app)
 digest_cmd.register(app)
 sync_cmd.register(app)
 app.add_typer(bench_cmd.bench_app, name="bench")

@@ -115,6 +115,10 @@ def ingest(
                 options=options,
                 on_bytes=lambda n: progress.advance(task, n),
             )
+        if report.added or report.changed:  # bring the search index up to date
+            from papertide.cli.search_cmd import open_service
+
+            open_service(settings, store, quiet=quiet).close()
     except FormatError as exc:
         raise fail(f"{exc}\nNothing was imported.", code=2) from exc
     except ImportAborted as exc:

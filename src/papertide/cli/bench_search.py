@@ -1,0 +1,168 @@
+"""`papertide bench search`: ingest + index rate, index size, serving memory and latency.
+
+Papers come from SnapshotGenerator with topics mixed in (TopicalSnapshotGenerator): each
+paper draws a share of its words from one of a few hundred topic vocabularies, so that
+similar papers exist, as in real abstracts. Serving is measured in a fresh process (spawn)
+that opens the store and the index, as `papertide serve` would.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+
+from papertide.cli.common import console, fail, settings_of
+from papertide.config import Settings
+from papertide.ingest import IngestOptions, ingest_paths
+from papertide.search.service import SearchService
+from papertide.store import Store
+from papertide.synth import SnapshotGenerator
+
+_TOPICS, _TOPIC_WORDS, _TOPIC_SHARE = 400, 40, 0.3
+
+
+class TopicalSnapshotGenerator(SnapshotGenerator):
+    """SnapshotGenerator whose papers each lean on one topic's words (30% of their words)."""
+
+    def __init__(self, *, seed: int = 0, vocabulary: int = 30_000) -> None:
+        super().__init__(seed=seed, vocabulary=vocabulary)
+        pool = self.words[300:]
+        self.topics = [self.rng.sample(pool, _TOPIC_WORDS) for _ in range(_TOPICS)]
+        self.topic = self.topics[0]
+
+    def record(self, index: int) -> dict[str, Any]:
+        """The snapshot object for the ``index``-th paper, on a random topic."""
+        self.topic = self.topics[self.rng.randrange(_TOPICS)]
+        return super().record(index)
+
+    def _words(self, n: int) -> list[str]:
+        base = super()._words(n)
+        return [
+            self.rng.choice(self.topic) if self.rng.random() < _TOPIC_SHARE else w for w in base
+        ]
+
+
+def bench_search(
+    ctx: typer.Context,
+    papers: int = typer.Option(100_000, "--papers", "-n", min=100, help="Generated papers."),
+    queries: int = typer.Option(300, "--queries", "-q", min=10, help="Queries per kind."),
+    keep: Path | None = typer.Option(None, "--keep", help="Keep the data folder here."),
+) -> None:
+    """Ingest and index N generated papers, then time lexical, dense, hybrid and similar.
+
+    Prints ingest+index papers/s, index size, serving RSS (fresh process, after the
+    queries), p50/p99 latency per kind over warm queries, and HNSW recall@10 vs exact.
+
+    Example:  papertide bench search --papers 100000
+    """
+    base = settings_of(ctx)
+    with tempfile.TemporaryDirectory(prefix="papertide-bench-search-") as tmp:
+        folder = keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        settings = base.model_copy(update={"data_dir": folder / "data", "database_url": None})
+        source = folder / "snapshot.jsonl"
+        with source.open("wb") as fh:
+            fh.writelines(TopicalSnapshotGenerator(seed=1).lines(papers))
+        store = Store.open(settings.resolved_database_url)
+        started = time.perf_counter()
+        report = ingest_paths(
+            store, [source], settings=settings, options=IngestOptions(fmt="arxiv-snapshot")
+        )
+        ingested = time.perf_counter() - started
+        svc = SearchService.open(settings, store, catch_up=False)
+        indexed = svc.refresh()
+        svc.close()
+        total = time.perf_counter() - started
+        size = svc.size_on_disk()
+        store.close()
+        if report.added != papers or indexed != papers:
+            raise fail(f"expected {papers:,} papers: {report.added:,} stored, {indexed:,} indexed")
+        console.print(
+            f"ingest+index {papers:,} papers: {papers / total:,.0f} papers/s "
+            f"(store {papers / ingested:,.0f}/s, index {papers / (total - ingested):,.0f}/s); "
+            f"index on disk {size / 1e6:,.0f} MB"
+        )
+        ctx_spawn = multiprocessing.get_context("spawn")
+        with ctx_spawn.Pool(1) as pool:
+            figures = pool.apply(serve_figures, (settings, queries))
+    for kind in ("bm25", "dense", "hybrid", "similar"):
+        lat = figures[kind]
+        console.print(f"{kind:8} p50 {lat[0]:7.2f} ms   p99 {lat[1]:7.2f} ms")
+    console.print(
+        f"serving RSS {figures['rss_mb']:,.0f} MB (open {figures['open_s']:.2f} s); "
+        f"dense index {'HNSW' if figures['ann'] else 'exact'}, recall@10 vs exact "
+        f"{figures['recall']:.3f}"
+    )
+
+
+def serve_figures(settings: Settings, count: int) -> dict[str, Any]:
+    """In a fresh process: open store and index, time warm queries, read RSS and recall."""
+    started = time.perf_counter()
+    store = Store.open(settings.resolved_database_url, migrate=False)
+    svc = SearchService.open(settings, store, catch_up=False)
+    opened = time.perf_counter() - started
+    rng = random.Random(7)
+    sample = _sample_papers(store, count, rng)
+    texts = [" ".join(rng.sample(p[1].split(), min(3, len(p[1].split())))) for p in sample]
+    figures: dict[str, Any] = {"open_s": opened}
+    for mode in ("bm25", "dense", "hybrid"):
+        for text in texts[:20]:  # warm up
+            svc.search(text, k=10, mode=mode)
+        figures[mode] = _percentiles([_timed(svc.search, t, k=10, mode=mode) for t in texts])
+    for pid, _ in sample[:20]:
+        svc.similar(pid, k=10)
+    svc._similar.clear()
+    figures["similar"] = _percentiles([_timed(svc.similar, pid, k=10) for pid, _ in sample[20:]])
+    figures["rss_mb"] = _rss_mb()
+    vectors = svc._vector_index()
+    figures["ann"] = vectors.approximate
+    figures["recall"] = _recall(vectors, svc.embedder.embed(texts[:200]))
+    store.close()
+    return figures
+
+
+def _sample_papers(store: Store, count: int, rng: random.Random) -> list[tuple[str, str]]:
+    total = store.count_papers()
+    picked: list[tuple[str, str]] = []
+    for offset in sorted(rng.sample(range(max(total - 1, 1)), min(count + 20, total - 1))):
+        found = store.list_papers(limit=1, offset=offset)
+        if found and found[0].id:
+            picked.append((found[0].id, found[0].title))
+    rng.shuffle(picked)
+    return picked
+
+
+def _recall(vectors: Any, queries: np.ndarray) -> float:
+    """Share of the exact top 10 that the search (HNSW above the threshold) returns."""
+    found = []
+    for q in queries:
+        approx = {pk for pk, _ in vectors.search(q, 10)}
+        exact = {pk for pk, _ in vectors.search(q, 10, exact=True)}
+        found.append(len(approx & exact) / max(len(exact), 1))
+    return float(np.mean(found)) if found else 0.0
+
+
+def _timed(fn: Any, *args: Any, **kwargs: Any) -> float:
+    started = time.perf_counter()
+    fn(*args, **kwargs)
+    return 1000 * (time.perf_counter() - started)
+
+
+def _percentiles(ms: list[float]) -> tuple[float, float]:
+    ordered = sorted(ms)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0

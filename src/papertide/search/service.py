@@ -1,0 +1,330 @@
+"""SearchService: the one search path for the site, the API, mail digests and the eval.
+
+    svc = SearchService.open(settings, store)   # open/create index files, catch up
+    svc.refresh()                               # index papers written since the last refresh
+    res = svc.search("sparse attention author:lecun", k=20, offset=0, mode="hybrid",
+                     sort="relevance")           # -> SearchResult(hits, total, notice, terms)
+    svc.similar(paper_id, k=10)                 # -> list[Hit]
+    svc.remove([pk, ...])                       # drop papers from the indexes
+    svc.close()
+
+mode: "bm25" (lexical), "dense" or "hybrid"; sort: "relevance", "date" (newest first) or
+"trending" (ranking/trending.py) over the ``rerank_depth`` most relevant hits. Index files
+live under ``settings.data_dir / "index"``: lexical/ (tantivy), vectors/ and state.json (the
+last ``modified`` time indexed, the embedder and the index layout).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import time as _time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from papertide.config import Settings
+from papertide.models import Hit, Paper
+from papertide.ranking.trending import trending_score
+from papertide.search import filters as fq
+from papertide.search.embedders import Embedder, Vectors, load_embedder, paper_text
+from papertide.search.hybrid import Ranked, blend, rrf
+from papertide.search.lexical import LexicalIndex
+from papertide.search.query import ParsedQuery, parse_query
+from papertide.search.similar import rank_similar
+from papertide.search.tokenize import analyze, stem, words
+from papertide.search.vectors import VectorIndex
+from papertide.store import Store
+
+Mode = Literal["bm25", "dense", "hybrid"]
+MODES: tuple[str, ...] = ("bm25", "dense", "hybrid")
+SORTS: tuple[str, ...] = ("relevance", "date", "trending")
+_LAYOUT = 1
+# Papers whose `modified` stamp ties with the last one indexed are read again.
+_OVERLAP = timedelta(seconds=2)
+
+
+@dataclass(slots=True)
+class SearchResult:
+    """One page of hits, how many matched, a notice about the query, and its words."""
+
+    hits: list[Hit]
+    total: int
+    notice: str | None = None
+    terms: list[str] = field(default_factory=list)
+
+
+class SearchService:
+    """Lexical + dense indexes over the store's papers, kept up to date by ``refresh``."""
+
+    def __init__(self, settings: Settings, store: Store, folder: Path) -> None:
+        self.settings = settings
+        self.config = settings.search
+        self.store = store
+        self.folder = folder
+        self._embedder: Embedder | None = None
+        self._similar: OrderedDict[tuple[str, int], list[Hit]] = OrderedDict()
+        self.state = self._read_state()
+        self.lexical = LexicalIndex(folder / "lexical", title_repeat=self.config.title_repeat)
+        self.vectors: VectorIndex | None = None
+
+    @classmethod
+    def open(cls, settings: Settings, store: Store, *, catch_up: bool = True) -> SearchService:
+        """Open (or create) the index files under DATA_DIR/index and catch up with the store."""
+        folder = settings.data_dir / "index"
+        folder.mkdir(parents=True, exist_ok=True)
+        svc = cls(settings, store, folder)
+        if catch_up:
+            svc.refresh()
+        return svc
+
+    def close(self) -> None:
+        """Write pending changes and let go of the indexes."""
+        self.lexical.commit()
+        if self.vectors is not None:
+            self.vectors.flush()
+
+    # Writing ------------------------------------------------------------------------------
+
+    def refresh(self, progress: Callable[[int], None] | None = None) -> int:
+        """Index papers written since the last refresh; returns how many were (re)indexed."""
+        with self._lock():
+            vectors = self._vector_index()
+            since = self.state.get("last_modified")
+            start = datetime.fromisoformat(since) - _OVERLAP if since else None
+            count, last = 0, since
+            for batch in self.store.iter_modified(start, batch=self.config.embed_batch):
+                papers = [paper for _, paper in batch]
+                self.lexical.upsert(papers)
+                texts = [paper_text(p.title, p.abstract) for p in papers]
+                vectors.upsert([p.pk or 0 for p in papers], self.embedder.embed(texts))
+                count += len(papers)
+                last = batch[-1][0].isoformat()
+                if progress:
+                    progress(len(papers))
+            if count:
+                self._commit(last)
+            return count
+
+    def remove(self, pks: list[int]) -> None:
+        """Drop papers (by pk) from both indexes."""
+        with self._lock():
+            self.lexical.delete(pks)
+            self._vector_index().delete(pks)
+            self._commit(self.state.get("last_modified"))
+
+    def reindex(self, progress: Callable[[int], None] | None = None) -> int:
+        """Rebuild both indexes from the store."""
+        with self._lock():
+            self.lexical.delete_all()
+            self._vector_index().clear()
+            self._commit(None)
+        return self.refresh(progress)
+
+    # Reading ------------------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        """The configured embedder, loaded on first use."""
+        if self._embedder is None:
+            self._embedder = load_embedder(self.config.embedder)
+        return self._embedder
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 20,
+        offset: int = 0,
+        mode: str = "hybrid",
+        sort: str = "relevance",
+    ) -> SearchResult:
+        """One page of papers for ``query`` (see query.py for the language)."""
+        parsed = parse_query(query)
+        notice = parsed.notice
+        if mode not in MODES:
+            notice, mode = f"unknown mode '{mode}': used hybrid.", "hybrid"
+        if sort not in SORTS:
+            notice, sort = f"unknown sort '{sort}': sorted by relevance.", "relevance"
+        depth = max(offset + k, self.config.candidates)
+        if sort != "relevance":
+            depth = max(depth, self.config.rerank_depth)
+        ranked, total, cosine, matched = self._retrieve(parsed, mode, depth)
+        if sort != "relevance" and matched:  # reorder papers that share words with the query
+            ranked = [item for item in ranked if item[0] in matched]
+        if sort != "relevance" or not parsed.text:
+            ranked = self._sort(ranked, "date" if sort == "relevance" else sort)
+        page = ranked[offset : offset + k]
+        hits = self._explain(page, parsed, cosine)
+        return SearchResult(hits, max(total, len(ranked)), notice, _highlight_words(parsed))
+
+    def similar(self, paper_id: str, *, k: int = 10) -> list[Hit]:
+        """The ``k`` papers most like ``paper_id`` (not itself nor its duplicates)."""
+        paper = self.store.get_paper(paper_id)
+        if paper is None or paper.pk is None:
+            return []
+        key = (paper.id or paper_id, k)
+        if key in self._similar:
+            self._similar.move_to_end(key)
+            return self._similar[key]
+        vectors = self._vector_index()
+        vector = vectors.get([paper.pk])[0] if paper.pk in vectors else self._embed_one(paper)
+        pool = k + 20
+        dense = dict(vectors.search(vector, pool))
+        title = [
+            (fq.Occur.Should, fq.Query.term_query(self.lexical.schema, "body", t))
+            for t in dict.fromkeys(analyze(paper.title))
+        ]
+        lexical = self.lexical.search(fq.combine(title, []), pool)[0] if title else []
+        self._add_cosines(dense, [pk for pk, _ in lexical], vector)
+        candidates = self.lexical.papers(list(set(dense) | {pk for pk, _ in lexical}))
+        hits = rank_similar(paper, dense, lexical, candidates, k=k)
+        self._similar[key] = hits
+        while len(self._similar) > self.config.similar_cache:
+            self._similar.popitem(last=False)
+        return hits
+
+    def size_on_disk(self) -> int:
+        """Bytes used by the index files."""
+        return sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())
+
+    # Internals ----------------------------------------------------------------------------
+
+    def _retrieve(
+        self, parsed: ParsedQuery, mode: str, depth: int
+    ) -> tuple[Ranked, int, dict[int, float], set[int]]:
+        """Ranked candidates, how many matched, their cosines, and the lexical matches."""
+        schema, cfg = self.lexical.schema, self.config
+        filters = fq.filter_clauses(schema, parsed)
+        if not parsed.text:  # filters only: every paper that passes them, newest first
+            found, total = self.lexical.search(fq.combine([], filters), depth, order_by="published")
+            return found, total, {}, set()
+        lexical: Ranked = []
+        total = 0
+        if mode != "dense":
+            scored = fq.text_clauses(schema, parsed, cfg.author_boost)
+            lexical, total = self.lexical.search(fq.combine(scored, filters), depth)
+        matched = {pk for pk, _ in lexical}
+        if mode == "bm25":
+            return lexical, total, {}, matched
+        vector = self.embedder.embed([parsed.text])[0]
+        vectors = self._vector_index()
+        dense = vectors.search(vector, depth * (5 if filters else 1))
+        if filters and dense:
+            allowed, _ = self.lexical.search(
+                fq.restrict_to(schema, [p for p, _ in dense], filters), len(dense)
+            )
+            keep = {pk for pk, _ in allowed}
+            dense = [(pk, c) for pk, c in dense if pk in keep]
+        dense = dense[:depth]
+        cosine = dict(dense)
+        if mode == "dense":
+            return dense, len(dense), cosine, set()
+        self._add_cosines(cosine, [pk for pk, _ in lexical], vector)
+        if cfg.fusion == "rrf":
+            fused = rrf([[p for p, _ in lexical], [p for p, _ in dense]], k=cfg.rrf_k)
+        else:
+            fused = blend(lexical, cosine, weight=cfg.dense_weight)
+        return fused[:depth], total, cosine, matched
+
+    def _add_cosines(self, cosine: dict[int, float], pks: list[int], vector: Vectors) -> None:
+        missing = [pk for pk in pks if pk not in cosine]
+        if missing:
+            sims = self._vector_index().get(missing) @ vector
+            cosine.update(zip(missing, (float(s) for s in sims), strict=True))
+
+    def _sort(self, ranked: Ranked, sort: str) -> Ranked:
+        pks = [pk for pk, _ in ranked]
+        published = self.lexical.fast_values(pks, "published")
+        if sort == "date":
+            return sorted(ranked, key=lambda item: -published.get(item[0], 0))
+        votes = self.lexical.fast_values(pks, "upvotes")
+        now = _time.time()
+        scores = {
+            pk: trending_score(votes.get(pk, 0), (now - published.get(pk, 0)) / 3600) for pk in pks
+        }
+        return sorted(((pk, scores[pk]) for pk in pks), key=lambda item: -item[1])
+
+    def _explain(self, page: Ranked, parsed: ParsedQuery, cosine: dict[int, float]) -> list[Hit]:
+        papers = self.lexical.papers([pk for pk, _ in page])
+        wanted = {stem(w): w for w in words(parsed.text) if analyze(w)}
+        hits = []
+        for pk, score in page:
+            paper = papers.get(pk)
+            if paper is None or paper.id is None:
+                continue
+            why = _why(paper, wanted, parsed)
+            if pk in cosine:
+                why.append(f"semantic {cosine[pk]:.2f}")
+            hits.append(Hit(paper.id, round(score, 6), why, paper))
+        return hits
+
+    def _embed_one(self, paper: Paper) -> Vectors:
+        vectors = self.embedder.embed([paper_text(paper.title, paper.abstract)])
+        return np.asarray(vectors[0], dtype=np.float32)
+
+    def _vector_index(self) -> VectorIndex:
+        if self.vectors is None:
+            name = self.config.embedder
+            dim = int(self.state.get("dims", {}).get(name) or self.embedder.dim)
+            self.vectors = VectorIndex.open(
+                self.folder / "vectors",
+                model=name,
+                dim=dim,
+                ann_threshold=self.config.ann_threshold,
+            )
+            if self.vectors.reset or self.state.get("embedder") != name:
+                self.state["last_modified"] = None  # a new model: embed every paper again
+            self.state["embedder"] = name
+            self.state.setdefault("dims", {})[name] = dim
+        return self.vectors
+
+    def _commit(self, last: str | None) -> None:
+        self.lexical.commit()
+        self._vector_index().flush()
+        self.state["last_modified"] = last
+        (self.folder / "state.json").write_text(json.dumps(self.state))
+        self._similar.clear()
+
+    def _read_state(self) -> dict[str, Any]:
+        path = self.folder / "state.json"
+        state: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+        wanted = {"layout": _LAYOUT, "title_repeat": self.config.title_repeat}
+        if any(state.get(key) != value for key, value in wanted.items()):
+            for stale in (self.folder / "lexical").glob("*"):
+                stale.unlink()
+            state = {**wanted, "last_modified": None}
+        return state
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        with (self.folder / ".lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _why(paper: Paper, wanted: dict[str, str], parsed: ParsedQuery) -> list[str]:
+    """Reasons a paper matched: query words found in it, authors asked for."""
+    why: list[str] = []
+    if wanted:
+        stems = set(analyze(f"{paper.title} {paper.abstract}"))
+        matched = [word for s, word in wanted.items() if s in stems]
+        if matched:
+            why.append("matched: " + " ".join(matched))
+    for author in parsed.authors:
+        why.append(f"author: {author}")
+    return why
+
+
+def _highlight_words(parsed: ParsedQuery) -> list[str]:
+    """The query's words worth highlighting (no stopwords), in order."""
+    return [w for w in dict.fromkeys(words(parsed.text)) if analyze(w)]

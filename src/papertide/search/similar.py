@@ -1,0 +1,68 @@
+"""Similar papers: neighbours by abstract meaning (cosine) and shared title terms (BM25),
+without the paper itself or its duplicates (pure scoring; the service fetches candidates).
+
+score = cosine + LEXICAL_WEIGHT * bm25 / best_bm25 (the ``blend`` of hybrid.py with the
+dense side first). A candidate is a duplicate of the paper when its normalised title is the
+same (normalize.title_key) or its words overlap almost wholly (Jaccard >= 0.9; Broder 1997).
+"""
+
+from __future__ import annotations
+
+from papertide.models import Hit, Paper
+from papertide.normalize import title_key
+from papertide.search.hybrid import blend
+from papertide.search.tokenize import STOPWORDS, analyze, words
+
+LEXICAL_WEIGHT = 0.3
+DUPLICATE_JACCARD = 0.9
+
+
+def word_set(paper: Paper) -> set[str]:
+    """The distinct non-stopword words of a paper's title and abstract."""
+    return {w for w in words(f"{paper.title} {paper.abstract}") if w not in STOPWORDS}
+
+
+def is_duplicate(paper: Paper, other: Paper, *, mine: set[str] | None = None) -> bool:
+    """Whether ``other`` is the same work as ``paper`` under another record."""
+    if title_key(paper.title) == title_key(other.title):
+        return True
+    a, b = mine if mine is not None else word_set(paper), word_set(other)
+    union = len(a | b)
+    return union > 0 and len(a & b) / union >= DUPLICATE_JACCARD
+
+
+def shared_title_terms(paper: Paper, other: Paper, limit: int = 5) -> list[str]:
+    """Title words of ``other`` whose stems appear in ``paper``'s title or abstract."""
+    stems = set(analyze(f"{paper.title} {paper.abstract}"))
+    shared = [w for w in words(other.title) if w not in STOPWORDS and analyze(w)[0] in stems]
+    return list(dict.fromkeys(shared))[:limit]
+
+
+def rank_similar(
+    paper: Paper,
+    dense: dict[int, float],
+    lexical: list[tuple[int, float]],
+    candidates: dict[int, Paper],
+    *,
+    k: int,
+) -> list[Hit]:
+    """The ``k`` best candidates as hits, skipping the paper and its duplicates."""
+    mine = word_set(paper)
+    hits: list[Hit] = []
+    for pk, score in blend(lexical, {p: c / LEXICAL_WEIGHT for p, c in dense.items()}, weight=1.0):
+        other = candidates.get(pk)
+        if other is None or pk == paper.pk or other.id == paper.id:
+            continue
+        if is_duplicate(paper, other, mine=mine):
+            continue
+        why = []
+        if pk in dense:
+            why.append(f"semantic {dense[pk]:.2f}")
+        shared = shared_title_terms(paper, other)
+        if shared:
+            why.append("shared: " + " ".join(shared))
+        assert other.id is not None
+        hits.append(Hit(other.id, round(score * LEXICAL_WEIGHT, 6), why, other))
+        if len(hits) == k:
+            break
+    return hits

@@ -1,0 +1,71 @@
+"""Text to index terms: lowercase words, English stopwords dropped, Snowball stems.
+
+The same function tokenizes papers for the lexical index and queries for search, so a
+query word matches whatever the index stored for it. Stemming is Snowball's English
+(Porter2) algorithm (Porter 1980; snowballstem.org) through PyStemmer's C implementation.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer  # type: ignore[import-not-found]
+
+# Words made of letters and digits; hyphens and apostrophes split words ("cross-lingual" ->
+# "cross", "lingual"), as Lucene's StandardAnalyzer does.
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+# Lucene's English stopword set extended with the function words of the Snowball English
+# list (snowballstem.org/algorithms/english/stop.txt), minus words that carry meaning in
+# paper titles ("not", "no", "against" are kept: "no free lunch").
+STOPWORDS = frozenset(
+    """
+    a about above after again all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into
+    is it its itself just me more most my myself nor of off on once only or other ought
+    our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would you your
+    yours yourself yourselves also via us may might must shall
+    """.split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+# word -> its index term ("" for a stopword); bounded so odd tokens cannot grow it forever.
+_TERMS: dict[str, str] = dict.fromkeys(STOPWORDS, "")
+_TERMS_LIMIT = 1_000_000
+
+
+def words(text: str) -> list[str]:
+    """The lowercase words of ``text``, in order, stopwords included."""
+    return _WORD.findall(text.lower())
+
+
+def analyze(text: str) -> list[str]:
+    """Index terms of ``text``: words minus stopwords, stemmed, in order (repeats kept)."""
+    found = words(text)
+    terms = _TERMS
+    missing = [w for w in set(found) if w not in terms]
+    if missing:
+        stems = _stemmer().stemWords(missing)
+        if len(terms) < _TERMS_LIMIT:
+            terms.update(zip(missing, stems, strict=True))
+        else:
+            return [t for t in (terms.get(w) or _stem_one(w) for w in found) if t]
+    return [t for t in map(terms.__getitem__, found) if t]
+
+
+def _stem_one(word: str) -> str:
+    return "" if word in STOPWORDS else str(_stemmer().stemWord(word))
+
+
+def stem(word: str) -> str:
+    """The index term for one lowercase word ("" for a stopword)."""
+    return _stem_one(word)

@@ -1,0 +1,184 @@
+"""Dense vectors on disk, keyed by paper pk: exact search for small collections, an HNSW
+index (usearch; Malkov & Yashunin 2018) above a threshold.
+
+Files in the folder: meta.json (model name, dimension), keys.i64 and vectors.f16 (row i of
+one is the pk of row i of the other; pk -1 marks a row that was replaced or deleted), and
+ann.usearch when the HNSW index is in use. Vectors are stored with their model's name:
+opening the folder with another model empties it, so spaces are never mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from papertide.search.embedders import Vectors
+
+_DEAD = -1
+Keys = npt.NDArray[np.int64]
+
+
+class VectorIndex:
+    """Unit vectors by pk, with cosine top-k search (exact or approximate)."""
+
+    def __init__(self, folder: Path, *, model: str, dim: int, ann_threshold: int) -> None:
+        self.folder = folder
+        self.model = model
+        self.dim = dim
+        self.ann_threshold = ann_threshold
+        self.reset = False
+        self._keys: Keys = np.zeros(0, dtype=np.int64)
+        self._vectors = np.zeros((0, dim), dtype=np.float16)
+        self._row: dict[int, int] = {}
+        self._exact: Vectors | None = None
+        self._ann: Any = None
+
+    @classmethod
+    def open(cls, folder: Path, *, model: str, dim: int, ann_threshold: int) -> VectorIndex:
+        """Open the vectors in ``folder``; a different model or size empties it (``reset``)."""
+        index = cls(folder, model=model, dim=dim, ann_threshold=ann_threshold)
+        meta_path = folder / "meta.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else None
+        if meta != {"model": model, "dim": dim} or not (folder / "keys.i64").is_file():
+            index.reset = meta is not None and meta != {"model": model, "dim": dim}
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            meta_path.write_text(json.dumps({"model": model, "dim": dim}))
+            return index
+        index._keys = np.fromfile(folder / "keys.i64", dtype=np.int64)
+        index._vectors = np.fromfile(folder / "vectors.f16", dtype=np.float16).reshape(-1, dim)
+        live = np.flatnonzero(index._keys != _DEAD)
+        index._row = dict(zip(index._keys[live].tolist(), live.tolist(), strict=True))
+        if (folder / "ann.usearch").is_file():
+            index._ann = _new_ann(dim)
+            index._ann.load(str(folder / "ann.usearch"))
+        return index
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    def __contains__(self, pk: int) -> bool:
+        return pk in self._row
+
+    @property
+    def approximate(self) -> bool:
+        """Whether searches go through the HNSW index."""
+        return self._ann is not None
+
+    def upsert(self, pks: list[int], vectors: Vectors) -> None:
+        """Add or replace the vectors of ``pks``."""
+        if not pks:
+            return
+        self.delete(pks, from_ann=False)
+        start = len(self._keys)
+        self._keys = np.concatenate([self._keys, np.asarray(pks, dtype=np.int64)])
+        self._vectors = np.concatenate([self._vectors, vectors.astype(np.float16)])
+        self._row.update(zip(pks, range(start, start + len(pks)), strict=True))
+        self._exact = None
+        if self._ann is not None:
+            keys = np.asarray(pks, dtype=np.uint64)
+            present = [k for k in pks if self._ann.contains(k)]
+            if present:
+                self._ann.remove(present)
+            self._ann.add(keys, vectors, threads=0)
+        elif len(self._row) > self.ann_threshold:
+            self._build_ann()
+
+    def delete(self, pks: list[int], *, from_ann: bool = True) -> None:
+        """Forget the vectors of ``pks`` (unknown pks are ignored)."""
+        rows = [self._row.pop(pk) for pk in pks if pk in self._row]
+        if rows:
+            self._keys[rows] = _DEAD
+            self._exact = None
+        if from_ann and self._ann is not None:
+            present = [k for k in pks if self._ann.contains(k)]
+            if present:
+                self._ann.remove(present)
+
+    def clear(self) -> None:
+        """Forget every vector."""
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._vectors = np.zeros((0, self.dim), dtype=np.float16)
+        self._row, self._exact, self._ann = {}, None, None
+        (self.folder / "ann.usearch").unlink(missing_ok=True)
+
+    def get(self, pks: list[int]) -> Vectors:
+        """The vectors of ``pks`` as float32 rows (zeros for unknown pks)."""
+        out = np.zeros((len(pks), self.dim), dtype=np.float32)
+        for i, pk in enumerate(pks):
+            row = self._row.get(pk)
+            if row is not None:
+                out[i] = self._vectors[row]
+        return out
+
+    def search(self, query: Vectors, k: int, *, exact: bool = False) -> list[tuple[int, float]]:
+        """The ``k`` nearest pks to a unit ``query`` vector with their cosine similarity."""
+        if not self._row or k <= 0:
+            return []
+        if self._ann is not None and not exact:
+            found = self._ann.search(query.astype(np.float32), min(k, len(self._row)), threads=1)
+            return [
+                (int(key), 1.0 - float(d))
+                for key, d in zip(found.keys, found.distances, strict=True)
+            ]
+        scores = self._scores(query.astype(np.float32))
+        scores[self._keys == _DEAD] = -np.inf
+        top = min(k, len(self._row))
+        best = np.argpartition(-scores, top - 1)[:top]
+        best = best[np.argsort(-scores[best])]
+        return [(int(self._keys[r]), float(scores[r])) for r in best]
+
+    def flush(self) -> None:
+        """Write everything to disk, compacting away dead rows first when they pile up."""
+        dead = len(self._keys) - len(self._row)
+        if dead and dead * 4 > len(self._keys):
+            live = np.flatnonzero(self._keys != _DEAD)
+            self._keys, self._vectors = self._keys[live], self._vectors[live]
+            self._row = dict(zip(self._keys.tolist(), range(len(live)), strict=True))
+            self._exact = None
+        self._keys.tofile(self.folder / "keys.i64")
+        self._vectors.tofile(self.folder / "vectors.f16")
+        if self._ann is not None:
+            self._ann.save(str(self.folder / "ann.usearch"))
+
+    def size_on_disk(self) -> int:
+        """Bytes used by this index's files."""
+        return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file())
+
+    def _scores(self, query: Vectors) -> Vectors:
+        """Cosine of every row; float32 copy kept while small, chunked scans when large."""
+        if len(self._vectors) <= max(self.ann_threshold, 1) * 2:
+            if self._exact is None:
+                self._exact = self._vectors.astype(np.float32)
+            return self._exact @ query
+        out = np.empty(len(self._vectors), dtype=np.float32)
+        for start in range(0, len(self._vectors), 65_536):
+            chunk = self._vectors[start : start + 65_536].astype(np.float32)
+            out[start : start + len(chunk)] = chunk @ query
+        return out
+
+    def _build_ann(self) -> None:
+        self._ann = _new_ann(self.dim)
+        live = np.flatnonzero(self._keys != _DEAD)
+        for start in range(0, len(live), 50_000):
+            rows = live[start : start + 50_000]
+            self._ann.add(self._keys[rows].astype(np.uint64), self._vectors[rows], threads=0)
+
+
+def _new_ann(dim: int) -> Any:
+    """An empty HNSW index: cosine metric, half-precision storage, M=16, ef 96 / 128."""
+    from usearch.index import Index
+
+    return Index(
+        ndim=dim,
+        metric="cos",
+        dtype="f16",
+        connectivity=16,
+        expansion_add=96,
+        expansion_search=128,
+    )

@@ -1,0 +1,96 @@
+"""Metrics on hand-computed cases, BEIR loading, the eval command, and (slow) SciFact."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from papertide.cli import app
+from papertide.config import Settings
+from papertide.ranking.trending import trending_score
+from papertide.search.eval import evaluate, load_beir
+from papertide.search.hybrid import blend, rrf
+from papertide.search.metrics import mrr_at, ndcg_at, recall_at
+from tests.conftest import SCIFACT
+
+
+def test_metrics_by_hand() -> None:
+    judged = {"a": 1, "b": 2}
+    ranked = ["x", "b", "a"]
+    dcg = 2 / math.log2(3) + 1 / math.log2(4)
+    assert ndcg_at(ranked, judged) == pytest.approx(dcg / (2 + 1 / math.log2(3)))
+    assert recall_at(ranked, judged, 2) == 0.5 and mrr_at(ranked, judged) == 0.5
+    assert ndcg_at(["x"], {}) == 0.0 and mrr_at(["x"], judged) == 0.0
+
+
+def test_fusion_and_trending_formulas() -> None:
+    assert rrf([[1, 2], [2, 3]], k=60) == [(2, 1 / 62 + 1 / 61), (1, 1 / 61), (3, 1 / 62)]
+    fused = blend([(1, 10.0), (2, 5.0)], {2: 0.9, 3: 0.8}, weight=1.0)
+    assert fused == [(2, pytest.approx(1.4)), (1, 1.0), (3, pytest.approx(0.8))]
+    assert trending_score(10, 0) == pytest.approx(10 / 2**1.8)
+    assert trending_score(10, 10) < trending_score(10, 1) and trending_score(-3, 1) == 0
+
+
+def _tiny_beir(folder: Path) -> Path:
+    docs = [
+        ("d1", "Sparse attention", "Sparse attention makes transformers cheaper on long inputs."),
+        ("d2", "Dark matter", "Dwarf galaxies constrain dark matter halos."),
+        ("d3", "Protein folding", "Deep networks predict protein structure from sequence."),
+    ]
+    (folder / "qrels").mkdir(parents=True)
+    lines = [orjson.dumps({"_id": i, "title": t, "text": x}) for i, t, x in docs]
+    (folder / "corpus.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    queries = [
+        {"_id": "q1", "text": "cheap attention"},
+        {"_id": "q2", "text": "galaxy halos"},
+        {"_id": "q3", "text": "unjudged"},
+    ]
+    (folder / "queries.jsonl").write_bytes(b"\n".join(orjson.dumps(q) for q in queries))
+    (folder / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
+    return folder
+
+
+def test_eval_on_a_tiny_beir_set(tmp_path: Path, settings: Settings) -> None:
+    beir = load_beir(_tiny_beir(tmp_path / "tiny"), "dev")
+    assert set(beir.queries) == {"q1", "q2"}
+    scores = evaluate(beir, settings, ["bm25", "hybrid"])
+    assert [(s.mode, s.ndcg10, s.mrr10, s.recall100) for s in scores] == [
+        ("bm25", 1.0, 1.0, 1.0),
+        ("hybrid", 1.0, 1.0, 1.0),
+    ]
+
+
+def test_eval_command_prints_the_default_score_last(tmp_path: Path) -> None:
+    folder = _tiny_beir(tmp_path / "tiny")
+    runner = CliRunner()
+    args = ["--data-dir", str(tmp_path / "d"), "eval", "beir", str(folder), "--split", "dev"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == "ndcg@10=1.000"
+    missing = runner.invoke(app, ["eval", "beir", str(tmp_path / "nope")])
+    assert missing.exit_code == 2
+
+
+def test_search_and_similar_commands(tmp_path: Path) -> None:
+    folder = _tiny_beir(tmp_path / "tiny")
+    runner = CliRunner()
+    base = ["--data-dir", str(tmp_path / "d")]
+    assert runner.invoke(app, [*base, "ingest", str(folder / "corpus.jsonl")]).exit_code == 0
+    found = runner.invoke(app, [*base, "search", "dark matter", "--json", "-k", "2"])
+    payload = orjson.loads(found.output)
+    assert payload["hits"][0]["title"] == "Dark matter" and payload["terms"] == ["dark", "matter"]
+    similar = runner.invoke(app, [*base, "similar", payload["hits"][0]["id"], "--json"])
+    assert similar.exit_code == 0 and len(orjson.loads(similar.output)) == 2
+    assert runner.invoke(app, [*base, "similar", "nope"]).exit_code == 1
+    assert "indexed 3 papers" in runner.invoke(app, [*base, "reindex"]).output
+
+
+@pytest.mark.slow
+def test_scifact_hybrid_is_not_worse_than_bm25(settings: Settings) -> None:
+    scores = {s.mode: s for s in evaluate(load_beir(SCIFACT, "dev"), settings, ["bm25", "hybrid"])}
+    assert scores["bm25"].ndcg10 >= 0.69
+    assert scores["hybrid"].ndcg10 >= scores["bm25"].ndcg10

