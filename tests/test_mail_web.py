@@ -165,3 +165,17 @@ def test_delete_my_data_removes_everything_and_kills_the_links(site, smtp) -> No
     assert subs.get_subscriber(_store(client), email="dee@example.org") is None
     assert subs.outbox_counts(_store(client)) == {}
     assert client.get(link).status_code == 410
+
+
+def test_tokens_are_per_purpose_and_confirm_links_expire() -> None:
+    from papertide.mail.tokens import BadToken, make_token, read_token
+
+    token = make_token("k", "confirm", subscriber_pk=7, email="a@b.org")
+    assert read_token("k", "confirm", token, max_age=60) == (7, "a@b.org")
+    with pytest.raises(BadToken) as expired:
+        read_token("k", "confirm", token, max_age=-1)
+    assert expired.value.expired
+    with pytest.raises(BadToken):
+        read_token("k", "unsubscribe", token)
+    with pytest.raises(BadToken):
+        read_token("other key", "confirm", token, max_age=60)

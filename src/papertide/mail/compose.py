@@ -156,6 +156,7 @@ class Candidates:
 
 
 _WORD = re.compile(r"\w+")
+SEMANTIC_MIN = 0.5  # cosine above which a paper matches a query without sharing its words
 
 
 def match_interests(
@@ -175,7 +176,9 @@ def match_interests(
         reasons.setdefault(pk, []).append(why)
 
     for query in prefs.queries:
-        hits = [h for h in searched.get(query, []) if h.paper_id in candidates.by_id]
+        hits = [
+            h for h in searched.get(query, []) if h.paper_id in candidates.by_id and relevant(h)
+        ]
         top = max((h.score for h in hits), default=0.0) or 1.0
         for hit in hits:
             add(candidates.by_id[hit.paper_id], hit.score / top, f"matches: {query}")
@@ -190,6 +193,18 @@ def match_interests(
     ranked = sorted(scores, key=lambda pk: (-scores[pk], pk))
     papers = candidates.papers
     return [Hit(papers[pk].id or str(pk), scores[pk], reasons[pk], papers[pk]) for pk in ranked]
+
+
+def relevant(hit: Hit) -> bool:
+    """Whether a search hit really matches: query words found in it (the search's
+    "matched:"/"author:" reasons) or a cosine of at least SEMANTIC_MIN. Hybrid search ranks
+    every paper; a digest only wants the ones that match."""
+    for why in hit.why:
+        if why.startswith(("matched:", "author:")):
+            return True
+        if why.startswith("semantic ") and float(why.split()[1]) >= SEMANTIC_MIN:
+            return True
+    return False
 
 
 def _original(categories: list[str], lowered: str) -> str:

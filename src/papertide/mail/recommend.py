@@ -134,8 +134,12 @@ def recommend(
     k: int = 20,
     negatives: int = 300,
     seed: int = 0,
+    min_similarity: float = 0.1,
 ) -> list[Hit]:
-    """Candidates the user's classifier likes best (probability > 0.5), with a "like:" reason.
+    """Candidates the user's classifier ranks highest, with a "like: <title>" reason.
+
+    Ranked by the classifier; a candidate whose cosine similarity to every upvoted paper is
+    below ``min_similarity`` is left out, so a user with few votes is not sent noise.
 
     ``space`` must have been built from ``candidates`` (its rows are theirs, in order);
     ``positives`` are the upvoted papers, anywhere in the corpus.
@@ -151,19 +155,21 @@ def recommend(
     w, b = fit_logistic(x, y, space.dim)
     scores = space.rows.dot(w) + b
     order = [i for i in np.argsort(-scores, kind="stable") if candidates[i].pk not in liked]
-    hits = []
-    for i in order[:k]:
-        if scores[i] <= 0.0:  # logit 0 = probability 0.5: the model is not for it
+    hits: list[Hit] = []
+    for i in order:
+        if len(hits) >= k:
             break
         paper = candidates[i]
-        like = _most_like(space.rows.take([int(i)]), pos_rows, positives)
+        like, similarity = _most_like(space.rows.take([int(i)]), pos_rows, positives)
+        if similarity < min_similarity:  # the model ranks it high, but it shares ~nothing
+            continue
         hits.append(
             Hit(paper.id or str(paper.pk), float(scores[i]), [f"like: {like.title}"], paper)
         )
     return hits
 
 
-def _most_like(row: Rows, pos_rows: Rows, positives: list[Paper]) -> Paper:
+def _most_like(row: Rows, pos_rows: Rows, positives: list[Paper]) -> tuple[Paper, float]:
     mine = dict(zip(row.indices.tolist(), row.data.tolist(), strict=True))
     best, best_sim = positives[0], -1.0
     for j, paper in enumerate(positives):
@@ -176,4 +182,4 @@ def _most_like(row: Rows, pos_rows: Rows, positives: list[Paper]) -> Paper:
         )
         if sim > best_sim:
             best, best_sim = paper, sim
-    return best
+    return best, best_sim

@@ -185,10 +185,21 @@ def subscriber_for_user(store: Store, *, user_pk: int, email: str | None) -> Sub
 
 
 def active_subscribers(store: Store) -> list[Subscriber]:
-    """Every confirmed subscriber still receiving mail."""
-    query = select(subscribers).where(subscribers.c.status == "active").order_by(subscribers.c.pk)
+    """Every confirmed subscriber still receiving mail, linked to the account with their
+    address if they have one (accounts made after subscribing are found too)."""
+    query = (
+        select(subscribers, users.c.pk.label("account_pk"))
+        .outerjoin(users, users.c.email == subscribers.c.email)
+        .where(subscribers.c.status == "active")
+        .order_by(subscribers.c.pk)
+    )
     with store.engine.connect() as conn:
-        return [_subscriber(row) for row in conn.execute(query).mappings()]
+        found = []
+        for row in conn.execute(query).mappings():
+            sub = _subscriber(row)
+            sub.user_pk = sub.user_pk if sub.user_pk is not None else row["account_pk"]
+            found.append(sub)
+        return found
 
 
 def sent_papers(store: Store, subscriber_pks: Iterable[int]) -> dict[int, set[int]]:

@@ -1,0 +1,133 @@
+"""Choosing a digest's papers: pure selection on hand-made hits, then the real pipeline
+(site search, per-user classifier on real votes, ledger) on a tiny corpus."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from papertide.clock import utcnow
+from papertide.mail import compose
+from papertide.mail.digest import compose_due, links_for, site_search, user_votes
+from papertide.mail.recommend import TfidfSpace, recommend
+from papertide.mail.records import Preferences
+from papertide.models import Hit, Paper
+from papertide.store import subscriptions as subs
+from tests.smtp_server import add_papers, add_subscriber
+
+
+def _paper(pk: int, title: str, abstract: str = "") -> Paper:
+    return Paper(title=title, abstract=abstract, id=f"p{pk}", pk=pk)
+
+
+def _hits(*papers: Paper, why: str) -> list[Hit]:
+    return [Hit(p.id or "", 1.0 / (i + 1), [why], p) for i, p in enumerate(papers)]
+
+
+def test_sections_share_the_mail_and_skip_sent_and_excluded_papers() -> None:
+    ps = [_paper(i, f"Paper {i}", "about transformers") for i in range(1, 13)]
+    ps[4].abstract = "a survey of everything"
+    prefs = Preferences(papers_per_mail=6, exclude=["survey"])
+    items = compose.compose_items(
+        prefs=prefs,
+        trending=_hits(ps[0], ps[1], ps[2], ps[3], why="trending: 9 upvotes"),
+        interests=_hits(ps[0], ps[4], ps[5], ps[6], ps[7], why="matches: transformers"),
+        recommended=_hits(ps[8], ps[9], ps[10], why="like: Paper 3"),
+        already_sent={6},
+    )
+    assert [(i.section, i.paper_pk) for i in items] == [
+        ("trending", 2),
+        ("trending", 3),
+        ("interests", 1),
+        ("interests", 7),
+        ("recommended", 9),
+        ("recommended", 10),
+    ]  # 1 counts as an interest (the personal reason wins); 5 excluded; 6 sent before
+    assert items[2].why == ["matches: transformers"]
+    none = compose.compose_items(
+        prefs=Preferences(include_trending=False),
+        trending=_hits(ps[0], why="t"),
+        interests=[],
+        recommended=[],
+        already_sent=set(),
+    )
+    assert none == []
+
+
+def test_due_period_follows_the_subscribers_clock() -> None:
+    tokyo = Preferences(send_hour=7, timezone="Asia/Tokyo")
+    assert compose.due_period(tokyo, datetime(2026, 11, 21, 21, 59), weekly_day=0) is None
+    assert compose.due_period(tokyo, datetime(2026, 11, 21, 22, 0), weekly_day=0) == "d2026-11-22"
+    weekly = Preferences(frequency="weekly", send_hour=7)
+    assert compose.due_period(weekly, datetime(2026, 11, 22, 8), weekly_day=0) == "w2026-W47"
+    assert compose.due_period(weekly, datetime(2026, 11, 22, 8), weekly_day=6) == "w2026-W47"
+    assert compose.due_period(weekly, datetime(2026, 11, 21, 8), weekly_day=6) is None
+    assert compose.period_window("d2026-11-22")[1].isoformat() == "2026-11-23"
+
+
+def test_classifier_recommends_like_the_upvoted_papers() -> None:
+    corpus = [
+        _paper(1, "Protein structure prediction with diffusion", "protein folding residues"),
+        _paper(2, "Protein design by language models", "protein sequences residues design"),
+        _paper(3, "Galaxy rotation curves", "dark matter halo galaxy"),
+        _paper(4, "Speech recognition at scale", "audio speech transcription"),
+        _paper(5, "Cosmic microwave background maps", "galaxy survey cosmology"),
+    ]
+    liked = [_paper(90, "Protein folding from residues", "protein residues folding structure")]
+    hits = recommend(TfidfSpace(corpus), corpus, liked, k=3, negatives=10)
+    assert [h.paper_id for h in hits][:2] in (["p1", "p2"], ["p2", "p1"])
+    assert all(h.why == ["like: Protein folding from residues"] for h in hits)
+    assert "p3" not in [h.paper_id for h in hits]
+
+
+def test_pipeline_uses_search_votes_and_never_resends(settings, store) -> None:
+    now = utcnow().replace(hour=12)
+    papers = add_papers(
+        store,
+        [
+            {"title": "Sparse attention for long documents", "abstract": "sparse attention heads"},
+            {"title": "Protein folding with diffusion", "abstract": "protein residues folding"},
+            {"title": "Protein design with language models", "abstract": "protein residues design"},
+            {"title": "Galaxy clusters", "abstract": "dark matter galaxy", "upvotes_external": 40},
+        ],
+        now=now,
+    )
+    old = add_papers(
+        store,
+        [
+            {
+                "title": "Folding proteins by residues",
+                "abstract": "protein residues folding structure",
+            }
+        ],
+        now=now - timedelta(days=30),
+    )
+    user = store.create_user(username="ada", email="ada@example.org", password_hash="x", now=now)
+    store.set_vote(user_pk=user.pk, paper_pk=old[0].pk, up=True, now=now)
+    sub = add_subscriber(
+        store,
+        "ada@example.org",
+        now=now,
+        queries=["sparse attention"],
+        include_trending=True,
+        papers_per_mail=3,
+    )
+    assert sub.user_pk == user.pk  # linked by address
+    args = {
+        "links": links_for(settings),
+        "weekly_day": 0,
+        "votes": user_votes(store),
+        "search": site_search(settings, store),
+    }
+    assert compose_due(store, now=now, **args).created == 1
+    [digest] = subs.list_digests(store, subscriber_pk=sub.pk)
+    why = {i.paper_pk: (i.section, i.why[0]) for i in digest.items}
+    assert why[papers[0].pk] == ("interests", "matches: sparse attention")
+    assert why[papers[3].pk] == ("trending", "trending: 40 upvotes")
+    assert why[papers[1].pk] == ("recommended", "like: Folding proteins by residues")
+    tomorrow = compose_due(store, now=now + timedelta(days=1), **args)
+    assert tomorrow.created == 1  # the one paper left over, and only that
+    second = subs.list_digests(store, subscriber_pk=sub.pk)[0]
+    assert [i.paper_pk for i in second.items] == [papers[2].pk]
+    after = compose_due(store, now=now + timedelta(days=2), **args)
+    assert (after.created, after.empty) == (0, 1)  # same papers in the window, all sent
+    assert subs.outbox_counts(store) == {"pending": 2, "empty": 1}
