@@ -163,11 +163,17 @@ def settings_for(base: Settings, server: FixtureServer, **sync: object) -> Setti
         "start_date": date(2026, 11, 18),
         "request_interval": 0,
         "backoff": 0.01,
-        "timeout": 0.5,
+        "timeout": 2.0,  # generous: only the time-out cases use impatient()
         "retries": 1,
     }
     values.update(sync)
     return base.model_copy(update={"sync": SyncSettings(**values)})  # type: ignore[arg-type]
+
+
+def impatient(settings: Settings, timeout: float = 0.3) -> Settings:
+    """``settings`` with a short time-out, for the cases that make the server dawdle."""
+    sync = settings.sync.model_copy(update={"timeout": timeout})
+    return settings.model_copy(update={"sync": sync})
 
 
 def snapshot(store: Store) -> tuple[list[tuple[str, datetime]], list[tuple[object, ...]]]:

@@ -19,6 +19,7 @@ from tests.fixture_server import (
     Reply,
     arxiv_api,
     fixture,
+    impatient,
     settings_for,
     snapshot,
     xml,
@@ -184,12 +185,12 @@ ERRORS = {
 def test_a_failed_page_leaves_papers_and_checkpoint_unchanged(
     case: str, server: FixtureServer, store: Store, settings: Settings
 ) -> None:
-    settings = settings_for(settings, server, sources=["arxiv"], timeout=0.3)
+    settings = settings_for(settings, server, sources=["arxiv"])
     sync_sources(store, settings=settings, now=NOW)
     before = snapshot(store)
     server.handler = lambda seen: ERRORS[case]
     server.requests.clear()
-    [result] = sync_sources(store, settings=settings, now=NOW + timedelta(days=1))
+    [result] = sync_sources(store, settings=impatient(settings), now=NOW + timedelta(days=1))
     assert result.status == "failed" and result.pages == 0
     assert result.message is not None and result.message.startswith("arxiv: GET http://127.0.0.1")
     assert "the next sync resumes there" in result.message

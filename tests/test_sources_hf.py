@@ -20,6 +20,7 @@ from tests.fixture_server import (
     HfFeed,
     Reply,
     fixture,
+    impatient,
     json_reply,
     settings_for,
     snapshot,
@@ -36,7 +37,7 @@ def server() -> Iterator[FixtureServer]:
 
 
 def hf_settings(base: Settings, server: FixtureServer, **extra: object) -> Settings:
-    return settings_for(base, server, sources=["hf"], timeout=0.3, **extra)
+    return settings_for(base, server, sources=["hf"], **extra)
 
 
 def test_parse_daily_reads_the_paper_and_its_community_fields() -> None:
@@ -165,7 +166,7 @@ def test_a_failed_request_leaves_papers_and_state_unchanged(
     sync_sources(store, settings=settings, now=NOW)
     before = snapshot(store)
     server.handler = lambda seen: ERRORS[case]
-    [result] = sync_sources(store, settings=settings, now=NOW)
+    [result] = sync_sources(store, settings=impatient(settings), now=NOW)
     assert result.status == "failed" and result.pages == 0
     assert (result.message or "").startswith("hf: GET http://127.0.0.1")
     assert snapshot(store) == before

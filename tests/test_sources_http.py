@@ -58,7 +58,7 @@ def test_requests_are_spaced_by_the_interval_measured_at_the_server(server: Fixt
     gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert len(gaps) == 3
     # Spacing is enforced at the client; the server sees it give or take thread jitter.
-    assert min(gaps) >= 0.17, gaps
+    assert min(gaps) >= 0.15, gaps
     assert sum(gaps) >= 0.58, gaps
 
 
@@ -67,7 +67,7 @@ def test_retries_are_spaced_too(server: FixtureServer) -> None:
     with PoliteClient("test", fast(request_interval=0.2, backoff=0)) as client:
         assert client.fetch(f"{server.url}/q", {}, text) == "ok"
     first, second = (seen.at for seen in server.requests)
-    assert second - first >= 0.17
+    assert second - first >= 0.15
 
 
 def test_rate_limiter_on_a_fake_clock() -> None:

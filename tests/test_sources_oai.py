@@ -18,6 +18,7 @@ from tests.fixture_server import (
     FixtureServer,
     Reply,
     fixture,
+    impatient,
     oai_harvest,
     settings_for,
     snapshot,
@@ -36,7 +37,7 @@ def server() -> Iterator[FixtureServer]:
 
 
 def oai_settings(base: Settings, server: FixtureServer, **extra: object) -> Settings:
-    return settings_for(base, server, sources=["oai"], timeout=0.3, **extra)
+    return settings_for(base, server, sources=["oai"], **extra)
 
 
 def parse(name: str, prefix: str = "arXiv") -> object:
@@ -113,11 +114,11 @@ def test_three_page_harvest_cut_after_page_two_resumes_with_the_token(
 ) -> None:
     settings = oai_settings(any_settings, server)
     server.handler = lambda seen: (
-        Reply(fixture("oai", "page3.xml"), delay=0.8)  # a time-out mid-harvest
+        Reply(fixture("oai", "page3.xml"), delay=1.0)  # a time-out mid-harvest
         if seen.query.get("resumptionToken") == TOKEN_3
         else oai_harvest(seen)
     )
-    [cut] = sync_sources(any_store, settings=settings, now=NOW)
+    [cut] = sync_sources(any_store, settings=impatient(settings, 0.4), now=NOW)
     assert (cut.status, cut.pages, cut.report.added, cut.skipped) == ("failed", 2, 3, 1)
     assert "timed out" in (cut.message or "")
     first = server.requests[0].query
@@ -210,7 +211,7 @@ def test_a_failed_page_leaves_papers_and_checkpoint_unchanged(
     before = snapshot(store)
     server.handler = lambda seen: ERRORS[case]
     server.requests.clear()
-    [result] = sync_sources(store, settings=settings, now=NOW + timedelta(days=1))
+    [result] = sync_sources(store, settings=impatient(settings), now=NOW + timedelta(days=1))
     assert result.status == "failed" and result.pages == 0
     assert (result.message or "").startswith("oai: GET http://127.0.0.1")
     assert snapshot(store) == before
