@@ -9,11 +9,14 @@ aiosmtpd server on loopback (needs the dev extra), and the figures are printed.
 
 from __future__ import annotations
 
+import multiprocessing
 import random
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -163,26 +166,46 @@ class _Counter:
 
     def __init__(self) -> None:
         self.count = 0
-        self.port = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.count += 1
         return "250 OK"
 
 
-@contextmanager
-def _sink() -> Iterator[_Counter]:
-    import socket
+@dataclass(slots=True)
+class _Sink:
+    port: int
+    count: int = 0
 
+
+def _serve(port: int, ready: Any, stop: Any, count: Any) -> None:
     from aiosmtpd.controller import Controller  # the dev extra
 
     handler = _Counter()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    stop.wait()
+    count.value = handler.count
+    controller.stop()
+
+
+@contextmanager
+def _sink() -> Iterator[_Sink]:
+    """A counting SMTP server in its own process (so it does not share our GIL)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        handler.port = int(probe.getsockname()[1])
-    controller = Controller(handler, hostname="127.0.0.1", port=handler.port)
-    controller.start()
+        sink = _Sink(int(probe.getsockname()[1]))
+    ctx = multiprocessing.get_context("spawn")
+    ready, stop, count = ctx.Event(), ctx.Event(), ctx.Value("i", 0)
+    proc = ctx.Process(target=_serve, args=(sink.port, ready, stop, count), daemon=True)
+    proc.start()
+    if not ready.wait(60):
+        proc.kill()
+        raise RuntimeError("the SMTP sink did not start (is aiosmtpd installed?)")
     try:
-        yield handler
+        yield sink
     finally:
-        controller.stop()
+        stop.set()
+        proc.join(30)
+        sink.count = int(count.value)

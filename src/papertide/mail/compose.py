@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
+from numpy.typing import NDArray
+
 from papertide.mail.records import DigestItem, Preferences, Section
 from papertide.models import Hit, Paper
 
@@ -108,6 +111,8 @@ def compose_items(
     taken: set[int] = set(already_sent)
     for key, hits in lists.items():
         for hit in hits:
+            if len(usable[key]) >= prefs.papers_per_mail:  # enough to fill the mail alone
+                break
             paper = hit.paper
             if paper is None or paper.pk is None or paper.pk in taken:
                 continue
@@ -133,25 +138,31 @@ def compose_items(
 
 @dataclass(slots=True)
 class Candidates:
-    """A period's new papers with lookups by public id, category and author name word."""
+    """A period's new papers, indexed once so that each subscriber costs a few array ops:
+    positions by pk and public id, positions by category, (position, name) by name word."""
 
-    papers: dict[int, Paper]
+    papers: list[Paper]
+    position: dict[int, int] = field(default_factory=dict)
     by_id: dict[str, int] = field(default_factory=dict)
-    by_category: dict[str, list[int]] = field(default_factory=dict)
+    by_category: dict[str, NDArray[np.int64]] = field(default_factory=dict)
     by_name_word: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, papers: dict[int, Paper]) -> Candidates:
-        """Index ``papers`` (by pk) once per period; every subscriber reuses it."""
+    def of(cls, papers: list[Paper]) -> Candidates:
+        """Index ``papers`` (each with a pk)."""
         found = cls(papers)
-        for pk, paper in papers.items():
+        categories: dict[str, list[int]] = {}
+        for i, paper in enumerate(papers):
+            assert paper.pk is not None
+            found.position[paper.pk] = i
             if paper.id:
-                found.by_id[paper.id] = pk
+                found.by_id[paper.id] = i
             for cat in paper.categories:
-                found.by_category.setdefault(cat.lower(), []).append(pk)
+                categories.setdefault(cat.lower(), []).append(i)
             for author in paper.authors:
                 for word in set(_WORD.findall(author.lower())):
-                    found.by_name_word.setdefault(word, []).append((pk, author))
+                    found.by_name_word.setdefault(word, []).append((i, author))
+        found.by_category = {c: np.asarray(v, dtype=np.int64) for c, v in categories.items()}
         return found
 
 
@@ -160,39 +171,52 @@ SEMANTIC_MIN = 0.5  # cosine above which a paper matches a query without sharing
 
 
 def match_interests(
-    *, prefs: Preferences, candidates: Candidates, searched: dict[str, list[Hit]]
+    *,
+    prefs: Preferences,
+    candidates: Candidates,
+    searched: dict[str, list[Hit]],
+    skip: set[int] | None = None,
+    limit: int = 50,
 ) -> list[Hit]:
-    """Candidate papers matching the subscriber's queries, categories or authors, best first.
+    """The ``limit`` candidates best matching the subscriber's queries, categories or
+    authors (papers in ``skip`` left out), each with its reasons.
 
-    ``searched`` maps each query to its hybrid-search hits (any papers; only candidates
-    count). Score: the hit's score relative to the query's best, plus 1 per matching
-    category and 1.5 per matching author, so several reasons outrank one.
+    ``searched`` maps each query to its hybrid-search hits (any papers; only relevant
+    candidates count). Score: the hit's score relative to the query's best, plus 1 per
+    matching category and 1.5 per matching author, so several reasons outrank one.
     """
-    scores: dict[int, float] = {}
-    reasons: dict[int, list[str]] = {}
-
-    def add(pk: int, score: float, why: str) -> None:
-        scores[pk] = scores.get(pk, 0.0) + score
-        reasons.setdefault(pk, []).append(why)
-
+    scores = np.zeros(len(candidates.papers))
+    per_query: list[tuple[str, set[int]]] = []
     for query in prefs.queries:
-        hits = [
-            h for h in searched.get(query, []) if h.paper_id in candidates.by_id and relevant(h)
-        ]
+        hits = [h for h in searched.get(query, []) if h.paper_id in candidates.by_id]
+        hits = [h for h in hits if relevant(h)]
         top = max((h.score for h in hits), default=0.0) or 1.0
         for hit in hits:
-            add(candidates.by_id[hit.paper_id], hit.score / top, f"matches: {query}")
-    for cat in {c.strip().lower() for c in prefs.categories if c.strip()}:
-        for pk in candidates.by_category.get(cat, []):
-            add(pk, 1.0, f"in: {_original(candidates.papers[pk].categories, cat)}")
+            scores[candidates.by_id[hit.paper_id]] += hit.score / top
+        per_query.append((query, {candidates.by_id[h.paper_id] for h in hits}))
+    wanted_cats = {c.strip().lower() for c in prefs.categories if c.strip()}
+    for cat in wanted_cats:
+        if cat in candidates.by_category:
+            scores[candidates.by_category[cat]] += 1.0
+    by_author: dict[int, list[str]] = {}
     for wanted in {a.strip().lower() for a in prefs.authors if a.strip()}:
         words = _WORD.findall(wanted)
-        for pk, author in candidates.by_name_word.get(words[-1] if words else "", []):
+        for i, author in candidates.by_name_word.get(words[-1] if words else "", []):
             if _same_author(author.lower(), wanted):
-                add(pk, 1.5, f"by: {author}")
-    ranked = sorted(scores, key=lambda pk: (-scores[pk], pk))
-    papers = candidates.papers
-    return [Hit(papers[pk].id or str(pk), scores[pk], reasons[pk], papers[pk]) for pk in ranked]
+                scores[i] += 1.5
+                by_author.setdefault(i, []).append(f"by: {author}")
+    for pk in skip or ():
+        if pk in candidates.position:
+            scores[candidates.position[pk]] = 0.0
+    ranked = [int(i) for i in np.argsort(-scores, kind="stable")[:limit] if scores[i] > 0]
+    hits = []
+    for i in ranked:
+        paper = candidates.papers[i]
+        why = [f"matches: {q}" for q, found in per_query if i in found]
+        why += [f"in: {c}" for c in paper.categories if c.lower() in wanted_cats]
+        why += by_author.get(i, [])
+        hits.append(Hit(paper.id or str(paper.pk), float(scores[i]), why, paper))
+    return hits
 
 
 def relevant(hit: Hit) -> bool:
@@ -205,10 +229,6 @@ def relevant(hit: Hit) -> bool:
         if why.startswith("semantic ") and float(why.split()[1]) >= SEMANTIC_MIN:
             return True
     return False
-
-
-def _original(categories: list[str], lowered: str) -> str:
-    return next((c for c in categories if c.lower() == lowered), lowered)
 
 
 def _same_author(name: str, wanted: str) -> bool:

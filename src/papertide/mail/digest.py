@@ -23,7 +23,8 @@ from papertide.mail.render import Links, digest_context, make_message_id, render
 from papertide.mail.send import SendReport, deliver_due
 from papertide.mail.settings import resolve_secret
 from papertide.models import Hit, Paper
-from papertide.ranking.trending import trending_score
+from papertide.ranking.trending import DEFAULT as DEFAULT_TRENDING
+from papertide.ranking.trending import TrendingParams, paper_trending
 from papertide.store import Store
 from papertide.store import subscriptions as subs
 
@@ -51,6 +52,7 @@ class _Window:
     candidates: dict[int, Paper]
     now: datetime
     index: compose.Candidates
+    params: TrendingParams = DEFAULT_TRENDING
     _trending: list[Hit] | None = None
     _space: TfidfSpace | None = None
 
@@ -60,10 +62,8 @@ class _Window:
             scored = []
             for paper in self.candidates.values():
                 votes = (paper.upvotes_external or 0) + paper.site_votes
-                when = paper.published or paper.first_seen or self.now
-                age = (self.now - when).total_seconds() / 3600
                 if votes > 0:
-                    scored.append((trending_score(votes, age), votes, paper))
+                    scored.append((paper_trending(paper, self.now, self.params), votes, paper))
             scored.sort(key=lambda t: (-t[0], t[2].pk or 0))
             self._trending = [
                 Hit(p.id or str(p.pk), s, [f"trending: {v} upvote{'s' * (v != 1)}"], p)
@@ -86,6 +86,7 @@ def compose_due(
     weekly_day: int,
     search: SearchFn,
     votes: VotesFn,
+    trending: TrendingParams = DEFAULT_TRENDING,
     dry_run: bool = False,
 ) -> ComposeReport:
     """Compose every due, not yet composed digest and put it in the outbox (unless dry_run)."""
@@ -106,7 +107,7 @@ def compose_due(
     searched: dict[str, list[Hit]] = {}
     batch: list[tuple[NewDigest, str]] = []
     for sub, period in todo:
-        window = _window(store, windows, period, now)
+        window = _window(store, windows, period, now, trending)
         for query in sub.prefs.queries:
             if query not in searched:
                 searched[query] = search(query)
@@ -123,7 +124,13 @@ def compose_due(
     return report
 
 
-def _window(store: Store, windows: dict[str, _Window], period: str, now: datetime) -> _Window:
+def _window(
+    store: Store,
+    windows: dict[str, _Window],
+    period: str,
+    now: datetime,
+    trending: TrendingParams = DEFAULT_TRENDING,
+) -> _Window:
     start, end = compose.period_window(period)
     key = f"{start}/{end}"
     if key not in windows:
@@ -131,7 +138,7 @@ def _window(store: Store, windows: dict[str, _Window], period: str, now: datetim
             store, start=datetime.combine(start, time()), end=datetime.combine(end, time())
         )
         by_pk = {p.pk: p for p in found if p.pk is not None}
-        windows[key] = _Window(by_pk, now, compose.Candidates.of(by_pk))
+        windows[key] = _Window(by_pk, now, compose.Candidates.of(list(by_pk.values())), trending)
     return windows[key]
 
 
@@ -145,7 +152,13 @@ def _compose_one(
     links: Links,
 ) -> NewDigest:
     prefs = sub.prefs
-    interests = compose.match_interests(prefs=prefs, candidates=window.index, searched=searched)
+    interests = compose.match_interests(
+        prefs=prefs,
+        candidates=window.index,
+        searched=searched,
+        skip=sent,
+        limit=3 * prefs.papers_per_mail,
+    )
     recommended: list[Hit] = []
     if positives:
         papers = list(window.candidates.values())
@@ -224,6 +237,7 @@ def run_digests(
         weekly_day=settings.mail.weekly_day,
         search=site_search(settings, store),
         votes=user_votes(store),
+        trending=settings.trending,
         dry_run=dry_run,
     )
     if dry_run:
@@ -241,7 +255,7 @@ def preview_message(
     searched = {query: search(query) for query in subscriber.prefs.queries}
     liked = subs.papers_by_pk(store, user_votes(store)(subscriber))
     sent = subs.sent_papers(store, [subscriber.pk])[subscriber.pk]
-    window = _window(store, {}, period, now)
+    window = _window(store, {}, period, now, settings.trending)
     digest = _compose_one(subscriber, period, window, searched, list(liked.values()), sent, links)
     papers = subs.papers_by_pk(store, (item.paper_pk for item in digest.items))
     context = digest_context(
