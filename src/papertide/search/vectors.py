@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import numpy.typing as npt
 from papertide.search.embedders import Vectors
 
 _DEAD = -1
+_MAX_PENDING = 4  # HNSW batches queued behind the caller at most
 Keys = npt.NDArray[np.int64]
 
 
@@ -37,6 +39,8 @@ class VectorIndex:
         self._row: dict[int, int] = {}
         self._exact: Vectors | None = None
         self._ann: Any = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hnsw")
+        self._pending: list[Future[None]] = []
 
     @classmethod
     def open(cls, folder: Path, *, model: str, dim: int, ann_threshold: int) -> VectorIndex:
@@ -81,13 +85,23 @@ class VectorIndex:
         self._row.update(zip(pks, range(start, start + len(pks)), strict=True))
         self._exact = None
         if self._ann is not None:
-            keys = np.asarray(pks, dtype=np.uint64)
-            present = [k for k in pks if self._ann.contains(k)]
-            if present:
-                self._ann.remove(present)
-            self._ann.add(keys, vectors, threads=0)
+            # HNSW inserts run in native code beside the caller's next batch (one worker,
+            # so in order); every read and write below waits for them first (_drain).
+            while len(self._pending) >= _MAX_PENDING:
+                self._pending.pop(0).result()
+            self._pending.append(self._worker.submit(self._ann_upsert, pks, vectors))
         elif len(self._row) > self.ann_threshold:
             self._build_ann()
+
+    def _ann_upsert(self, pks: list[int], vectors: Vectors) -> None:
+        present = [k for k in pks if self._ann.contains(k)]
+        if present:
+            self._ann.remove(present)
+        self._ann.add(np.asarray(pks, dtype=np.uint64), vectors, threads=0)
+
+    def _drain(self) -> None:
+        while self._pending:
+            self._pending.pop(0).result()
 
     def delete(self, pks: list[int], *, from_ann: bool = True) -> None:
         """Forget the vectors of ``pks`` (unknown pks are ignored)."""
@@ -96,12 +110,14 @@ class VectorIndex:
             self._keys[rows] = _DEAD
             self._exact = None
         if from_ann and self._ann is not None:
+            self._drain()
             present = [k for k in pks if self._ann.contains(k)]
             if present:
                 self._ann.remove(present)
 
     def clear(self) -> None:
         """Forget every vector."""
+        self._drain()
         self._keys = np.zeros(0, dtype=np.int64)
         self._vectors = np.zeros((0, self.dim), dtype=np.float16)
         self._row, self._exact, self._ann = {}, None, None
@@ -120,6 +136,7 @@ class VectorIndex:
         """The ``k`` nearest pks to a unit ``query`` vector with their cosine similarity."""
         if not self._row or k <= 0:
             return []
+        self._drain()
         if self._ann is not None and not exact:
             found = self._ann.search(query.astype(np.float32), min(k, len(self._row)), threads=1)
             return [
@@ -135,6 +152,7 @@ class VectorIndex:
 
     def flush(self) -> None:
         """Write everything to disk, compacting away dead rows first when they pile up."""
+        self._drain()
         dead = len(self._keys) - len(self._row)
         if dead and dead * 4 > len(self._keys):
             live = np.flatnonzero(self._keys != _DEAD)
@@ -171,7 +189,7 @@ class VectorIndex:
 
 
 def _new_ann(dim: int) -> Any:
-    """An empty HNSW index: cosine metric, half-precision storage, M=16, ef 96 / 128."""
+    """An empty HNSW index: cosine, half precision, M=16, ef 64 (add) / 128 (search)."""
     from usearch.index import Index
 
     return Index(
@@ -179,6 +197,6 @@ def _new_ann(dim: int) -> Any:
         metric="cos",
         dtype="f16",
         connectivity=16,
-        expansion_add=96,
+        expansion_add=64,
         expansion_search=128,
     )
