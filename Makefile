@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
-## demo: install, import the bundled sample papers, serve http://127.0.0.1:8000
+## demo: install, import the bundled sample papers (with sample votes), serve :8000
 demo: $(STAMP)
-	PAPERTIDE_DATA_DIR=$(DEMO_DATA) $(BIN)/papertide ingest --samples
+	PAPERTIDE_DATA_DIR=$(DEMO_DATA) $(BIN)/papertide demo
 	PAPERTIDE_DATA_DIR=$(DEMO_DATA) $(BIN)/papertide serve --host 127.0.0.1 --port 8000
 
 ## services: install and start what the tests talk to (PostgreSQL on a private socket)

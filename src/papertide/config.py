@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from papertide.mail.settings import MailSettings
+from papertide.ranking.trending import TrendingParams
 from papertide.search.settings import SearchSettings
 from papertide.sources.settings import SyncSettings
 
@@ -55,6 +56,26 @@ class Settings(BaseSettings):
         description="Longer abstracts are rejected as unreadable records (arXiv caps at 1,920).",
     )
     max_title_chars: int = Field(default=2_000, ge=100, description="Longer titles are rejected.")
+    trending_gravity: float = Field(
+        default=1.8,
+        gt=0,
+        description="Trending: score = votes / (age_hours + 2) ** gravity (Hacker News' formula).",
+    )
+    trending_external_weight: float = Field(
+        default=1.0, ge=0, description="Trending: weight of upvotes seen on the source site."
+    )
+    trending_window_days: int = Field(
+        default=30, ge=1, description="Trending: only papers of the last N days compete."
+    )
+    session_days: int = Field(default=30, ge=1, description="How long a sign-in lasts.")
+    cookie_secure: bool = Field(
+        default=False, description="Mark cookies Secure (set true behind HTTPS in production)."
+    )
+    rate_limit_per_hour: int = Field(
+        default=20,
+        ge=1,
+        description="Logins, registrations and submissions one address may make per hour.",
+    )
     search: SearchSettings = Field(
         default_factory=SearchSettings,
         description="Search index, embedder and ranking ([search] in the TOML file; env "
@@ -92,6 +113,13 @@ class Settings(BaseSettings):
         if path:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(path)))
         return tuple(sources)
+
+    @property
+    def trending(self) -> TrendingParams:
+        """The trending formula's parameters."""
+        return TrendingParams(
+            gravity=self.trending_gravity, external_weight=self.trending_external_weight
+        )
 
     @property
     def resolved_database_url(self) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
+from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.merge import merge_papers, same_content, strong_keys, title_match
 from papertide.models import ImportReport, Listing, Paper, Record, RecordError
@@ -38,11 +38,6 @@ class IngestOptions:
     namespace: str | None = None
     mapping: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(jsonl.DEFAULT_MAPPING))
     page_year: int | None = None
-
-
-def utcnow() -> datetime:
-    """Now, in UTC, naive, to the second (the store keeps naive UTC)."""
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def plan_files(paths: list[Path], fmt: str) -> tuple[list[tuple[Path, str]], list[RecordError]]:

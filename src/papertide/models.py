@@ -35,6 +35,7 @@ class Paper:
     github_stars: int | None = None
     comments_count: int | None = None
     submitted_by: str | None = None
+    site_votes: int = 0  # read-only here: only votes (store.set_vote) change it
     sources: list[str] = field(default_factory=list)
     external_ids: dict[str, str] = field(default_factory=dict)
     extra: dict[str, object] = field(default_factory=dict)
@@ -105,6 +106,16 @@ class Hit:
     score: float
     why: list[str] = field(default_factory=list)
     paper: Paper | None = None
+
+
+@dataclass(slots=True)
+class User:
+    """A community account (passwords live only as hashes in the store)."""
+
+    pk: int
+    username: str
+    email: str | None
+    created: datetime
 
 
 @dataclass(slots=True)

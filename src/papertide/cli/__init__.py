@@ -9,6 +9,8 @@ import typer
 from papertide import __version__
 from papertide.cli import (
     bench_cmd,
+    bench_web,
+    demo_cmd,
     digest_cmd,
     ingest_cmd,
     inspect_cmd,
@@ -63,8 +65,10 @@ ingest_cmd.register(app)
 inspect_cmd.register(app)
 serve_cmd.register(app)
 search_cmd.register(app)
+demo_cmd.register(app)
 digest_cmd.register(app)
 sync_cmd.register(app)
+bench_web.register(bench_cmd.bench_app)
 app.add_typer(bench_cmd.bench_app, name="bench")
 
 

@@ -150,6 +150,7 @@ def run_bench(
             votes=lambda s: liked.get(s.pk, []),
         )
         compose_s = time.perf_counter() - started
+        search.close()
         sent = deliver_due(store, mail=settings.mail, links=links, clock=lambda: now)
         total = compose_s + sent.seconds
         store.close()

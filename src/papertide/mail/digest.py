@@ -205,19 +205,31 @@ def links_for(settings: Settings) -> Links:
     return Links(base_url=mail.base_url, secret=secret, from_address=mail.from_address)
 
 
-def site_search(settings: Settings, store: Store, *, k: int = 100) -> SearchFn:
+class SiteSearch:
     """The site's hybrid search as a SearchFn; the index is opened on the first query."""
-    opened: list[Any] = []
 
-    def run(query: str) -> list[Hit]:
-        if not opened:
+    def __init__(self, settings: Settings, store: Store, *, k: int = 100) -> None:
+        self.settings, self.store, self.k = settings, store, k
+        self._service: Any = None
+
+    def __call__(self, query: str) -> list[Hit]:
+        if self._service is None:
             from papertide.search import SearchService  # heavy: only when someone has queries
 
-            opened.append(SearchService.open(settings, store))
-        hits: list[Hit] = opened[0].search(query, k=k, mode="hybrid").hits
+            self._service = SearchService.open(self.settings, self.store)
+        hits: list[Hit] = self._service.search(query, k=self.k, mode="hybrid").hits
         return hits
 
-    return run
+    def close(self) -> None:
+        """Close the index if a query opened it."""
+        if self._service is not None:
+            self._service.close()
+            self._service = None
+
+
+def site_search(settings: Settings, store: Store, *, k: int = 100) -> SiteSearch:
+    """The site's hybrid search for composing digests (close it when done)."""
+    return SiteSearch(settings, store, k=k)
 
 
 def user_votes(store: Store) -> VotesFn:
@@ -252,7 +264,10 @@ def preview_message(
     links = links_for(settings)
     period = compose.current_period(subscriber.prefs, now)
     search = site_search(settings, store)
-    searched = {query: search(query) for query in subscriber.prefs.queries}
+    try:
+        searched = {query: search(query) for query in subscriber.prefs.queries}
+    finally:
+        search.close()
     liked = subs.papers_by_pk(store, user_votes(store)(subscriber))
     sent = subs.sent_papers(store, [subscriber.pk])[subscriber.pk]
     window = _window(store, {}, period, now, settings.trending)

@@ -1,25 +1,52 @@
-"""Trending: how hot a paper is from its votes and age (pure).
+"""Trending: how hot a paper is from its votes and age (pure). The one formula the site, the
+API, the Atom feed, search's sort=trending and the mail digests all use.
 
 The Hacker News formula, score = votes / (age_hours + 2) ** gravity, as described by
 Salihefendic (2010, "How Hacker News ranking algorithm works", amix.dk) from the published
 Arc source (news.arc): votes push a paper up, age pulls it down, and gravity sets how fast
-(1.8 as on Hacker News). Votes are the source's upvotes for now; site votes join later.
+(1.8 as on Hacker News). Here votes = votes cast on this site + external_weight x upvotes
+seen on the source (e.g. Hugging Face), and age counts from the day the paper reached the
+feeds (``Paper.day``: listed, else published, else first seen).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from papertide.models import Paper
 
 
-def trending_score(votes: int, age_hours: float, *, gravity: float = 1.8) -> float:
+@dataclass(frozen=True, slots=True)
+class TrendingParams:
+    """The formula's knobs (Settings.trending_gravity, trending_external_weight)."""
+
+    gravity: float = 1.8
+    external_weight: float = 1.0
+
+
+DEFAULT = TrendingParams()
+
+
+def trending_score(votes: float, age_hours: float, *, gravity: float = 1.8) -> float:
     """votes / (age_hours + 2) ** gravity; negative votes and ages count as zero."""
-    return float(max(votes, 0) / (max(age_hours, 0.0) + 2.0) ** gravity)
+    return float(max(votes, 0.0) / (max(age_hours, 0.0) + 2.0) ** gravity)
 
 
-def paper_trending(paper: Paper, now: datetime, *, gravity: float = 1.8) -> float:
-    """A paper's trending score at ``now`` (naive UTC), from its upvotes and publication."""
-    when = paper.published or paper.first_seen
-    age = (now - when).total_seconds() / 3600 if when else 1e6
-    return trending_score(paper.upvotes_external or 0, age, gravity=gravity)
+def paper_votes(paper: Paper, params: TrendingParams = DEFAULT) -> float:
+    """Site votes plus weighted upvotes seen on the source site."""
+    return paper.site_votes + params.external_weight * (paper.upvotes_external or 0)
+
+
+def paper_age_hours(paper: Paper, now: datetime) -> float:
+    """Hours since the paper reached the feeds: midnight UTC of ``Paper.day``."""
+    day = paper.day
+    if day is None:
+        return 1e6
+    return max(0.0, (now - datetime(day.year, day.month, day.day)).total_seconds() / 3600)
+
+
+def paper_trending(paper: Paper, now: datetime, params: TrendingParams = DEFAULT) -> float:
+    """A paper's trending score at ``now`` (naive UTC)."""
+    votes = paper_votes(paper, params)
+    return trending_score(votes, paper_age_hours(paper, now), gravity=params.gravity)

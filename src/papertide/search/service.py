@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import time as _time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,9 +28,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.models import Hit, Paper
-from papertide.ranking.trending import trending_score
+from papertide.ranking.trending import paper_trending
 from papertide.search import filters as fq
 from papertide.search.embedders import Embedder, Vectors, load_embedder, paper_text
 from papertide.search.hybrid import Ranked, blend, rrf
@@ -244,12 +244,11 @@ class SearchService:
         published = self.lexical.fast_values(pks, "published")
         if sort == "date":
             return sorted(ranked, key=lambda item: -published.get(item[0], 0))
-        votes = self.lexical.fast_values(pks, "upvotes")
-        now = _time.time()
-        scores = {
-            pk: trending_score(votes.get(pk, 0), (now - published.get(pk, 0)) / 3600) for pk in pks
-        }
-        return sorted(((pk, scores[pk]) for pk in pks), key=lambda item: -item[1])
+        # Votes change without re-indexing (site votes): score from the store's current rows,
+        # with the one trending formula the whole site uses.
+        now, params = utcnow(), self.settings.trending
+        scores = {p.pk: paper_trending(p, now, params) for p in self.store.papers_by_pk(pks)}
+        return sorted(((pk, scores.get(pk, 0.0)) for pk in pks), key=lambda item: -item[1])
 
     def _explain(self, page: Ranked, parsed: ParsedQuery, cosine: dict[int, float]) -> list[Hit]:
         papers = self.lexical.papers([pk for pk, _ in page])

@@ -6,7 +6,7 @@ store; ``store.write()`` opens the single transaction an import runs in.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -16,23 +16,24 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, RowMapping, and_, create_engine, event, func, or_, select
+from sqlalchemy import Connection, Engine, and_, create_engine, event, func, or_, select
 from sqlalchemy.engine import make_url
 
 from papertide.models import Paper
 from papertide.normalize import parse_arxiv_id
-from papertide.store.rows import row_to_paper
-from papertide.store.schema import external_ids, ingest_runs, listing_items, listings, papers
+from papertide.store.community import CommunityMixin, NameTaken
+from papertide.store.feeds import FeedMixin, with_external_ids
+from papertide.store.schema import ingest_runs, listing_items, listings, papers
 from papertide.store.writer import WriteSession
 
-__all__ = ["Store", "WriteSession"]
+__all__ = ["NameTaken", "Store", "WriteSession"]
 
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
 
-class Store:
+class Store(CommunityMixin, FeedMixin):
     """Papers and everything about them, in one database."""
 
     def __init__(self, engine: Engine) -> None:
@@ -88,7 +89,7 @@ class Store:
             conditions.append(papers.c.arxiv_id == parsed[0])
         with self._read() as conn:
             rows = conn.execute(select(papers).where(or_(*conditions)).limit(1)).mappings()
-            found = _complete(conn, list(rows))
+            found = with_external_ids(conn, list(rows))
             return found[0] if found else None
 
     def list_papers(
@@ -100,7 +101,7 @@ class Store:
             query = query.where(papers.c.day == day)
         with self._read() as conn:
             rows = conn.execute(query.limit(limit).offset(offset)).mappings()
-            return _complete(conn, list(rows))
+            return with_external_ids(conn, list(rows))
 
     def iter_modified(
         self, since: datetime | None = None, *, batch: int = 5000
@@ -123,7 +124,7 @@ class Store:
                 )
             with self._read() as conn:
                 rows = list(conn.execute(query).mappings())
-                found = _complete(conn, rows)
+                found = with_external_ids(conn, rows)
             if not rows:
                 return
             yield [(row["modified"], paper) for row, paper in zip(rows, found, strict=True)]
@@ -152,7 +153,7 @@ class Store:
                     .where(listing_items.c.listing_pk == listing["pk"])
                     .order_by(listing_items.c.position)
                 ).mappings()
-                members = _complete(conn, list(rows))
+                members = with_external_ids(conn, list(rows))
                 result.append((listing["listed_on"], members[0], members[1:]))
             return result
 
@@ -188,16 +189,6 @@ class Store:
             "by_category": {(c or "(none)"): n for c, n in by_category},
             "by_day": {(d.isoformat() if d else "(none)"): n for d, n in by_day},
         }
-
-
-def _complete(conn: Connection, rows: list[RowMapping]) -> list[Paper]:
-    """Papers from rows, in the same order, each with its external ids (one query)."""
-    ext: dict[int, dict[str, str]] = defaultdict(dict)
-    if rows:
-        query = select(external_ids).where(external_ids.c.paper_pk.in_([r["pk"] for r in rows]))
-        for row in conn.execute(query).mappings():
-            ext[row["paper_pk"]][row["namespace"]] = row["value"]
-    return [row_to_paper(row, ext[row["pk"]]) for row in rows]
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -57,5 +57,6 @@ def row_to_paper(
     """A Paper from a papers-table row (and its external ids, if loaded)."""
     paper = Paper(**{name: row[name] for name in _PLAIN})
     paper.pk = row["pk"]
+    paper.site_votes = row["site_votes"]  # never written back by imports
     paper.external_ids = dict(external or {})
     return paper

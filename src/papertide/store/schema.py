@@ -66,8 +66,12 @@ papers = Table(
     Column("sources", Json, nullable=False),
     Column("extra", Json, nullable=False),
     Column("first_seen", DateTime, nullable=False),
+    # Upvotes cast on this site (a count kept beside the votes rows, in the same transaction).
+    Column("site_votes", Integer, nullable=False, server_default="0"),
     # When the row was last written (UTC, microseconds): indexes catch up from it.
     Column("modified", DateTime, nullable=False, index=True),
+    # Covers the feeds' "papers of a period, most voted first": the sort reads only the index.
+    Index("ix_papers_feed", "day", "site_votes", "upvotes_external"),
 )
 
 external_ids = Table(
@@ -116,6 +120,85 @@ ingest_runs = Table(
     Column("changed", Integer, nullable=False),
     Column("unchanged", Integer, nullable=False),
     Column("errors", Integer, nullable=False),
+)
+
+# Live sources (papertide sync). A Python None is SQL NULL here, not JSON 'null'.
+JsonOrNull = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+# Where each live source stands: its incremental position and, while a run is part way
+# through, the checkpoint it resumes from. Written in the same transaction as the papers.
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("source", String(40), primary_key=True),
+    Column("watermark", String(40)),
+    Column("checkpoint", JsonOrNull),
+    Column("last_success", DateTime),
+    Column("updated", DateTime, nullable=False),
+)
+
+# One row per run of a live source, failed ones included.
+source_runs = Table(
+    "source_runs",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(40), nullable=False, index=True),
+    Column("started", DateTime, nullable=False),
+    Column("finished", DateTime, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("added", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("message", Text),
+)
+
+# Community: accounts, server-side sessions, votes, submissions, rate-limit events.
+users = Table(
+    "users",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(40), nullable=False, unique=True),
+    Column("email", String(320), unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("created", DateTime, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie's token
+    Column("user_pk", Integer, ForeignKey("users.pk", ondelete="CASCADE"), nullable=False),
+    Column("created", DateTime, nullable=False),
+    Column("expires", DateTime, nullable=False, index=True),
+)
+
+votes = Table(
+    "votes",
+    metadata,
+    Column("user_pk", Integer, ForeignKey("users.pk", ondelete="CASCADE"), primary_key=True),
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    Column("created", DateTime, nullable=False),
+    Index("ix_votes_paper_pk", "paper_pk"),
+)
+
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    Column("user_pk", Integer, ForeignKey("users.pk", ondelete="CASCADE"), nullable=False),
+    Column("created", DateTime, nullable=False),
+    Index("ix_submissions_user_pk", "user_pk"),
+)
+
+rate_events = Table(
+    "rate_events",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Index("ix_rate_events_key_at", "key", "at"),
 )
 
 # Digest subscribers (mail/). ``prefs`` holds mail.models.Preferences as JSON; ``status`` is
@@ -171,36 +254,4 @@ digest_papers = Table(
     Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
     Column("digest_pk", Integer, ForeignKey("digests.pk", ondelete="CASCADE"), nullable=False),
     Index("ix_digest_papers_digest_pk", "digest_pk"),
-)
-
-# Live sources (papertide sync). A Python None is SQL NULL here, not JSON 'null'.
-JsonOrNull = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
-
-# Where each live source stands: its incremental position and, while a run is part way
-# through, the checkpoint it resumes from. Written in the same transaction as the papers.
-source_state = Table(
-    "source_state",
-    metadata,
-    Column("source", String(40), primary_key=True),
-    Column("watermark", String(40)),
-    Column("checkpoint", JsonOrNull),
-    Column("last_success", DateTime),
-    Column("updated", DateTime, nullable=False),
-)
-
-# One row per run of a live source, failed ones included.
-source_runs = Table(
-    "source_runs",
-    metadata,
-    Column("pk", Integer, primary_key=True, autoincrement=True),
-    Column("source", String(40), nullable=False, index=True),
-    Column("started", DateTime, nullable=False),
-    Column("finished", DateTime, nullable=False),
-    Column("status", String(20), nullable=False),
-    Column("pages", Integer, nullable=False),
-    Column("added", Integer, nullable=False),
-    Column("changed", Integer, nullable=False),
-    Column("unchanged", Integer, nullable=False),
-    Column("errors", Integer, nullable=False),
-    Column("message", Text),
 )

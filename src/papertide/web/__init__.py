@@ -1,72 +1,186 @@
-"""The web app: create_app(settings) builds it; routes are thin, templates do the showing."""
+"""The web app: create_app(settings) builds it; routes are thin, web/service.py computes.
+
+HTML pages, the JSON API (/api/...) and the Atom feeds (/feeds/...) call the same service
+functions. Every response gets security headers and a CSRF cookie (see web/deps.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import date
-from itertools import groupby
 from pathlib import Path
-from typing import Annotated
+from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from papertide import __version__
 from papertide.config import Settings
-from papertide.models import Paper
 from papertide.store import Store
+from papertide.web import api, auth, feeds, pages, subscriptions
+from papertide.web.deps import CSRF_COOKIE, csrf_token, current_user
 
 _HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
+
+# Scripts and styles come from this site only; KaTeX needs inline styles and data: fonts.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'; "
+        "base-uri 'self'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "interest-cohort=()",
+}
 
 
-def get_store(request: Request) -> Store:
-    """The app's Store, opened at start-up (a FastAPI dependency)."""
-    store: Store = request.app.state.store
-    return store
-
-
-StoreDep = Annotated[Store, Depends(get_store)]
+_DOCS_CSP = _SECURITY_HEADERS["Content-Security-Policy"].replace(
+    "script-src 'self'", "script-src 'self' 'unsafe-inline'"
+)
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The ASGI app for ``settings``; it opens the store when it starts and closes it after."""
+    """The ASGI app for ``settings``; it opens the store and search index when it starts."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = Store.open(settings.resolved_database_url)
+        store = Store.open(settings.resolved_database_url)
+        app.state.store = store
+        app.state.search = _open_search(settings, store)
         yield
-        app.state.store.close()
+        if app.state.search is not None:
+            app.state.search.close()
+        store.close()
 
-    app = FastAPI(title="papertide", version=__version__, lifespan=lifespan)
-    templates = Jinja2Templates(directory=_HERE / "templates")
+    app = FastAPI(
+        title="papertide",
+        version=__version__,
+        lifespan=lifespan,
+        description="Research papers: daily feeds, trending, search, similar papers, votes.",
+        docs_url=None,  # served below from /static: the default loads Swagger UI from a CDN
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.templates = _templates()
+    app.mount("/static", StaticFiles(directory=_HERE / "static", check_dir=False), name="static")
+    for module in (pages, auth, api, feeds, subscriptions):
+        app.include_router(module.router)
 
-    @app.get("/", response_class=HTMLResponse)
-    def index(request: Request, store: StoreDep) -> HTMLResponse:
-        papers = store.list_papers(limit=200)
-        days: list[tuple[date | None, list[Paper]]] = [
-            (day, list(group)) for day, group in groupby(papers, key=lambda p: p.day)
-        ]
-        return templates.TemplateResponse(
-            request, "index.html", {"days": days, "total": store.count_papers()}
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="papertide API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
         )
 
-    @app.get("/papers/{ref:path}", response_class=HTMLResponse)
-    def paper_page(request: Request, ref: str, store: StoreDep) -> HTMLResponse:
-        paper = store.get_paper(ref)
-        if paper is None:
-            raise HTTPException(status_code=404, detail=f"No paper {ref!r}")
-        listed = store.listed_with(paper)
-        return templates.TemplateResponse(request, "paper.html", {"paper": paper, "listed": listed})
-
-    @app.get("/healthz")
-    def healthz(store: StoreDep) -> dict[str, object]:
-        return {"ok": True, "papers": store.count_papers()}
-
+    _add_middleware(app, settings)
+    _add_error_pages(app)
     return app
+
+
+def _open_search(settings: Settings, store: Store) -> Any:
+    from papertide.search import SearchService
+
+    return SearchService.open(settings, store)
+
+
+def _templates() -> Jinja2Templates:
+    def context(request: Request) -> dict[str, Any]:
+        return {"csrf_token": csrf_token(request), "user": current_user(request)}
+
+    templates = Jinja2Templates(directory=_HERE / "templates", context_processors=[context])
+    templates.env.globals["version"] = __version__
+    templates.env.filters["highlight"] = highlight
+    templates.env.filters["dict_without"] = lambda params, key: [
+        (k, v) for k, v in params.multi_items() if k != key
+    ]
+    return templates
+
+
+_ENTITY_WORDS = {"amp", "lt", "gt", "quot", "x27"}
+
+
+def highlight(text: str, terms: list[str]) -> Markup:
+    """Escape ``text`` and wrap words starting with a query term in <mark>."""
+    escaped = str(escape(text))
+    words = sorted({t.lower() for t in terms if len(t) > 1 and t.lower() not in _ENTITY_WORDS})
+    if not words:
+        return Markup(escaped)
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\w*", re.IGNORECASE)
+    return Markup(pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", escaped))
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    @app.middleware("http")
+    async def headers_and_csrf_cookie(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        # Server-Timing (W3C): how long the app took, visible in browsers' dev tools.
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1e3:.1f}"
+        for name, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path == "/docs":  # Swagger UI starts itself with an inline script
+            response.headers["Content-Security-Policy"] = _DOCS_CSP
+        token = getattr(request.state, "new_csrf", None)
+        if token and not request.cookies.get(CSRF_COOKIE):
+            response.set_cookie(
+                CSRF_COOKIE, token, samesite="lax", secure=settings.cookie_secure, httponly=False
+            )
+        return response
+
+
+def _add_error_pages(app: FastAPI) -> None:
+    """Clean error pages: JSON under /api/, HTML elsewhere; never a stack trace."""
+
+    def _render(request: Request, status: int, message: str) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": message, "status": status}, status_code=status)
+        templates: Jinja2Templates = request.app.state.templates
+        return templates.TemplateResponse(
+            request, "error.html", {"status": status, "message": message}, status_code=status
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else "Something is wrong."
+        if exc.status_code == 404 and message == "Not Found":
+            message = "There is no such page."
+        return _render(request, exc.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        return _render(request, 422, f"Invalid request: {problems}")
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _render(request, 500, "Something went wrong on our side; it has been logged.")
 
 
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` and worker processes: settings from the environment."""
     return create_app(Settings())
+
+
+__all__ = ["HTMLResponse", "create_app", "create_app_from_env"]

@@ -1,0 +1,101 @@
+"""`papertide bench web`: server time of each page at a given store size."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from fastapi.testclient import TestClient
+
+from papertide.cli.common import console, settings_of
+from papertide.clock import utcnow
+from papertide.ingest import IngestOptions, ingest_paths
+from papertide.store import Store
+from papertide.synth import write_snapshot
+from papertide.web import create_app
+
+
+def bench_web(
+    ctx: typer.Context,
+    papers: int = typer.Option(100_000, "--papers", "-n", min=100, help="Generated papers."),
+    requests: int = typer.Option(200, "--requests", "-r", min=10, help="Requests per page."),
+    voters: int = typer.Option(200, "--voters", help="Accounts casting votes on recent papers."),
+) -> None:
+    """Fill a fresh store with N generated papers and votes, then time every page.
+
+    Times are the app's own (the Server-Timing header), medians and 99th percentiles over
+    warm requests, beside /healthz as the baseline of the framework itself.
+
+    Example:  papertide bench web --papers 100000
+    """
+    base = settings_of(ctx)
+    with tempfile.TemporaryDirectory(prefix="papertide-bench-web-") as tmp:
+        settings = base.model_copy(update={"data_dir": Path(tmp), "database_url": None})
+        source = write_snapshot(Path(tmp) / "papers.jsonl", papers)
+        store = Store.open(settings.resolved_database_url)
+        started = time.perf_counter()
+        ingest_paths(
+            store, [source], settings=settings, options=IngestOptions(fmt="arxiv-snapshot")
+        )
+        console.print(f"imported {papers:,} papers in {time.perf_counter() - started:.0f} s")
+        ids = _cast_votes(store, voters)
+        started = time.perf_counter()
+        with TestClient(create_app(settings)) as client:
+            console.print(
+                f"app started (search index built) in {time.perf_counter() - started:.0f} s"
+            )
+            _time_pages(client, store, ids, requests)
+        store.close()
+
+
+def _cast_votes(store: Store, voters: int) -> list[str]:
+    """Votes from ``voters`` accounts on the newest papers; returns every paper id."""
+    rng = random.Random(5)
+    recent = store.list_papers(limit=2000)
+    for n in range(voters):
+        user = store.create_user(username=f"bench-{n}", email=None, password_hash="x", now=utcnow())
+        for paper in rng.sample(recent, 10):
+            store.set_vote(user_pk=user.pk, paper_pk=paper.pk or 0, up=True, now=utcnow())
+    return [p.id or "" for p in store.list_papers(limit=5000, offset=0)]
+
+
+def _time_pages(client: TestClient, store: Store, ids: list[str], requests: int) -> None:
+    rng = random.Random(9)
+    day = store.latest_day()
+    assert day is not None
+    words = ["attention", "graph neural", "quantum spin", "diffusion model", "privacy attack"]
+    pages: dict[str, Callable[[], str]] = {
+        "/healthz (baseline)": lambda: "/healthz",
+        "/ (latest day)": lambda: "/",
+        "/papers/week": lambda: f"/papers/week/{day.isocalendar()[0]}-W{day.isocalendar()[1]:02d}",
+        "/papers/month": lambda: f"/papers/month/{day:%Y-%m}",
+        "/trending": lambda: "/trending",
+        "/papers/{id}": lambda: f"/papers/{rng.choice(ids)}",
+        "/search?q=": lambda: f"/search?q={rng.choice(words)}",
+        "/api/daily": lambda: "/api/daily",
+    }
+    base_p50 = 0.0
+    for name, path in pages.items():
+        for _ in range(5):  # warm up
+            client.get(path())
+        times = []
+        for _ in range(requests):
+            response = client.get(path())
+            assert response.status_code == 200, (name, response.status_code)
+            times.append(float(response.headers["server-timing"].split("dur=")[1]))
+        times.sort()
+        p50, p99 = statistics.median(times), times[int(len(times) * 0.99) - 1]
+        base_p50 = base_p50 or p50
+        console.print(
+            f"{name:22} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   ({p50 / base_p50:5.1f}x baseline)"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the bench app."""
+    app.command("web")(bench_web)

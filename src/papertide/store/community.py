@@ -1,0 +1,174 @@
+"""Store methods for the community: accounts, sessions, votes, submissions, rate limits."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from papertide.clock import utcnow
+from papertide.models import Paper, User
+from papertide.store.schema import papers, rate_events, sessions, submissions, users, votes
+
+
+class NameTaken(Exception):
+    """The username or email address belongs to another account."""
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _user(row: object) -> User:
+    return User(pk=row.pk, username=row.username, email=row.email, created=row.created)  # type: ignore[attr-defined]
+
+
+class CommunityMixin:
+    """Accounts and what they do; mixed into Store, which provides ``engine``."""
+
+    engine: Engine
+
+    def create_user(
+        self, *, username: str, email: str | None, password_hash: str, now: datetime
+    ) -> User:
+        """A new account, or NameTaken when the username or email is in use."""
+        row = {"username": username, "email": email, "password_hash": password_hash, "created": now}
+        try:
+            with self.engine.begin() as conn:
+                pk = conn.execute(insert(users).returning(users.c.pk), row).scalar_one()
+        except IntegrityError as exc:
+            raise NameTaken(username) from exc
+        return User(pk=pk, username=username, email=email, created=now)
+
+    def user_with_hash(self, username: str) -> tuple[User, str] | None:
+        """An account and its password hash, by username (case-insensitive)."""
+        query = select(users).where(func.lower(users.c.username) == username.lower())
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return (_user(row), row.password_hash) if row else None
+
+    def user_by_name(self, username: str) -> User | None:
+        """An account by username (case-insensitive)."""
+        found = self.user_with_hash(username)
+        return found[0] if found else None
+
+    def set_password_hash(self, user_pk: int, password_hash: str) -> None:
+        """Store a re-hashed password (argon2 parameters change over time)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(users).where(users.c.pk == user_pk).values(password_hash=password_hash)
+            )
+
+    def create_session(self, *, user_pk: int, token: str, now: datetime, ttl: timedelta) -> None:
+        """Remember a signed-in browser by the hash of its cookie token."""
+        row = {"token_hash": _token_hash(token), "user_pk": user_pk, "created": now}
+        with self.engine.begin() as conn:
+            conn.execute(delete(sessions).where(sessions.c.expires < now))
+            conn.execute(insert(sessions), {**row, "expires": now + ttl})
+
+    def user_for_session(self, token: str, *, now: datetime | None = None) -> User | None:
+        """The account a session cookie belongs to, if the session is live."""
+        now = now or utcnow()
+        query = (
+            select(users)
+            .join(sessions, sessions.c.user_pk == users.c.pk)
+            .where(sessions.c.token_hash == _token_hash(token), sessions.c.expires > now)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _user(row) if row else None
+
+    def delete_session(self, token: str) -> None:
+        """Sign a browser out."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(sessions).where(sessions.c.token_hash == _token_hash(token)))
+
+    def set_vote(self, *, user_pk: int, paper_pk: int, up: bool, now: datetime) -> int:
+        """Cast or withdraw one user's upvote; returns the paper's site vote count.
+
+        The votes row and the count change in one transaction; casting twice or withdrawing
+        a vote never cast changes nothing.
+        """
+        key = (votes.c.user_pk == user_pk, votes.c.paper_pk == paper_pk)
+        with self.engine.begin() as conn:
+            exists = conn.execute(select(func.count()).select_from(votes).where(*key)).scalar()
+            if up and not exists:
+                row = {"user_pk": user_pk, "paper_pk": paper_pk, "created": now}
+                conn.execute(insert(votes), row)
+                delta = 1
+            elif not up and exists:
+                conn.execute(delete(votes).where(*key))
+                delta = -1
+            else:
+                delta = 0
+            if delta:
+                conn.execute(
+                    update(papers)
+                    .where(papers.c.pk == paper_pk)
+                    .values(site_votes=papers.c.site_votes + delta)
+                )
+            count = conn.execute(select(papers.c.site_votes).where(papers.c.pk == paper_pk))
+            return int(count.scalar_one())
+
+    def voted(self, user_pk: int, paper_pks: list[int]) -> set[int]:
+        """Which of these papers the user has upvoted."""
+        if not paper_pks:
+            return set()
+        query = select(votes.c.paper_pk).where(
+            votes.c.user_pk == user_pk, votes.c.paper_pk.in_(paper_pks)
+        )
+        with self.engine.connect() as conn:
+            return set(conn.scalars(query))
+
+    def user_votes(self, user_pk: int) -> list[int]:
+        """The papers a user upvoted, newest vote first (row keys)."""
+        query = (
+            select(votes.c.paper_pk)
+            .where(votes.c.user_pk == user_pk)
+            .order_by(votes.c.created.desc(), votes.c.paper_pk)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.scalars(query))
+
+    def record_submission(self, *, user: User, paper: Paper, now: datetime) -> bool:
+        """Credit the first submitter of a paper; False when it was submitted before."""
+        assert paper.pk is not None
+        try:
+            with self.engine.begin() as conn:
+                row = {"paper_pk": paper.pk, "user_pk": user.pk, "created": now}
+                conn.execute(insert(submissions), row)
+                conn.execute(
+                    update(papers)
+                    .where(papers.c.pk == paper.pk, papers.c.submitted_by.is_(None))
+                    .values(submitted_by=user.username)
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def user_submissions(self, user_pk: int) -> list[int]:
+        """The papers a user submitted first, newest first (row keys)."""
+        query = (
+            select(submissions.c.paper_pk)
+            .where(submissions.c.user_pk == user_pk)
+            .order_by(submissions.c.created.desc())
+        )
+        with self.engine.connect() as conn:
+            return list(conn.scalars(query))
+
+    def allow(self, key: str, *, limit: int, window: timedelta, now: datetime) -> bool:
+        """Sliding-window rate limit shared by every process: record a hit if under ``limit``."""
+        since = now - window
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(rate_events).where(rate_events.c.key == key, rate_events.c.at < since)
+            )
+            count = conn.execute(
+                select(func.count()).select_from(rate_events).where(rate_events.c.key == key)
+            ).scalar_one()
+            if count >= limit:
+                return False
+            conn.execute(insert(rate_events), {"key": key, "at": now})
+            return True

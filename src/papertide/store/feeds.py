@@ -1,0 +1,105 @@
+"""Store methods for the feeds: papers of a period ranked by votes, neighbouring periods."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import Connection, Engine, RowMapping, func, select
+
+from papertide.models import Paper
+from papertide.store.rows import row_to_paper
+from papertide.store.schema import external_ids, papers
+
+# Community interest in a paper: votes here plus votes observed on the source site.
+_VOTES = papers.c.site_votes + func.coalesce(papers.c.upvotes_external, 0)
+
+
+class FeedMixin:
+    """Period feeds; mixed into Store, which provides ``engine``."""
+
+    engine: Engine
+
+    def papers_between(
+        self, start: date, end: date, *, limit: int = 50, offset: int = 0
+    ) -> tuple[list[Paper], int]:
+        """Papers filed under days in [start, end), most voted first; and how many there are."""
+        where = (papers.c.day >= start, papers.c.day < end)
+        # Rank on the covering index ix_papers_feed (keys only), then load the chosen rows.
+        ranked = (
+            select(papers.c.pk)
+            .where(*where)
+            .order_by(_VOTES.desc(), papers.c.day.desc(), papers.c.pk)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(papers).where(*where))
+            pks = list(conn.scalars(ranked))
+            rows = list(conn.execute(select(papers).where(papers.c.pk.in_(pks))).mappings())
+            by_pk = {p.pk: p for p in with_external_ids(conn, rows)}
+            return [by_pk[pk] for pk in pks], int(total.scalar_one())
+
+    def neighbour_days(self, start: date, end: date) -> tuple[date | None, date | None]:
+        """The nearest day with papers before ``start`` and at or after ``end``."""
+        with self.engine.connect() as conn:
+            before = conn.execute(select(func.max(papers.c.day)).where(papers.c.day < start))
+            after = conn.execute(select(func.min(papers.c.day)).where(papers.c.day >= end))
+            return before.scalar_one_or_none(), after.scalar_one_or_none()
+
+    def latest_day(self) -> date | None:
+        """The newest day any paper is filed under."""
+        with self.engine.connect() as conn:
+            found: date | None = conn.execute(select(func.max(papers.c.day))).scalar_one_or_none()
+            return found
+
+    def voted_since(self, day: date, *, limit: int = 20_000) -> list[Paper]:
+        """Papers filed on or after ``day`` with any votes: the ones a trending score lifts."""
+        query = (
+            select(papers)
+            .where(papers.c.day >= day, _VOTES > 0)
+            .order_by(_VOTES.desc(), papers.c.pk.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return with_external_ids(conn, list(conn.execute(query).mappings()))
+
+    def unvoted_since(self, day: date, *, limit: int, offset: int = 0) -> list[Paper]:
+        """Papers filed on or after ``day`` without votes, newest first."""
+        query = (
+            select(papers)
+            .where(papers.c.day >= day, _VOTES == 0)
+            .order_by(papers.c.day.desc(), papers.c.pk.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as conn:
+            return with_external_ids(conn, list(conn.execute(query).mappings()))
+
+    def papers_by_pk(self, pks: Sequence[int]) -> list[Paper]:
+        """Papers by row key, in the order given (missing ones left out)."""
+        if not pks:
+            return []
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(select(papers).where(papers.c.pk.in_(list(pks)))).mappings())
+            found = {p.pk: p for p in with_external_ids(conn, rows)}
+        return [found[pk] for pk in pks if pk in found]
+
+    def papers_by_id(self, ids: Sequence[str]) -> list[Paper]:
+        """Papers by public id, in the order given (missing ones left out)."""
+        if not ids:
+            return []
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(select(papers).where(papers.c.id.in_(list(ids)))).mappings())
+            found = {p.id: p for p in with_external_ids(conn, rows)}
+        return [found[i] for i in ids if i in found]
+
+
+def with_external_ids(conn: Connection, rows: list[RowMapping]) -> list[Paper]:
+    """Papers from rows, in the same order, each with its external ids (one query)."""
+    ext: dict[int, dict[str, str]] = {}
+    if rows:
+        query = select(external_ids).where(external_ids.c.paper_pk.in_([r["pk"] for r in rows]))
+        for row in conn.execute(query).mappings():
+            ext.setdefault(row["paper_pk"], {})[row["namespace"]] = row["value"]
+    return [row_to_paper(row, ext.get(row["pk"])) for row in rows]

@@ -1,0 +1,155 @@
+"""Accounts: register, log in, log out. Argon2id password hashes, server-side sessions.
+
+The session cookie holds a random token (HttpOnly, SameSite=Lax, Secure when configured);
+the store keeps only its SHA-256, so a leaked database does not sign anyone in, and logging
+out deletes the session everywhere it could be used.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+from typing import Annotated
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from papertide.clock import utcnow
+from papertide.models import User
+from papertide.store import NameTaken, Store
+from papertide.web.community import allow
+from papertide.web.deps import SESSION_COOKIE, CsrfDep, SettingsDep, StoreDep, TemplatesDep
+
+router = APIRouter()
+hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+_USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{3,40}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_MIN_PASSWORD = 8
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect a login to another host."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+def _signed_in(response: Response, store: Store, user: User, *, days: int, secure: bool) -> None:
+    token = secrets.token_urlsafe(32)
+    store.create_session(user_pk=user.pk, token=token, now=utcnow(), ttl=timedelta(days=days))
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, templates: TemplatesDep, next: str = "/") -> Response:
+    """The log-in form."""
+    return templates.TemplateResponse(request, "login.html", {"next": _safe_next(next)})
+
+
+@router.post("/login", response_model=None)
+def login(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    _csrf: CsrfDep,
+    username: Annotated[str, Form(max_length=40)],
+    password: Annotated[str, Form(max_length=1000)],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    """Check the password; on success set the session cookie and go back where asked."""
+    context = {"next": _safe_next(next), "username": username}
+    if not allow(request, store, settings, "login"):
+        context["error"] = "Too many attempts from your address; try again in an hour."
+        return templates.TemplateResponse(request, "login.html", context, status_code=429)
+    found = store.user_with_hash(username.strip())
+    user = _verified(store, found, password)
+    if user is None:
+        context["error"] = "Wrong username or password."
+        return templates.TemplateResponse(request, "login.html", context, status_code=401)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    _signed_in(response, store, user, days=settings.session_days, secure=settings.cookie_secure)
+    return response
+
+
+def _verified(store: Store, found: tuple[User, str] | None, password: str) -> User | None:
+    if found is None:
+        # Spend the same time as a real check, so timing does not reveal which names exist.
+        hasher.hash(password)
+        return None
+    user, stored = found
+    try:
+        hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if hasher.check_needs_rehash(stored):
+        store.set_password_hash(user.pk, hasher.hash(password))
+    return user
+
+
+@router.get("/register", response_class=HTMLResponse)
+def register_form(request: Request, templates: TemplatesDep) -> Response:
+    """The registration form."""
+    return templates.TemplateResponse(request, "register.html", {})
+
+
+@router.post("/register", response_model=None)
+def register(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    _csrf: CsrfDep,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=1000)],
+    email: Annotated[str, Form(max_length=320)] = "",
+) -> Response:
+    """Create an account and sign it in."""
+    username, email = username.strip(), email.strip().lower()
+    context: dict[str, str] = {"username": username, "email": email}
+    error = None
+    if not _USERNAME_RE.match(username):
+        error = "Usernames are 3 to 40 letters, digits, - or _."
+    elif email and not _EMAIL_RE.match(email):
+        error = f"{email!r} is not an email address."
+    elif len(password) < _MIN_PASSWORD:
+        error = f"Passwords need at least {_MIN_PASSWORD} characters."
+    elif not allow(request, store, settings, "register"):
+        error = "Too many registrations from your address; try again in an hour."
+    if error is None:
+        try:
+            user = store.create_user(
+                username=username,
+                email=email or None,
+                password_hash=hasher.hash(password),
+                now=utcnow(),
+            )
+        except NameTaken:
+            error = "That username or email is taken."
+    if error is not None:
+        context["error"] = error
+        return templates.TemplateResponse(request, "register.html", context, status_code=400)
+    response = RedirectResponse(f"/users/{user.username}", status_code=303)
+    _signed_in(response, store, user, days=settings.session_days, secure=settings.cookie_secure)
+    return response
+
+
+@router.post("/logout", response_model=None)
+def logout(request: Request, store: StoreDep, _csrf: CsrfDep) -> Response:
+    """End the session (server-side too) and forget the cookie."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        store.delete_session(token)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response

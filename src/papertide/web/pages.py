@@ -1,0 +1,161 @@
+"""HTML pages: feeds, trending, search, paper pages, profiles, votes and submissions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from papertide.web import community, service
+from papertide.web.deps import (
+    CsrfDep,
+    SettingsDep,
+    StoreDep,
+    TemplatesDep,
+    UserDep,
+)
+from papertide.web.service import Period
+
+router = APIRouter()
+Page = Annotated[int, Query(ge=1, le=1000, description="Page number, from 1.")]
+
+
+def _feed(
+    request: Request, store: StoreDep, templates: TemplatesDep, period: Period, page: int
+) -> Response:
+    feed = service.period_feed(store, period, user=request.state.user, page=page)
+    response: Response = templates.TemplateResponse(request, "feed.html", {"feed": feed})
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def daily(
+    request: Request, store: StoreDep, templates: TemplatesDep, user: UserDep, page: Page = 1
+) -> Response:
+    """The latest day with papers."""
+    return _feed(request, store, templates, service.latest_period(store), page)
+
+
+@router.get("/papers/{kind}/{value}", response_class=HTMLResponse)
+def period_page(
+    request: Request,
+    kind: str,
+    value: str,
+    store: StoreDep,
+    templates: TemplatesDep,
+    user: UserDep,
+    page: Page = 1,
+) -> Response:
+    """A day (/papers/date/2026-03-12), ISO week (/papers/week/2026-W11) or month."""
+    if kind not in ("date", "week", "month"):
+        return paper_page(request, f"{kind}/{value}", store, templates, user)
+    try:
+        period = service.parse_period(kind, value)
+    except ValueError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    return _feed(request, store, templates, period, page)
+
+
+@router.get("/trending", response_class=HTMLResponse)
+def trending_page(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    user: UserDep,
+    page: Page = 1,
+) -> Response:
+    """Papers ranked by votes decayed by age; the formula is shown on the page."""
+    per_page = 30
+    papers = service.trending(
+        store, settings, user=user, limit=per_page, offset=(page - 1) * per_page
+    )
+    context = {"papers": papers, "page": page, "settings": settings, "per_page": per_page}
+    return templates.TemplateResponse(request, "trending.html", context)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    store: StoreDep,
+    templates: TemplatesDep,
+    user: UserDep,
+    form: Annotated[community.SearchForm, Query()],
+) -> Response:
+    """Search with the query language, filters as form controls, paging."""
+    results = community.run_search(request, store, form, user=user)
+    return templates.TemplateResponse(request, "search.html", {"form": form, "results": results})
+
+
+@router.get("/papers/{ref:path}", response_class=HTMLResponse)
+def paper_page(
+    request: Request, ref: str, store: StoreDep, templates: TemplatesDep, user: UserDep
+) -> Response:
+    """One paper: the record, BibTeX, votes, similar papers, the pages that listed it."""
+    detail = community.paper_detail(request, store, ref, user=user)
+    return templates.TemplateResponse(request, "paper.html", {"detail": detail})
+
+
+@router.post("/papers/{ref:path}/vote", response_model=None)
+def vote(
+    request: Request,
+    ref: str,
+    store: StoreDep,
+    user: UserDep,
+    _csrf: CsrfDep,
+    up: Annotated[bool, Form()] = True,
+) -> Response:
+    """Cast or withdraw an upvote; JSON for scripts, a redirect back for plain forms."""
+    wants_json = "application/json" in request.headers.get("accept", "")
+    if user is None:
+        if wants_json:
+            return JSONResponse({"error": "Log in to vote.", "status": 401}, status_code=401)
+        return RedirectResponse(f"/login?next=/papers/{ref}", status_code=303)
+    votes, voted = community.cast_vote(store, ref, user=user, up=up)
+    if wants_json:
+        return JSONResponse({"votes": votes, "voted": voted})
+    return RedirectResponse(request.headers.get("referer") or f"/papers/{ref}", status_code=303)
+
+
+@router.get("/users/{username}", response_class=HTMLResponse)
+def profile(
+    request: Request, username: str, store: StoreDep, templates: TemplatesDep, user: UserDep
+) -> Response:
+    """A user's upvotes and submissions."""
+    context = community.profile(store, username, viewer=user)
+    return templates.TemplateResponse(request, "profile.html", context)
+
+
+@router.get("/submit", response_class=HTMLResponse)
+def submit_form(request: Request, templates: TemplatesDep, user: UserDep) -> Response:
+    """The submission form (log in first)."""
+    if user is None:
+        return RedirectResponse("/login?next=/submit", status_code=303)
+    return templates.TemplateResponse(request, "submit.html", {})
+
+
+@router.post("/submit", response_model=None)
+def submit(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    user: UserDep,
+    _csrf: CsrfDep,
+    ref: Annotated[str, Form(max_length=300)],
+) -> Response:
+    """Submit a paper by arXiv id or URL; deduplicated against the store."""
+    if user is None:
+        return RedirectResponse("/login?next=/submit", status_code=303)
+    outcome = community.submit_paper(request, store, settings, ref, user=user)
+    if outcome.paper is None:
+        context = {"error": outcome.message, "ref": ref}
+        return templates.TemplateResponse(request, "submit.html", context, status_code=400)
+    return RedirectResponse(f"/papers/{outcome.paper.id}?submitted={int(outcome.new)}", 303)
+
+
+@router.get("/healthz")
+def healthz(store: StoreDep) -> dict[str, object]:
+    """Liveness for load balancers: the database answers, and how many papers it holds."""
+    return {"ok": True, "papers": store.count_papers()}

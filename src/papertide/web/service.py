@@ -1,0 +1,225 @@
+"""What every page, API route and feed shows, computed once: HTML, JSON and Atom all call here.
+
+Periods: a day (``2026-03-12``), an ISO week (``2026-W11``) or a month (``2026-03``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from papertide.clock import utcnow
+from papertide.config import Settings
+from papertide.models import Hit, Paper, User
+from papertide.ranking.trending import paper_trending
+from papertide.store import Store
+
+NEW_FOR = timedelta(hours=24)
+_WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A span of days a feed shows: [start, end)."""
+
+    kind: str  # "date" | "week" | "month"
+    start: date
+    end: date
+
+    @property
+    def slug(self) -> str:
+        """How the period is written in URLs."""
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return f"{year}-W{week:02d}"
+        if self.kind == "month":
+            return f"{self.start:%Y-%m}"
+        return self.start.isoformat()
+
+    @property
+    def label(self) -> str:
+        """How the period is written for people."""
+        if self.kind == "week":
+            return f"Week {self.slug[-2:]} of {self.start.isocalendar()[0]}"
+        if self.kind == "month":
+            return f"{self.start:%B %Y}"
+        return f"{self.start:%A, %B} {self.start.day}, {self.start.year}"
+
+    @property
+    def path(self) -> str:
+        """The page of this period."""
+        return f"/papers/{self.kind}/{self.slug}"
+
+    def as_kind(self, kind: str) -> Period:
+        """The day, week or month that holds this period's first day."""
+        return period_containing(kind, self.start)
+
+    def shifted(self, steps: int) -> Period:
+        """The period ``steps`` before (negative) or after this one."""
+        if self.kind == "date":
+            return day_period(self.start + timedelta(days=steps))
+        if self.kind == "week":
+            return period_containing("week", self.start + timedelta(weeks=steps))
+        month = self.start.month - 1 + steps
+        return period_containing("month", date(self.start.year + month // 12, month % 12 + 1, 1))
+
+
+def day_period(day: date) -> Period:
+    """The period of one day."""
+    return Period("date", day, day + timedelta(days=1))
+
+
+def period_containing(kind: str, day: date) -> Period:
+    """The day, ISO week or month that holds ``day``."""
+    if kind == "week":
+        start = day - timedelta(days=day.weekday())
+        return Period("week", start, start + timedelta(days=7))
+    if kind == "month":
+        start = day.replace(day=1)
+        following = (start + timedelta(days=32)).replace(day=1)
+        return Period("month", start, following)
+    return day_period(day)
+
+
+def parse_period(kind: str, value: str) -> Period:
+    """Read a period from its URL form, or raise ValueError saying what was expected."""
+    if kind == "date":
+        try:
+            return day_period(date.fromisoformat(value))
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a date like 2026-03-12") from exc
+    if kind == "week" and (m := _WEEK_RE.match(value)):
+        try:
+            return period_containing("week", date.fromisocalendar(int(m[1]), int(m[2]), 1))
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an ISO week") from exc
+    if kind == "month" and (m := _MONTH_RE.match(value)) and 1 <= int(m[2]) <= 12:
+        return period_containing("month", date(int(m[1]), int(m[2]), 1))
+    examples = {"week": "2026-W11", "month": "2026-03"}
+    raise ValueError(f"{value!r} is not a {kind} like {examples.get(kind, '2026-03-12')}")
+
+
+@dataclass(slots=True)
+class PaperView:
+    """A paper as a list shows it: with the reader's vote and whether it is new."""
+
+    paper: Paper
+    voted: bool = False
+    is_new: bool = False
+    why: list[str] = field(default_factory=list)
+
+    @property
+    def votes(self) -> int:
+        """Votes here plus votes seen on the source site."""
+        return self.paper.site_votes + (self.paper.upvotes_external or 0)
+
+
+@dataclass(slots=True)
+class FeedPage:
+    """One page of a period's feed."""
+
+    period: Period
+    papers: list[PaperView]
+    total: int
+    page: int
+    per_page: int
+    previous: Period | None  # the nearest earlier period with papers
+    following: Period | None  # the nearest later period with papers
+
+    @property
+    def pages(self) -> int:
+        """How many pages the period has."""
+        return max(1, -(-self.total // self.per_page))
+
+
+def views(store: Store, found: list[Paper], user: User | None, now: datetime) -> list[PaperView]:
+    """Wrap papers for display: the reader's votes in one query, the "new" mark."""
+    voted = store.voted(user.pk, [p.pk for p in found if p.pk]) if user else set()
+    return [
+        PaperView(
+            paper=p,
+            voted=p.pk in voted,
+            is_new=p.first_seen is not None and now - p.first_seen < NEW_FOR,
+        )
+        for p in found
+    ]
+
+
+def period_feed(
+    store: Store, period: Period, *, user: User | None, page: int = 1, per_page: int = 30
+) -> FeedPage:
+    """The papers of a period, most voted first, with the nearest periods that have papers."""
+    found, total = store.papers_between(
+        period.start, period.end, limit=per_page, offset=(page - 1) * per_page
+    )
+    before, after = store.neighbour_days(period.start, period.end)
+    return FeedPage(
+        period=period,
+        papers=views(store, found, user, utcnow()),
+        total=total,
+        page=page,
+        per_page=per_page,
+        previous=period_containing(period.kind, before) if before else None,
+        following=period_containing(period.kind, after) if after else None,
+    )
+
+
+def latest_period(store: Store) -> Period:
+    """The newest day with papers (today when the store is empty)."""
+    return day_period(store.latest_day() or utcnow().date())
+
+
+def trending(
+    store: Store, settings: Settings, *, user: User | None, limit: int = 30, offset: int = 0
+) -> list[PaperView]:
+    """Papers of the trending window ranked by ``trending_score`` (formula in ranking/).
+
+    Only papers with votes can score above zero, so only they are scored; papers without
+    votes follow, newest first, from an indexed query (fast at any store size).
+    """
+    now = utcnow()
+    window_start = now.date() - timedelta(days=settings.trending_window_days)
+    scored: list[tuple[float, Paper]] = []
+    for paper in store.voted_since(window_start):
+        scored.append((paper_trending(paper, now, settings.trending), paper))
+    scored.sort(key=lambda item: (-item[0], -(item[1].pk or 0)))
+    chosen = scored[offset : offset + limit]
+    if len(chosen) < limit:
+        skip = max(0, offset - len(scored))
+        rest = store.unvoted_since(window_start, limit=limit - len(chosen), offset=skip)
+        chosen += [(0.0, p) for p in rest]
+    shown = views(store, [p for _, p in chosen], user, now)
+    for view, (score, _) in zip(shown, chosen, strict=True):
+        view.why = [f"trending score {score:.3f}"]
+    return shown
+
+
+def hits_to_views(store: Store, hits: list[Hit], user: User | None) -> list[PaperView]:
+    """Search or similarity hits as displayable papers, keeping order and reasons."""
+    found = {p.id: p for p in store.papers_by_id([h.paper_id for h in hits])}
+    shown = views(store, [found[h.paper_id] for h in hits if h.paper_id in found], user, utcnow())
+    by_id = {h.paper_id: h for h in hits}
+    for view in shown:
+        view.why = by_id[view.paper.id or ""].why
+    return shown
+
+
+def bibtex(paper: Paper) -> str:
+    """A BibTeX entry for the paper (arXiv's own style: @misc with eprint fields)."""
+    first = paper.authors[0].split()[-1] if paper.authors else "anon"
+    year = paper.published.year if paper.published else (paper.day.year if paper.day else "")
+    key = re.sub(r"\W+", "", f"{first}{year}{(paper.title.split() or ['x'])[0]}").lower()
+    fields = {
+        "title": "{" + paper.title + "}",
+        "author": " and ".join(paper.authors),
+        "year": str(year),
+        "eprint": paper.arxiv_id,
+        "archivePrefix": "arXiv" if paper.arxiv_id else None,
+        "primaryClass": paper.primary_category,
+        "doi": paper.doi,
+        "url": paper.url_abs,
+    }
+    body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields.items() if v)
+    return f"@misc{{{key},\n{body}\n}}"
