@@ -6,7 +6,7 @@ keys); the default mapping knows BEIR's and the common spellings (summary, publi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,6 +75,25 @@ def parse_jsonl(
     max_abstract: int,
 ) -> Iterator[Record | RecordError]:
     """Yield a Record per readable line and a RecordError (line and reason) per bad one."""
+    return parse_objects(
+        lines,
+        origin,
+        lambda obj: _paper(obj, namespace, mapping),
+        max_title=max_title,
+        max_abstract=max_abstract,
+    )
+
+
+def parse_objects(
+    lines: Iterable[tuple[int, str | None]],
+    origin: str,
+    build: Callable[[dict[str, Any]], Paper],
+    *,
+    max_title: int,
+    max_abstract: int,
+) -> Iterator[Record | RecordError]:
+    """The JSON-lines loop every JSON format shares: one object a line, ``build`` makes
+    the Paper; a line that cannot be read becomes a RecordError naming line and reason."""
     for number, text in lines:
         if text is None:
             yield RecordError(origin, number, "not valid UTF-8; record skipped")
@@ -86,11 +105,10 @@ def parse_jsonl(
         except orjson.JSONDecodeError as exc:
             yield RecordError(origin, number, f"invalid or truncated JSON ({exc})")
             continue
-        if not isinstance(obj, dict):
-            yield RecordError(origin, number, f"expected a JSON object, got {type(obj).__name__}")
-            continue
         try:
-            paper = _paper(obj, namespace, mapping)
+            if not isinstance(obj, dict):
+                raise RecordProblem(f"expected a JSON object, got {type(obj).__name__}")
+            paper = build(obj)
             check_sizes(paper, max_title=max_title, max_abstract=max_abstract)
         except RecordProblem as exc:
             yield RecordError(origin, number, str(exc))

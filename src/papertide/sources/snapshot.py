@@ -13,11 +13,9 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import orjson
-
 from papertide.models import Paper, Record, RecordError
 from papertide.normalize import clean_text, parse_arxiv_id
-from papertide.sources.jsonl import RecordProblem, check_sizes
+from papertide.sources.jsonl import RecordProblem, parse_objects
 
 SOURCE = "arxiv-snapshot"
 
@@ -30,26 +28,9 @@ def parse_snapshot(
     max_abstract: int,
 ) -> Iterator[Record | RecordError]:
     """Yield a Record per snapshot line and a RecordError (line and reason) per bad one."""
-    for number, text in lines:
-        if text is None:
-            yield RecordError(origin, number, "not valid UTF-8; record skipped")
-            continue
-        if not text.strip():
-            continue
-        try:
-            obj = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            yield RecordError(origin, number, f"invalid or truncated JSON ({exc})")
-            continue
-        try:
-            if not isinstance(obj, dict):
-                raise RecordProblem(f"expected a JSON object, got {type(obj).__name__}")
-            paper = snapshot_paper(obj)
-            check_sizes(paper, max_title=max_title, max_abstract=max_abstract)
-        except RecordProblem as exc:
-            yield RecordError(origin, number, str(exc))
-            continue
-        yield Record(paper=paper, origin=origin, line=number)
+    return parse_objects(
+        lines, origin, snapshot_paper, max_title=max_title, max_abstract=max_abstract
+    )
 
 
 def snapshot_paper(obj: dict[str, Any]) -> Paper:
