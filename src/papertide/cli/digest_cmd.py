@@ -99,9 +99,11 @@ class _Stop:
 
     def __init__(self) -> None:
         self.event = threading.Event()
+        self.signal: int | None = None
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
-        console.print(f"got signal {signum}: finishing the current job, then stopping")
+        # Only set the flag: printing here could re-enter a write the main code is in.
+        self.signal = signum
         self.event.set()
 
 
@@ -146,7 +148,8 @@ def worker(
             stop.event.wait(max(0.0, min(due.values()) - time.monotonic()))
     finally:
         store.close()
-    console.print("worker stopped")
+    why = f" (signal {stop.signal})" if stop.signal is not None else ""
+    console.print(f"worker stopped{why}")
 
 
 def _digests(store: Store, settings: Settings) -> None:
