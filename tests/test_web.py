@@ -172,6 +172,8 @@ def test_votes_once_per_user_and_undo(site) -> None:
     assert client.post(path, data={"up": "true"}, headers=headers).json()["votes"] == 1
     page = client.get(f"/papers/{subject.id}")
     assert 'aria-pressed="true"' in page.text
+    token = client.cookies.get("pt_csrf")
+    assert f'name="csrf_token" value="{token}"' in client.get("/").text  # cards carry the token
     assert client.post(path, data={"up": "false"}, headers=headers).json() == {
         "votes": 0,
         "voted": False,
@@ -306,6 +308,8 @@ def test_search_page_highlights_and_pages(site) -> None:
     assert "Nothing matches <b>zzzxqv</b>" in nothing.text
     filtered = client.get("/search", params={"q": "attention", "cat": "zz.none"})
     assert "Nothing matches <b>attention cat:zz.none</b>" in filtered.text
+    from_form = client.get("/search?q=attention&cat=&author=&after=&before=&mode=hybrid")
+    assert from_form.status_code == 200  # the form's empty controls mean "no filter"
     api = client.get("/api/search", params={"q": "attention", "cat": "cs.XX"}).json()
     assert api["papers"] == []
 

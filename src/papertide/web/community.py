@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 from fastapi import HTTPException, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from papertide.clock import utcnow
 from papertide.config import Settings
@@ -32,6 +32,12 @@ class SearchForm(BaseModel):
     after: date | None = None
     before: date | None = None
     page: int = Field(default=1, ge=1, le=500)
+
+    @field_validator("after", "before", mode="before")
+    @classmethod
+    def _blank_date_is_none(cls, value: object) -> object:
+        """A date control left empty sends ``after=``: that means no filter."""
+        return None if value == "" else value
 
     def query(self) -> str:
         """The full query string: the text plus a term per filter."""
