@@ -34,7 +34,7 @@ if ! run_pg "$pg_bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; then
   run_pg "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_data/server.log" -w \
     -o "-c listen_addresses=127.0.0.1 -p $PT_PG_PORT -k $pg_data -c fsync=off" start >/dev/null
 fi
-for db in papertide_test papertide_test_gw0 papertide_test_gw1; do
+for db in papertide_test; do  # the admin database; each test process makes its own
   run_pg "$pg_bin/psql" -h 127.0.0.1 -p "$PT_PG_PORT" -U postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 ||
     run_pg "$pg_bin/createdb" -h 127.0.0.1 -p "$PT_PG_PORT" -U postgres "$db"

@@ -19,9 +19,23 @@ SCIFACT = SHARED / "data" / "scifact-dev"
 PG_URL = os.environ.get("PAPERTIDE_TEST_POSTGRES_URL")
 
 
-def _pg_url(worker: str) -> str:
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A PostgreSQL database of this test process's own, dropped at the end.
+
+    Named after the pid, so concurrent test runs on one server never touch each other's
+    tables (one database per xdist worker too).
+    """
     assert PG_URL
-    return PG_URL if worker == "master" else f"{PG_URL}_{worker}"
+    name = f"papertide_test_{os.getpid()}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _reset_postgres(url: str) -> None:
@@ -47,8 +61,7 @@ def any_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         if os.environ.get("CI"):
             pytest.fail("CI needs PostgreSQL: run `make services` (scripts/services.sh)")
         pytest.skip("no PostgreSQL: run `make services`")
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "master")
-    url = _pg_url(worker)
+    url = request.getfixturevalue("pg_database")
     _reset_postgres(url)
     return Settings(data_dir=tmp_path / "data", database_url=url)
 
