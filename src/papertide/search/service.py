@@ -277,6 +277,7 @@ class SearchService:
                 model=name,
                 dim=dim,
                 ann_threshold=self.config.ann_threshold,
+                ef_search=self.config.ann_ef_search,
             )
             if self.vectors.reset or self.state.get("embedder") != name:
                 self.state["last_modified"] = None  # a new model: embed every paper again

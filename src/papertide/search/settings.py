@@ -22,6 +22,11 @@ class SearchSettings(BaseModel):
         description="Above this many vectors, dense search uses an HNSW index (usearch) "
         "instead of exact search.",
     )
+    ann_ef_search: int = Field(
+        default=1024,
+        ge=10,
+        description="HNSW search depth (ef): higher is closer to exact search, and slower.",
+    )
     fusion: Literal["blend", "rrf"] = Field(
         default="blend",
         description="Hybrid ranking: 'blend' (BM25 / top BM25 + dense_weight * cosine) or "

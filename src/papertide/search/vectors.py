@@ -28,11 +28,14 @@ Keys = npt.NDArray[np.int64]
 class VectorIndex:
     """Unit vectors by pk, with cosine top-k search (exact or approximate)."""
 
-    def __init__(self, folder: Path, *, model: str, dim: int, ann_threshold: int) -> None:
+    def __init__(
+        self, folder: Path, *, model: str, dim: int, ann_threshold: int, ef_search: int = 1024
+    ) -> None:
         self.folder = folder
         self.model = model
         self.dim = dim
         self.ann_threshold = ann_threshold
+        self.ef_search = ef_search
         self.reset = False
         self._keys: Keys = np.zeros(0, dtype=np.int64)
         self._vectors = np.zeros((0, dim), dtype=np.float16)
@@ -43,9 +46,11 @@ class VectorIndex:
         self._pending: list[Future[None]] = []
 
     @classmethod
-    def open(cls, folder: Path, *, model: str, dim: int, ann_threshold: int) -> VectorIndex:
+    def open(
+        cls, folder: Path, *, model: str, dim: int, ann_threshold: int, ef_search: int = 1024
+    ) -> VectorIndex:
         """Open the vectors in ``folder``; a different model or size empties it (``reset``)."""
-        index = cls(folder, model=model, dim=dim, ann_threshold=ann_threshold)
+        index = cls(folder, model=model, dim=dim, ann_threshold=ann_threshold, ef_search=ef_search)
         meta_path = folder / "meta.json"
         meta = json.loads(meta_path.read_text()) if meta_path.is_file() else None
         if meta != {"model": model, "dim": dim} or not (folder / "keys.i64").is_file():
@@ -59,8 +64,9 @@ class VectorIndex:
         live = np.flatnonzero(index._keys != _DEAD)
         index._row = dict(zip(index._keys[live].tolist(), live.tolist(), strict=True))
         if (folder / "ann.usearch").is_file():
-            index._ann = _new_ann(dim)
+            index._ann = _new_ann(dim, ef_search)
             index._ann.load(str(folder / "ann.usearch"))
+            index._ann.expansion_search = ef_search
         return index
 
     def __len__(self) -> int:
@@ -181,22 +187,27 @@ class VectorIndex:
         return out
 
     def _build_ann(self) -> None:
-        self._ann = _new_ann(self.dim)
+        self._ann = _new_ann(self.dim, self.ef_search)
         live = np.flatnonzero(self._keys != _DEAD)
         for start in range(0, len(live), 50_000):
             rows = live[start : start + 50_000]
             self._ann.add(self._keys[rows].astype(np.uint64), self._vectors[rows], threads=0)
 
 
-def _new_ann(dim: int) -> Any:
-    """An empty HNSW index: cosine, half precision, M=16, ef 64 (add) / 128 (search)."""
+def _new_ann(dim: int, ef_search: int) -> Any:
+    """An empty HNSW index: cosine, half precision, M=32, ef 128 on insert.
+
+    Measured on 100k generated papers (bench search's topical generator), whose neighbours
+    are nearly tied (top-1 cosine 0.52, 10th 0.49, 100th 0.45): recall@10 against exact
+    search was 0.66 / 0.86 / 0.96 at M=16 ef 128, M=32 ef 256, M=32 ef 1024 (5.9 ms).
+    """
     from usearch.index import Index
 
     return Index(
         ndim=dim,
         metric="cos",
         dtype="f16",
-        connectivity=16,
-        expansion_add=64,
-        expansion_search=128,
+        connectivity=32,
+        expansion_add=128,
+        expansion_search=ef_search,
     )
