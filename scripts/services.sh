@@ -31,6 +31,10 @@ if ! run_pg "$pg_bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; then
     [ "$(id -u)" = 0 ] && chown postgres "$pg_data"
     run_pg "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust -E UTF8 >/dev/null
   fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PT_PG_PORT") 2>/dev/null; then
+    echo "services: port $PT_PG_PORT is taken by another server; stop it or set PT_PG_PORT" >&2
+    exit 1
+  fi
   run_pg "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_data/server.log" -w \
     -o "-c listen_addresses=127.0.0.1 -p $PT_PG_PORT -k $pg_data -c fsync=off" start >/dev/null
 fi
