@@ -133,7 +133,11 @@ class SentenceTransformerEmbedder:
     def __init__(self, name: str, model: Any) -> None:
         self.name = name
         self.model = model
-        self.dim = int(model.get_sentence_embedding_dimension())
+        size = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        self.dim = int(size())
 
     @classmethod
     def load(cls, spec: str) -> SentenceTransformerEmbedder:
