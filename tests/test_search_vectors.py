@@ -106,6 +106,8 @@ def test_hnsw_agrees_with_exact_search(tmp_path: Path) -> None:
         ]
     )
     assert recall >= 0.95
+    exact = [[p for p, _ in index.search(q, 10, exact=True)] for q in queries[:5]]
+    assert index.exact_many(queries[:5], 10) == exact
     index.flush()
     reopened = VectorIndex.open(tmp_path / "v", model="m", dim=64, ann_threshold=500)
     assert reopened.approximate and len(reopened) == 3000

@@ -23,6 +23,7 @@ from papertide.cli.common import console, fail, settings_of
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
 from papertide.search.service import SearchService
+from papertide.search.vectors import VectorIndex
 from papertide.store import Store
 from papertide.synth import SnapshotGenerator
 
@@ -110,7 +111,7 @@ def serve_figures(settings: Settings, count: int) -> dict[str, Any]:
     svc = SearchService.open(settings, store, catch_up=False)
     opened = time.perf_counter() - started
     rng = random.Random(7)
-    sample = _sample_papers(store, count, rng)
+    sample = _sample_papers(svc, count, rng)
     texts = [" ".join(rng.sample(p[1].split(), min(3, len(p[1].split())))) for p in sample]
     figures: dict[str, Any] = {"open_s": opened}
     for mode in ("bm25", "dense", "hybrid"):
@@ -129,24 +130,21 @@ def serve_figures(settings: Settings, count: int) -> dict[str, Any]:
     return figures
 
 
-def _sample_papers(store: Store, count: int, rng: random.Random) -> list[tuple[str, str]]:
-    total = store.count_papers()
-    picked: list[tuple[str, str]] = []
-    for offset in sorted(rng.sample(range(max(total - 1, 1)), min(count + 20, total - 1))):
-        found = store.list_papers(limit=1, offset=offset)
-        if found and found[0].id:
-            picked.append((found[0].id, found[0].title))
-    rng.shuffle(picked)
-    return picked
+def _sample_papers(svc: SearchService, count: int, rng: random.Random) -> list[tuple[str, str]]:
+    """Random stored papers (id, title), read from the index by pk (a fresh store's pks)."""
+    total = svc.lexical.num_docs()
+    pks = rng.sample(range(1, total + 1), min(count + 20, total))
+    found = svc.lexical.papers(pks)
+    return [(found[pk].id or "", found[pk].title) for pk in pks if pk in found]
 
 
-def _recall(vectors: Any, queries: np.ndarray) -> float:
+def _recall(vectors: VectorIndex, queries: np.ndarray) -> float:
     """Share of the exact top 10 that the search (HNSW above the threshold) returns."""
-    found = []
-    for q in queries:
-        approx = {pk for pk, _ in vectors.search(q, 10)}
-        exact = {pk for pk, _ in vectors.search(q, 10, exact=True)}
-        found.append(len(approx & exact) / max(len(exact), 1))
+    exact = vectors.exact_many(queries, 10)
+    found = [
+        len({pk for pk, _ in vectors.search(q, 10)} & set(e)) / 10
+        for q, e in zip(queries, exact, strict=True)
+    ]
     return float(np.mean(found)) if found else 0.0
 
 

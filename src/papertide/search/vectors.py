@@ -156,6 +156,25 @@ class VectorIndex:
         best = best[np.argsort(-scores[best])]
         return [(int(self._keys[r]), float(scores[r])) for r in best]
 
+    def exact_many(self, queries: Vectors, k: int) -> list[list[int]]:
+        """Exact top-``k`` pks for many queries in one chunked pass (for recall checks)."""
+        self._drain()
+        best = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+        rows = np.zeros((len(queries), 0), dtype=np.int64)
+        for start in range(0, len(self._vectors), 65_536):
+            chunk = self._vectors[start : start + 65_536].astype(np.float32)
+            scores = queries.astype(np.float32) @ chunk.T
+            scores[:, self._keys[start : start + len(chunk)] == _DEAD] = -np.inf
+            best = np.concatenate([best, scores], axis=1)
+            rows = np.concatenate(
+                [rows, np.broadcast_to(np.arange(start, start + len(chunk)), scores.shape)], axis=1
+            )
+            keep = np.argpartition(-best, min(k, best.shape[1]) - 1, axis=1)[:, :k]
+            best, rows = np.take_along_axis(best, keep, 1), np.take_along_axis(rows, keep, 1)
+        order = np.argsort(-best, axis=1)
+        rows = np.take_along_axis(rows, order, 1)
+        return [[int(self._keys[r]) for r in row] for row in rows]
+
     def flush(self) -> None:
         """Write everything to disk, compacting away dead rows first when they pile up."""
         self._drain()
