@@ -31,9 +31,12 @@ def is_duplicate(paper: Paper, other: Paper, *, mine: set[str] | None = None) ->
     return union > 0 and len(a & b) / union >= DUPLICATE_JACCARD
 
 
-def shared_title_terms(paper: Paper, other: Paper, limit: int = 5) -> list[str]:
+def shared_title_terms(
+    paper: Paper, other: Paper, limit: int = 5, *, stems: set[str] | None = None
+) -> list[str]:
     """Title words of ``other`` whose stems appear in ``paper``'s title or abstract."""
-    stems = set(analyze(f"{paper.title} {paper.abstract}"))
+    if stems is None:
+        stems = set(analyze(f"{paper.title} {paper.abstract}"))
     shared = [w for w in words(other.title) if w not in STOPWORDS and analyze(w)[0] in stems]
     return list(dict.fromkeys(shared))[:limit]
 
@@ -48,6 +51,7 @@ def rank_similar(
 ) -> list[Hit]:
     """The ``k`` best candidates as hits, skipping the paper and its duplicates."""
     mine = word_set(paper)
+    stems = set(analyze(f"{paper.title} {paper.abstract}"))
     hits: list[Hit] = []
     for pk, score in blend(lexical, {p: c / LEXICAL_WEIGHT for p, c in dense.items()}, weight=1.0):
         other = candidates.get(pk)
@@ -58,7 +62,7 @@ def rank_similar(
         why = []
         if pk in dense:
             why.append(f"semantic {dense[pk]:.2f}")
-        shared = shared_title_terms(paper, other)
+        shared = shared_title_terms(paper, other, stems=stems)
         if shared:
             why.append("shared: " + " ".join(shared))
         assert other.id is not None
