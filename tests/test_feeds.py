@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import feedparser  # type: ignore[import-untyped]
@@ -12,8 +11,10 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.ingest import ingest_paths
+from papertide.ranking.trending import paper_trending
 from papertide.store import Store
 from papertide.web import create_app, feeds, service
 
@@ -197,6 +198,37 @@ def test_trending_feed_follows_the_trending_ranking(tmp_path: Path, seeds: list[
     assert {link.rel: link.href for link in parsed.feed.links}["alternate"].endswith("/trending")
 
 
+def test_trending_pages_rank_every_paper_by_the_formula(tmp_path: Path, seeds: list[Path]) -> None:
+    """The service ranks on index keys only; its pages must equal scoring whole papers."""
+    settings = Settings(data_dir=tmp_path / "rank", trending_window_days=100_000)
+    store = Store.open(settings.resolved_database_url)
+    try:
+        ingest_paths(store, seeds, settings=settings)
+        everyone = store.list_papers(limit=1000)
+        now = utcnow()
+        for i in range(1, 4):
+            user = store.create_user(username=f"u{i}", email=None, password_hash="x", now=now)
+            for paper in everyone[: 7 * i : i]:  # more votes on some, across days
+                store.set_vote(user_pk=user.pk, paper_pk=paper.pk or 0, up=True, now=now)
+        papers = store.list_papers(limit=1000)
+        voted = sorted(
+            (p for p in papers if p.site_votes > 0),
+            key=lambda p: (-paper_trending(p, now, settings.trending), -(p.pk or 0)),
+        )
+        unvoted = sorted(
+            (p for p in papers if p.site_votes == 0), key=lambda p: (p.day, p.pk), reverse=True
+        )
+        expected = [p.id for p in voted + unvoted]
+        shown: list[str | None] = []
+        for offset in range(0, len(expected), 4):  # pages that straddle voted and unvoted
+            page = service.trending(store, settings, user=None, limit=4, offset=offset)
+            shown += [view.paper.id for view in page]
+    finally:
+        store.close()
+    assert len(voted) >= 7
+    assert shown == expected
+
+
 def test_empty_store_gives_a_valid_empty_feed(settings: Settings) -> None:
     with _client(settings) as client:
         for path in ("/feeds/daily.atom", "/feeds/trending.atom"):
@@ -213,18 +245,8 @@ def test_search_feed_needs_a_query(settings: Settings) -> None:
     assert "search for" in response.text
 
 
-@pytest.fixture
-def search_ready() -> Iterator[None]:
-    """Skip until the search service (papertide.search.SearchService) has landed."""
-    import papertide.search
-
-    if not hasattr(papertide.search, "SearchService"):
-        pytest.skip("papertide.search.SearchService has not landed yet (issue 5, search part)")
-    yield
-
-
 def test_search_feed_lists_matches_with_the_query_escaped(
-    search_ready: None, seeded: Store, settings: Settings
+    seeded: Store, settings: Settings
 ) -> None:
     with _client(settings) as client:
         expected = client.app.state.search.search("sparse attention", k=feeds.FEED_SIZE)  # type: ignore[attr-defined]

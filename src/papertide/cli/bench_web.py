@@ -44,6 +44,11 @@ def bench_web(
         )
         console.print(f"imported {papers:,} papers in {time.perf_counter() - started:.0f} s")
         ids = _cast_votes(store, voters)
+        # Generated papers are dated 2024: widen the trending window to hold all of them,
+        # so /trending ranks the whole store rather than an empty window.
+        oldest = min(p.day for p in store.list_papers(limit=1, offset=papers - 1) if p.day)
+        window = (utcnow().date() - oldest).days + 1
+        settings = settings.model_copy(update={"trending_window_days": window})
         started = time.perf_counter()
         with TestClient(create_app(settings)) as client:
             console.print(

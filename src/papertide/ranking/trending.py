@@ -12,7 +12,7 @@ feeds (``Paper.day``: listed, else published, else first seen).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from papertide.models import Paper
 
@@ -38,15 +38,30 @@ def paper_votes(paper: Paper, params: TrendingParams = DEFAULT) -> float:
     return paper.site_votes + params.external_weight * (paper.upvotes_external or 0)
 
 
-def paper_age_hours(paper: Paper, now: datetime) -> float:
-    """Hours since the paper reached the feeds: midnight UTC of ``Paper.day``."""
-    day = paper.day
+def age_hours(day: date | None, now: datetime) -> float:
+    """Hours since a paper filed under ``day`` reached the feeds: midnight UTC of that day."""
     if day is None:
         return 1e6
     return max(0.0, (now - datetime(day.year, day.month, day.day)).total_seconds() / 3600)
 
 
+def paper_age_hours(paper: Paper, now: datetime) -> float:
+    """Hours since the paper reached the feeds (``Paper.day``)."""
+    return age_hours(paper.day, now)
+
+
+def keys_trending(
+    site_votes: int,
+    upvotes_external: int | None,
+    day: date | None,
+    now: datetime,
+    params: TrendingParams = DEFAULT,
+) -> float:
+    """The score from the three columns it reads, for ranking without loading whole papers."""
+    votes = site_votes + params.external_weight * (upvotes_external or 0)
+    return trending_score(votes, age_hours(day, now), gravity=params.gravity)
+
+
 def paper_trending(paper: Paper, now: datetime, params: TrendingParams = DEFAULT) -> float:
     """A paper's trending score at ``now`` (naive UTC)."""
-    votes = paper_votes(paper, params)
-    return trending_score(votes, paper_age_hours(paper, now), gravity=params.gravity)
+    return keys_trending(paper.site_votes, paper.upvotes_external, paper.day, now, params)

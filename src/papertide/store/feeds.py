@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, RowMapping, func, select
 
 from papertide.models import Paper
 from papertide.store.rows import row_to_paper
 from papertide.store.schema import external_ids, papers
+
+
+class VoteKeys(NamedTuple):
+    """The columns a trending score reads."""
+
+    pk: int
+    day: date | None
+    site_votes: int
+    upvotes_external: int | None
+
 
 # Community interest in a paper: votes here plus votes observed on the source site.
 _VOTES = papers.c.site_votes + func.coalesce(papers.c.upvotes_external, 0)
@@ -53,16 +64,18 @@ class FeedMixin:
             found: date | None = conn.execute(select(func.max(papers.c.day))).scalar_one_or_none()
             return found
 
-    def voted_since(self, day: date, *, limit: int = 20_000) -> list[Paper]:
-        """Papers filed on or after ``day`` with any votes: the ones a trending score lifts."""
+    def voted_keys_since(self, day: date, *, limit: int = 50_000) -> list[VoteKeys]:
+        """(pk, day, site_votes, upvotes_external) of papers filed on or after ``day`` with
+        any votes: the ones a trending score lifts. Read from the covering index ix_papers_feed
+        alone, so ranking them never loads titles and abstracts."""
         query = (
-            select(papers)
+            select(papers.c.pk, papers.c.day, papers.c.site_votes, papers.c.upvotes_external)
             .where(papers.c.day >= day, _VOTES > 0)
             .order_by(_VOTES.desc(), papers.c.pk.desc())
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return with_external_ids(conn, list(conn.execute(query).mappings()))
+            return [VoteKeys(*row) for row in conn.execute(query)]
 
     def unvoted_since(self, day: date, *, limit: int, offset: int = 0) -> list[Paper]:
         """Papers filed on or after ``day`` without votes, newest first."""

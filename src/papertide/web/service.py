@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.models import Hit, Paper, User
-from papertide.ranking.trending import paper_trending
+from papertide.ranking.trending import keys_trending
 from papertide.store import Store
 
 NEW_FOR = timedelta(hours=24)
@@ -181,11 +181,15 @@ def trending(
     """
     now = utcnow()
     window_start = now.date() - timedelta(days=settings.trending_window_days)
-    scored: list[tuple[float, Paper]] = []
-    for paper in store.voted_since(window_start):
-        scored.append((paper_trending(paper, now, settings.trending), paper))
-    scored.sort(key=lambda item: (-item[0], -(item[1].pk or 0)))
-    chosen = scored[offset : offset + limit]
+    params = settings.trending
+    scored = [
+        (keys_trending(k.site_votes, k.upvotes_external, k.day, now, params), k.pk)
+        for k in store.voted_keys_since(window_start)
+    ]
+    scored.sort(key=lambda item: (-item[0], -item[1]))
+    page = scored[offset : offset + limit]
+    found = {p.pk: p for p in store.papers_by_pk([pk for _, pk in page])}
+    chosen = [(score, found[pk]) for score, pk in page if pk in found]
     if len(chosen) < limit:
         skip = max(0, offset - len(scored))
         rest = store.unvoted_since(window_start, limit=limit - len(chosen), offset=skip)
