@@ -6,11 +6,12 @@ import random
 import statistics
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from fastapi.testclient import TestClient
 
 from papertide.cli.common import console, settings_of
 from papertide.clock import utcnow
@@ -18,6 +19,9 @@ from papertide.ingest import IngestOptions, ingest_paths
 from papertide.store import Store
 from papertide.synth import write_snapshot
 from papertide.web import create_app
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 
 def bench_web(
@@ -49,6 +53,9 @@ def bench_web(
         oldest = min(p.day for p in store.list_papers(limit=1, offset=papers - 1) if p.day)
         window = (utcnow().date() - oldest).days + 1
         settings = settings.model_copy(update={"trending_window_days": window})
+        with warnings.catch_warnings():  # Starlette's note on httpx: not the user's concern
+            warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
+            from fastapi.testclient import TestClient
         started = time.perf_counter()
         with TestClient(create_app(settings)) as client:
             console.print(
