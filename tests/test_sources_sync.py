@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from papertide.cli import app
 from papertide.config import Settings
 from papertide.ingest import ingest_paths
+from papertide.search import SearchService
 from papertide.store import Store
 from papertide.store.sync_state import last_runs, list_states, save_state
 from papertide.sync import make_source, sync_sources, watch
@@ -135,6 +136,17 @@ def test_cli_sync_twice_then_sources(server: FixtureServer, settings: Settings) 
     assert "10 new papers." in first.output
     for name in ("arxiv", "oai", "hf"):
         assert name in first.output
+    # The sync indexed what it stored: search finds every new paper by its title.
+    store = Store.open(settings.resolved_database_url)
+    svc = SearchService.open(settings, store, catch_up=False)
+    try:
+        stored = store.list_papers(limit=100)
+        assert len(stored) == 10
+        for paper in stored:
+            assert paper.id in {h.paper_id for h in svc.search(paper.title, mode="bm25").hits}
+    finally:
+        svc.close()
+        store.close()
 
     second = runner.invoke(app, [*args, "sync", "--quiet"], env=_env(server))
     assert second.exit_code == 0, second.output

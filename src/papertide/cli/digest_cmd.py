@@ -158,10 +158,13 @@ def _digests(store: Store, settings: Settings) -> None:
 
 
 def _sync(store: Store, settings: Settings) -> None:
+    from papertide.cli.sync_cmd import index_new_papers
     from papertide.sync import sync_sources  # network stack loaded only when syncing
 
-    for result in sync_sources(store, settings=settings):
+    results = sync_sources(store, settings=settings)
+    for result in results:
         console.print(f"sync {result.name}: {result.status} ({result.pages} pages)")
+    index_new_papers(store, settings, results, quiet=True)
 
 
 def bench_digest(

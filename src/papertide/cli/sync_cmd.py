@@ -15,6 +15,7 @@ from rich.table import Table
 
 from papertide.cli.common import console, err_console, fail, open_store, settings_of
 from papertide.config import Settings
+from papertide.store import Store
 from papertide.store.sync_state import last_runs, list_states
 from papertide.sync import Page, SourceResult, make_source, sync_sources, watch
 
@@ -62,12 +63,19 @@ def sync(
     try:
         with _logging(quiet):
             if watch_mode:
-                watch(store, settings=settings, names=names, on_round=_print_summary)
+
+                def on_round(results: list[SourceResult]) -> None:
+                    _print_summary(results)
+                    index_new_papers(store, settings, results, quiet=quiet)
+
+                watch(store, settings=settings, names=names, on_round=on_round)
                 return
             with _progress(quiet) as on_page:
                 results = sync_sources(
                     store, settings=settings, names=names, dry_run=dry_run, on_page=on_page
                 )
+            if not dry_run:
+                index_new_papers(store, settings, results, quiet=quiet)
     finally:
         store.close()
     _print_summary(results, dry_run=dry_run)
@@ -115,6 +123,17 @@ def _progress(quiet: bool) -> Iterator[Any]:
 
     with progress:
         yield on_page
+
+
+def index_new_papers(
+    store: Store, settings: Settings, results: list[SourceResult], *, quiet: bool = False
+) -> None:
+    """Bring the search index up to date when a sync stored papers; running sites reload it
+    on their next query (search/service.py), so new papers are found without a restart."""
+    if any(r.report.added or r.report.changed for r in results):
+        from papertide.cli.search_cmd import open_service  # the search stack, only when needed
+
+        open_service(settings, store, quiet=quiet).close()
 
 
 def _print_summary(results: list[SourceResult], *, dry_run: bool = False) -> None:

@@ -128,6 +128,10 @@ class LexicalIndex:
             self._writer.commit()
             self._writer.wait_merging_threads()
             self._writer = None
+        self.reload()
+
+    def reload(self) -> None:
+        """See the segments committed since (by this or another process)."""
         self.index.reload()
         self.searcher = self.index.searcher()
 

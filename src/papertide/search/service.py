@@ -11,13 +11,21 @@
 mode: "bm25" (lexical), "dense" or "hybrid"; sort: "relevance", "date" (newest first) or
 "trending" (ranking/trending.py) over the ``rerank_depth`` most relevant hits. Index files
 live under ``settings.data_dir / "index"``: lexical/ (tantivy), vectors/ and state.json (the
-last ``modified`` time indexed, the embedder and the index layout).
+last ``modified`` time indexed, the embedder, the index layout and a commit ``generation``).
+
+Several processes share one index folder (web workers, `papertide worker`, `papertide
+ingest`): writes take an exclusive lock on the folder (.lock) and first load whatever another
+process committed, so no one writes over newer files; every commit bumps ``generation`` and
+replaces state.json atomically. Readers look at state.json's stamp before each search (a
+stat, microseconds) and, when another process committed, reload the indexes under a shared
+lock, so they never read half-written files and see new papers without a restart.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -70,6 +78,9 @@ class SearchService:
         self.folder = folder
         self._embedder: Embedder | None = None
         self._similar: OrderedDict[tuple[str, int], list[Hit]] = OrderedDict()
+        self._held = False  # whether this object holds the folder lock
+        self._mutex = threading.RLock()  # threads of this process take turns at the lock
+        self._stamp = self._state_stamp()  # what self.state was read from
         self.state = self._read_state()
         self.lexical = LexicalIndex(folder / "lexical", title_repeat=self.config.title_repeat)
         self.vectors: VectorIndex | None = None
@@ -86,15 +97,25 @@ class SearchService:
 
     def close(self) -> None:
         """Write pending changes and let go of the indexes."""
-        self.lexical.commit()
+        # Every write commits under the lock as it goes: nothing is pending here, and
+        # flushing our copy now could overwrite what another process committed since.
         if self.vectors is not None:
-            self.vectors.flush()
+            self.vectors.close()
+            self.vectors = None
+
+    def sync(self) -> bool:
+        """Load what other processes committed since we last looked; True when reloaded."""
+        if self._state_stamp() == self._stamp:
+            return False
+        with self._lock(shared=True):
+            return self._catch_up_files()
 
     # Writing ------------------------------------------------------------------------------
 
     def refresh(self, progress: Callable[[int], None] | None = None) -> int:
         """Index papers written since the last refresh; returns how many were (re)indexed."""
         with self._lock():
+            self._catch_up_files()
             vectors = self._vector_index()
             since = self.state.get("last_modified")
             start = datetime.fromisoformat(since) - _OVERLAP if since else None
@@ -115,6 +136,7 @@ class SearchService:
     def remove(self, pks: list[int]) -> None:
         """Drop papers (by pk) from both indexes."""
         with self._lock():
+            self._catch_up_files()
             self.lexical.delete(pks)
             self._vector_index().delete(pks)
             self._commit(self.state.get("last_modified"))
@@ -122,6 +144,7 @@ class SearchService:
     def reindex(self, progress: Callable[[int], None] | None = None) -> int:
         """Rebuild both indexes from the store."""
         with self._lock():
+            self._catch_up_files()
             self.lexical.delete_all()
             self._vector_index().clear()
             self._commit(None)
@@ -146,6 +169,7 @@ class SearchService:
         sort: str = "relevance",
     ) -> SearchResult:
         """One page of papers for ``query`` (see query.py for the language)."""
+        self.sync()
         parsed = parse_query(query)
         notice = parsed.notice
         if mode not in MODES:
@@ -166,6 +190,7 @@ class SearchService:
 
     def similar(self, paper_id: str, *, k: int = 10) -> list[Hit]:
         """The ``k`` papers most like ``paper_id`` (not itself nor its duplicates)."""
+        self.sync()
         paper = self.store.get_paper(paper_id)
         if paper is None or paper.pk is None:
             return []
@@ -269,6 +294,9 @@ class SearchService:
         return np.asarray(vectors[0], dtype=np.float32)
 
     def _vector_index(self) -> VectorIndex:
+        if self.vectors is None and not self._held:
+            with self._lock(shared=True):  # files are read whole, never mid-write
+                return self._vector_index()
         if self.vectors is None:
             name = self.config.embedder
             dim = int(self.state.get("dims", {}).get(name) or self.embedder.dim)
@@ -289,8 +317,39 @@ class SearchService:
         self.lexical.commit()
         self._vector_index().flush()
         self.state["last_modified"] = last
-        (self.folder / "state.json").write_text(json.dumps(self.state))
+        self.state["generation"] = int(self.state.get("generation", 0)) + 1
+        temporary = self.folder / "state.json.tmp"
+        temporary.write_text(json.dumps(self.state))
+        temporary.replace(self.folder / "state.json")  # readers see old or new, whole
+        self._stamp = self._state_stamp()
         self._similar.clear()
+
+    def _state_stamp(self) -> tuple[int, int] | None:
+        """state.json's inode and change time: a commit replaces the file, changing both."""
+        try:
+            found = (self.folder / "state.json").stat()
+        except FileNotFoundError:
+            return None
+        return found.st_ino, found.st_mtime_ns
+
+    def _catch_up_files(self) -> bool:
+        """Under the folder lock: reload the indexes if another process committed."""
+        stamp = self._state_stamp()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        path = self.folder / "state.json"
+        state: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+        if state.get("generation") == self.state.get("generation"):
+            return False
+        self.state = state
+        self.lexical.reload()
+        if self.vectors is not None:
+            self.vectors.close()
+            self.vectors = None
+        self._vector_index()
+        self._similar.clear()
+        return True
 
     def _read_state(self) -> dict[str, Any]:
         path = self.folder / "state.json"
@@ -303,13 +362,20 @@ class SearchService:
         return state
 
     @contextmanager
-    def _lock(self) -> Iterator[None]:
-        with (self.folder / ".lock").open("w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
+    def _lock(self, *, shared: bool = False) -> Iterator[None]:
+        """The folder lock: exclusive for writers, shared for readers loading files."""
+        with self._mutex:
+            if self._held:  # already ours (writes load files under their own lock)
                 yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                return
+            with (self.folder / ".lock").open("a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+                self._held = True
+                try:
+                    yield
+                finally:
+                    self._held = False
+                    fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _why(paper: Paper, wanted: dict[str, str], parsed: ParsedQuery) -> list[str]:

@@ -121,6 +121,11 @@ class VectorIndex:
             if present:
                 self._ann.remove(present)
 
+    def close(self) -> None:
+        """Finish queued HNSW inserts and stop the insert thread (the object is done)."""
+        self._drain()
+        self._worker.shutdown()
+
     def clear(self) -> None:
         """Forget every vector."""
         self._drain()
