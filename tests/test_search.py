@@ -4,9 +4,11 @@ exclusions, filters, sorting, paging, explanations, incremental updates, similar
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
+from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.search import SearchService
 from papertide.store import Store
@@ -162,3 +164,39 @@ def test_similar_excludes_itself_and_duplicates(
     assert len(found) == 3 and found[0] in ids(5, 6)
     assert any(w.startswith("semantic") for w in hits[0].why)
     assert svc.similar("no-such-paper") == []
+
+
+def test_similar_lists_are_stored_and_served_until_stale(svc: SearchService, store: Store) -> None:
+    first = svc.similar(ids(1)[0], k=3)
+    pk = pk_of(store, ids(1)[0])
+    stored = store.similar_list(pk)
+    assert stored is not None and stored.model == svc.config.embedder
+    assert [i[0] for i in stored.items][:3] == [h.paper.pk for h in first if h.paper]
+    # A later view (another process, or after the in-memory cache) reads the stored list:
+    # shown in the order stored, with its reasons.
+    reordered = [(p, s, ["stored"]) for p, s, _ in reversed(stored.items)]
+    store.save_similar(pk, model=stored.model, items=reordered, now=utcnow())
+    svc._similar.clear()
+    served = svc.similar(ids(1)[0], k=3)
+    assert [h.paper.pk for h in served if h.paper] == [p for p, _, _ in reordered[:3]]
+    assert all(h.why == ["stored"] for h in served)
+    # Older than similar_max_age_hours, or from another embedder: computed again.
+    for model, age in ((stored.model, timedelta(hours=25)), ("another-model", timedelta(0))):
+        store.save_similar(pk, model=model, items=reordered, now=utcnow() - age)
+        svc._similar.clear()
+        assert [h.paper_id for h in svc.similar(ids(1)[0], k=3)] == [h.paper_id for h in first]
+        again = store.similar_list(pk)
+        assert again is not None and again.model == svc.config.embedder
+        assert again.computed > utcnow() - timedelta(minutes=1)
+
+
+def test_precompute_similar_fills_missing_lists_once(svc: SearchService, store: Store) -> None:
+    pks = [pk_of(store, i) for i in ids(1, 2, 3)]
+    assert all(store.similar_list(pk) is None for pk in pks)
+    advanced: list[int] = []
+    assert svc.precompute_similar(pks, advanced.append) == 3
+    assert sum(advanced) == 3
+    assert all(store.similar_list(pk) is not None for pk in pks)
+    assert svc.precompute_similar(pks) == 0  # fresh lists are kept
+    svc.reindex()  # a rebuilt index forgets them
+    assert all(store.similar_list(pk) is None for pk in pks)

@@ -144,6 +144,7 @@ def test_cli_sync_twice_then_sources(server: FixtureServer, settings: Settings) 
         assert len(stored) == 10
         for paper in stored:
             assert paper.id in {h.paper_id for h in svc.search(paper.title, mode="bm25").hits}
+            assert store.similar_list(paper.pk or 0) is not None  # computed for the feeds
     finally:
         svc.close()
         store.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from papertide.config import Settings
 from papertide.store import Store
@@ -48,3 +51,21 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error in red on stderr and return the Exit to raise."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(code)
+
+
+@contextmanager
+def progress_bar(
+    label: str, *, total: int | None = None, quiet: bool = False
+) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (gone when done); yields ``advance(n)``."""
+    progress = Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task(label, total=total)
+        yield lambda n: progress.advance(task, n)

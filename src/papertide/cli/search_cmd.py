@@ -6,9 +6,15 @@ from pathlib import Path
 
 import orjson
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from papertide.cli.common import console, err_console, fail, open_store, settings_of
+from papertide.cli.common import (
+    console,
+    err_console,
+    fail,
+    open_store,
+    progress_bar,
+    settings_of,
+)
 from papertide.config import Settings
 from papertide.models import Hit
 from papertide.search.service import MODES, SORTS, SearchService
@@ -26,17 +32,8 @@ def open_service(settings: Settings, store: Store, *, quiet: bool = False) -> Se
 
 def refresh_with_progress(svc: SearchService, store: Store, *, quiet: bool = False) -> int:
     """svc.refresh() with a progress bar on stderr."""
-    progress = Progress(
-        TextColumn("[bold]indexing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err_console,
-        disable=quiet,
-        transient=True,
-    )
-    with progress:
-        task = progress.add_task("index", total=None)
-        return svc.refresh(lambda n: progress.advance(task, n))
+    with progress_bar("indexing", quiet=quiet) as advance:
+        return svc.refresh(advance)
 
 
 def search(
@@ -123,16 +120,8 @@ def reindex(ctx: typer.Context) -> None:
     store = open_store(settings)
     try:
         svc = SearchService.open(settings, store, catch_up=False)
-        progress = Progress(
-            TextColumn("[bold]reindexing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=err_console,
-            transient=True,
-        )
-        with progress:
-            task = progress.add_task("reindex", total=store.count_papers())
-            count = svc.reindex(lambda n: progress.advance(task, n))
+        with progress_bar("reindexing", total=store.count_papers()) as advance:
+            count = svc.reindex(advance)
         svc.close()
     finally:
         store.close()

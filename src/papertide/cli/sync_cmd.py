@@ -13,7 +13,14 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from papertide.cli.common import console, err_console, fail, open_store, settings_of
+from papertide.cli.common import (
+    console,
+    err_console,
+    fail,
+    open_store,
+    progress_bar,
+    settings_of,
+)
 from papertide.config import Settings
 from papertide.store import Store
 from papertide.store.sync_state import last_runs, list_states
@@ -128,12 +135,18 @@ def _progress(quiet: bool) -> Iterator[Any]:
 def index_new_papers(
     store: Store, settings: Settings, results: list[SourceResult], *, quiet: bool = False
 ) -> None:
-    """Bring the search index up to date when a sync stored papers; running sites reload it
-    on their next query (search/service.py), so new papers are found without a restart."""
+    """Bring the search index up to date when a sync stored papers, and compute the new
+    papers' similar lists (the feeds show them first). Running sites reload the index on
+    their next query (search/service.py): new papers are found without a restart."""
     if any(r.report.added or r.report.changed for r in results):
         from papertide.cli.search_cmd import open_service  # the search stack, only when needed
 
-        open_service(settings, store, quiet=quiet).close()
+        svc = open_service(settings, store, quiet=quiet)
+        try:
+            with progress_bar("similar papers", total=len(svc.indexed), quiet=quiet) as advance:
+                svc.precompute_similar(svc.indexed, advance)
+        finally:
+            svc.close()
 
 
 def _print_summary(results: list[SourceResult], *, dry_run: bool = False) -> None:

@@ -56,4 +56,13 @@ class SearchSettings(BaseModel):
     similar_cache: int = Field(
         default=20_000, ge=0, description="Similar-paper lists kept in memory (LRU)."
     )
+    similar_keep: int = Field(
+        default=20, ge=1, description="Similar papers stored per paper (pages show 8)."
+    )
+    similar_max_age_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="A stored similar-paper list older than this is computed again on view, "
+        "so papers that arrived since can join it.",
+    )
     embed_batch: int = Field(default=512, ge=1, description="Papers embedded per batch.")

@@ -24,6 +24,7 @@ from papertide.normalize import parse_arxiv_id
 from papertide.store.community import CommunityMixin, NameTaken
 from papertide.store.feeds import FeedMixin, with_external_ids
 from papertide.store.schema import ingest_runs, listing_items, listings, papers
+from papertide.store.similar import SimilarMixin
 from papertide.store.writer import WriteSession
 
 __all__ = ["NameTaken", "Store", "WriteSession"]
@@ -33,7 +34,7 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
 
-class Store(CommunityMixin, FeedMixin):
+class Store(CommunityMixin, FeedMixin, SimilarMixin):
     """Papers and everything about them, in one database."""
 
     def __init__(self, engine: Engine) -> None:

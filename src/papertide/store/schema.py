@@ -255,3 +255,14 @@ digest_papers = Table(
     Column("digest_pk", Integer, ForeignKey("digests.pk", ondelete="CASCADE"), nullable=False),
     Index("ix_digest_papers_digest_pk", "digest_pk"),
 )
+
+# A paper's similar papers as last computed (search/service.py): [[pk, score, [why...]], ...]
+# under the embedding model that ranked them; recomputed when stale or the model changed.
+similar_lists = Table(
+    "similar_lists",
+    metadata,
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("computed", DateTime, nullable=False),
+    Column("items", Json, nullable=False),
+)
