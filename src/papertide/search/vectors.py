@@ -37,8 +37,11 @@ class VectorIndex:
         self.ann_threshold = ann_threshold
         self.ef_search = ef_search
         self.reset = False
-        self._keys: Keys = np.zeros(0, dtype=np.int64)
-        self._vectors = np.zeros((0, dim), dtype=np.float16)
+        # Rows live in buffers that grow by half when full, so adding a batch copies only the
+        # batch (appending by concatenation copied every vector on every batch: O(N^2)).
+        self._size = 0
+        self._key_buffer: Keys = np.zeros(0, dtype=np.int64)
+        self._vector_buffer = np.zeros((0, dim), dtype=np.float16)
         self._row: dict[int, int] = {}
         self._exact: Vectors | None = None
         self._ann: Any = None
@@ -69,6 +72,35 @@ class VectorIndex:
             index._ann.expansion_search = ef_search
         return index
 
+    @property
+    def _keys(self) -> Keys:
+        return self._key_buffer[: self._size]
+
+    @_keys.setter
+    def _keys(self, keys: Keys) -> None:
+        self._key_buffer, self._size = keys, len(keys)
+
+    @property
+    def _vectors(self) -> npt.NDArray[np.float16]:
+        return self._vector_buffer[: self._size]
+
+    @_vectors.setter
+    def _vectors(self, vectors: npt.NDArray[np.float16]) -> None:
+        self._vector_buffer = vectors  # always set together with _keys
+
+    def _append(self, keys: Keys, vectors: npt.NDArray[np.float16]) -> None:
+        start, end = self._size, self._size + len(keys)
+        if end > len(self._key_buffer):
+            capacity = max(end, len(self._key_buffer) * 3 // 2, 1024)
+            key_buffer = np.empty(capacity, dtype=np.int64)
+            vector_buffer = np.empty((capacity, self.dim), dtype=np.float16)
+            key_buffer[:start] = self._keys
+            vector_buffer[:start] = self._vectors
+            self._key_buffer, self._vector_buffer = key_buffer, vector_buffer
+        self._key_buffer[start:end] = keys
+        self._vector_buffer[start:end] = vectors
+        self._size = end
+
     def __len__(self) -> int:
         return len(self._row)
 
@@ -85,9 +117,8 @@ class VectorIndex:
         if not pks:
             return
         self.delete(pks, from_ann=False)
-        start = len(self._keys)
-        self._keys = np.concatenate([self._keys, np.asarray(pks, dtype=np.int64)])
-        self._vectors = np.concatenate([self._vectors, vectors.astype(np.float16)])
+        start = self._size
+        self._append(np.asarray(pks, dtype=np.int64), vectors.astype(np.float16))
         self._row.update(zip(pks, range(start, start + len(pks)), strict=True))
         self._exact = None
         if self._ann is not None:
