@@ -129,6 +129,36 @@ def test_vector_updates_deletes_and_compaction(tmp_path: Path) -> None:
     assert other.reset and len(other) == 0
 
 
+def test_flushes_write_only_changes_and_reopening_replays_them(tmp_path: Path) -> None:
+    folder = tmp_path / "v"
+    data = _clustered(1200, 32, seed=3)
+    index = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
+    index.upsert(list(range(1, 1001)), data[:1000])
+    index.flush()  # the HNSW graph is new: saved, covering 1,000 rows
+    snapshot = (folder / "ann.usearch").stat().st_mtime_ns
+    assert (folder / "ann.rows").read_text() == "1000"
+    index.upsert(list(range(1001, 1101)), data[1000:1100])  # new papers
+    index.upsert([5, 6], data[1100:1102])  # changed papers: new vectors
+    index.delete([7, 8, 1050])
+    index.flush()
+    # Appended rows and in-place dead marks; the HNSW snapshot is left as it was.
+    assert (folder / "ann.usearch").stat().st_mtime_ns == snapshot
+    assert (folder / "keys.i64").stat().st_size == 8 * 1102
+    keys = np.fromfile(folder / "keys.i64", dtype=np.int64)
+    assert keys[4] == keys[5] == keys[6] == keys[7] == -1 and keys[-1] == 6
+    reopened = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
+    assert reopened.approximate and len(reopened) == 1097
+    for pk, vector in ((5, data[1100]), (6, data[1101]), (1100, data[1099])):
+        assert reopened.search(vector, 1)[0][0] == pk  # replayed into the graph
+    found = {p for q in data[:1100:37] for p, _ in reopened.search(q, 20)}
+    assert not found & {7, 8, 1050}
+    assert np.array_equal(reopened.get([5]), np.asarray([data[1100]], dtype=np.float16))
+    # A flush cut short (vectors appended, keys not) is ignored on open: its commit never ran.
+    with (folder / "vectors.f16").open("ab") as out:
+        out.write(np.asarray(data[:3], dtype=np.float16).tobytes())
+    assert len(VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)) == 1097
+
+
 @pytest.mark.skipif(
     not (
         importlib.util.find_spec("sentence_transformers")

@@ -5,6 +5,11 @@ Files in the folder: meta.json (model name, dimension), keys.i64 and vectors.f16
 one is the pk of row i of the other; pk -1 marks a row that was replaced or deleted), and
 ann.usearch when the HNSW index is in use. Vectors are stored with their model's name:
 opening the folder with another model empties it, so spaces are never mixed.
+
+A flush costs what changed, not the collection: new rows are appended to keys.i64 and
+vectors.f16 and dead marks written in place. The HNSW file is a snapshot, saved again only
+when the changes since the last one pile up (``_ANN_RESAVE`` rows); ann.rows says how many rows it
+covers, and opening replays the rest (rows past it, pks deleted since) into the loaded graph.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from papertide.search.embedders import Vectors
 
 _DEAD = -1
 _MAX_PENDING = 4  # HNSW batches queued behind the caller at most
+# Save the HNSW snapshot again once this many rows changed since the last save: bounds
+# what an open replays (HNSW inserts, ~1 ms each at 1M vectors) and saves per commit.
+_ANN_RESAVE = 2_000
 Keys = npt.NDArray[np.int64]
 
 
@@ -47,6 +55,10 @@ class VectorIndex:
         self._ann: Any = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hnsw")
         self._pending: list[Future[None]] = []
+        self._flushed = 0  # rows already in the files
+        self._dead_rows: list[int] = []  # rows below _flushed marked dead since the flush
+        self._rewrite = True  # the files must be written whole (new, cleared, compacted)
+        self._ann_changes = 0  # rows added to or removed from the HNSW graph since its save
 
     @classmethod
     def open(
@@ -62,15 +74,34 @@ class VectorIndex:
             folder.mkdir(parents=True)
             meta_path.write_text(json.dumps({"model": model, "dim": dim}))
             return index
-        index._keys = np.fromfile(folder / "keys.i64", dtype=np.int64)
-        index._vectors = np.fromfile(folder / "vectors.f16", dtype=np.float16).reshape(-1, dim)
+        keys = np.fromfile(folder / "keys.i64", dtype=np.int64)
+        vectors = np.fromfile(folder / "vectors.f16", dtype=np.float16).reshape(-1, dim)
+        rows = min(len(keys), len(vectors))  # a flush cut short: its commit never happened
+        index._keys, index._vectors = keys[:rows], vectors[:rows]
+        index._flushed, index._rewrite = rows, rows != len(keys) or rows != len(vectors)
         live = np.flatnonzero(index._keys != _DEAD)
         index._row = dict(zip(index._keys[live].tolist(), live.tolist(), strict=True))
         if (folder / "ann.usearch").is_file():
             index._ann = _new_ann(dim, ef_search)
             index._ann.load(str(folder / "ann.usearch"))
             index._ann.expansion_search = ef_search
+            covered = folder / "ann.rows"
+            index._replay_ann(int(covered.read_text()) if covered.is_file() else 0)
         return index
+
+    def _replay_ann(self, covered: int) -> None:
+        """Bring a loaded HNSW snapshot up to the rows: drop pks deleted or replaced since
+        it was saved, add the rows written after the ``covered`` rows it holds."""
+        in_graph = np.asarray(self._ann.keys, dtype=np.int64)
+        newer = [r for r in self._row.values() if r >= covered]
+        stale = set(in_graph[~np.isin(in_graph, self._keys[:covered])].tolist())
+        stale |= {pk for pk in self._keys[newer].tolist() if self._ann.contains(pk)}
+        if stale:
+            self._ann.remove(sorted(stale))
+        if newer:
+            rows = np.asarray(sorted(newer))
+            self._ann.add(self._keys[rows].astype(np.uint64), self._vectors[rows], threads=0)
+        self._ann_changes = len(stale) + len(newer)
 
     @property
     def _keys(self) -> Keys:
@@ -135,6 +166,7 @@ class VectorIndex:
         if present:
             self._ann.remove(present)
         self._ann.add(np.asarray(pks, dtype=np.uint64), vectors, threads=0)
+        self._ann_changes += len(pks)
 
     def _drain(self) -> None:
         while self._pending:
@@ -145,12 +177,14 @@ class VectorIndex:
         rows = [self._row.pop(pk) for pk in pks if pk in self._row]
         if rows:
             self._keys[rows] = _DEAD
+            self._dead_rows += [r for r in rows if r < self._flushed]
             self._exact = None
         if from_ann and self._ann is not None:
             self._drain()
             present = [k for k in pks if self._ann.contains(k)]
             if present:
                 self._ann.remove(present)
+                self._ann_changes += len(present)
 
     def close(self) -> None:
         """Finish queued HNSW inserts and stop the insert thread (the object is done)."""
@@ -163,7 +197,9 @@ class VectorIndex:
         self._keys = np.zeros(0, dtype=np.int64)
         self._vectors = np.zeros((0, self.dim), dtype=np.float16)
         self._row, self._exact, self._ann = {}, None, None
+        self._rewrite, self._dead_rows = True, []
         (self.folder / "ann.usearch").unlink(missing_ok=True)
+        (self.folder / "ann.rows").unlink(missing_ok=True)
 
     def get(self, pks: list[int]) -> Vectors:
         """The vectors of ``pks`` as float32 rows (zeros for unknown pks)."""
@@ -212,18 +248,36 @@ class VectorIndex:
         return [[int(self._keys[r]) for r in row] for row in rows]
 
     def flush(self) -> None:
-        """Write everything to disk, compacting away dead rows first when they pile up."""
+        """Write the changes to disk (compacting away dead rows when they pile up)."""
         self._drain()
+        keys_path, vectors_path = self.folder / "keys.i64", self.folder / "vectors.f16"
         dead = len(self._keys) - len(self._row)
         if dead and dead * 4 > len(self._keys):
             live = np.flatnonzero(self._keys != _DEAD)
             self._keys, self._vectors = self._keys[live], self._vectors[live]
             self._row = dict(zip(self._keys.tolist(), range(len(live)), strict=True))
-            self._exact = None
-        self._keys.tofile(self.folder / "keys.i64")
-        self._vectors.tofile(self.folder / "vectors.f16")
-        if self._ann is not None:
+            self._exact, self._rewrite = None, True
+        if self._rewrite:
+            self._vectors.tofile(vectors_path)
+            self._keys.tofile(keys_path)
+        else:  # vectors before keys: rows exist once both have them (see open)
+            with vectors_path.open("ab") as out:
+                out.write(self._vectors[self._flushed :].tobytes())
+            with keys_path.open("r+b") as out:
+                for row in sorted(set(self._dead_rows)):
+                    out.seek(row * 8)
+                    out.write(np.int64(_DEAD).tobytes())
+                out.seek(self._flushed * 8)
+                out.write(self._keys[self._flushed :].tobytes())
+        if self._ann is not None and (
+            self._rewrite
+            or not (self.folder / "ann.usearch").is_file()
+            or self._ann_changes > _ANN_RESAVE
+        ):
             self._ann.save(str(self.folder / "ann.usearch"))
+            (self.folder / "ann.rows").write_text(str(self._size))
+            self._ann_changes = 0
+        self._flushed, self._dead_rows, self._rewrite = self._size, [], False
 
     def size_on_disk(self) -> int:
         """Bytes used by this index's files."""
