@@ -45,7 +45,7 @@ from papertide.search.embedders import Embedder, Vectors, load_embedder, paper_t
 from papertide.search.hybrid import Ranked, blend, rrf
 from papertide.search.lexical import LexicalIndex
 from papertide.search.query import ParsedQuery, parse_query
-from papertide.search.similar import rank_similar
+from papertide.search.similar_lists import SimilarMixin
 from papertide.search.tokenize import analyze, stem, words
 from papertide.search.vectors import VectorIndex
 from papertide.store import Store
@@ -68,7 +68,7 @@ class SearchResult:
     terms: list[str] = field(default_factory=list)
 
 
-class SearchService:
+class SearchService(SimilarMixin):
     """Lexical + dense indexes over the store's papers, kept up to date by ``refresh``."""
 
     def __init__(self, settings: Settings, store: Store, folder: Path) -> None:
@@ -191,85 +191,6 @@ class SearchService:
         page = ranked[offset : offset + k]
         hits = self._explain(page, parsed, cosine)
         return SearchResult(hits, max(total, len(ranked)), notice, _highlight_words(parsed))
-
-    def similar(self, paper_id: str, *, k: int = 10) -> list[Hit]:
-        """The ``k`` papers most like ``paper_id`` (not itself nor its duplicates).
-
-        Served from the list stored with the paper (store.similar_lists) while it is fresh
-        (``similar_max_age_hours``, same embedder), else computed and stored: a paper page
-        pays for the neighbour search once, not on every view (precompute_similar fills the
-        lists ahead of time, e.g. for the papers a sync brought)."""
-        self.sync()
-        paper = self.store.get_paper(paper_id)
-        if paper is None or paper.pk is None:
-            return []
-        key = (paper.id or paper_id, k)
-        if key in self._similar:
-            self._similar.move_to_end(key)
-            return self._similar[key]
-        hits = self._stored_similar(paper.pk, k)
-        if hits is None:
-            hits = self._compute_similar(paper, max(k, self.config.similar_keep))
-            if k <= self.config.similar_keep:
-                self._save_similar(paper.pk, hits)
-            hits = hits[:k]
-        self._similar[key] = hits
-        while len(self._similar) > self.config.similar_cache:
-            self._similar.popitem(last=False)
-        return hits
-
-    def precompute_similar(
-        self, pks: list[int], progress: Callable[[int], None] | None = None
-    ) -> int:
-        """Compute and store the similar papers of ``pks`` that have no fresh list yet."""
-        done = 0
-        for pk in pks:
-            if self._stored_similar(pk, 1) is None:
-                for paper in self.store.papers_by_pk([pk]):
-                    self._save_similar(pk, self._compute_similar(paper, self.config.similar_keep))
-                    done += 1
-            if progress:
-                progress(1)
-        return done
-
-    def _stored_similar(self, pk: int, k: int) -> list[Hit] | None:
-        """The stored list's first ``k`` hits, or None when missing, stale or too short."""
-        if k > self.config.similar_keep:
-            return None
-        stored = self.store.similar_list(pk)
-        max_age = timedelta(hours=self.config.similar_max_age_hours)
-        if stored is None or stored.model != self.config.embedder:
-            return None
-        if stored.computed < utcnow() - max_age:
-            return None
-        items = stored.items[: k + 5]  # a few spare, for papers deleted since
-        found = {p.pk: p for p in self.store.papers_by_pk([pk for pk, _, _ in items])}
-        hits = [
-            Hit(found[pk].id or "", score, why, found[pk])
-            for pk, score, why in items
-            if pk in found
-        ]
-        return hits[:k]
-
-    def _save_similar(self, pk: int, hits: list[Hit]) -> None:
-        items = [(h.paper.pk or 0, h.score, h.why) for h in hits if h.paper is not None]
-        self.store.save_similar(pk, model=self.config.embedder, items=items, now=utcnow())
-
-    def _compute_similar(self, paper: Paper, k: int) -> list[Hit]:
-        """Neighbours by cosine (HNSW or exact) blended with a BM25 query of the title."""
-        assert paper.pk is not None
-        vectors = self._vector_index()
-        vector = vectors.get([paper.pk])[0] if paper.pk in vectors else self._embed_one(paper)
-        pool = k + 20
-        dense = dict(vectors.search(vector, pool))
-        title = [
-            (fq.Occur.Should, fq.Query.term_query(self.lexical.schema, "body", t))
-            for t in dict.fromkeys(analyze(paper.title))
-        ]
-        lexical = self.lexical.search(fq.combine(title, []), pool)[0] if title else []
-        self._add_cosines(dense, [pk for pk, _ in lexical], vector)
-        candidates = self.lexical.papers(list(set(dense) | {pk for pk, _ in lexical}))
-        return rank_similar(paper, dense, lexical, candidates, k=k)
 
     def size_on_disk(self) -> int:
         """Bytes used by the index files."""
