@@ -13,9 +13,10 @@ from papertide.cli import app
 from papertide.config import Settings
 from papertide.ingest import ingest_paths
 from papertide.search import SearchService
+from papertide.sources.live import make_source
 from papertide.store import Store
 from papertide.store.sync_state import last_runs, list_states, save_state
-from papertide.sync import make_source, sync_sources, watch
+from papertide.sync import sync_sources, watch
 from tests.fixture_server import (
     FIXTURES,
     NOW,

@@ -22,9 +22,10 @@ from papertide.cli.common import (
     settings_of,
 )
 from papertide.config import Settings
+from papertide.sources.live import Page, make_source
 from papertide.store import Store
 from papertide.store.sync_state import last_runs, list_states
-from papertide.sync import Page, SourceResult, make_source, sync_sources, watch
+from papertide.sync import SourceResult, sync_sources, watch
 
 _MAX_SHOWN_ERRORS = 10
 
