@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from papertide.cli import app
 from papertide.clock import utcnow
 from papertide.mail.settings import SECRET_FILE, MailSettings, resolve_secret
-from papertide.store import subscriptions as subs
+from papertide.store import outbox
 from tests.smtp_server import SmtpSink, add_papers, add_subscriber, smtp
 
 __all__ = ["smtp"]
@@ -33,7 +33,7 @@ def _run(settings, *args: str):
 def test_send_is_idempotent_and_dry_run_writes_nothing(settings, store, smtp, cli_env) -> None:
     out = _run(settings, "digest", "send", "--dry-run")
     assert "would send d" in out and smtp.received == []
-    assert subs.outbox_counts(store) == {}
+    assert outbox.outbox_counts(store) == {}
     assert "sent 1," in _run(settings, "digest", "send")
     assert "already composed 1" in _run(settings, "digest", "send")
     assert len(smtp.received) == 1

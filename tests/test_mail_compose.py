@@ -11,7 +11,7 @@ from papertide.mail.digest import compose_due, links_for, site_search, user_vote
 from papertide.mail.recommend import TfidfSpace, recommend
 from papertide.mail.records import Preferences
 from papertide.models import Hit, Paper
-from papertide.store import subscriptions as subs
+from papertide.store import outbox
 from tests.smtp_server import add_papers, add_subscriber
 
 
@@ -119,15 +119,15 @@ def test_pipeline_uses_search_votes_and_never_resends(settings, store) -> None:
         "search": site_search(settings, store),
     }
     assert compose_due(store, now=now, **args).created == 1
-    [digest] = subs.list_digests(store, subscriber_pk=sub.pk)
+    [digest] = outbox.list_digests(store, subscriber_pk=sub.pk)
     why = {i.paper_pk: (i.section, i.why[0]) for i in digest.items}
     assert why[papers[0].pk] == ("interests", "matches: sparse attention")
     assert why[papers[3].pk] == ("trending", "trending: 40 upvotes")
     assert why[papers[1].pk] == ("recommended", "like: Folding proteins by residues")
     tomorrow = compose_due(store, now=now + timedelta(days=1), **args)
     assert tomorrow.created == 1  # the one paper left over, and only that
-    second = subs.list_digests(store, subscriber_pk=sub.pk)[0]
+    second = outbox.list_digests(store, subscriber_pk=sub.pk)[0]
     assert [i.paper_pk for i in second.items] == [papers[2].pk]
     after = compose_due(store, now=now + timedelta(days=2), **args)
     assert (after.created, after.empty) == (0, 1)  # same papers in the window, all sent
-    assert subs.outbox_counts(store) == {"pending": 2, "empty": 1}
+    assert outbox.outbox_counts(store) == {"pending": 2, "empty": 1}

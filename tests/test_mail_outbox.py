@@ -16,7 +16,7 @@ from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.mail.digest import compose_due, links_for
 from papertide.mail.send import PAUSE_ENV, PAUSE_FILE_ENV, deliver_due
-from papertide.store import Store
+from papertide.store import Store, outbox
 from papertide.store import subscriptions as subs
 from tests.smtp_server import add_papers, add_subscriber, mail_settings, smtp
 
@@ -101,7 +101,7 @@ def test_421_is_retried_with_backoff_then_sent(any_store, any_settings, smtp):
     )
     assert later.sent == 1
     assert len(smtp.received) == 1
-    assert subs.outbox_counts(any_store) == {"sent": 1}
+    assert outbox.outbox_counts(any_store) == {"sent": 1}
 
 
 def test_550_fails_and_stops_the_address_at_the_bounce_limit(any_store, any_settings, smtp):
@@ -124,7 +124,7 @@ def test_550_fails_and_stops_the_address_at_the_bounce_limit(any_store, any_sett
         )
     gone = subs.get_subscriber(any_store, email="gone@example.org")
     assert gone is not None and gone.status == "bouncing" and gone.bounces == 2
-    assert subs.outbox_counts(any_store)["failed"] == 2  # the third day composed nothing for it
+    assert outbox.outbox_counts(any_store)["failed"] == 2  # the third day composed nothing for it
     assert {m["To"] for m in smtp.received} == {"ada@example.org"}
 
 
@@ -157,12 +157,12 @@ def test_sigkill_between_send_and_mark_loses_nothing_and_resends_same_id(
     _setup(any_store, settings, ["a@example.org", "b@example.org", "c@example.org"])
     _run_killed(settings, "after_send", str(tmp_path / "paused"))
     assert len(smtp.received) == 1  # the server accepted one mail; its mark never happened
-    assert subs.outbox_counts(any_store) == {"claimed": 3}  # the batch it had claimed
+    assert outbox.outbox_counts(any_store) == {"claimed": 3}  # the batch it had claimed
     links = links_for(settings)
     assert deliver_due(any_store, mail=settings.mail, links=links).sent == 0  # lease holds
     after_lease = lambda: utcnow() + timedelta(seconds=settings.mail.lease_seconds + 1)  # noqa: E731
     assert deliver_due(any_store, mail=settings.mail, links=links, clock=after_lease).sent == 3
-    assert subs.outbox_counts(any_store) == {"sent": 3}
+    assert outbox.outbox_counts(any_store) == {"sent": 3}
     ids = [str(m["Message-ID"]) for m in smtp.received]
     assert len(ids) == 4 and len(set(ids)) == 3  # the re-send reuses the Message-ID
     again = [m for m in smtp.received if str(m["Message-ID"]) == ids[0]]

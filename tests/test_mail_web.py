@@ -13,7 +13,7 @@ from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.mail.digest import compose_due, links_for
 from papertide.mail.send import deliver_due
-from papertide.store import Store
+from papertide.store import Store, outbox
 from papertide.store import subscriptions as subs
 from papertide.web import create_app
 from tests.smtp_server import SmtpSink, add_papers, add_subscriber, mail_settings, smtp
@@ -163,7 +163,7 @@ def test_delete_my_data_removes_everything_and_kills_the_links(site, smtp) -> No
     gone = client.post(f"{link}/delete", data={"csrf_token": _csrf(client)})
     assert gone.status_code == 200 and "gone" in gone.text
     assert subs.get_subscriber(_store(client), email="dee@example.org") is None
-    assert subs.outbox_counts(_store(client)) == {}
+    assert outbox.outbox_counts(_store(client)) == {}
     assert client.get(link).status_code == 410
 
 

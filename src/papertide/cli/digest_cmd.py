@@ -22,7 +22,7 @@ from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.mail.digest import ComposeReport, preview_message, run_digests
 from papertide.mail.send import SendReport
-from papertide.store import Store
+from papertide.store import Store, outbox
 from papertide.store import subscriptions as subs
 
 digest_app = typer.Typer(help="Email digests: compose and send what is due, preview one.")
@@ -63,7 +63,7 @@ def send(
                     f"  would send {digest.period} to #{digest.subscriber_pk}: {digest.subject}",
                     highlight=False,
                 )
-            console.print(f"outbox now: {subs.outbox_counts(store)}")
+            console.print(f"outbox now: {outbox.outbox_counts(store)}")
     finally:
         store.close()
 

@@ -25,7 +25,7 @@ from papertide.mail.settings import resolve_secret
 from papertide.models import Hit, Paper
 from papertide.ranking.trending import DEFAULT as DEFAULT_TRENDING
 from papertide.ranking.trending import TrendingParams, paper_trending
-from papertide.store import Store
+from papertide.store import Store, outbox
 from papertide.store import subscriptions as subs
 
 SearchFn = Callable[[str], list[Hit]]
@@ -194,7 +194,7 @@ def _write(
     elif batch:
         with store.write() as ws:
             for digest, status in batch:
-                subs.add_digest(ws, digest=digest, status=status)
+                outbox.add_digest(ws, digest=digest, status=status)
     batch.clear()
 
 

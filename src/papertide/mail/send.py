@@ -40,7 +40,7 @@ from types import TracebackType
 from papertide.mail.records import OutboxDigest
 from papertide.mail.render import Links, digest_context, render_digest
 from papertide.mail.settings import MailSettings
-from papertide.store import Store
+from papertide.store import Store, outbox
 from papertide.store import subscriptions as subs
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ def deliver_due(
     lease = timedelta(seconds=mail.lease_seconds)
     with Mailer(mail) as mailer:
         while True:
-            claimed = subs.claim_due(store, now=clock(), lease=lease, limit=batch_size)
+            claimed = outbox.claim_due(store, now=clock(), lease=lease, limit=batch_size)
             if not claimed:
                 break
             batch = _Batch(claimed, time.monotonic())
@@ -215,7 +215,7 @@ def _renew_if_needed(
         claim = batch.digests[0].claim
         assert claim is not None
         until = clock() + timedelta(seconds=mail.lease_seconds)
-        subs.renew_lease(store, claim=claim, until=until)
+        outbox.renew_lease(store, claim=claim, until=until)
         batch.renewed = time.monotonic()
 
 
@@ -234,7 +234,7 @@ def _deliver_one(
         mailer.send(msg, digest.email)
     except TemporaryFailure as exc:
         if digest.attempts >= mail.max_attempts:
-            done = subs.mark_failed(
+            done = outbox.mark_failed(
                 store,
                 digest=digest,
                 error=f"gave up after {digest.attempts} tries: {exc}",
@@ -246,11 +246,11 @@ def _deliver_one(
         else:
             delay = min(mail.retry_base_seconds * 2 ** (digest.attempts - 1), 86_400)
             at = clock() + timedelta(seconds=delay)
-            report.retried += subs.mark_retry(store, digest=digest, at=at, error=str(exc))
+            report.retried += outbox.mark_retry(store, digest=digest, at=at, error=str(exc))
         log.warning("digest %s to %s: %s", digest.period, digest.email, exc)
         return
     except PermanentFailure as exc:
-        report.failed += subs.mark_failed(
+        report.failed += outbox.mark_failed(
             store,
             digest=digest,
             error=str(exc),
@@ -261,7 +261,7 @@ def _deliver_one(
         log.warning("digest %s to %s refused: %s", digest.period, digest.email, exc)
         return
     _pause_point("after_send")
-    if subs.mark_sent(store, digest=digest, now=clock()):
+    if outbox.mark_sent(store, digest=digest, now=clock()):
         report.sent += 1
     else:
         report.lost += 1
