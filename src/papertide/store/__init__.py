@@ -210,6 +210,9 @@ def _configure_sqlite(engine: Engine) -> None:
             "synchronous=NORMAL",
             "foreign_keys=ON",
             "busy_timeout=30000",
+            # A big import grows the WAL to its own size (it commits once); cut the file back
+            # to 64 MB after the checkpoints that follow, rather than keep gigabytes.
+            "journal_size_limit=67108864",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
