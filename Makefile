@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+STAMP_ST := $(VENV)/.installed-st
 DEMO_DATA ?= .demo-data
 PYTEST_ARGS ?=
 
@@ -15,6 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
+# The tests also run the sentence-transformers embedder (extra `st`: torch, CPU build).
+$(STAMP_ST): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,st]'
+	touch $(STAMP_ST)
+
 ## demo: install, import the bundled sample papers (with sample votes), serve :8000
 demo: $(STAMP)
 	PAPERTIDE_DATA_DIR=$(DEMO_DATA) $(BIN)/papertide demo
@@ -25,11 +31,11 @@ services: $(STAMP)
 	bash scripts/services.sh
 
 ## test: install, start the test services, run every test
-test: $(STAMP) services
+test: $(STAMP_ST) services
 	. ./.services.env 2>/dev/null; $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 ## test-slow: the benchmark-size checks too
-test-slow: $(STAMP) services
+test-slow: $(STAMP_ST) services
 	. ./.services.env 2>/dev/null; $(BIN)/python -m pytest -n 2 -m "slow or not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
