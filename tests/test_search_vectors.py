@@ -158,6 +158,13 @@ def test_flushes_write_only_changes_and_reopening_replays_them(tmp_path: Path) -
     with (folder / "vectors.f16").open("ab") as out:
         out.write(np.asarray(data[:3], dtype=np.float16).tobytes())
     assert len(VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)) == 1097
+    # A folder from before ann.rows existed held a snapshot of every row: nothing to replay.
+    old = VectorIndex.open(tmp_path / "old", model="m", dim=32, ann_threshold=500)
+    old.upsert(list(range(1, 1001)), data[:1000])
+    old.flush()
+    (tmp_path / "old" / "ann.rows").unlink()
+    legacy = VectorIndex.open(tmp_path / "old", model="m", dim=32, ann_threshold=500)
+    assert legacy._ann_changes == 0 and legacy.search(data[999], 1)[0][0] == 1000
 
 
 _HAVE_ST = bool(

@@ -85,8 +85,8 @@ class VectorIndex:
             index._ann = _new_ann(dim, ef_search)
             index._ann.load(str(folder / "ann.usearch"))
             index._ann.expansion_search = ef_search
-            covered = folder / "ann.rows"
-            index._replay_ann(int(covered.read_text()) if covered.is_file() else 0)
+            covered = folder / "ann.rows"  # absent: saved whole with the rows, as it once was
+            index._replay_ann(int(covered.read_text()) if covered.is_file() else rows)
         return index
 
     def _replay_ann(self, covered: int) -> None:
