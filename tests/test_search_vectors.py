@@ -83,6 +83,35 @@ def test_model_change_re_embeds(
     assert again.search("dark matter", mode="dense").hits[0].paper_id == "2401.00004"
 
 
+def test_blend_weight_is_the_embedders_unless_set(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert emb.default_dense_weight("wordllama-256") == emb.STATIC_DENSE_WEIGHT == 1.0
+    assert emb.default_dense_weight("st:all-MiniLM-L6-v2") == 1.5
+    assert settings.search.dense_weight is None
+    monkeypatch.setenv("PAPERTIDE_SEARCH__DENSE_WEIGHT", "2.5")
+    assert Settings().search.dense_weight == 2.5
+    add_papers(store, settings, CORPUS)
+    monkeypatch.setattr("papertide.search.service.load_embedder", lambda _: FakeEmbedder())
+    for name, default in (("fake-8", 1.0), ("st:fake-8", 1.5)):
+        search = settings.search.model_copy(update={"embedder": name})
+        svc = SearchService.open(settings.model_copy(update={"search": search}), store)
+
+        def scores(weight: float | None, svc: SearchService = svc) -> dict[str, float]:
+            svc.config = svc.config.model_copy(update={"dense_weight": weight})
+            hits = svc.search("dark matter halos", k=20, mode="hybrid").hits
+            return {hit.paper_id: hit.score for hit in hits}
+
+        # blend = bm25/best + weight * cosine: from weights 0 and 1, any weight follows.
+        lexical, one, unset = scores(0.0), scores(1.0), scores(None)
+        shared = set(lexical) & set(one) & set(unset)
+        assert shared and any(one[p] != lexical[p] for p in shared)
+        for paper in shared:
+            expected = lexical[paper] + default * (one[paper] - lexical[paper])
+            assert unset[paper] == pytest.approx(expected, abs=1e-5)
+        svc.close()
+
+
 def _clustered(n: int, dim: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(50, dim))

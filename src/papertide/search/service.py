@@ -41,7 +41,13 @@ from papertide.config import Settings
 from papertide.models import Hit, Paper
 from papertide.ranking.trending import paper_trending
 from papertide.search import filters as fq
-from papertide.search.embedders import Embedder, Vectors, load_embedder, paper_text
+from papertide.search.embedders import (
+    Embedder,
+    Vectors,
+    default_dense_weight,
+    load_embedder,
+    paper_text,
+)
 from papertide.search.hybrid import Ranked, blend, rrf
 from papertide.search.lexical import LexicalIndex
 from papertide.search.query import ParsedQuery, parse_query
@@ -232,7 +238,10 @@ class SearchService(SimilarMixin):
         if cfg.fusion == "rrf":
             fused = rrf([[p for p, _ in lexical], [p for p, _ in dense]], k=cfg.rrf_k)
         else:
-            fused = blend(lexical, cosine, weight=cfg.dense_weight)
+            weight = cfg.dense_weight
+            if weight is None:
+                weight = default_dense_weight(cfg.embedder)
+            fused = blend(lexical, cosine, weight=weight)
         return fused[:depth], total, cosine, matched
 
     def _add_cosines(self, cosine: dict[int, float], pks: list[int], vector: Vectors) -> None:

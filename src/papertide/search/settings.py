@@ -32,8 +32,11 @@ class SearchSettings(BaseModel):
         description="Hybrid ranking: 'blend' (BM25 / top BM25 + dense_weight * cosine) or "
         "'rrf' (reciprocal rank fusion, Cormack et al. 2009).",
     )
-    dense_weight: float = Field(
-        default=1.0, ge=0.0, description="Weight of the cosine similarity in 'blend' fusion."
+    dense_weight: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="Weight of the cosine similarity in 'blend' fusion; unset, the "
+        "embedder's own: 1.0 for 'wordllama-256', 1.5 for 'st:' models.",
     )
     rrf_k: int = Field(default=60, ge=1, description="The k constant of reciprocal rank fusion.")
     candidates: int = Field(
