@@ -1,0 +1,42 @@
+"""The benchmark commands, run small: each completes and prints the figures it promises."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from papertide.cli import app
+
+
+def _run(tmp_path: Path, *args: str) -> str:
+    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), "bench", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_bench_ingest_prints_rates_against_the_parse_baseline(tmp_path: Path) -> None:
+    out = _run(tmp_path, "ingest", "--papers", "2000", "--repeat", "1")
+    assert re.search(r"median import rate: [\d,]+ papers/s .*parse-only baseline", out)
+
+
+def test_bench_search_prints_every_figure(tmp_path: Path) -> None:
+    out = _run(tmp_path, "search", "--papers", "600", "--queries", "40")
+    assert re.search(r"ingest\+index 600 papers: [\d,]+ papers/s", out)
+    for kind in ("bm25", "dense", "hybrid", "similar", "similar stored"):
+        assert re.search(rf"^{kind} +p50 +[\d.]+ ms +p99 +[\d.]+ ms", out, re.M), kind
+    # Below ann_threshold the search is exact: recall against exact search is 1.
+    assert "recall@10 vs exact 1.000 for 3-word queries, 1.000 for papers" in out
+
+
+def test_bench_web_times_every_page(tmp_path: Path) -> None:
+    out = _run(tmp_path, "web", "--papers", "300", "--requests", "10", "--voters", "5")
+    for page in ("/healthz (baseline)", "/trending", "/papers/{id}", "/search?q=", "/api/daily"):
+        assert re.search(rf"{re.escape(page)} +p50 +[\d.]+ ms", out), page
+
+
+def test_bench_digest_delivers_to_the_loopback_server(tmp_path: Path) -> None:
+    out = _run(tmp_path, "digest", "--subscribers", "30", "--papers", "60")
+    found = re.search(r"delivered ([\d,]+) \(failed 0\).*server received ([\d,]+)", out)
+    assert found and found.group(1) == found.group(2) and int(found.group(1)) > 0
