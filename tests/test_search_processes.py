@@ -99,3 +99,26 @@ def test_the_site_finds_papers_ingested_while_it_runs(
         page = client.get("/search", params={"q": "quokka"})
         assert page.status_code == 200
         assert "Quokka</mark> locomotion policies" in page.text
+
+
+def test_a_big_index_reloads_in_the_background(
+    svc: SearchService,
+    settings: Settings,
+    store: Store,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above _BACKGROUND_RELOAD vectors, queries go on with the loaded index while the new
+    one loads in a thread, then see the other process's papers."""
+    monkeypatch.setattr("papertide.search.service._BACKGROUND_RELOAD", 1)
+    loaded = svc._vector_index()
+    _ingest_in_another_process(settings, tmp_path, QUOKKA)
+    assert svc.sync() is False  # did not wait for the reload
+    reloader = svc._reloader
+    assert reloader is not None
+    reloader.join(timeout=60)
+    assert not reloader.is_alive()
+    assert svc.vectors is not loaded  # swapped for the reloaded one
+    assert _titles(svc, "quokka tardigrade", "bm25") == [QUOKKA["title"]]
+    new = next(p for p in store.list_papers(limit=1000) if p.title == QUOKKA["title"])
+    assert new.pk in svc._vector_index()

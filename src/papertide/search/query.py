@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from papertide.search.tokenize import words
+from papertide.models import Paper
+from papertide.search.tokenize import analyze, words
 
 FILTERS = ("author", "cat", "after", "before")
 _TOKEN = re.compile(r'(-?)(?:([A-Za-z]+):)?("[^"]*"|\S+)')
@@ -132,3 +133,21 @@ def _add_filter(parsed: ParsedQuery, key: str, value: str) -> None:
         parsed.after = parse_date(value)
     else:
         parsed.before = parse_date(value)
+
+
+def why_matched(paper: Paper, wanted: dict[str, str], parsed: ParsedQuery) -> list[str]:
+    """Reasons a paper matched: query words found in it, authors asked for."""
+    why: list[str] = []
+    if wanted:
+        stems = set(analyze(f"{paper.title} {paper.abstract}"))
+        matched = [word for s, word in wanted.items() if s in stems]
+        if matched:
+            why.append("matched: " + " ".join(matched))
+    for author in parsed.authors:
+        why.append(f"author: {author}")
+    return why
+
+
+def highlight_words(parsed: ParsedQuery) -> list[str]:
+    """The query's words worth highlighting (no stopwords), in order."""
+    return [w for w in dict.fromkeys(words(parsed.text)) if analyze(w)]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -50,11 +51,13 @@ from papertide.search.embedders import (
 )
 from papertide.search.hybrid import Ranked, blend, rrf
 from papertide.search.lexical import LexicalIndex
-from papertide.search.query import ParsedQuery, parse_query
+from papertide.search.query import ParsedQuery, highlight_words, parse_query, why_matched
 from papertide.search.similar_lists import SimilarMixin
 from papertide.search.tokenize import analyze, stem, words
 from papertide.search.vectors import VectorIndex
 from papertide.store import Store
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["bm25", "dense", "hybrid"]
 MODES: tuple[str, ...] = ("bm25", "dense", "hybrid")
@@ -62,6 +65,9 @@ SORTS: tuple[str, ...] = ("relevance", "date", "trending")
 _LAYOUT = 1
 # Papers whose `modified` stamp ties with the last one indexed are read again.
 _OVERLAP = timedelta(seconds=2)
+# From this many vectors on, reloading after another process's commit happens off the
+# request path (see sync).
+_BACKGROUND_RELOAD = 100_000
 
 
 @dataclass(slots=True)
@@ -86,6 +92,8 @@ class SearchService(SimilarMixin):
         self._similar: OrderedDict[tuple[str, int], list[Hit]] = OrderedDict()
         self._held = False  # whether this object holds the folder lock
         self._mutex = threading.RLock()  # threads of this process take turns at the lock
+        self._reloading = threading.Lock()
+        self._reloader: threading.Thread | None = None
         self._stamp = self._state_stamp()  # what self.state was read from
         self.state = self._read_state()
         self.lexical = LexicalIndex(folder / "lexical", title_repeat=self.config.title_repeat)
@@ -111,11 +119,30 @@ class SearchService(SimilarMixin):
             self.vectors = None
 
     def sync(self) -> bool:
-        """Load what other processes committed since we last looked; True when reloaded."""
+        """Load what other processes committed since we last looked; True when reloaded.
+
+        A big index (``_BACKGROUND_RELOAD`` vectors and more: 4 s to load at 1M) reloads in
+        a background thread while queries go on with the one loaded; False is returned then.
+        """
         if self._state_stamp() == self._stamp:
+            return False
+        if self.vectors is not None and len(self.vectors) >= _BACKGROUND_RELOAD:
+            with self._reloading:
+                if self._reloader is None or not self._reloader.is_alive():
+                    self._reloader = threading.Thread(
+                        target=self._reload_in_background, name="index-reload", daemon=True
+                    )
+                    self._reloader.start()
             return False
         with self._lock(shared=True):
             return self._catch_up_files()
+
+    def _reload_in_background(self) -> None:
+        try:
+            with self._lock(shared=True):
+                self._catch_up_files()
+        except Exception:  # the next query tries again; never take the site down for it
+            log.exception("search index: reloading after another process's commit failed")
 
     # Writing ------------------------------------------------------------------------------
 
@@ -196,7 +223,7 @@ class SearchService(SimilarMixin):
             ranked = self._sort(ranked, "date" if sort == "relevance" else sort)
         page = ranked[offset : offset + k]
         hits = self._explain(page, parsed, cosine)
-        return SearchResult(hits, max(total, len(ranked)), notice, _highlight_words(parsed))
+        return SearchResult(hits, max(total, len(ranked)), notice, highlight_words(parsed))
 
     def size_on_disk(self) -> int:
         """Bytes used by the index files."""
@@ -269,7 +296,7 @@ class SearchService(SimilarMixin):
             paper = papers.get(pk)
             if paper is None or paper.id is None:
                 continue
-            why = _why(paper, wanted, parsed)
+            why = why_matched(paper, wanted, parsed)
             if pk in cosine:
                 why.append(f"semantic {cosine[pk]:.2f}")
             hits.append(Hit(paper.id, round(score, 6), why, paper))
@@ -284,20 +311,25 @@ class SearchService(SimilarMixin):
             with self._lock(shared=True):  # files are read whole, never mid-write
                 return self._vector_index()
         if self.vectors is None:
-            name = self.config.embedder
-            dim = int(self.state.get("dims", {}).get(name) or self.embedder.dim)
-            self.vectors = VectorIndex.open(
-                self.folder / "vectors",
-                model=name,
-                dim=dim,
-                ann_threshold=self.config.ann_threshold,
-                ef_search=self.config.ann_ef_search,
-            )
-            if self.vectors.reset or self.state.get("embedder") != name:
-                self.state["last_modified"] = None  # a new model: embed every paper again
-            self.state["embedder"] = name
-            self.state.setdefault("dims", {})[name] = dim
+            self.vectors = self._open_vectors()
         return self.vectors
+
+    def _open_vectors(self) -> VectorIndex:
+        """The vector files as they are on disk (under the folder lock)."""
+        name = self.config.embedder
+        dim = int(self.state.get("dims", {}).get(name) or self.embedder.dim)
+        vectors = VectorIndex.open(
+            self.folder / "vectors",
+            model=name,
+            dim=dim,
+            ann_threshold=self.config.ann_threshold,
+            ef_search=self.config.ann_ef_search,
+        )
+        if vectors.reset or self.state.get("embedder") != name:
+            self.state["last_modified"] = None  # a new model: embed every paper again
+        self.state["embedder"] = name
+        self.state.setdefault("dims", {})[name] = dim
+        return vectors
 
     def _commit(self, last: str | None) -> None:
         self.lexical.commit()
@@ -329,12 +361,13 @@ class SearchService(SimilarMixin):
         if state.get("generation") == self.state.get("generation"):
             return False
         self.state = state
+        # Load first, then swap: queries in other threads keep the old index meanwhile.
+        fresh = self._open_vectors() if self.vectors is not None else None
         self.lexical.reload()
-        if self.vectors is not None:
-            self.vectors.close()
-            self.vectors = None
-        self._vector_index()
+        old, self.vectors = self.vectors, fresh
         self._similar.clear()
+        if old is not None:
+            old.close()
         return True
 
     def _read_state(self) -> dict[str, Any]:
@@ -362,21 +395,3 @@ class SearchService(SimilarMixin):
                 finally:
                     self._held = False
                     fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _why(paper: Paper, wanted: dict[str, str], parsed: ParsedQuery) -> list[str]:
-    """Reasons a paper matched: query words found in it, authors asked for."""
-    why: list[str] = []
-    if wanted:
-        stems = set(analyze(f"{paper.title} {paper.abstract}"))
-        matched = [word for s, word in wanted.items() if s in stems]
-        if matched:
-            why.append("matched: " + " ".join(matched))
-    for author in parsed.authors:
-        why.append(f"author: {author}")
-    return why
-
-
-def _highlight_words(parsed: ParsedQuery) -> list[str]:
-    """The query's words worth highlighting (no stopwords), in order."""
-    return [w for w in dict.fromkeys(words(parsed.text)) if analyze(w)]
