@@ -33,21 +33,11 @@ def trending_score(votes: float, age_hours: float, *, gravity: float = 1.8) -> f
     return float(max(votes, 0.0) / (max(age_hours, 0.0) + 2.0) ** gravity)
 
 
-def paper_votes(paper: Paper, params: TrendingParams = DEFAULT) -> float:
-    """Site votes plus weighted upvotes seen on the source site."""
-    return paper.site_votes + params.external_weight * (paper.upvotes_external or 0)
-
-
 def age_hours(day: date | None, now: datetime) -> float:
     """Hours since a paper filed under ``day`` reached the feeds: midnight UTC of that day."""
     if day is None:
         return 1e6
     return max(0.0, (now - datetime(day.year, day.month, day.day)).total_seconds() / 3600)
-
-
-def paper_age_hours(paper: Paper, now: datetime) -> float:
-    """Hours since the paper reached the feeds (``Paper.day``)."""
-    return age_hours(paper.day, now)
 
 
 def keys_trending(
@@ -57,7 +47,8 @@ def keys_trending(
     now: datetime,
     params: TrendingParams = DEFAULT,
 ) -> float:
-    """The score from the three columns it reads, for ranking without loading whole papers."""
+    """The score from the three columns it reads, for ranking without loading whole papers:
+    votes = site votes + external_weight x upvotes seen on the source site."""
     votes = site_votes + params.external_weight * (upvotes_external or 0)
     return trending_score(votes, age_hours(day, now), gravity=params.gravity)
 
