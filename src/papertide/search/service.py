@@ -148,39 +148,36 @@ class SearchService(SimilarMixin):
 
     def refresh(self, progress: Callable[[int], None] | None = None) -> int:
         """Index papers written since the last refresh; returns how many were (re)indexed."""
-        with self._lock():
-            self._catch_up_files()
+        with self._writing():
             vectors = self._vector_index()
             since = self.state.get("last_modified")
             start = datetime.fromisoformat(since) - _OVERLAP if since else None
-            count, last = 0, since
+            last = since
             self.indexed = []
             for batch in self.store.iter_modified(start, batch=self.config.embed_batch):
                 papers = [paper for _, paper in batch]
-                self.indexed += [p.pk or 0 for p in papers]
+                pks = [p.pk or 0 for p in papers]
+                self.indexed += pks
                 self.lexical.upsert(papers)
                 texts = [paper_text(p.title, p.abstract) for p in papers]
-                vectors.upsert([p.pk or 0 for p in papers], self.embedder.embed(texts))
-                count += len(papers)
+                vectors.upsert(pks, self.embedder.embed(texts))
                 last = batch[-1][0].isoformat()
                 if progress:
                     progress(len(papers))
-            if count:
+            if self.indexed:
                 self._commit(last)
-            return count
+            return len(self.indexed)
 
     def remove(self, pks: list[int]) -> None:
         """Drop papers (by pk) from both indexes."""
-        with self._lock():
-            self._catch_up_files()
+        with self._writing():
             self.lexical.delete(pks)
             self._vector_index().delete(pks)
             self._commit(self.state.get("last_modified"))
 
     def reindex(self, progress: Callable[[int], None] | None = None) -> int:
         """Rebuild both indexes from the store."""
-        with self._lock():
-            self._catch_up_files()
+        with self._writing():
             self.lexical.delete_all()
             self._vector_index().clear()
             self._commit(None)
@@ -356,8 +353,7 @@ class SearchService(SimilarMixin):
         if stamp == self._stamp:
             return False
         self._stamp = stamp
-        path = self.folder / "state.json"
-        state: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+        state = self._state_file()
         if state.get("generation") == self.state.get("generation"):
             return False
         self.state = state
@@ -370,15 +366,25 @@ class SearchService(SimilarMixin):
             old.close()
         return True
 
-    def _read_state(self) -> dict[str, Any]:
+    def _state_file(self) -> dict[str, Any]:
         path = self.folder / "state.json"
-        state: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+        return dict(json.loads(path.read_text())) if path.is_file() else {}
+
+    def _read_state(self) -> dict[str, Any]:
+        state = self._state_file()
         wanted = {"layout": _LAYOUT, "title_repeat": self.config.title_repeat}
         if any(state.get(key) != value for key, value in wanted.items()):
             for stale in (self.folder / "lexical").glob("*"):
                 stale.unlink()
             state = {**wanted, "last_modified": None}
         return state
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The exclusive folder lock, with what other processes committed loaded first."""
+        with self._lock():
+            self._catch_up_files()
+            yield
 
     @contextmanager
     def _lock(self, *, shared: bool = False) -> Iterator[None]:
