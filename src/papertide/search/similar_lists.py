@@ -18,6 +18,7 @@ from papertide.search.similar import rank_similar
 from papertide.search.tokenize import analyze
 from papertide.search.vectors import VectorIndex
 from papertide.store import Store
+from papertide.store.similar import SimilarList
 
 
 class SimilarMixin:
@@ -69,7 +70,7 @@ class SimilarMixin:
         """Compute and store the similar papers of ``pks`` that have no fresh list yet."""
         done = 0
         for pk in pks:
-            if self._stored_similar(pk, 1) is None:
+            if self._fresh_list(pk) is None:
                 for paper in self.store.papers_by_pk([pk]):
                     self._save_similar(pk, self._compute_similar(paper, self.config.similar_keep))
                     done += 1
@@ -77,15 +78,18 @@ class SimilarMixin:
                 progress(1)
         return done
 
-    def _stored_similar(self, pk: int, k: int) -> list[Hit] | None:
-        """The stored list's first ``k`` hits, or None when missing, stale or too short."""
-        if k > self.config.similar_keep:
-            return None
+    def _fresh_list(self, pk: int) -> SimilarList | None:
+        """The stored list of ``pk`` unless missing, stale or made by another embedder."""
         stored = self.store.similar_list(pk)
-        max_age = timedelta(hours=self.config.similar_max_age_hours)
         if stored is None or stored.model != self.config.embedder:
             return None
-        if stored.computed < utcnow() - max_age:
+        max_age = timedelta(hours=self.config.similar_max_age_hours)
+        return None if stored.computed < utcnow() - max_age else stored
+
+    def _stored_similar(self, pk: int, k: int) -> list[Hit] | None:
+        """The stored list's first ``k`` hits, or None when missing, stale or too short."""
+        stored = self._fresh_list(pk) if k <= self.config.similar_keep else None
+        if stored is None:
             return None
         items = stored.items[: k + 5]  # a few spare, for papers deleted since
         found = {p.pk: p for p in self.store.papers_by_pk([pk for pk, _, _ in items])}
