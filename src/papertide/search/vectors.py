@@ -77,7 +77,7 @@ class VectorIndex:
         keys = np.fromfile(folder / "keys.i64", dtype=np.int64)
         vectors = np.fromfile(folder / "vectors.f16", dtype=np.float16).reshape(-1, dim)
         rows = min(len(keys), len(vectors))  # a flush cut short: its commit never happened
-        index._keys, index._vectors = keys[:rows], vectors[:rows]
+        index._set_rows(keys[:rows], vectors[:rows])
         index._flushed, index._rewrite = rows, rows != len(keys) or rows != len(vectors)
         live = np.flatnonzero(index._keys != _DEAD)
         index._row = dict(zip(index._keys[live].tolist(), live.tolist(), strict=True))
@@ -107,17 +107,13 @@ class VectorIndex:
     def _keys(self) -> Keys:
         return self._key_buffer[: self._size]
 
-    @_keys.setter
-    def _keys(self, keys: Keys) -> None:
-        self._key_buffer, self._size = keys, len(keys)
-
     @property
     def _vectors(self) -> npt.NDArray[np.float16]:
         return self._vector_buffer[: self._size]
 
-    @_vectors.setter
-    def _vectors(self, vectors: npt.NDArray[np.float16]) -> None:
-        self._vector_buffer = vectors  # always set together with _keys
+    def _set_rows(self, keys: Keys, vectors: npt.NDArray[np.float16]) -> None:
+        """Replace every row (the arrays become the buffers)."""
+        self._key_buffer, self._vector_buffer, self._size = keys, vectors, len(keys)
 
     def _append(self, keys: Keys, vectors: npt.NDArray[np.float16]) -> None:
         start, end = self._size, self._size + len(keys)
@@ -194,8 +190,7 @@ class VectorIndex:
     def clear(self) -> None:
         """Forget every vector."""
         self._drain()
-        self._keys = np.zeros(0, dtype=np.int64)
-        self._vectors = np.zeros((0, self.dim), dtype=np.float16)
+        self._set_rows(np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float16))
         self._row, self._exact, self._ann = {}, None, None
         self._rewrite, self._dead_rows = True, []
         (self.folder / "ann.usearch").unlink(missing_ok=True)
@@ -254,7 +249,7 @@ class VectorIndex:
         dead = len(self._keys) - len(self._row)
         if dead and dead * 4 > len(self._keys):
             live = np.flatnonzero(self._keys != _DEAD)
-            self._keys, self._vectors = self._keys[live], self._vectors[live]
+            self._set_rows(self._keys[live], self._vectors[live])
             self._row = dict(zip(self._keys.tolist(), range(len(live)), strict=True))
             self._exact, self._rewrite = None, True
         if self._rewrite:
