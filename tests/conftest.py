@@ -6,12 +6,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from papertide.config import Settings
 from papertide.store import Store
+
+if TYPE_CHECKING:
+    from papertide.search import SearchService
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
@@ -87,3 +91,15 @@ def seeds() -> list[Path]:
     """The three real trending-page captures in ../shared/seeds."""
     assert len(SEEDS) == 3, f"expected the seed captures in {SHARED / 'seeds'}"
     return SEEDS
+
+
+@pytest.fixture
+def svc(settings: Settings, store: Store) -> Iterator[SearchService]:
+    """A search service over the small corpus of tests/search_corpus.py."""
+    from papertide.search import SearchService
+    from tests.search_corpus import CORPUS, add_papers
+
+    add_papers(store, settings, CORPUS)
+    service = SearchService.open(settings, store)
+    yield service
+    service.close()

@@ -3,24 +3,13 @@ exclusions, filters, sorting, paging, explanations, incremental updates, similar
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-
-import pytest
 
 from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.search import SearchService
 from papertide.store import Store
 from tests.search_corpus import CORPUS, add_papers, paper, pk_of
-
-
-@pytest.fixture
-def svc(settings: Settings, store: Store) -> Iterator[SearchService]:
-    add_papers(store, settings, CORPUS)
-    service = SearchService.open(settings, store)
-    yield service
-    service.close()
 
 
 def arxiv(svc: SearchService, query: str, **kw: object) -> list[str]:

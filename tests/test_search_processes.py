@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,14 +24,6 @@ QUOKKA = {
     "title": "Quokka locomotion policies for tardigrade robots",
     "text": "We train quokka-inspired gaits and transfer them to tardigrade robots.",
 }
-
-
-@pytest.fixture
-def svc(settings: Settings, store: Store) -> Iterator[SearchService]:
-    add_papers(store, settings, CORPUS)
-    service = SearchService.open(settings, store)
-    yield service
-    service.close()
 
 
 def _ingest_in_another_process(settings: Settings, tmp_path: Path, row: dict[str, str]) -> None:
