@@ -11,6 +11,7 @@ A text's vector is the mean of its token vectors, L2-normalised (WordLlama, Mill
 from __future__ import annotations
 
 import importlib.util
+import threading
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
@@ -57,6 +58,29 @@ def normalize_rows(matrix: Vectors) -> Vectors:
     return scaled
 
 
+class _Growing:
+    """An int64 array that appends in amortised O(1): capacity grows by half when full."""
+
+    def __init__(self) -> None:
+        self._buffer = np.zeros(1024, dtype=np.int64)
+        self.size = 0
+
+    @property
+    def view(self) -> npt.NDArray[np.int64]:
+        """The filled part (a view: valid until the next extend)."""
+        return self._buffer[: self.size]
+
+    def extend(self, values: npt.NDArray[np.int64]) -> None:
+        """Append ``values``."""
+        end = self.size + len(values)
+        if end > len(self._buffer):
+            grown = np.zeros(max(end, len(self._buffer) * 3 // 2), dtype=np.int64)
+            grown[: self.size] = self.view
+            self._buffer = grown
+        self._buffer[self.size : end] = values
+        self.size = end
+
+
 class StaticEmbedder:
     """Mean of static token vectors: thousands of abstracts a second on one core."""
 
@@ -65,7 +89,8 @@ class StaticEmbedder:
         self.table = table
         self.dim = int(table.shape[1])
         self.tokenizer = tokenizer
-        self._cache: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
+        self._reset_chunks()
 
     @classmethod
     def wordllama(cls) -> StaticEmbedder:
@@ -87,36 +112,79 @@ class StaticEmbedder:
         """Mean-pooled token vectors, L2-normalised; empty texts give zero vectors."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         chunked = [text.split() for text in texts]
-        self._learn({c for chunks in chunked for c in chunks if c not in self._cache})
-        for start in range(0, len(texts), _POOL_BATCH):
-            self._pool(chunked[start : start + _POOL_BATCH], out[start : start + _POOL_BATCH])
+        with self._lock:  # the chunk table is shared by the threads of a web process
+            rows = self._chunk_rows(chunked)
+            for start in range(0, len(texts), _POOL_BATCH):
+                self._pool(rows[start : start + _POOL_BATCH], out[start : start + _POOL_BATCH])
         return normalize_rows(out)
 
-    def _pool(self, chunked: list[list[str]], out: Vectors) -> None:
-        """Mean of token vectors per text (chunks' cached token ids, one gather per text)."""
-        lookup, table = self._cache.get, self.table
-        for row, chunks in enumerate(chunked):
-            ids = list(chain.from_iterable(lookup(c) or self._ids(c) for c in chunks))
-            if ids:
-                ids = ids[:_MAX_TOKENS]
-                out[row] = table.take(ids, axis=0).sum(axis=0) / len(ids)
+    def _pool(self, rows: list[list[int]], out: Vectors) -> None:
+        """Mean of the first ``_MAX_TOKENS`` token vectors of each text, into ``out``.
 
-    def _learn(self, chunks: set[str]) -> None:
-        """Tokenize unseen whitespace-separated chunks in one batch and remember them.
+        ``rows`` are the texts' chunks as rows of the chunk table (one dict lookup a chunk,
+        the only per-word Python work); numpy does the rest for the whole batch: the chunks'
+        token ids are expanded and cut per text; then each text's rows are gathered and
+        summed.
+        """
+        counts = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        picked = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(counts.sum()))
+        lengths = self._lengths.view[picked]
+        ends = np.cumsum(lengths)
+        total = int(ends[-1]) if len(ends) else 0
+        if not total:
+            return
+        # Token j of the batch is _flat[_starts[chunk] + its place in the chunk].
+        shift = np.repeat(self._starts.view[picked] - ends + lengths, lengths)
+        ids = self._flat.view[np.arange(total) + shift]
+        bounds = np.r_[0, ends][np.r_[0, np.cumsum(counts)]]
+        per_text = np.diff(bounds)
+        place = np.arange(total) - np.repeat(bounds[:-1], per_text)
+        kept = np.minimum(per_text, _MAX_TOKENS)
+        ids = ids[place < _MAX_TOKENS]
+        take, ends = self.table.take, np.cumsum(kept).tolist()
+        # One gather and sum per text: rows of a batch-wide gather fall out of cache, and
+        # np.add.reduceat along rows is slower still (both measured).
+        for row, (end, count) in enumerate(zip(ends, kept.tolist(), strict=True)):
+            if count:
+                out[row] = take(ids[end - count : end], axis=0).sum(axis=0) / count
+
+    def _chunk_rows(self, chunked: list[list[str]]) -> list[list[int]]:
+        """Each chunk's row in the chunk table, tokenizing unseen chunks in one batch."""
+        if len(self._chunk_row) > _CACHE_LIMIT:  # bounded memory: start over (rarely)
+            self._reset_chunks()
+        get = self._chunk_row.get
+        rows: list[list[int | None]] = [list(map(get, chunks)) for chunks in chunked]
+        missing = [i for i, row in enumerate(rows) if None in row]
+        if missing:
+            unseen = {c for i in missing for c in chunked[i] if c not in self._chunk_row}
+            self._learn(sorted(unseen))
+            for i in missing:
+                rows[i] = list(map(get, chunked[i]))
+        return rows  # type: ignore[return-value]  # every chunk has a row now
+
+    def _learn(self, chunks: list[str]) -> None:
+        """Tokenize unseen whitespace-separated chunks in one batch and add them to the table.
 
         The tokenizer splits text at spaces before BPE (SentencePiece-style metaspace), so a
-        text's tokens are its chunks' tokens in order: caching by chunk changes nothing but
+        text's tokens are its chunks' tokens in order: the chunk table changes nothing but
         speed for single-spaced text (checked in tests against tokenizing whole texts); runs of
         spaces, which whole-text tokenizing turns into space tokens, are dropped.
         """
-        if not chunks or len(self._cache) >= _CACHE_LIMIT:
+        if not chunks:
             return
-        ordered = list(chunks)
-        encodings = self.tokenizer.encode_batch(ordered, add_special_tokens=False)
-        self._cache.update(zip(ordered, (e.ids for e in encodings), strict=True))
+        encodings = self.tokenizer.encode_batch(chunks, add_special_tokens=False)
+        ids = [e.ids for e in encodings]
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
+        self._starts.extend(self._flat.size + np.cumsum(lengths) - lengths)
+        self._lengths.extend(lengths)
+        self._flat.extend(flat)
+        base = len(self._chunk_row)
+        self._chunk_row.update(zip(chunks, range(base, base + len(chunks)), strict=True))
 
-    def _ids(self, chunk: str) -> list[int]:
-        return list(self.tokenizer.encode(chunk, add_special_tokens=False).ids)
+    def _reset_chunks(self) -> None:
+        self._chunk_row: dict[str, int] = {}
+        self._flat, self._starts, self._lengths = _Growing(), _Growing(), _Growing()
 
     def embed_whole(self, texts: list[str]) -> Vectors:
         """The same embedding, tokenizing each text whole (reference for the chunk cache)."""

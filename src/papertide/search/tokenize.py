@@ -52,14 +52,16 @@ def analyze(text: str) -> list[str]:
     """Index terms of ``text``: words minus stopwords, stemmed, in order (repeats kept)."""
     found = words(text)
     terms = _TERMS
-    missing = [w for w in set(found) if w not in terms]
-    if missing:
+    mapped = list(map(terms.get, found))  # C-level loops: this runs for every paper indexed
+    if None in mapped:
+        missing = list({w for w, t in zip(found, mapped, strict=True) if t is None})
         stems = _stemmer().stemWords(missing)
         if len(terms) < _TERMS_LIMIT:
             terms.update(zip(missing, stems, strict=True))
+            mapped = list(map(terms.__getitem__, found))
         else:
             return [t for t in (terms.get(w) or _stem_one(w) for w in found) if t]
-    return [t for t in map(terms.__getitem__, found) if t]
+    return list(filter(None, mapped))
 
 
 def _stem_one(word: str) -> str:
