@@ -59,6 +59,20 @@ def test_chunk_cache_matches_whole_text_tokenizing() -> None:
     assert np.allclose(model.embed(texts), model.embed_whole(texts), atol=1e-6)
 
 
+def test_batch_pooling_matches_whole_texts_at_the_edges(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = emb.StaticEmbedder.wordllama()
+    long = " ".join(f"word{i} of a long abstract" for i in range(300))  # > 512 tokens: cut
+    texts = ["", "dark matter", long, "", "Attention is all you need.", "x"] * 30
+    want = model.embed_whole(texts)
+    assert np.allclose(model.embed(texts), want, atol=1e-6)
+    assert not model.embed(texts)[0].any()
+    # A full chunk table starts over; vectors stay the same.
+    monkeypatch.setattr(emb, "_CACHE_LIMIT", 5)
+    assert np.allclose(model.embed(texts[:6]), want[:6], atol=1e-6)
+    assert np.allclose(model.embed(["new words here", *texts[:6]])[1:], want[:6], atol=1e-6)
+    assert len(model._chunk_row) < 500
+
+
 def test_unknown_embedder_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown embedder"):
         emb.load_embedder("word2vec")
@@ -218,3 +232,51 @@ def test_sentence_transformers_local_model(
     )
     svc = SearchService.open(st, store)
     assert svc.search("galaxies and dark matter", mode="dense").hits[0].paper_id == "2401.00004"
+
+
+def _one_direction(n: int, dim: int, seed: int) -> np.ndarray:
+    """Unit vectors that share one dominant direction, as mean-pooled embeddings do."""
+    rng = np.random.default_rng(seed)
+    common = rng.normal(size=dim)
+    common /= np.linalg.norm(common)
+    return emb.normalize_rows((3.0 * common + _clustered(n, dim, seed)).astype(np.float32))
+
+
+def test_hnsw_is_centred_and_reports_cosines(tmp_path: Path) -> None:
+    data = _one_direction(6000, 64, seed=3)
+    index = VectorIndex.open(tmp_path / "v", model="m", dim=64, ann_threshold=500)
+    index.upsert(list(range(1, 6001)), data)
+    assert index.approximate
+    # The graph holds vectors minus their mean, so the shared direction is gone from it.
+    assert np.linalg.norm(index._center) > 0.9
+    queries = emb.normalize_rows(
+        (data[:200:2] + np.random.default_rng(4).normal(size=(100, 64))).astype(np.float32)
+    )
+    recalls = []
+    for q in queries:
+        approx, exact = index.search(q, 10), index.search(q, 10, exact=True)
+        recalls.append(len({p for p, _ in approx} & {p for p, _ in exact}) / 10)
+        cosines = dict(exact)
+        for pk, score in approx:  # reported scores are cosines, not centred inner products
+            if pk in cosines:
+                assert score == pytest.approx(cosines[pk], abs=2e-3)
+    assert np.mean(recalls) >= 0.95
+    index.flush()
+    assert (tmp_path / "v" / "center.f32").is_file()
+    reopened = VectorIndex.open(tmp_path / "v", model="m", dim=64, ann_threshold=500)
+    assert np.array_equal(reopened._center, index._center)
+    assert reopened.search(data[7], 1)[0][0] == 8
+
+
+def test_cosine_graph_of_an_earlier_version_is_rebuilt(tmp_path: Path) -> None:
+    folder = tmp_path / "v"
+    data = _clustered(1000, 32, seed=5)
+    index = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
+    index.upsert(list(range(1, 1001)), data)
+    index.flush()
+    (folder / "center.f32").unlink()  # as a folder written before graphs were centred
+    legacy = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
+    assert legacy.approximate and np.linalg.norm(legacy._center) > 0
+    assert legacy.search(data[10], 1)[0][0] == 11
+    legacy.flush()
+    assert (folder / "center.f32").is_file()

@@ -3,8 +3,17 @@ index (usearch; Malkov & Yashunin 2018) above a threshold.
 
 Files in the folder: meta.json (model name, dimension), keys.i64 and vectors.f16 (row i of
 one is the pk of row i of the other; pk -1 marks a row that was replaced or deleted), and
-ann.usearch when the HNSW index is in use. Vectors are stored with their model's name:
-opening the folder with another model empties it, so spaces are never mixed.
+ann.usearch and center.f32 when the HNSW index is in use. Vectors are stored with their
+model's name: opening the folder with another model empties it, so spaces are never mixed.
+
+The HNSW graph holds the vectors minus a fixed center (the mean vector when the graph was
+built) and searches by inner product. For a unit query q, q.(d - c) = q.d - q.c: the same
+order as the cosine q.d, so the exact answer is unchanged, and q.c is added back to report
+cosines. The graph navigates far better: mean-pooled static embeddings share one dominant
+direction (generated papers: mean vector of length 0.92, cosine 0.84 between two random
+papers; SciFact abstracts: 0.53 and 0.29), so under cosine every paper is nearly as far
+from every other and greedy search loses its way; centred, the differences between papers
+are what the graph links.
 
 A flush costs what changed, not the collection: new rows are appended to keys.i64 and
 vectors.f16 and dead marks written in place. The HNSW file is a snapshot, saved again only
@@ -15,6 +24,7 @@ covers, and opening replays the rest (rows past it, pks deleted since) into the 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +34,8 @@ import numpy as np
 import numpy.typing as npt
 
 from papertide.search.embedders import Vectors
+
+log = logging.getLogger(__name__)
 
 _DEAD = -1
 _MAX_PENDING = 4  # HNSW batches queued behind the caller at most
@@ -53,6 +65,7 @@ class VectorIndex:
         self._row: dict[int, int] = {}
         self._exact: Vectors | None = None
         self._ann: Any = None
+        self._center: Vectors = np.zeros(dim, dtype=np.float32)  # what the graph subtracts
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hnsw")
         self._pending: list[Future[None]] = []
         self._flushed = 0  # rows already in the files
@@ -81,12 +94,17 @@ class VectorIndex:
         index._flushed, index._rewrite = rows, rows != len(keys) or rows != len(vectors)
         live = np.flatnonzero(index._keys != _DEAD)
         index._row = dict(zip(index._keys[live].tolist(), live.tolist(), strict=True))
-        if (folder / "ann.usearch").is_file():
+        if (folder / "ann.usearch").is_file() and (folder / "center.f32").is_file():
+            index._center = np.fromfile(folder / "center.f32", dtype=np.float32)
             index._ann = _new_ann(dim, ef_search)
             index._ann.load(str(folder / "ann.usearch"))
             index._ann.expansion_search = ef_search
             covered = folder / "ann.rows"  # absent: saved whole with the rows, as it once was
             index._replay_ann(int(covered.read_text()) if covered.is_file() else rows)
+        elif (folder / "ann.usearch").is_file():  # a cosine graph of an earlier version
+            log.warning("vectors: rebuilding the HNSW graph around a center (one-off)")
+            index._build_ann()
+            index._rewrite = True
         return index
 
     def _replay_ann(self, covered: int) -> None:
@@ -100,7 +118,7 @@ class VectorIndex:
             self._ann.remove(sorted(stale))
         if newer:
             rows = np.asarray(sorted(newer))
-            self._ann.add(self._keys[rows].astype(np.uint64), self._vectors[rows], threads=0)
+            self._ann.add(self._keys[rows].astype(np.uint64), self._centred(rows), threads=0)
         self._ann_changes = len(stale) + len(newer)
 
     @property
@@ -161,7 +179,7 @@ class VectorIndex:
         present = [k for k in pks if self._ann.contains(k)]
         if present:
             self._ann.remove(present)
-        self._ann.add(np.asarray(pks, dtype=np.uint64), vectors, threads=0)
+        self._ann.add(np.asarray(pks, dtype=np.uint64), vectors - self._center, threads=0)
         self._ann_changes += len(pks)
 
     def _drain(self) -> None:
@@ -193,8 +211,8 @@ class VectorIndex:
         self._set_rows(np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float16))
         self._row, self._exact, self._ann = {}, None, None
         self._rewrite, self._dead_rows = True, []
-        (self.folder / "ann.usearch").unlink(missing_ok=True)
-        (self.folder / "ann.rows").unlink(missing_ok=True)
+        for name in ("ann.usearch", "ann.rows", "center.f32"):
+            (self.folder / name).unlink(missing_ok=True)
 
     def get(self, pks: list[int]) -> Vectors:
         """The vectors of ``pks`` as float32 rows (zeros for unknown pks)."""
@@ -211,9 +229,11 @@ class VectorIndex:
             return []
         self._drain()
         if self._ann is not None and not exact:
-            found = self._ann.search(query.astype(np.float32), min(k, len(self._row)), threads=1)
+            query = query.astype(np.float32)
+            found = self._ann.search(query, min(k, len(self._row)), threads=1)
+            shift = 1.0 + float(query @ self._center)  # inner-product distance is 1 - q.(d - c)
             return [
-                (int(key), 1.0 - float(d))
+                (int(key), shift - float(d))
                 for key, d in zip(found.keys, found.distances, strict=True)
             ]
         scores = self._scores(query.astype(np.float32))
@@ -270,6 +290,7 @@ class VectorIndex:
             or self._ann_changes > _ANN_RESAVE
         ):
             self._ann.save(str(self.folder / "ann.usearch"))
+            self._center.tofile(self.folder / "center.f32")
             (self.folder / "ann.rows").write_text(str(self._size))
             self._ann_changes = 0
         self._flushed, self._dead_rows, self._rewrite = self._size, [], False
@@ -291,11 +312,20 @@ class VectorIndex:
         return out
 
     def _build_ann(self) -> None:
+        """A new HNSW graph of the live rows, centred on their mean."""
         self._ann = _new_ann(self.dim, self.ef_search)
         live = np.flatnonzero(self._keys != _DEAD)
+        total = np.zeros(self.dim, dtype=np.float64)
+        for start in range(0, len(live), 65_536):
+            total += self._vectors[live[start : start + 65_536]].astype(np.float64).sum(axis=0)
+        self._center = (total / max(len(live), 1)).astype(np.float32)
         for start in range(0, len(live), 50_000):
             rows = live[start : start + 50_000]
-            self._ann.add(self._keys[rows].astype(np.uint64), self._vectors[rows], threads=0)
+            self._ann.add(self._keys[rows].astype(np.uint64), self._centred(rows), threads=0)
+
+    def _centred(self, rows: npt.NDArray[np.int64]) -> Vectors:
+        centred: Vectors = self._vectors[rows].astype(np.float32) - self._center
+        return centred
 
 
 def _new_ann(dim: int, ef_search: int) -> Any:
@@ -309,7 +339,7 @@ def _new_ann(dim: int, ef_search: int) -> Any:
 
     return Index(
         ndim=dim,
-        metric="cos",
+        metric="ip",
         dtype="f16",
         connectivity=32,
         expansion_add=128,
