@@ -22,6 +22,7 @@ import typer
 from papertide.cli.common import console, fail, settings_of
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
+from papertide.search.embedders import DEFAULT_EMBEDDER, StaticEmbedder, load_embedder, paper_text
 from papertide.search.service import SearchService
 from papertide.search.vectors import VectorIndex
 from papertide.store import Store
@@ -74,6 +75,11 @@ def bench_search(
         source = folder / "snapshot.jsonl"
         with source.open("wb") as fh:
             fh.writelines(TopicalSnapshotGenerator(seed=1).lines(papers))
+        rate = _embed_rate(settings.search.embedder, min(papers, 20_000))
+        console.print(
+            f"embedder {settings.search.embedder}: {rate:,.0f} abstracts/s "
+            f"({min(papers, 20_000):,} generated papers, batches of 512, first sight)"
+        )
         store = Store.open(settings.resolved_database_url)
         started = time.perf_counter()
         report = ingest_paths(
@@ -147,6 +153,17 @@ def _sample_papers(svc: SearchService, count: int, rng: random.Random) -> list[t
     pks = rng.sample(range(1, total + 1), min(count + 20, total))
     found = svc.lexical.papers(pks)
     return [(found[pk].id or "", found[pk].title) for pk in pks if pk in found]
+
+
+def _embed_rate(name: str, count: int) -> float:
+    """Papers embedded per second (title and abstract) by a newly loaded ``name``."""
+    records = list(map(TopicalSnapshotGenerator(seed=2).record, range(count)))
+    texts = [paper_text(r["title"], r["abstract"].strip()) for r in records]
+    embedder = StaticEmbedder.wordllama() if name == DEFAULT_EMBEDDER else load_embedder(name)
+    started = time.perf_counter()
+    for start in range(0, len(texts), 512):
+        embedder.embed(texts[start : start + 512])
+    return len(texts) / (time.perf_counter() - started)
 
 
 def _recall(vectors: VectorIndex, queries: np.ndarray) -> float:
