@@ -60,8 +60,8 @@ def bench_search(
 ) -> None:
     """Ingest and index N generated papers, then time lexical, dense, hybrid and similar.
 
-    Prints ingest+index papers/s, index size, serving RSS (fresh process, after the
-    queries), p50/p99 latency per kind over warm queries (similar: computed on a paper's
+    Prints the embedder's rate (abstracts/s, first sight), ingest+index papers/s, index
+    size, serving RSS (fresh process, after the queries), p50/p99 latency per kind over warm queries (similar: computed on a paper's
     first view; similar stored: later views, read back), and HNSW recall@10 vs exact
     (3-word queries, and papers as queries).
 
