@@ -60,10 +60,11 @@ def bench_search(
 ) -> None:
     """Ingest and index N generated papers, then time lexical, dense, hybrid and similar.
 
-    Prints the embedder's rate (abstracts/s, first sight), ingest+index papers/s, index
-    size, serving RSS (fresh process, after the queries), p50/p99 latency per kind over warm queries (similar: computed on a paper's
-    first view; similar stored: later views, read back), and HNSW recall@10 vs exact
-    (3-word queries, and papers as queries).
+    Prints: the embedder's rate (abstracts/s, first sight); ingest+index
+    papers/s; index size; serving RSS (a fresh process, after the queries);
+    p50/p99 latency per kind over warm queries (similar: computed on a
+    paper's first view; similar stored: later views, read back); HNSW
+    recall@10 against exact search, for 3-word queries and for papers.
 
     Example:  papertide bench search --papers 100000
     """
