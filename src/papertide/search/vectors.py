@@ -100,10 +100,13 @@ class VectorIndex:
             index._ann.expansion_search = ef_search
             covered = folder / "ann.rows"  # absent: saved whole with the rows, as it once was
             index._replay_ann(int(covered.read_text()) if covered.is_file() else rows)
-        elif (folder / "ann.usearch").is_file():  # a cosine graph of an earlier version
-            log.warning("vectors: rebuilding the HNSW graph around a center (one-off)")
-            index._build_ann()
-            index._rewrite = True
+        elif (folder / "ann.usearch").is_file():
+            # A cosine graph of an earlier version: searched exactly (correct, slower) until
+            # the next write, which builds the centred graph and saves it. Readers never
+            # write, and rebuilding in every web process would stall each for minutes.
+            log.warning(
+                "vectors: the HNSW graph predates centring; it is rebuilt on the next write"
+            )
         return index
 
     def _replay_ann(self, covered: int) -> None:
@@ -286,6 +289,7 @@ class VectorIndex:
         if self._ann is not None and (
             self._rewrite
             or not (self.folder / "ann.usearch").is_file()
+            or not (self.folder / "center.f32").is_file()  # replaces a pre-centring graph
             or self._ann_changes > _ANN_RESAVE
         ):
             self._ann.save(str(self.folder / "ann.usearch"))
