@@ -20,6 +20,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from papertide.search.arrays import GrowingArray
+
 Vectors = npt.NDArray[np.float32]
 
 DEFAULT_EMBEDDER = "wordllama-256"
@@ -56,29 +58,6 @@ def normalize_rows(matrix: Vectors) -> Vectors:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     scaled: Vectors = (matrix / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
     return scaled
-
-
-class _Growing:
-    """An int64 array that appends in amortised O(1): capacity grows by half when full."""
-
-    def __init__(self) -> None:
-        self._buffer = np.zeros(1024, dtype=np.int64)
-        self.size = 0
-
-    @property
-    def view(self) -> npt.NDArray[np.int64]:
-        """The filled part (a view: valid until the next extend)."""
-        return self._buffer[: self.size]
-
-    def extend(self, values: npt.NDArray[np.int64]) -> None:
-        """Append ``values``."""
-        end = self.size + len(values)
-        if end > len(self._buffer):
-            grown = np.zeros(max(end, len(self._buffer) * 3 // 2), dtype=np.int64)
-            grown[: self.size] = self.view
-            self._buffer = grown
-        self._buffer[self.size : end] = values
-        self.size = end
 
 
 class StaticEmbedder:
@@ -141,12 +120,12 @@ class StaticEmbedder:
         place = np.arange(total) - np.repeat(bounds[:-1], per_text)
         kept = np.minimum(per_text, _MAX_TOKENS)
         ids = ids[place < _MAX_TOKENS]
-        take, ends = self.table.take, np.cumsum(kept).tolist()
+        take, stops = self.table.take, np.cumsum(kept).tolist()
         # One gather and sum per text: rows of a batch-wide gather fall out of cache, and
         # np.add.reduceat along rows is slower still (both measured).
-        for row, (end, count) in enumerate(zip(ends, kept.tolist(), strict=True)):
+        for row, (stop, count) in enumerate(zip(stops, kept.tolist(), strict=True)):
             if count:
-                out[row] = take(ids[end - count : end], axis=0).sum(axis=0) / count
+                out[row] = take(ids[stop - count : stop], axis=0).sum(axis=0) / count
 
     def _chunk_rows(self, chunked: list[list[str]]) -> list[list[int]]:
         """Each chunk's row in the chunk table, tokenizing unseen chunks in one batch."""
@@ -184,7 +163,7 @@ class StaticEmbedder:
 
     def _reset_chunks(self) -> None:
         self._chunk_row: dict[str, int] = {}
-        self._flat, self._starts, self._lengths = _Growing(), _Growing(), _Growing()
+        self._flat, self._starts, self._lengths = (GrowingArray(np.int64) for _ in range(3))
 
     def embed_whole(self, texts: list[str]) -> Vectors:
         """The same embedding, tokenizing each text whole (reference for the chunk cache)."""

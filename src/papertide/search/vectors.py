@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from papertide.search.arrays import GrowingArray
 from papertide.search.embedders import Vectors
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,8 @@ class VectorIndex:
         self.ann_threshold = ann_threshold
         self.ef_search = ef_search
         self.reset = False
-        # Rows live in buffers that grow by half when full, so adding a batch copies only the
-        # batch (appending by concatenation copied every vector on every batch: O(N^2)).
-        self._size = 0
-        self._key_buffer: Keys = np.zeros(0, dtype=np.int64)
-        self._vector_buffer = np.zeros((0, dim), dtype=np.float16)
+        self._key_rows = GrowingArray(np.int64)
+        self._vector_rows = GrowingArray(np.float16, (dim,))
         self._row: dict[int, int] = {}
         self._exact: Vectors | None = None
         self._ann: Any = None
@@ -125,28 +123,16 @@ class VectorIndex:
 
     @property
     def _keys(self) -> Keys:
-        return self._key_buffer[: self._size]
+        return self._key_rows.view
 
     @property
     def _vectors(self) -> npt.NDArray[np.float16]:
-        return self._vector_buffer[: self._size]
+        return self._vector_rows.view
 
     def _set_rows(self, keys: Keys, vectors: npt.NDArray[np.float16]) -> None:
         """Replace every row (the arrays become the buffers)."""
-        self._key_buffer, self._vector_buffer, self._size = keys, vectors, len(keys)
-
-    def _append(self, keys: Keys, vectors: npt.NDArray[np.float16]) -> None:
-        start, end = self._size, self._size + len(keys)
-        if end > len(self._key_buffer):
-            capacity = max(end, len(self._key_buffer) * 3 // 2, 1024)
-            key_buffer = np.empty(capacity, dtype=np.int64)
-            vector_buffer = np.empty((capacity, self.dim), dtype=np.float16)
-            key_buffer[:start] = self._keys
-            vector_buffer[:start] = self._vectors
-            self._key_buffer, self._vector_buffer = key_buffer, vector_buffer
-        self._key_buffer[start:end] = keys
-        self._vector_buffer[start:end] = vectors
-        self._size = end
+        self._key_rows.replace(keys)
+        self._vector_rows.replace(vectors)
 
     def __len__(self) -> int:
         return len(self._row)
@@ -164,8 +150,9 @@ class VectorIndex:
         if not pks:
             return
         self.delete(pks, from_ann=False)
-        start = self._size
-        self._append(np.asarray(pks, dtype=np.int64), vectors.astype(np.float16))
+        start = self._key_rows.size
+        self._key_rows.extend(np.asarray(pks, dtype=np.int64))
+        self._vector_rows.extend(vectors.astype(np.float16))
         self._row.update(zip(pks, range(start, start + len(pks)), strict=True))
         self._exact = None
         if self._ann is not None:
@@ -294,9 +281,9 @@ class VectorIndex:
         ):
             self._ann.save(str(self.folder / "ann.usearch"))
             self._center.tofile(self.folder / "center.f32")
-            (self.folder / "ann.rows").write_text(str(self._size))
+            (self.folder / "ann.rows").write_text(str(len(self._keys)))
             self._ann_changes = 0
-        self._flushed, self._dead_rows, self._rewrite = self._size, [], False
+        self._flushed, self._dead_rows, self._rewrite = len(self._keys), [], False
 
     def size_on_disk(self) -> int:
         """Bytes used by this index's files."""
