@@ -144,6 +144,7 @@ def eval_beir(
     Example:  papertide eval beir ../shared/data/scifact-dev --split dev --mode all
     """
     from papertide.search.eval import evaluate, load_beir
+    from papertide.search.passages import enabled
 
     settings = settings_of(ctx)
     modes = list(MODES) if mode == "all" else [mode]
@@ -156,10 +157,11 @@ def eval_beir(
         beir = load_beir(folder, split)
     except FileNotFoundError as exc:
         raise fail(str(exc), 2) from exc
+    passages = enabled(settings.search.passages, settings.search.embedder)
     scores = evaluate(beir, settings, modes, on_stage=lambda s: err_console.print(f"[dim]{s}…"))
     console.print(
         f"{len(beir.queries)} queries, embedder {settings.search.embedder}, "
-        f"fusion {settings.search.fusion}"
+        f"fusion {settings.search.fusion}, passages {'on' if passages else 'off'}"
     )
     console.print(f"{'mode':8} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8} {'ms/query':>9}")
     for s in scores:

@@ -11,7 +11,8 @@
 mode: "bm25" (lexical), "dense" or "hybrid"; sort: "relevance", "date" (newest first) or
 "trending" (ranking/trending.py) over the ``rerank_depth`` most relevant hits. Index files
 live under ``settings.data_dir / "index"``: lexical/ (tantivy), vectors/ and state.json (the
-last ``modified`` time indexed, the embedder, the index layout and a commit ``generation``).
+last ``modified`` time indexed, the embedder, the index layout and a commit ``generation``),
+and passages/ when passage vectors are on (search/passages.py).
 
 Several processes share one index folder (web workers, `papertide worker`, `papertide
 ingest`): writes take an exclusive lock on the folder (.lock) and first load whatever another
@@ -26,6 +27,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -42,6 +44,7 @@ from papertide.config import Settings
 from papertide.models import Hit, Paper
 from papertide.ranking.trending import paper_trending
 from papertide.search import filters as fq
+from papertide.search import passages as ps
 from papertide.search.embedders import (
     Embedder,
     Vectors,
@@ -51,6 +54,7 @@ from papertide.search.embedders import (
 )
 from papertide.search.hybrid import Ranked, blend, rrf
 from papertide.search.lexical import LexicalIndex
+from papertide.search.passages import PassageIndex
 from papertide.search.query import ParsedQuery, highlight_words, parse_query, why_matched
 from papertide.search.similar_lists import SimilarMixin
 from papertide.search.tokenize import analyze, stem, words
@@ -80,6 +84,18 @@ class SearchResult:
     terms: list[str] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Found:
+    """What retrieval hands on: the ranking, how many matched, the cosine of the paper and
+    of its best passage for the candidates that have one, and the papers BM25 matched."""
+
+    ranked: Ranked
+    total: int
+    cosine: dict[int, float] = field(default_factory=dict)
+    passage: dict[int, float] = field(default_factory=dict)
+    matched: set[int] = field(default_factory=set)
+
+
 class SearchService(SimilarMixin):
     """Lexical + dense indexes over the store's papers, kept up to date by ``refresh``."""
 
@@ -98,6 +114,8 @@ class SearchService(SimilarMixin):
         self.state = self._read_state()
         self.lexical = LexicalIndex(folder / "lexical", title_repeat=self.config.title_repeat)
         self.vectors: VectorIndex | None = None
+        self.passages: PassageIndex | None = None  # opened with the vectors, when in use
+        self.use_passages = ps.enabled(self.config.passages, self.config.embedder)
         self.indexed: list[int] = []  # pks the last refresh (re)indexed
 
     @classmethod
@@ -117,6 +135,9 @@ class SearchService(SimilarMixin):
         if self.vectors is not None:
             self.vectors.close()
             self.vectors = None
+        if self.passages is not None:
+            self.passages.close()
+            self.passages = None
 
     def sync(self) -> bool:
         """Load what other processes committed since we last looked; True when reloaded.
@@ -161,6 +182,11 @@ class SearchService(SimilarMixin):
                 self.lexical.upsert(papers)
                 texts = [paper_text(p.title, p.abstract) for p in papers]
                 vectors.upsert(pks, self.embedder.embed(texts))
+                if self.passages is not None:
+                    pieces = [ps.passage_texts(p.title, p.abstract) for p in papers]
+                    flat = [text for paper_pieces in pieces for text in paper_pieces]
+                    counts = [len(paper_pieces) for paper_pieces in pieces]
+                    self.passages.upsert(pks, counts, self.embedder.embed(flat))
                 last = batch[-1][0].isoformat()
                 if progress:
                     progress(len(papers))
@@ -173,6 +199,8 @@ class SearchService(SimilarMixin):
         with self._writing():
             self.lexical.delete(pks)
             self._vector_index().delete(pks)
+            if self.passages is not None:
+                self.passages.delete(pks)
             self._commit(self.state.get("last_modified"))
 
     def reindex(self, progress: Callable[[int], None] | None = None) -> int:
@@ -180,6 +208,8 @@ class SearchService(SimilarMixin):
         with self._writing():
             self.lexical.delete_all()
             self._vector_index().clear()
+            if self.passages is not None:
+                self.passages.clear()
             self._commit(None)
             self.store.clear_similar()
         return self.refresh(progress)
@@ -213,14 +243,15 @@ class SearchService(SimilarMixin):
         depth = max(offset + k, self.config.candidates)
         if sort != "relevance":
             depth = max(depth, self.config.rerank_depth)
-        ranked, total, cosine, matched = self._retrieve(parsed, mode, depth)
+        found = self._retrieve(parsed, mode, depth)
+        ranked, matched = found.ranked, found.matched
         if sort != "relevance" and matched:  # reorder papers that share words with the query
             ranked = [item for item in ranked if item[0] in matched]
         if sort != "relevance" or not parsed.text:
             ranked = self._sort(ranked, "date" if sort == "relevance" else sort)
         page = ranked[offset : offset + k]
-        hits = self._explain(page, parsed, cosine)
-        return SearchResult(hits, max(total, len(ranked)), notice, highlight_words(parsed))
+        hits = self._explain(page, parsed, found)
+        return SearchResult(hits, max(found.total, len(ranked)), notice, highlight_words(parsed))
 
     def size_on_disk(self) -> int:
         """Bytes used by the index files."""
@@ -228,15 +259,13 @@ class SearchService(SimilarMixin):
 
     # Internals ----------------------------------------------------------------------------
 
-    def _retrieve(
-        self, parsed: ParsedQuery, mode: str, depth: int
-    ) -> tuple[Ranked, int, dict[int, float], set[int]]:
-        """Ranked candidates, how many matched, their cosines, and the lexical matches."""
+    def _retrieve(self, parsed: ParsedQuery, mode: str, depth: int) -> _Found:
+        """Ranked candidates, how many matched, their semantic scores, the lexical matches."""
         schema, cfg = self.lexical.schema, self.config
         filters = fq.filter_clauses(schema, parsed)
         if not parsed.text:  # filters only: every paper that passes them, newest first
             found, total = self.lexical.search(fq.combine([], filters), depth, order_by="published")
-            return found, total, {}, set()
+            return _Found(found, total)
         lexical: Ranked = []
         total = 0
         if mode != "dense":
@@ -244,7 +273,7 @@ class SearchService(SimilarMixin):
             lexical, total = self.lexical.search(fq.combine(scored, filters), depth)
         matched = {pk for pk, _ in lexical}
         if mode == "bm25":
-            return lexical, total, {}, matched
+            return _Found(lexical, total, matched=matched)
         vector = self.embedder.embed([parsed.text])[0]
         vectors = self._vector_index()
         dense = vectors.search(vector, depth * (5 if filters else 1))
@@ -257,16 +286,20 @@ class SearchService(SimilarMixin):
         dense = dense[:depth]
         cosine = dict(dense)
         if mode == "dense":
-            return dense, len(dense), cosine, set()
+            return _Found(dense, len(dense), cosine)
         self._add_cosines(cosine, [pk for pk, _ in lexical], vector)
+        # Every candidate of either side, scored by its best passage too (when in use).
+        passage = self.passages.best(list(cosine), vector) if self.passages is not None else {}
         if cfg.fusion == "rrf":
             fused = rrf([[p for p, _ in lexical], [p for p, _ in dense]], k=cfg.rrf_k)
         else:
             weight = cfg.dense_weight
             if weight is None:
                 weight = default_dense_weight(cfg.embedder)
-            fused = blend(lexical, cosine, weight=weight)
-        return fused[:depth], total, cosine, matched
+            fused = blend(
+                lexical, cosine, weight=weight, passage=passage, passage_weight=cfg.passage_weight
+            )
+        return _Found(fused[:depth], total, cosine, passage, matched)
 
     def _add_cosines(self, cosine: dict[int, float], pks: list[int], vector: Vectors) -> None:
         missing = [pk for pk in pks if pk not in cosine]
@@ -285,7 +318,7 @@ class SearchService(SimilarMixin):
         scores = {p.pk: paper_trending(p, now, params) for p in self.store.papers_by_pk(pks)}
         return sorted(((pk, scores.get(pk, 0.0)) for pk in pks), key=lambda item: -item[1])
 
-    def _explain(self, page: Ranked, parsed: ParsedQuery, cosine: dict[int, float]) -> list[Hit]:
+    def _explain(self, page: Ranked, parsed: ParsedQuery, found: _Found) -> list[Hit]:
         papers = self.lexical.papers([pk for pk, _ in page])
         wanted = {stem(w): w for w in words(parsed.text) if analyze(w)}
         hits = []
@@ -294,8 +327,10 @@ class SearchService(SimilarMixin):
             if paper is None or paper.id is None:
                 continue
             why = why_matched(paper, wanted, parsed)
-            if pk in cosine:
-                why.append(f"semantic {cosine[pk]:.2f}")
+            if pk in found.cosine:
+                why.append(f"semantic {found.cosine[pk]:.2f}")
+            if pk in found.passage:
+                why.append(f"best sentence {found.passage[pk]:.2f}")
             hits.append(Hit(paper.id, round(score, 6), why, paper))
         return hits
 
@@ -308,11 +343,12 @@ class SearchService(SimilarMixin):
             with self._lock(shared=True):  # files are read whole, never mid-write
                 return self._vector_index()
         if self.vectors is None:
-            self.vectors = self._open_vectors()
+            self.vectors, self.passages = self._open_vectors()
         return self.vectors
 
-    def _open_vectors(self) -> VectorIndex:
-        """The vector files as they are on disk (under the folder lock)."""
+    def _open_vectors(self) -> tuple[VectorIndex, PassageIndex | None]:
+        """The vector files (and the passage vectors, when in use) as they are on disk
+        (under the folder lock)."""
         name = self.config.embedder
         dim = int(self.state.get("dims", {}).get(name) or self.embedder.dim)
         vectors = VectorIndex.open(
@@ -322,15 +358,28 @@ class SearchService(SimilarMixin):
             ann_threshold=self.config.ann_threshold,
             ef_search=self.config.ann_ef_search,
         )
-        if vectors.reset or self.state.get("embedder") != name:
-            self.state["last_modified"] = None  # a new model: embed every paper again
+        passages = None
+        if self.use_passages:
+            passages = PassageIndex.open(self.folder / "passages", model=name, dim=dim)
+        if (
+            vectors.reset
+            or (passages is not None and passages.reset)
+            or self.state.get("embedder") != name
+            or bool(self.state.get("passages")) != self.use_passages
+        ):
+            self.state["last_modified"] = None  # a new model or passages: embed every paper
         self.state["embedder"] = name
+        self.state["passages"] = self.use_passages
         self.state.setdefault("dims", {})[name] = dim
-        return vectors
+        return vectors, passages
 
     def _commit(self, last: str | None) -> None:
         self.lexical.commit()
         self._vector_index().flush()
+        if self.passages is not None:
+            self.passages.flush()
+        elif (self.folder / "passages").is_dir():  # passages were turned off: free the disk
+            shutil.rmtree(self.folder / "passages")
         self.state["last_modified"] = last
         self.state["generation"] = int(self.state.get("generation", 0)) + 1
         temporary = self.folder / "state.json.tmp"
@@ -358,12 +407,15 @@ class SearchService(SimilarMixin):
             return False
         self.state = state
         # Load first, then swap: queries in other threads keep the old index meanwhile.
-        fresh = self._open_vectors() if self.vectors is not None else None
+        fresh, fresh_passages = self._open_vectors() if self.vectors is not None else (None, None)
         self.lexical.reload()
         old, self.vectors = self.vectors, fresh
+        old_passages, self.passages = self.passages, fresh_passages
         self._similar.clear()
         if old is not None:
             old.close()
+        if old_passages is not None:
+            old_passages.close()
         return True
 
     def _state_file(self) -> dict[str, Any]:

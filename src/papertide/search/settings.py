@@ -38,6 +38,18 @@ class SearchSettings(BaseModel):
         description="Weight of the cosine similarity in 'blend' fusion; unset, the "
         "embedder's own: 1.0 for 'wordllama-256', 1.5 for 'st:' models.",
     )
+    passages: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Also embed each paper's title and abstract sentences on their own and "
+        "add the best passage's cosine to the blend (search/passages.py); 'auto' is on for "
+        "'st:' embedders, whose window cuts long abstracts, and off for 'wordllama-256'. "
+        "Changing it embeds every paper again.",
+    )
+    passage_weight: float = Field(
+        default=1.5,
+        ge=0.0,
+        description="Weight of the best passage's cosine in 'blend' fusion, when passages are on.",
+    )
     rrf_k: int = Field(default=60, ge=1, description="The k constant of reciprocal rank fusion.")
     candidates: int = Field(
         default=100, ge=10, description="Candidates each retriever hands to fusion."
