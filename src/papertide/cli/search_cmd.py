@@ -138,10 +138,15 @@ def eval_beir(
 ) -> None:
     """Score search on a BEIR data set: nDCG@10, Recall@100 and MRR@10 per mode.
 
-    The corpus goes into a temporary store and index; queries run through the same search
-    code as the site. The last line is the default mode's score: ndcg@10=0.xxx
+    The corpus goes into a temporary store and index; queries run through
+    the same search code as the site. The last line is the default mode's
+    score: ndcg@10=0.xxx
 
-    Example:  papertide eval beir ../shared/data/scifact-dev --split dev --mode all
+    Example:
+      papertide eval beir ../shared/data/scifact-dev --split dev --mode all
+
+    Search settings apply as elsewhere: with PAPERTIDE_SEARCH__PASSAGES=off
+    an 'st:' model is scored without its passage vectors.
     """
     from papertide.search.eval import evaluate, load_beir
     from papertide.search.passages import enabled
