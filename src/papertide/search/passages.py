@@ -40,7 +40,8 @@ def enabled(setting: str, embedder: str) -> bool:
 
 def passage_texts(title: str, abstract: str) -> list[str]:
     """The title, then the abstract's sentences (at most ``SLOTS`` passages)."""
-    passages = [title.strip()] if title.strip() else []
+    title = title.strip()
+    passages = [title] if title else []
     carry = ""
     for piece in _SENTENCE_END.split(abstract.strip()):
         piece = f"{carry} {piece}".strip() if carry else piece.strip()
@@ -50,7 +51,7 @@ def passage_texts(title: str, abstract: str) -> list[str]:
         passages.append(piece)
         carry = ""
     if carry:
-        if len(passages) > (1 if title.strip() else 0):
+        if len(passages) > (1 if title else 0):
             passages[-1] = f"{passages[-1]} {carry}"
         else:
             passages.append(carry)

@@ -205,11 +205,10 @@ class VectorIndex:
 
     def get(self, pks: list[int]) -> Vectors:
         """The vectors of ``pks`` as float32 rows (zeros for unknown pks)."""
+        rows = np.fromiter((self._row.get(pk, -1) for pk in pks), dtype=np.int64, count=len(pks))
         out = np.zeros((len(pks), self.dim), dtype=np.float32)
-        for i, pk in enumerate(pks):
-            row = self._row.get(pk)
-            if row is not None:
-                out[i] = self._vectors[row]
+        known = rows >= 0
+        out[known] = self._vectors[rows[known]]  # one gather (passages ask ~1,500 a query)
         return out
 
     def search(self, query: Vectors, k: int, *, exact: bool = False) -> list[tuple[int, float]]:
