@@ -4,11 +4,15 @@ starts), settings pointing at a temporary data folder, and the seed captures."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from papertide.config import Settings
@@ -103,3 +107,23 @@ def svc(settings: Settings, store: Store) -> Iterator[SearchService]:
     service = SearchService.open(settings, store)
     yield service
     service.close()
+
+
+def caught_up(client: TestClient, timeout: float = 120.0) -> dict[str, object]:
+    """Wait until the app's background index follower has applied every stored change (the
+    server answers at once; search is ready only once its index caught up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        health = client.get("/healthz").json()
+        if health["index"]["ready"] and health["index"]["lag"] == 0:
+            return dict(health)
+        assert time.monotonic() < deadline, f"the index did not catch up: {health}"
+        time.sleep(0.05)
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[TestClient]:
+    """TestClient on ``app`` (lifespan run) once its search index has caught up."""
+    with TestClient(app) as client:
+        caught_up(client)
+        yield client

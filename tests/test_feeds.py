@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import feedparser  # type: ignore[import-untyped]
@@ -17,6 +18,7 @@ from papertide.ingest import ingest_paths
 from papertide.ranking.trending import paper_trending
 from papertide.store import Store
 from papertide.web import create_app, feeds, service
+from tests.conftest import serving
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 # RFC 3339 date-time, as RFC 4287 section 3.3 requires (upper-case T and Z, offset allowed).
@@ -25,12 +27,9 @@ TRICKY_TITLE = 'Sparse <b>Attention</b> & "Dense" Routing'
 TRICKY_ABSTRACT = "We show a < b && c > d for all <script>alert(1)</script> inputs."
 
 
-def _client(settings: Settings) -> TestClient:
-    app = create_app(settings)
-    # Until create_app includes the feeds router itself, the test mounts it the same way.
-    if not any(getattr(r, "path", "") == "/feeds/daily.atom" for r in app.routes):
-        app.include_router(feeds.router)
-    return TestClient(app)
+def _client(settings: Settings) -> AbstractContextManager[TestClient]:
+    """The app as create_app builds it (feeds router included), its index caught up."""
+    return serving(create_app(settings))
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from papertide.mail.send import deliver_due
 from papertide.store import Store, outbox
 from papertide.store import subscriptions as subs
 from papertide.web import create_app
+from tests.conftest import serving
 from tests.smtp_server import SmtpSink, add_papers, add_subscriber, mail_settings, smtp
 
 __all__ = ["smtp"]
@@ -24,7 +25,7 @@ __all__ = ["smtp"]
 @pytest.fixture
 def site(settings: Settings, smtp: SmtpSink) -> Iterator[tuple[TestClient, Settings]]:
     configured = mail_settings(settings, smtp)
-    with TestClient(create_app(configured)) as client:
+    with serving(create_app(configured)) as client:
         yield client, configured
 
 

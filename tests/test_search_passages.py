@@ -85,7 +85,8 @@ def test_passages_follow_the_setting(
     # Turning passages off embeds every paper again and frees the passage files.
     off = service("off")
     assert off.passages is None and off.state["passages"] is False
-    assert len(off._vector_index()) == len(CORPUS) and not (off.folder / "passages").exists()
+    assert len(off._vector_index()) == len(CORPUS) and off.live is not None
+    assert not (off.live.folder / "passages").exists()
     assert not any("best sentence" in w for h in off.search("dark matter").hits for w in h.why)
     off.close()
 

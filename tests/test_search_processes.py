@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from papertide.config import Settings
 from papertide.search import SearchService
 from papertide.store import Store
 from papertide.web import create_app
+from tests.conftest import serving
 from tests.search_corpus import CORPUS, add_papers, paper, pk_of
 
 QUOKKA = {
@@ -84,7 +84,7 @@ def test_the_site_finds_papers_ingested_while_it_runs(
     settings: Settings, store: Store, tmp_path: Path
 ) -> None:
     add_papers(store, settings, CORPUS)
-    with TestClient(create_app(settings)) as client:
+    with serving(create_app(settings)) as client:
         assert QUOKKA["title"] not in client.get("/search", params={"q": "quokka"}).text
         _ingest_in_another_process(settings, tmp_path, QUOKKA)
         page = client.get("/search", params={"q": "quokka"})

@@ -15,6 +15,7 @@ from papertide.config import Settings
 from papertide.ingest import ingest_paths
 from papertide.store import Store
 from papertide.web import create_app
+from tests.conftest import serving
 from tests.fixture_server import FixtureServer, settings_for, xml
 
 
@@ -25,7 +26,7 @@ def site(settings: Settings, seeds: list[Path]) -> Iterator[tuple[TestClient, St
     from papertide.ingest import IngestOptions
 
     ingest_paths(store, seeds, settings=settings, options=IngestOptions(page_year=2025))
-    with TestClient(create_app(settings)) as client:
+    with serving(create_app(settings)) as client:
         yield client, store
     store.close()
 
@@ -213,7 +214,7 @@ def test_submit_fetches_new_papers_from_arxiv(settings: Settings, seeds: list[Pa
     with FixtureServer() as server:
         server.script(xml("id_list.xml", "arxiv"))
         local = settings_for(settings, server)
-        with TestClient(create_app(local)) as client:
+        with serving(create_app(local)) as client:
             _register(client)
             token = client.cookies.get("pt_csrf")
             response = client.post(
@@ -242,7 +243,7 @@ def test_submit_when_arxiv_is_unreachable_says_so(settings: Settings) -> None:
     with FixtureServer() as server:
         local = settings_for(settings, server)
     # The server is closed now: connections are refused.
-    with TestClient(create_app(local)) as client:
+    with serving(create_app(local)) as client:
         _register(client)
         token = client.cookies.get("pt_csrf")
         response = client.post("/submit", data={"ref": "2411.00042", "csrf_token": token})
@@ -252,7 +253,7 @@ def test_submit_when_arxiv_is_unreachable_says_so(settings: Settings) -> None:
 
 def test_login_is_rate_limited(settings: Settings) -> None:
     limited = settings.model_copy(update={"rate_limit_per_hour": 3})
-    with TestClient(create_app(limited)) as client:
+    with serving(create_app(limited)) as client:
         token = _csrf(client)
         codes = [
             client.post(
@@ -318,7 +319,7 @@ def test_imported_text_is_escaped(store: Store, settings: Settings, tmp_path: Pa
     page = tmp_path / "page.txt"
     page.write_text("Mar 12\n\n<script>alert(1)</script> Title\n\nAbstract & <b>more</b>.\n")
     ingest_paths(store, [page], settings=settings)
-    with TestClient(create_app(settings)) as client:
+    with serving(create_app(settings)) as client:
         html = client.get("/").text
         found = client.get("/search", params={"q": "alert"}).text
     assert "<script>alert(1)</script>" not in html + found
@@ -328,8 +329,14 @@ def test_imported_text_is_escaped(store: Store, settings: Settings, tmp_path: Pa
 
 
 def test_healthz(site) -> None:
-    client, _ = site
-    assert client.get("/healthz").json() == {"ok": True, "papers": 216}
+    client, store = site
+    health = client.get("/healthz")
+    assert health.headers["content-type"] == "application/json"
+    body = health.json()
+    assert (body["ok"], body["database"], body["papers"]) == (True, "ok", 216)
+    index = body["index"]
+    assert index["ready"] is True and index["lag"] == 0 and index["building"] is False
+    assert index["position"] == store.feed_head().horizon  # caught up with every change
 
 
 def test_api_docs_are_served_by_the_site_itself(site) -> None:

@@ -114,6 +114,10 @@ def similar(
 def reindex(ctx: typer.Context) -> None:
     """Rebuild the search indexes from the store (after changing the embedder, say).
 
+    The new index is written beside the live one, which goes on serving until the new one
+    is complete; a rebuild that is stopped resumes where it stood the next time. Embeddings
+    stored in the database for the same model are reused, not computed again.
+
     Example:  PAPERTIDE_SEARCH__EMBEDDER=st:all-MiniLM-L6-v2 papertide reindex
     """
     settings = settings_of(ctx)
@@ -121,7 +125,7 @@ def reindex(ctx: typer.Context) -> None:
     try:
         svc = SearchService.open(settings, store, catch_up=False)
         with progress_bar("reindexing", total=store.count_papers()) as advance:
-            count = svc.reindex(advance)
+            count = svc.rebuild(advance)
         svc.close()
     finally:
         store.close()

@@ -1,41 +1,36 @@
 """SearchService: the one search path for the site, the API, mail digests and the eval.
 
-    svc = SearchService.open(settings, store)   # open/create index files, catch up
-    svc.refresh()                               # index papers written since the last refresh
+    svc = SearchService.open(settings, store)   # open the live index files, catch up
+    svc.refresh()                               # apply the store's changes since (follow.py)
     res = svc.search("sparse attention author:lecun", k=20, offset=0, mode="hybrid",
                      sort="relevance")           # -> SearchResult(hits, total, notice, terms)
     svc.similar(paper_id, k=10)                 # -> list[Hit]
-    svc.remove([pk, ...])                       # drop papers from the indexes
+    svc.rebuild()                               # a new generation beside the live one
     svc.close()
 
 mode: "bm25" (lexical), "dense" or "hybrid"; sort: "relevance", "date" (newest first) or
-"trending" (ranking/trending.py) over the ``rerank_depth`` most relevant hits. Index files
-live under ``settings.data_dir / "index"``: lexical/ (tantivy), vectors/ and state.json (the
-last ``modified`` time indexed, the embedder, the index layout and a commit ``generation``),
-and passages/ when passage vectors are on (search/passages.py).
+"trending" (ranking/trending.py) over the ``rerank_depth`` most relevant hits.
 
-Several processes share one index folder (web workers, `papertide worker`, `papertide
-ingest`): writes take an exclusive lock on the folder (.lock) and first load whatever another
-process committed, so no one writes over newer files; every commit bumps ``generation`` and
-replaces state.json atomically. Readers look at state.json's stamp before each search (a
-stat, microseconds) and, when another process committed, reload the indexes under a shared
-lock, so they never read half-written files and see new papers without a restart.
+Every index is a follower of the store's change feed (store/changes.py): the live
+generation of index files (search/generation.py) records the feed position it has applied,
+and ``refresh`` applies what was committed since. Several processes share one index folder
+(web workers, `papertide worker`, `papertide ingest`): writers take the folder lock
+exclusively and first load whatever another process committed; readers look at the folder's
+stamp before each search (two stats) and reload under a shared lock when another process
+committed, so they never read half-written files and see new papers without a restart.
+Until a first generation exists (a new node, a changed embedder) searches answer with a
+"warming up" notice and no hits, while ``refresh`` builds it (in the background, in `serve`).
+Threads of one process share the indexes through a readers-writer lock (rwlock.py).
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import logging
-import shutil
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -44,7 +39,6 @@ from papertide.config import Settings
 from papertide.models import Hit, Paper
 from papertide.ranking.trending import paper_trending
 from papertide.search import filters as fq
-from papertide.search import passages as ps
 from papertide.search.embedders import (
     Embedder,
     Vectors,
@@ -52,23 +46,23 @@ from papertide.search.embedders import (
     load_embedder,
     paper_text,
 )
+from papertide.search.follow import FollowMixin
+from papertide.search.generation import Generation, IndexRoot
 from papertide.search.hybrid import Ranked, blend, rrf
 from papertide.search.lexical import LexicalIndex
 from papertide.search.passages import PassageIndex
 from papertide.search.query import ParsedQuery, highlight_words, parse_query, why_matched
+from papertide.search.rwlock import ReadWriteLock
 from papertide.search.similar_lists import SimilarMixin
 from papertide.search.tokenize import analyze, stem, words
 from papertide.search.vectors import VectorIndex
-from papertide.store import Store
+from papertide.store import FeedPosition, Store
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["bm25", "dense", "hybrid"]
 MODES: tuple[str, ...] = ("bm25", "dense", "hybrid")
 SORTS: tuple[str, ...] = ("relevance", "date", "trending")
-_LAYOUT = 1
-# Papers whose `modified` stamp ties with the last one indexed are read again.
-_OVERLAP = timedelta(seconds=2)
 # From this many vectors on, reloading after another process's commit happens off the
 # request path (see sync).
 _BACKGROUND_RELOAD = 100_000
@@ -82,6 +76,7 @@ class SearchResult:
     total: int
     notice: str | None = None
     terms: list[str] = field(default_factory=list)
+    warming: bool = False  # no index generation yet: the hits are not the answer
 
 
 @dataclass(slots=True)
@@ -96,48 +91,66 @@ class _Found:
     matched: set[int] = field(default_factory=set)
 
 
-class SearchService(SimilarMixin):
-    """Lexical + dense indexes over the store's papers, kept up to date by ``refresh``."""
+class SearchService(FollowMixin, SimilarMixin):
+    """Lexical + dense indexes over the store's papers, following its change feed."""
 
     def __init__(self, settings: Settings, store: Store, folder: Path) -> None:
         self.settings = settings
         self.config = settings.search
         self.store = store
         self.folder = folder
+        self.root = IndexRoot(folder)
+        self.guard = ReadWriteLock()
         self._embedder: Embedder | None = None
         self._similar: OrderedDict[tuple[str, int], list[Hit]] = OrderedDict()
-        self._held = False  # whether this object holds the folder lock
-        self._mutex = threading.RLock()  # threads of this process take turns at the lock
         self._reloading = threading.Lock()
         self._reloader: threading.Thread | None = None
-        self._stamp = self._state_stamp()  # what self.state was read from
-        self.state = self._read_state()
-        self.lexical = LexicalIndex(folder / "lexical", title_repeat=self.config.title_repeat)
-        self.vectors: VectorIndex | None = None
-        self.passages: PassageIndex | None = None  # opened with the vectors, when in use
-        self.use_passages = ps.enabled(self.config.passages, self.config.embedder)
+        self.live: Generation | None = None
+        self._stamp: tuple[object, ...] | None = None
         self.indexed: list[int] = []  # pks the last refresh (re)indexed
+        with self.root.lock(shared=True):
+            self._catch_up_files()
 
     @classmethod
     def open(cls, settings: Settings, store: Store, *, catch_up: bool = True) -> SearchService:
-        """Open (or create) the index files under DATA_DIR/index and catch up with the store."""
-        folder = settings.data_dir / "index"
-        folder.mkdir(parents=True, exist_ok=True)
-        svc = cls(settings, store, folder)
+        """Open the live index files under DATA_DIR/index and catch up with the store."""
+        svc = cls(settings, store, settings.data_dir / "index")
         if catch_up:
             svc.refresh()
         return svc
 
     def close(self) -> None:
-        """Write pending changes and let go of the indexes."""
-        # Every write commits under the lock as it goes: nothing is pending here, and
-        # flushing our copy now could overwrite what another process committed since.
-        if self.vectors is not None:
-            self.vectors.close()
-            self.vectors = None
-        if self.passages is not None:
-            self.passages.close()
-            self.passages = None
+        """Let go of the indexes (every write commits as it goes: nothing is pending)."""
+        if self.live is not None:
+            self.live.close()
+            self.live = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether a generation built for these settings is live (searches answer)."""
+        return self.live is not None and not self._needs_build()
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The live lexical index (callers check ``ready`` first)."""
+        assert self.live is not None, "no index generation yet"
+        return self.live.lexical
+
+    @property
+    def position(self) -> FeedPosition | None:
+        """The feed position the live generation has applied."""
+        return self.live.position if self.ready and self.live is not None else None
+
+    def status(self) -> dict[str, object]:
+        """Where the index stands: ready, generation, feed position, changes still to apply."""
+        position = self.position
+        return {
+            "ready": self.ready,
+            "generation": self.live.name if self.live is not None else None,
+            "position": position.horizon if position is not None else None,
+            "lag": self.store.feed_lag(position),
+            "building": self.root.unfinished(self.config) is not None,
+        }
 
     def sync(self) -> bool:
         """Load what other processes committed since we last looked; True when reloaded.
@@ -145,9 +158,14 @@ class SearchService(SimilarMixin):
         A big index (``_BACKGROUND_RELOAD`` vectors and more: 4 s to load at 1M) reloads in
         a background thread while queries go on with the one loaded; False is returned then.
         """
-        if self._state_stamp() == self._stamp:
+        if self.root.stamp() == self._stamp:
             return False
-        if self.vectors is not None and len(self.vectors) >= _BACKGROUND_RELOAD:
+        live = self.live
+        if (
+            live is not None
+            and live.vectors is not None
+            and len(live.vectors) >= _BACKGROUND_RELOAD
+        ):
             with self._reloading:
                 if self._reloader is None or not self._reloader.is_alive():
                     self._reloader = threading.Thread(
@@ -155,64 +173,15 @@ class SearchService(SimilarMixin):
                     )
                     self._reloader.start()
             return False
-        with self._lock(shared=True):
+        with self.root.lock(shared=True):
             return self._catch_up_files()
 
     def _reload_in_background(self) -> None:
         try:
-            with self._lock(shared=True):
+            with self.root.lock(shared=True):
                 self._catch_up_files()
         except Exception:  # the next query tries again; never take the site down for it
             log.exception("search index: reloading after another process's commit failed")
-
-    # Writing ------------------------------------------------------------------------------
-
-    def refresh(self, progress: Callable[[int], None] | None = None) -> int:
-        """Index papers written since the last refresh; returns how many were (re)indexed."""
-        with self._writing():
-            vectors = self._vector_index()
-            since = self.state.get("last_modified")
-            start = datetime.fromisoformat(since) - _OVERLAP if since else None
-            last = since
-            self.indexed = []
-            for batch in self.store.iter_modified(start, batch=self.config.embed_batch):
-                papers = [paper for _, paper in batch]
-                pks = [p.pk or 0 for p in papers]
-                self.indexed += pks
-                self.lexical.upsert(papers)
-                texts = [paper_text(p.title, p.abstract) for p in papers]
-                vectors.upsert(pks, self.embedder.embed(texts))
-                if self.passages is not None:
-                    pieces = [ps.passage_texts(p.title, p.abstract) for p in papers]
-                    flat = [text for paper_pieces in pieces for text in paper_pieces]
-                    counts = [len(paper_pieces) for paper_pieces in pieces]
-                    self.passages.upsert(pks, counts, self.embedder.embed(flat))
-                last = batch[-1][0].isoformat()
-                if progress:
-                    progress(len(papers))
-            if self.indexed:
-                self._commit(last)
-            return len(self.indexed)
-
-    def remove(self, pks: list[int]) -> None:
-        """Drop papers (by pk) from both indexes."""
-        with self._writing():
-            self.lexical.delete(pks)
-            self._vector_index().delete(pks)
-            if self.passages is not None:
-                self.passages.delete(pks)
-            self._commit(self.state.get("last_modified"))
-
-    def reindex(self, progress: Callable[[int], None] | None = None) -> int:
-        """Rebuild both indexes from the store."""
-        with self._writing():
-            self.lexical.delete_all()
-            self._vector_index().clear()
-            if self.passages is not None:
-                self.passages.clear()
-            self._commit(None)
-            self.store.clear_similar()
-        return self.refresh(progress)
 
     # Reading ------------------------------------------------------------------------------
 
@@ -234,7 +203,17 @@ class SearchService(SimilarMixin):
     ) -> SearchResult:
         """One page of papers for ``query`` (see query.py for the language)."""
         self.sync()
+        if not self.ready:
+            return self._warming()
         parsed = parse_query(query)
+        if mode != "bm25" and parsed.text:
+            self._vector_index()  # loaded outside the guard: loading may wait for the folder
+        with self.guard.reading():
+            return self._search(parsed, k=k, offset=offset, mode=mode, sort=sort)
+
+    def _search(
+        self, parsed: ParsedQuery, *, k: int, offset: int, mode: str, sort: str
+    ) -> SearchResult:
         notice = parsed.notice
         if mode not in MODES:
             notice, mode = f"unknown mode '{mode}': used hybrid.", "hybrid"
@@ -254,8 +233,22 @@ class SearchService(SimilarMixin):
         return SearchResult(hits, max(found.total, len(ranked)), notice, highlight_words(parsed))
 
     def size_on_disk(self) -> int:
-        """Bytes used by the index files."""
-        return sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())
+        """Bytes used by the live generation's index files."""
+        if self.live is None:
+            return 0
+        return sum(p.stat().st_size for p in self.live.folder.rglob("*") if p.is_file())
+
+    def _warming(self) -> SearchResult:
+        building = self.root.unfinished(self.config)
+        done = ""
+        if building is not None:
+            after = int(self.root.state_of(building).get("build", {}).get("after_pk") or 0)
+            done = f" ({min(99, 100 * after // max(self.store.max_paper_pk(), 1))}% built)"
+        notice = (
+            f"Search is warming up: this server is building its index{done}. Pages and "
+            "feeds work meanwhile; try the search again in a minute."
+        )
+        return SearchResult([], 0, notice, [], warming=True)
 
     # Internals ----------------------------------------------------------------------------
 
@@ -339,117 +332,58 @@ class SearchService(SimilarMixin):
         return np.asarray(vectors[0], dtype=np.float32)
 
     def _vector_index(self) -> VectorIndex:
-        if self.vectors is None and not self._held:
-            with self._lock(shared=True):  # files are read whole, never mid-write
-                return self._vector_index()
-        if self.vectors is None:
-            self.vectors, self.passages = self._open_vectors()
-        return self.vectors
+        live = self.live
+        assert live is not None, "no index generation yet"
+        if live.vectors is None:
+            with self.root.lock(shared=True):  # files are read whole, never mid-write
+                live.open_vectors(self.embedder.dim)
+        assert live.vectors is not None
+        return live.vectors
 
-    def _open_vectors(self) -> tuple[VectorIndex, PassageIndex | None]:
-        """The vector files (and the passage vectors, when in use) as they are on disk
-        (under the folder lock)."""
-        name = self.config.embedder
-        dim = int(self.state.get("dims", {}).get(name) or self.embedder.dim)
-        vectors = VectorIndex.open(
-            self.folder / "vectors",
-            model=name,
-            dim=dim,
-            ann_threshold=self.config.ann_threshold,
-            ef_search=self.config.ann_ef_search,
-        )
-        passages = None
-        if self.use_passages:
-            passages = PassageIndex.open(self.folder / "passages", model=name, dim=dim)
-        if (
-            vectors.reset
-            or (passages is not None and passages.reset)
-            or self.state.get("embedder") != name
-            or bool(self.state.get("passages")) != self.use_passages
-        ):
-            self.state["last_modified"] = None  # a new model or passages: embed every paper
-        self.state["embedder"] = name
-        self.state["passages"] = self.use_passages
-        self.state.setdefault("dims", {})[name] = dim
-        return vectors, passages
+    @property
+    def state(self) -> dict[str, object]:
+        """The live generation's state ({} when there is none)."""
+        return self.live.state if self.live is not None else {}
 
-    def _commit(self, last: str | None) -> None:
-        self.lexical.commit()
-        self._vector_index().flush()
-        if self.passages is not None:
-            self.passages.flush()
-        elif (self.folder / "passages").is_dir():  # passages were turned off: free the disk
-            shutil.rmtree(self.folder / "passages")
-        self.state["last_modified"] = last
-        self.state["generation"] = int(self.state.get("generation", 0)) + 1
-        temporary = self.folder / "state.json.tmp"
-        temporary.write_text(json.dumps(self.state))
-        temporary.replace(self.folder / "state.json")  # readers see old or new, whole
-        self._stamp = self._state_stamp()
-        self._similar.clear()
+    @property
+    def vectors(self) -> VectorIndex | None:
+        """The live vectors, when loaded."""
+        return self.live.vectors if self.live is not None else None
 
-    def _state_stamp(self) -> tuple[int, int] | None:
-        """state.json's inode and change time: a commit replaces the file, changing both."""
-        try:
-            found = (self.folder / "state.json").stat()
-        except FileNotFoundError:
-            return None
-        return found.st_ino, found.st_mtime_ns
+    @property
+    def passages(self) -> PassageIndex | None:
+        """The live passage vectors, when in use and loaded."""
+        return self.live.passages if self.live is not None else None
 
     def _catch_up_files(self) -> bool:
-        """Under the folder lock: reload the indexes if another process committed."""
-        stamp = self._state_stamp()
+        """Under the folder lock: open the live generation again if another process
+        committed to it or swapped in a new one."""
+        stamp = self.root.stamp()
         if stamp == self._stamp:
             return False
-        self._stamp = stamp
-        state = self._state_file()
-        if state.get("generation") == self.state.get("generation"):
+        name = self.root.current()
+        if name is None:
+            self._stamp = stamp
             return False
-        self.state = state
-        # Load first, then swap: queries in other threads keep the old index meanwhile.
-        fresh, fresh_passages = self._open_vectors() if self.vectors is not None else (None, None)
-        self.lexical.reload()
-        old, self.vectors = self.vectors, fresh
-        old_passages, self.passages = self.passages, fresh_passages
-        self._similar.clear()
-        if old is not None:
-            old.close()
-        if old_passages is not None:
-            old_passages.close()
+        old = self.live
+        if (
+            old is not None
+            and old.name == name
+            and self.root.state_of(name).get("generation") == old.state.get("generation")
+        ):
+            self._stamp = stamp
+            return False
+        fresh = self.root.open(name, self.config)
+        if old is not None and old.vectors is not None:  # load first, then swap
+            fresh.open_vectors(self.embedder.dim)
+        self._adopt(fresh)
+        self._stamp = stamp
         return True
 
-    def _state_file(self) -> dict[str, Any]:
-        path = self.folder / "state.json"
-        return dict(json.loads(path.read_text())) if path.is_file() else {}
-
-    def _read_state(self) -> dict[str, Any]:
-        state = self._state_file()
-        wanted = {"layout": _LAYOUT, "title_repeat": self.config.title_repeat}
-        if any(state.get(key) != value for key, value in wanted.items()):
-            for stale in (self.folder / "lexical").glob("*"):
-                stale.unlink()
-            state = {**wanted, "last_modified": None}
-        return state
-
-    @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """The exclusive folder lock, with what other processes committed loaded first."""
-        with self._lock():
-            self._catch_up_files()
-            yield
-
-    @contextmanager
-    def _lock(self, *, shared: bool = False) -> Iterator[None]:
-        """The folder lock: exclusive for writers, shared for readers loading files."""
-        with self._mutex:
-            if self._held:  # already ours (writes load files under their own lock)
-                yield
-                return
-            with (self.folder / ".lock").open("a") as handle:
-                fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-                self._held = True
-                try:
-                    yield
-                finally:
-                    self._held = False
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+    def _adopt(self, generation: Generation) -> None:
+        """Make ``generation`` the one searches read (queries under way keep the old)."""
+        old, self.live = self.live, generation
+        self._stamp = self.root.stamp()
+        self._similar.clear()
+        if old is not None and old is not generation:
+            old.close()

@@ -81,3 +81,15 @@ class SearchSettings(BaseModel):
         "so papers that arrived since can join it.",
     )
     embed_batch: int = Field(default=512, ge=1, description="Papers embedded per batch.")
+    build_checkpoint: int = Field(
+        default=20_000,
+        ge=1,
+        description="A rebuild records where it stands every this many papers, so a "
+        "stopped rebuild resumes from there.",
+    )
+    follow_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between a web process's looks at the store's change feed: "
+        "what another process or node stored is searchable here within about this long.",
+    )

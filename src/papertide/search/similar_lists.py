@@ -13,11 +13,12 @@ from papertide.models import Hit, Paper
 from papertide.search import filters as fq
 from papertide.search.embedders import Vectors
 from papertide.search.lexical import LexicalIndex
+from papertide.search.rwlock import ReadWriteLock
 from papertide.search.settings import SearchSettings
 from papertide.search.similar import rank_similar
 from papertide.search.tokenize import analyze
 from papertide.search.vectors import VectorIndex
-from papertide.store import Store
+from papertide.store import FeedPosition, Store
 from papertide.store.similar import SimilarList
 
 
@@ -26,11 +27,18 @@ class SimilarMixin:
 
     store: Store
     config: SearchSettings
-    lexical: LexicalIndex
     _similar: OrderedDict[tuple[str, int], list[Hit]]
+
+    guard: ReadWriteLock
 
     if TYPE_CHECKING:
 
+        @property
+        def ready(self) -> bool: ...
+        @property
+        def lexical(self) -> LexicalIndex: ...
+        @property
+        def position(self) -> FeedPosition | None: ...
         def sync(self) -> bool: ...
         def _vector_index(self) -> VectorIndex: ...
         def _embed_one(self, paper: Paper) -> Vectors: ...
@@ -47,7 +55,7 @@ class SimilarMixin:
         lists ahead of time, e.g. for the papers a sync brought)."""
         self.sync()
         paper = self.store.get_paper(paper_id)
-        if paper is None or paper.pk is None:
+        if paper is None or paper.pk is None or not self.ready:
             return []
         key = (paper.id or paper_id, k)
         if key in self._similar:
@@ -55,7 +63,9 @@ class SimilarMixin:
             return self._similar[key]
         hits = self._stored_similar(paper.pk, k)
         if hits is None:
-            hits = self._compute_similar(paper, max(k, self.config.similar_keep))
+            self._vector_index()  # loaded outside the guard: loading may wait for the folder
+            with self.guard.reading():
+                hits = self._compute_similar(paper, max(k, self.config.similar_keep))
             if k <= self.config.similar_keep:
                 self._save_similar(paper.pk, hits)
             hits = hits[:k]
@@ -70,9 +80,12 @@ class SimilarMixin:
         """Compute and store the similar papers of ``pks`` that have no fresh list yet."""
         done = 0
         for pk in pks:
-            if self._fresh_list(pk) is None:
+            if self._fresh_list(pk) is None and self.ready:
                 for paper in self.store.papers_by_pk([pk]):
-                    self._save_similar(pk, self._compute_similar(paper, self.config.similar_keep))
+                    self._vector_index()
+                    with self.guard.reading():
+                        hits = self._compute_similar(paper, self.config.similar_keep)
+                    self._save_similar(pk, hits)
                     done += 1
             if progress:
                 progress(1)
@@ -102,7 +115,14 @@ class SimilarMixin:
 
     def _save_similar(self, pk: int, hits: list[Hit]) -> None:
         items = [(h.paper.pk or 0, h.score, h.why) for h in hits if h.paper is not None]
-        self.store.save_similar(pk, model=self.config.embedder, items=items, now=utcnow())
+        position = self.position
+        self.store.save_similar(
+            pk,
+            model=self.config.embedder,
+            items=items,
+            now=utcnow(),
+            position=position.horizon if position is not None else None,
+        )
 
     def _compute_similar(self, paper: Paper, k: int) -> list[Hit]:
         """Neighbours by cosine (HNSW or exact) blended with a BM25 query of the title."""

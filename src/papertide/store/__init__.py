@@ -16,25 +16,31 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, and_, create_engine, event, func, or_, select
+from sqlalchemy import Connection, Engine, and_, create_engine, event, func, or_, select, text
 from sqlalchemy.engine import make_url
 
 from papertide.models import Paper
 from papertide.normalize import parse_arxiv_id
+from papertide.store.changes import ChangeFeedMixin, FeedPosition
 from papertide.store.community import CommunityMixin, NameTaken
+from papertide.store.embeddings import EmbeddingMixin, StoredEmbedding
 from papertide.store.feeds import FeedMixin, with_external_ids
 from papertide.store.schema import ingest_runs, listing_items, listings, papers
 from papertide.store.similar import SimilarMixin
 from papertide.store.writer import WriteSession
 
-__all__ = ["NameTaken", "Store", "WriteSession"]
+__all__ = ["FeedPosition", "NameTaken", "Store", "StoredEmbedding", "WriteSession"]
+
+# pg_advisory_xact_lock keys: one for migrations, one for imports and other paper writes.
+_MIGRATE_LOCK = 0x70617065_72000001
+_WRITE_LOCK = 0x70617065_72000002
 
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
 
-class Store(CommunityMixin, FeedMixin, SimilarMixin):
+class Store(ChangeFeedMixin, CommunityMixin, EmbeddingMixin, FeedMixin, SimilarMixin):
     """Papers and everything about them, in one database."""
 
     def __init__(self, engine: Engine) -> None:
@@ -46,7 +52,14 @@ class Store(CommunityMixin, FeedMixin, SimilarMixin):
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
+        # pre_ping: a pooled connection that died (a database restart) is replaced before
+        # use instead of failing the request that drew it.
+        engine = create_engine(
+            url,
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
+            pool_pre_ping=True,
+        )
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine)
         store = cls(engine)
@@ -59,20 +72,35 @@ class Store(CommunityMixin, FeedMixin, SimilarMixin):
         self.engine.dispose()
 
     def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (a no-op when it is there)."""
+        """Bring the schema to the newest Alembic revision (a no-op when it is there).
+
+        Under a lock, so that any number of processes may start together: the first
+        migrates, the others wait for it and then find nothing to do (SQLite: the write
+        lock taken up front; PostgreSQL: a transaction-level advisory lock)."""
         cfg = Config()
         cfg.set_main_option("script_location", "papertide.store:migrations")
-        with self.engine.begin() as conn:
+        with (
+            self.engine.connect().execution_options(papertide_write=True) as conn,
+            conn.begin(),
+        ):
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
     @contextmanager
     def write(self) -> Iterator[WriteSession]:
-        """One transaction: everything written inside commits together or not at all."""
+        """One transaction: everything written inside commits together or not at all.
+
+        Paper writers take turns, as on SQLite: on PostgreSQL an advisory lock makes a second
+        import of the same file wait for the first and then find its papers, instead of both
+        inserting them and one dying on a unique violation."""
         with (
             self.engine.connect().execution_options(papertide_write=True) as conn,
             conn.begin(),
         ):
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
             yield WriteSession(conn)
 
     @contextmanager
@@ -130,6 +158,24 @@ class Store(CommunityMixin, FeedMixin, SimilarMixin):
                 return
             yield [(row["modified"], paper) for row, paper in zip(rows, found, strict=True)]
             last = (rows[-1]["modified"], rows[-1]["pk"])
+
+    def iter_papers(self, *, after_pk: int = 0, batch: int = 5000) -> Iterator[list[Paper]]:
+        """Every stored paper with a pk above ``after_pk``, in pk order, in batches (keyset
+        paging: a full pass over millions of rows stays cheap, and can resume)."""
+        while True:
+            query = select(papers).where(papers.c.pk > after_pk).order_by(papers.c.pk).limit(batch)
+            with self._read() as conn:
+                found = with_external_ids(conn, list(conn.execute(query).mappings()))
+            if not found:
+                return
+            found.sort(key=lambda p: p.pk or 0)
+            yield found
+            after_pk = found[-1].pk or 0
+
+    def max_paper_pk(self) -> int:
+        """The highest pk stored (0 when empty)."""
+        with self._read() as conn:
+            return int(conn.scalar(select(func.max(papers.c.pk))) or 0)
 
     def count_papers(self) -> int:
         """How many papers are stored."""

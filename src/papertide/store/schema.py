@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -265,4 +267,34 @@ similar_lists = Table(
     Column("model", String(200), nullable=False),
     Column("computed", DateTime, nullable=False),
     Column("items", Json, nullable=False),
+    # The change-feed position of the index that ranked them (store/changes.py): a list
+    # from a staler index never replaces a fresher one.
+    Column("position", BigInteger),
+)
+
+# The change feed (migration 0006): one row per paper that a transaction inserted, updated
+# (a vote count aside) or deleted, written by triggers in that transaction. ``txid`` is the
+# writing transaction on PostgreSQL (NULL on SQLite, where ``seq`` is commit order).
+paper_changes = Table(
+    "paper_changes",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("txid", BigInteger),
+    Column("paper_pk", Integer, nullable=False),
+    Index("ix_paper_changes_txid", "txid"),
+    sqlite_autoincrement=True,
+)
+
+# Each paper's embedding, computed once by whichever process first indexed it and loaded by
+# every other: float16 bytes of the unit vector (and of its passages, n x dim, when the
+# model uses them), with a hash of the text it was computed from.
+paper_embeddings = Table(
+    "paper_embeddings",
+    metadata,
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Column("text_hash", String(32), nullable=False),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    Column("passages", LargeBinary),
 )

@@ -22,6 +22,7 @@ class SimilarList:
     model: str
     computed: datetime
     items: list[SimilarItem]
+    position: int | None = None  # the change-feed horizon of the index that ranked them
 
 
 class SimilarMixin:
@@ -38,27 +39,58 @@ class SimilarMixin:
             return None
         items: list[Any] = row["items"]
         return SimilarList(
-            row["model"], row["computed"], [(int(p), float(s), list(w)) for p, s, w in items]
+            row["model"],
+            row["computed"],
+            [(int(p), float(s), list(w)) for p, s, w in items],
+            row["position"],
         )
 
     def save_similar(
-        self, paper_pk: int, *, model: str, items: list[SimilarItem], now: datetime
-    ) -> None:
-        """Keep (replace) the list of ``paper_pk``; a paper deleted meanwhile is skipped."""
+        self,
+        paper_pk: int,
+        *,
+        model: str,
+        items: list[SimilarItem],
+        now: datetime,
+        position: int | None = None,
+    ) -> bool:
+        """Keep (replace) the list of ``paper_pk``, unless the stored one was ranked by an
+        index further along the change feed (``position``) under the same model: a node
+        that lags never overwrites a fresher node's list (a list saved without a position,
+        by hand, always replaces). A paper deleted meanwhile is
+        skipped. Returns whether the list was written."""
         row = {
             "paper_pk": paper_pk,
             "model": model,
             "computed": now,
             "items": [[p, s, w] for p, s, w in items],
+            "position": position,
         }
         try:
-            with self.engine.begin() as conn:
+            with (
+                self.engine.connect().execution_options(papertide_write=True) as conn,
+                conn.begin(),
+            ):
+                found = conn.execute(
+                    select(similar_lists.c.model, similar_lists.c.position).where(
+                        similar_lists.c.paper_pk == paper_pk
+                    )
+                ).first()
+                if (
+                    found is not None
+                    and found.model == model
+                    and found.position is not None
+                    and position is not None
+                    and found.position > position
+                ):
+                    return False
                 conn.execute(delete(similar_lists).where(similar_lists.c.paper_pk == paper_pk))
                 conn.execute(insert(similar_lists), row)
+                return True
         except IntegrityError:
             # Another process saved the same paper's list a moment earlier (equally fresh), or
             # the paper is gone: either way there is nothing to keep.
-            return
+            return False
 
     def clear_similar(self) -> int:
         """Forget every stored list (after the index was rebuilt); returns how many."""

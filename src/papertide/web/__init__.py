@@ -58,10 +58,11 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store.open(settings.resolved_database_url)
         app.state.store = store
-        app.state.search = _open_search(settings, store)
+        # Listen at once: the index catches up (or is built) in the background.
+        app.state.search, follower = _open_search(settings, store)
         yield
-        if app.state.search is not None:
-            app.state.search.close()
+        follower.stop()
+        app.state.search.close()
         store.close()
 
     app = FastAPI(
@@ -93,10 +94,14 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def _open_search(settings: Settings, store: Store) -> Any:
+def _open_search(settings: Settings, store: Store) -> tuple[Any, Any]:
     from papertide.search import SearchService
+    from papertide.search.background import IndexFollower
 
-    return SearchService.open(settings, store)
+    svc = SearchService.open(settings, store, catch_up=False)
+    follower = IndexFollower(svc, interval=settings.search.follow_interval)
+    follower.start()
+    return svc, follower
 
 
 def _templates() -> Jinja2Templates:

@@ -152,7 +152,9 @@ def submit_paper(
     outcome = resolve_submission(store, settings, ref.strip())
     if outcome.paper is not None:
         outcome.new = store.record_submission(user=user, paper=outcome.paper, now=utcnow())
-        request.app.state.search.refresh()
+        # Searchable here at once (elsewhere within a follow interval); never wait for a
+        # build or another process's index write.
+        request.app.state.search.refresh(wait=False)
     return outcome
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import OperationalError
 
 from papertide.web import community, service
 from papertide.web.deps import (
@@ -17,6 +19,7 @@ from papertide.web.deps import (
 )
 from papertide.web.service import Period
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 Page = Annotated[int, Query(ge=1, le=1000, description="Page number, from 1.")]
 
@@ -156,6 +159,15 @@ def submit(
 
 
 @router.get("/healthz")
-def healthz(store: StoreDep) -> dict[str, object]:
-    """Liveness for load balancers: the database answers, and how many papers it holds."""
-    return {"ok": True, "papers": store.count_papers()}
+def healthz(request: Request, store: StoreDep) -> JSONResponse:
+    """For load balancers and operators, always JSON: whether the database answers, how
+    many papers it holds, and where this node's search index stands on the change feed
+    (ready, generation, position, changes still to apply). 503 while the database is down."""
+    try:
+        papers = store.count_papers()
+        index = request.app.state.search.status()
+    except OperationalError:
+        log.warning("healthz: the database does not answer")
+        body = {"ok": False, "database": "unreachable"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+    return JSONResponse({"ok": True, "database": "ok", "papers": papers, "index": index})

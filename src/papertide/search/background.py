@@ -1,0 +1,63 @@
+"""The index follower that runs beside a web process: it builds the first generation when
+there is none and then applies the store's change feed every ``follow_interval`` seconds,
+so every node converges on what any node (or `papertide ingest`, or the worker) stored,
+without a restart. Requests never wait for it: the server listens at once, and searches say
+"warming up" until the first generation is live.
+
+Several web workers of one machine share one index folder: whichever takes the folder lock
+applies the changes, and the others load that commit (SearchService.sync).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from papertide.search.service import SearchService
+
+log = logging.getLogger(__name__)
+_MAX_BACKOFF = 60.0
+
+
+class IndexFollower:
+    """A daemon thread that keeps ``svc`` caught up with the store; ``stop`` ends it."""
+
+    def __init__(self, svc: SearchService, *, interval: float) -> None:
+        self.svc = svc
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="index-follower", daemon=True)
+        self.rounds = 0  # completed rounds (tests and /healthz can tell it is alive)
+
+    def start(self) -> None:
+        """Start following (the first round runs at once)."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the thread to end after its current round, and wait a while for it."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def step(self) -> int:
+        """One round: build or apply what is new (unless another process is at it), else
+        load another process's commit. Returns how many papers this round indexed."""
+        svc = self.svc
+        if not svc.ready or svc.store.has_changes(svc.position):
+            indexed = svc.refresh(wait=False)
+            if indexed:
+                log.info("search index: %d papers indexed from the change feed", indexed)
+            svc.sync()
+            return indexed
+        svc.sync()
+        return 0
+
+    def _run(self) -> None:
+        delay = 0.0
+        while not self._stop.wait(delay):
+            try:
+                self.step()
+                delay = self.interval
+            except Exception:  # a database restart, a full disk: retry, slower each time
+                delay = min(max(delay * 2, self.interval, 1.0), _MAX_BACKOFF)
+                log.exception("search index: following the store failed; retrying in %.0f s", delay)
+            self.rounds += 1

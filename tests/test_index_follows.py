@@ -1,0 +1,134 @@
+"""The index follows the store across processes, races and kills: `papertide ingest`,
+`reindex` and the index commit run as real processes, overlapped or killed with SIGKILL at
+random points, and afterwards every stored paper is searchable."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from papertide.config import Settings
+from papertide.search import SearchService
+from papertide.store import Store
+from papertide.synth import SnapshotGenerator, write_snapshot
+
+
+def _env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "PAPERTIDE_DATA_DIR": str(settings.data_dir), **extra}
+    if settings.database_url:
+        env["PAPERTIDE_DATABASE_URL"] = settings.database_url
+    return env
+
+
+def _papertide(settings: Settings, *args: str, **extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "papertide", *args],
+        env=_env(settings, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(process: subprocess.Popen[str], timeout: float = 600) -> str:
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err[-3000:]
+    return out
+
+
+def _one_paper(path: Path, title: str) -> Path:
+    path.write_text(json.dumps({"_id": "solo-1", "title": title, "text": "A lone abstract."}))
+    return path
+
+
+def _index_holds_every_paper(settings: Settings, store: Store) -> SearchService:
+    """Open the index as the processes left it (no catch-up here) and compare with the store."""
+    svc = SearchService.open(settings, store, catch_up=False)
+    stored = store.count_papers()
+    assert svc.ready
+    assert svc.lexical.num_docs() == stored
+    assert len(svc._vector_index()) == stored
+    assert store.feed_lag(svc.position) == 0
+    return svc
+
+
+@pytest.mark.parametrize("big", [30_000])
+def test_a_small_import_during_a_big_one_loses_nothing(
+    any_settings: Settings, any_store: Store, tmp_path: Path, big: int
+) -> None:
+    """The operator's report: 30,000 papers imported, a 1-paper import started while it runs;
+    every stored paper must be searchable, with no reindex."""
+    snapshot = write_snapshot(tmp_path / "big.jsonl", big, seed=3)
+    title = "Tardigrade cryptobiosis under vacuum"
+    solo = _one_paper(tmp_path / "solo.jsonl", title)
+    first = _papertide(any_settings, "ingest", str(snapshot), "-q")
+    time.sleep(random.uniform(0.5, 3.0))
+    second = _papertide(any_settings, "ingest", str(solo), "--format", "jsonl", "-q")
+    _finish(second)
+    _finish(first)
+    assert any_store.count_papers() == big + 1
+    svc = _index_holds_every_paper(any_settings, any_store)
+    hits = svc.search(f'"{title}"', mode="bm25").hits
+    assert [h.paper.title for h in hits if h.paper] == [title]
+    svc.close()
+
+
+def _wait_for(condition: object, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_reindex_killed_anywhere_leaves_the_old_index_serving_and_resumes(
+    settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    papers = 6_000
+    _finish(_papertide(settings, "ingest", str(write_snapshot(tmp_path / "s.jsonl", papers)), "-q"))
+    live = SearchService.open(settings, store, catch_up=False).state["generation"]
+    rng = random.Random(7)
+    for _ in range(3):
+        process = _papertide(settings, "reindex", PAPERTIDE_SEARCH__BUILD_CHECKPOINT="500")
+        time.sleep(rng.uniform(0.3, 6.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        svc = _index_holds_every_paper(settings, store)  # the previous generation serves
+        assert svc.search("model", mode="bm25").total > 0
+        svc.close()
+    out = _finish(_papertide(settings, "reindex", PAPERTIDE_SEARCH__BUILD_CHECKPOINT="500"))
+    svc = _index_holds_every_paper(settings, store)
+    assert svc.state["generation"] != live or "indexed" in out
+    gens = sorted(p.name for p in (settings.data_dir / "index" / "gens").iterdir())
+    assert len(gens) <= 2  # old generations are cleaned up after the swap
+    svc.close()
+
+
+def test_ingest_killed_while_indexing_is_caught_up_by_the_next_process(
+    settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    _finish(_papertide(settings, "ingest", str(write_snapshot(tmp_path / "a.jsonl", 2_000)), "-q"))
+    rng = random.Random(11)
+    generator = SnapshotGenerator(seed=5)
+    for round_ in range(3):
+        path = tmp_path / f"more{round_}.jsonl"
+        path.write_bytes(b"".join(generator.lines(3_000, start=10_000 * (round_ + 1))))
+        expected = store.count_papers() + 3_000
+        process = _papertide(settings, "ingest", str(path), "-q")
+        _wait_for(lambda e=expected: store.count_papers() == e)  # stored; now indexing
+        time.sleep(rng.uniform(0.0, 1.5))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        # The next process that opens the index (here `papertide search`) catches up.
+        newest = store.list_papers(limit=1)[0]
+        found = _papertide(settings, "search", f'"{newest.title}"', "--mode", "bm25", "--json")
+        hits = json.loads(_finish(found))
+        assert newest.id in [h["id"] for h in hits["hits"]]
+        _index_holds_every_paper(settings, store).close()
