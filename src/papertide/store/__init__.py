@@ -6,6 +6,9 @@ store; ``store.write()`` opens the single transaction an import runs in.
 
 from __future__ import annotations
 
+import logging
+import math
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,8 +19,11 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, and_, create_engine, event, func, or_, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from papertide.models import Paper
 from papertide.normalize import parse_arxiv_id
@@ -34,6 +40,9 @@ __all__ = ["FeedPosition", "NameTaken", "Store", "StoredEmbedding", "WriteSessio
 # pg_advisory_xact_lock keys: one for migrations, one for imports and other paper writes.
 _MIGRATE_LOCK = 0x70617065_72000001
 _WRITE_LOCK = 0x70617065_72000002
+
+
+log = logging.getLogger(__name__)
 
 
 def _json_dumps(value: Any) -> str:
@@ -79,8 +88,14 @@ class Store(ChangeFeedMixin, CommunityMixin, EmbeddingMixin, FeedMixin, SimilarM
         lock taken up front; PostgreSQL: a transaction-level advisory lock)."""
         cfg = Config()
         cfg.set_main_option("script_location", "papertide.store:migrations")
+        head = ScriptDirectory.from_config(cfg).get_current_head()
+        with self.engine.connect() as conn:  # a read first: at head, no lock is needed
+            if MigrationContext.configure(conn).get_current_revision() == head:
+                return
         with (
-            self.engine.connect().execution_options(papertide_write=True) as conn,
+            self.engine.connect().execution_options(
+                papertide_write=True, papertide_wait=math.inf
+            ) as conn,
             conn.begin(),
         ):
             if conn.dialect.name == "postgresql":
@@ -94,9 +109,12 @@ class Store(ChangeFeedMixin, CommunityMixin, EmbeddingMixin, FeedMixin, SimilarM
 
         Paper writers take turns, as on SQLite: on PostgreSQL an advisory lock makes a second
         import of the same file wait for the first and then find its papers, instead of both
-        inserting them and one dying on a unique violation."""
+        inserting them and one dying on a unique violation. Either way a writer waits for
+        the one before it however long that takes."""
         with (
-            self.engine.connect().execution_options(papertide_write=True) as conn,
+            self.engine.connect().execution_options(
+                papertide_write=True, papertide_wait=math.inf
+            ) as conn,
             conn.begin(),
         ):
             if conn.dialect.name == "postgresql":
@@ -265,5 +283,18 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get("papertide_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = conn.get_execution_options()
+        if not options.get("papertide_write", False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        # busy_timeout gives up after 30 s; an import queued behind a big one (minutes)
+        # keeps waiting instead, as it does behind PostgreSQL's advisory lock.
+        deadline = time.monotonic() + float(options.get("papertide_wait", 0))
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc.orig) or time.monotonic() >= deadline:
+                    raise
+                log.info("store: waiting for another writer to commit")

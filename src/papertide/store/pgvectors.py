@@ -1,0 +1,201 @@
+"""Paper vectors inside PostgreSQL (pgvector): one table per embedding model, shared by
+every node, searched with an HNSW index, so web nodes keep no vector files.
+
+Vectors are stored as ``halfvec`` (16-bit floats, as in the local index files) minus a fixed
+center ``c`` (half the mean vector, computed when the table is made) and searched by inner
+product: for a unit query q, q.(d - c) = q.d - q.c ranks exactly as the cosine q.d does, and
+q.c is added back to report cosines. Mean-pooled static embeddings share one dominant
+direction, which makes every paper nearly as far from every other under plain cosine; HNSW
+navigates the centred space far better (search/vectors.py, _new_ann, has the sweep).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Engine, text
+
+_LOCK = 0x70617065_72000003  # pg_advisory_xact_lock key for creating the tables
+_CHUNK = 1_000
+_CENTER_SHARE = 0.5
+_CENTER_SAMPLE = 200_000  # stored vectors the center is computed from, at most
+
+
+def table_name(model: str) -> str:
+    """The table that holds ``model``'s vectors (a short, safe name per model)."""
+    return "pgv_" + hashlib.sha1(model.encode("utf-8")).hexdigest()[:12]
+
+
+def _literal(vector: npt.NDArray[Any]) -> str:
+    return "[" + ",".join(f"{x:.6g}" for x in vector.tolist()) + "]"
+
+
+class PgVectorTable:
+    """The vectors of one model in PostgreSQL, with exact and HNSW top-k by cosine."""
+
+    def __init__(self, engine: Engine, *, model: str, dim: int) -> None:
+        if engine.dialect.name != "postgresql":
+            raise ValueError(
+                "search.vector_backend = 'pgvector' needs a PostgreSQL database_url "
+                f"(this one is {engine.dialect.name})"
+            )
+        self.engine = engine
+        self.model = model
+        self.dim = dim
+        self.table = table_name(model)
+        self.center = np.zeros(dim, dtype=np.float32)
+
+    def ensure(self) -> None:
+        """Create the extension, the table and its HNSW index when missing (under a lock,
+        so that nodes starting together do it once); read the table's center."""
+        with self.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+            conn.execute(
+                text(
+                    "CREATE TABLE IF NOT EXISTS pgv_meta (name text PRIMARY KEY, model text "
+                    "NOT NULL, dim integer NOT NULL, center bytea NOT NULL)"
+                )
+            )
+            row = conn.execute(
+                text("SELECT dim, center FROM pgv_meta WHERE name = :n"), {"n": self.table}
+            ).first()
+            if row is not None and row.dim == self.dim:
+                self.center = np.frombuffer(bytes(row.center), dtype=np.float32).copy()
+                return
+            self.center = self._new_center(conn)
+            conn.execute(text(f"DROP TABLE IF EXISTS {self.table}"))
+            conn.execute(
+                text(
+                    f"CREATE TABLE {self.table} (paper_pk integer PRIMARY KEY REFERENCES "
+                    f"papers(pk) ON DELETE CASCADE, embedding halfvec({self.dim}) NOT NULL)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO pgv_meta (name, model, dim, center) VALUES (:n, :m, :d, :c) "
+                    "ON CONFLICT (name) DO UPDATE SET dim = :d, center = :c"
+                ),
+                {"n": self.table, "m": self.model, "d": self.dim, "c": self.center.tobytes()},
+            )
+
+    def has_index(self) -> bool:
+        """Whether the HNSW index exists (a first load runs without it, then builds it)."""
+        query = text("SELECT 1 FROM pg_indexes WHERE indexname = :n")
+        with self.engine.connect() as conn:
+            return conn.execute(query, {"n": f"{self.table}_hnsw"}).first() is not None
+
+    def ensure_index(self) -> None:
+        """Build the HNSW index (M=16, ef 64 on insert) when missing. Built once over a full
+        table it costs a fraction of maintaining it row by row during the first load."""
+        with self.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
+            conn.execute(text("SELECT set_config('maintenance_work_mem', '2GB', true)"))
+            conn.execute(
+                text(
+                    f"CREATE INDEX IF NOT EXISTS {self.table}_hnsw ON {self.table} USING hnsw "
+                    "(embedding halfvec_ip_ops) WITH (m = 16, ef_construction = 64)"
+                )
+            )
+
+    def _new_center(self, conn: Any) -> npt.NDArray[np.float32]:
+        """Half the mean of the stored embeddings of this model (zeros when none yet)."""
+        total = np.zeros(self.dim, dtype=np.float64)
+        count = 0
+        rows = conn.execute(
+            text("SELECT vector FROM paper_embeddings WHERE model = :m AND dim = :d LIMIT :n"),
+            {"m": self.model, "d": self.dim, "n": _CENTER_SAMPLE},
+        )
+        for (raw,) in rows:
+            total += np.frombuffer(bytes(raw), dtype=np.float16)
+            count += 1
+        return (_CENTER_SHARE * total / max(count, 1)).astype(np.float32)
+
+    def upsert(self, pks: Sequence[int], vectors: npt.NDArray[Any]) -> None:
+        """Add or replace vectors (unit rows); rows already equal are left untouched."""
+        if not len(pks):
+            return
+        centred = np.asarray(vectors, dtype=np.float32) - self.center
+        statement = text(
+            f"INSERT INTO {self.table} (paper_pk, embedding) "
+            f"SELECT p.pk, CAST(:v AS halfvec({self.dim})) FROM papers p WHERE p.pk = :pk "
+            "ON CONFLICT (paper_pk) DO UPDATE SET embedding = excluded.embedding "
+            f"WHERE {self.table}.embedding IS DISTINCT FROM excluded.embedding"
+        )
+        with self.engine.begin() as conn:
+            for start in range(0, len(pks), _CHUNK):
+                conn.execute(
+                    statement,
+                    [
+                        {"pk": int(pk), "v": _literal(row)}
+                        for pk, row in zip(
+                            pks[start : start + _CHUNK],
+                            centred[start : start + _CHUNK],
+                            strict=True,
+                        )
+                    ],
+                )
+
+    def delete(self, pks: Sequence[int]) -> None:
+        """Forget the vectors of ``pks``."""
+        if pks:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    text(f"DELETE FROM {self.table} WHERE paper_pk = ANY(:pks)"),
+                    {"pks": list(pks)},
+                )
+
+    def count(self) -> int:
+        """How many vectors the table holds."""
+        with self.engine.connect() as conn:
+            return int(conn.scalar(text(f"SELECT count(*) FROM {self.table}")) or 0)
+
+    def has(self, pk: int) -> bool:
+        """Whether ``pk`` has a vector."""
+        query = text(f"SELECT 1 FROM {self.table} WHERE paper_pk = :pk")
+        with self.engine.connect() as conn:
+            return conn.execute(query, {"pk": pk}).first() is not None
+
+    def search(
+        self, query: npt.NDArray[Any], k: int, *, ef_search: int, exact: bool = False
+    ) -> list[tuple[int, float]]:
+        """The ``k`` nearest pks to a unit query, with their cosines (HNSW unless exact)."""
+        q = np.asarray(query, dtype=np.float32)
+        shift = float(q @ self.center)
+        with self.engine.connect() as conn, conn.begin():
+            if exact:
+                conn.execute(text("SELECT set_config('enable_indexscan', 'off', true)"))
+            else:
+                ef = str(max(min(ef_search, 1000), k, 10))
+                conn.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": ef})
+            rows = conn.execute(
+                text(
+                    f"SELECT paper_pk, (embedding <#> CAST(:q AS halfvec({self.dim}))) AS d "
+                    f"FROM {self.table} ORDER BY d LIMIT :k"
+                ),
+                {"q": _literal(q), "k": k},
+            ).all()
+        # <#> is the negative inner product: cosine = q.(d - c) + q.c.
+        return [(int(pk), -float(d) + shift) for pk, d in rows]
+
+    def get(self, pks: Sequence[int]) -> npt.NDArray[np.float32]:
+        """The vectors of ``pks`` as float32 rows (zeros for unknown pks)."""
+        out = np.zeros((len(pks), self.dim), dtype=np.float32)
+        if not len(pks):
+            return out
+        where = {int(pk): i for i, pk in enumerate(pks)}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    f"SELECT paper_pk, embedding::text FROM {self.table} WHERE paper_pk = ANY(:pks)"
+                ),
+                {"pks": list(where)},
+            )
+            for pk, raw in rows:
+                out[where[pk]] = np.array(raw.strip("[]").split(","), dtype=np.float32)
+        out[[i for i in range(len(pks)) if out[i].any()]] += self.center
+        return out
