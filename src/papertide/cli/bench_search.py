@@ -23,9 +23,11 @@ from papertide.cli.common import console, fail, settings_of
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
 from papertide.search.embedders import DEFAULT_EMBEDDER, StaticEmbedder, load_embedder, paper_text
+from papertide.search.pgvector_index import PgVectorIndex
 from papertide.search.service import SearchService
 from papertide.search.vectors import VectorIndex
 from papertide.store import Store
+from papertide.store.scratch import scratch_database
 from papertide.synth import SnapshotGenerator
 
 _TOPICS, _TOPIC_WORDS, _TOPIC_SHARE = 400, 40, 0.3
@@ -66,13 +68,28 @@ def bench_search(
     paper's first view; similar stored: later views, read back); HNSW
     recall@10 against exact search, for 3-word queries and for papers.
 
+    With --database-url naming a PostgreSQL server, the papers go into a scratch database
+    there, and the same figures are measured in the same run for both vector backends:
+    local files (usearch HNSW) and pgvector (HNSW inside PostgreSQL, built from the
+    embeddings the local build stored: nothing is embedded twice).
+
     Example:  papertide bench search --papers 100000
+
+    Example:  papertide --database-url postgresql+psycopg://me@localhost/postgres bench search
     """
     base = settings_of(ctx)
+    if base.database_url:
+        with scratch_database(base.database_url) as url:
+            _bench_search(base.model_copy(update={"database_url": url}), papers, queries, keep)
+    else:
+        _bench_search(base, papers, queries, keep)
+
+
+def _bench_search(base: Settings, papers: int, queries: int, keep: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="papertide-bench-search-") as tmp:
         folder = keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        settings = base.model_copy(update={"data_dir": folder / "data", "database_url": None})
+        settings = base.model_copy(update={"data_dir": folder / "data"})
         source = folder / "snapshot.jsonl"
         with source.open("wb") as fh:
             fh.writelines(TopicalSnapshotGenerator(seed=1).lines(papers))
@@ -89,9 +106,9 @@ def bench_search(
         ingested = time.perf_counter() - started
         svc = SearchService.open(settings, store, catch_up=False)
         indexed = svc.refresh()
-        svc.close()
         total = time.perf_counter() - started
         size = svc.size_on_disk()
+        svc.close()
         store.close()
         if report.added != papers or indexed != papers:
             raise fail(f"expected {papers:,} papers: {report.added:,} stored, {indexed:,} indexed")
@@ -100,14 +117,42 @@ def bench_search(
             f"(store {papers / ingested:,.0f}/s, index {papers / (total - ingested):,.0f}/s); "
             f"index on disk {size / 1e6:,.0f} MB"
         )
+        runs = {"local": settings}
+        if settings.database_url:
+            runs["pgvector"] = _pgvector_node(settings, folder, papers)
         ctx_spawn = multiprocessing.get_context("spawn")
-        with ctx_spawn.Pool(1) as pool:
-            figures = pool.apply(serve_figures, (settings, queries))
+        for backend, node in runs.items():
+            with ctx_spawn.Pool(1) as pool:
+                figures = pool.apply(serve_figures, (node, queries))
+            _print_figures(backend, figures)
+
+
+def _pgvector_node(settings: Settings, folder: Path, papers: int) -> Settings:
+    """A second node's settings (own data folder, pgvector backend), its index built."""
+    search = settings.search.model_copy(update={"vector_backend": "pgvector"})
+    node = settings.model_copy(update={"data_dir": folder / "node-pg", "search": search})
+    store = Store.open(node.resolved_database_url)
+    started = time.perf_counter()
+    svc = SearchService.open(node, store, catch_up=False)
+    indexed = svc.refresh()
+    svc.close()
+    store.close()
+    if indexed != papers:
+        raise fail(f"expected {papers:,} papers in the pgvector build, {indexed:,} indexed")
+    console.print(
+        f"pgvector node: loaded {papers:,} stored embeddings and built its HNSW index in "
+        f"{time.perf_counter() - started:,.1f} s (embedded again: none)"
+    )
+    return node
+
+
+def _print_figures(backend: str, figures: dict[str, Any]) -> None:
+    console.print(f"[bold]{backend}[/]")
     for kind in ("bm25", "dense", "hybrid", "similar", "similar stored"):
         lat = figures[kind]
-        console.print(f"{kind:14} p50 {lat[0]:7.2f} ms   p99 {lat[1]:7.2f} ms")
+        console.print(f"  {kind:14} p50 {lat[0]:7.2f} ms   p99 {lat[1]:7.2f} ms")
     console.print(
-        f"serving RSS {figures['rss_mb']:,.0f} MB (open {figures['open_s']:.2f} s); "
+        f"  serving RSS {figures['rss_mb']:,.0f} MB (open {figures['open_s']:.2f} s); "
         f"dense index {'HNSW' if figures['ann'] else 'exact'}, recall@10 vs exact "
         f"{figures['recall']:.3f} for 3-word queries, {figures['recall_papers']:.3f} for papers"
     )
@@ -167,7 +212,7 @@ def _embed_rate(name: str, count: int) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def _recall(vectors: VectorIndex, queries: np.ndarray) -> float:
+def _recall(vectors: VectorIndex | PgVectorIndex, queries: np.ndarray) -> float:
     """Share of the exact top 10 that the search (HNSW above the threshold) returns."""
     exact = vectors.exact_many(queries, 10)
     found = [

@@ -78,7 +78,7 @@ class FollowMixin:
             if not held:
                 return 0
             name = self.root.unfinished(self.config) or self.root.create()
-            generation = self.root.open(name, self.config)
+            generation = self.root.open(name, self.config, self.store.engine)
             if "build" not in generation.state:  # a new build: start from the feed's head
                 generation.state = {
                     **wanted_state(self.config),
@@ -87,6 +87,9 @@ class FollowMixin:
                 }
             generation.open_vectors(self.embedder.dim)
             count = self._scan_store(generation, progress)
+            finish = getattr(generation.vectors, "finish_build", None)
+            if finish is not None:  # pgvector: the HNSW index, built once over the load
+                finish()
             with self.root.lock():
                 start = FeedPosition.from_json(generation.state["build"]["start"])
                 generation.state.pop("build")

@@ -31,6 +31,7 @@ from typing import Any
 from papertide.search import passages as ps
 from papertide.search.lexical import LexicalIndex
 from papertide.search.passages import PassageIndex
+from papertide.search.pgvector_index import PgVectorIndex
 from papertide.search.settings import SearchSettings
 from papertide.search.vectors import VectorIndex
 from papertide.store import FeedPosition
@@ -47,18 +48,22 @@ def wanted_state(config: SearchSettings) -> dict[str, Any]:
         "title_repeat": config.title_repeat,
         "embedder": config.embedder,
         "passages": ps.enabled(config.passages, config.embedder),
+        "vector_backend": config.vector_backend,
     }
 
 
 class Generation:
     """The lexical index, vectors and passages of one generation, and its state."""
 
-    def __init__(self, folder: Path, config: SearchSettings, state: dict[str, Any]) -> None:
+    def __init__(
+        self, folder: Path, config: SearchSettings, state: dict[str, Any], engine: Any = None
+    ) -> None:
         self.folder = folder
         self.config = config
         self.state = state
+        self.engine = engine  # the store's, for the pgvector backend
         self.lexical = LexicalIndex(folder / "lexical", title_repeat=config.title_repeat)
-        self.vectors: VectorIndex | None = None
+        self.vectors: VectorIndex | PgVectorIndex | None = None
         self.passages: PassageIndex | None = None
 
     @property
@@ -78,19 +83,30 @@ class Generation:
         """Whether this generation keeps passage vectors."""
         return bool(self.state.get("passages"))
 
-    def open_vectors(self, dim: int) -> VectorIndex:
+    def open_vectors(self, dim: int) -> VectorIndex | PgVectorIndex:
         """The vector files (and passages, when in use) as they are on disk; callers hold
-        the folder lock, so files are never read mid-write."""
+        the folder lock, so files are never read mid-write. With the pgvector backend the
+        vectors are PostgreSQL's (no files)."""
         if self.vectors is None:
             name = self.config.embedder
             self.state["dim"] = int(self.state.get("dim") or dim)
-            self.vectors = VectorIndex.open(
-                self.folder / "vectors",
-                model=name,
-                dim=self.state["dim"],
-                ann_threshold=self.config.ann_threshold,
-                ef_search=self.config.ann_ef_search,
-            )
+            if self.config.vector_backend == "pgvector":
+                from papertide.search.pgvector_index import open_pg_index
+
+                self.vectors = open_pg_index(
+                    self.engine,
+                    model=name,
+                    dim=self.state["dim"],
+                    ef_search=self.config.pg_ef_search,
+                )
+            else:
+                self.vectors = VectorIndex.open(
+                    self.folder / "vectors",
+                    model=name,
+                    dim=self.state["dim"],
+                    ann_threshold=self.config.ann_threshold,
+                    ef_search=self.config.ann_ef_search,
+                )
             if self.use_passages:
                 self.passages = PassageIndex.open(
                     self.folder / "passages", model=name, dim=self.state["dim"]
@@ -149,9 +165,9 @@ class IndexRoot:
         path = self.folder / "gens" / name / "state.json"
         return dict(json.loads(path.read_text())) if path.is_file() else {}
 
-    def open(self, name: str, config: SearchSettings) -> Generation:
+    def open(self, name: str, config: SearchSettings, engine: Any = None) -> Generation:
         """A generation's files (its lexical index opened; vectors on first use)."""
-        return Generation(self.folder / "gens" / name, config, self.state_of(name))
+        return Generation(self.folder / "gens" / name, config, self.state_of(name), engine)
 
     def unfinished(self, config: SearchSettings) -> str | None:
         """A build newer than the live generation, for the same settings, to resume."""

@@ -51,6 +51,7 @@ from papertide.search.generation import Generation, IndexRoot
 from papertide.search.hybrid import Ranked, blend, rrf
 from papertide.search.lexical import LexicalIndex
 from papertide.search.passages import PassageIndex
+from papertide.search.pgvector_index import PgVectorIndex
 from papertide.search.query import ParsedQuery, highlight_words, parse_query, why_matched
 from papertide.search.rwlock import ReadWriteLock
 from papertide.search.similar_lists import SimilarMixin
@@ -297,8 +298,7 @@ class SearchService(FollowMixin, SimilarMixin):
     def _add_cosines(self, cosine: dict[int, float], pks: list[int], vector: Vectors) -> None:
         missing = [pk for pk in pks if pk not in cosine]
         if missing:
-            sims = self._vector_index().get(missing) @ vector
-            cosine.update(zip(missing, (float(s) for s in sims), strict=True))
+            cosine.update(zip(missing, self._vector_index().cosines(missing, vector), strict=True))
 
     def _sort(self, ranked: Ranked, sort: str) -> Ranked:
         pks = [pk for pk, _ in ranked]
@@ -331,7 +331,7 @@ class SearchService(FollowMixin, SimilarMixin):
         vectors = self.embedder.embed([paper_text(paper.title, paper.abstract)])
         return np.asarray(vectors[0], dtype=np.float32)
 
-    def _vector_index(self) -> VectorIndex:
+    def _vector_index(self) -> VectorIndex | PgVectorIndex:
         live = self.live
         assert live is not None, "no index generation yet"
         if live.vectors is None:
@@ -346,7 +346,7 @@ class SearchService(FollowMixin, SimilarMixin):
         return self.live.state if self.live is not None else {}
 
     @property
-    def vectors(self) -> VectorIndex | None:
+    def vectors(self) -> VectorIndex | PgVectorIndex | None:
         """The live vectors, when loaded."""
         return self.live.vectors if self.live is not None else None
 
@@ -373,7 +373,7 @@ class SearchService(FollowMixin, SimilarMixin):
         ):
             self._stamp = stamp
             return False
-        fresh = self.root.open(name, self.config)
+        fresh = self.root.open(name, self.config, self.store.engine)
         if old is not None and old.vectors is not None:  # load first, then swap
             fresh.open_vectors(self.embedder.dim)
         self._adopt(fresh)

@@ -22,6 +22,20 @@ class SearchSettings(BaseModel):
         description="Above this many vectors, dense search uses an HNSW index (usearch) "
         "instead of exact search.",
     )
+    vector_backend: Literal["local", "pgvector"] = Field(
+        default="local",
+        description="Where dense search and similar papers run: 'local' (vector files and "
+        "an HNSW graph per node, usearch) or 'pgvector' (inside PostgreSQL, one HNSW index "
+        "shared by every node; needs a PostgreSQL database_url with the vector extension). "
+        "Changing it builds the index again.",
+    )
+    pg_ef_search: int = Field(
+        default=200,
+        ge=10,
+        le=1000,
+        description="pgvector's HNSW search depth (hnsw.ef_search) with vector_backend = "
+        "'pgvector'.",
+    )
     ann_ef_search: int = Field(
         default=1024,
         ge=10,

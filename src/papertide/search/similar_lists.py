@@ -13,6 +13,7 @@ from papertide.models import Hit, Paper
 from papertide.search import filters as fq
 from papertide.search.embedders import Vectors
 from papertide.search.lexical import LexicalIndex
+from papertide.search.pgvector_index import PgVectorIndex
 from papertide.search.rwlock import ReadWriteLock
 from papertide.search.settings import SearchSettings
 from papertide.search.similar import rank_similar
@@ -40,7 +41,7 @@ class SimilarMixin:
         @property
         def position(self) -> FeedPosition | None: ...
         def sync(self) -> bool: ...
-        def _vector_index(self) -> VectorIndex: ...
+        def _vector_index(self) -> VectorIndex | PgVectorIndex: ...
         def _embed_one(self, paper: Paper) -> Vectors: ...
         def _add_cosines(
             self, cosine: dict[int, float], pks: list[int], vector: Vectors

