@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from papertide.cli import app
+from tests.conftest import PG_URL
 
 
-def _run(tmp_path: Path, *args: str) -> str:
-    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), "bench", *args])
+def _run(tmp_path: Path, *args: str, database_url: str | None = None) -> str:
+    url = ["--database-url", database_url] if database_url else []
+    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), *url, "bench", *args])
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -25,7 +28,7 @@ def test_bench_search_prints_every_figure(tmp_path: Path) -> None:
     out = _run(tmp_path, "search", "--papers", "600", "--queries", "40")
     assert re.search(r"ingest\+index 600 papers: [\d,]+ papers/s", out)
     for kind in ("bm25", "dense", "hybrid", "similar", "similar stored"):
-        assert re.search(rf"^{kind} +p50 +[\d.]+ ms +p99 +[\d.]+ ms", out, re.M), kind
+        assert re.search(rf"^  {kind} +p50 +[\d.]+ ms +p99 +[\d.]+ ms", out, re.M), kind
     # Below ann_threshold the search is exact: recall against exact search is 1.
     assert "recall@10 vs exact 1.000 for 3-word queries, 1.000 for papers" in out
 
@@ -40,3 +43,23 @@ def test_bench_digest_delivers_to_the_loopback_server(tmp_path: Path) -> None:
     out = _run(tmp_path, "digest", "--subscribers", "30", "--papers", "60")
     found = re.search(r"delivered ([\d,]+) \(failed 0\).*server received ([\d,]+)", out)
     assert found and found.group(1) == found.group(2) and int(found.group(1)) > 0
+
+
+@pytest.mark.postgres
+def test_bench_ingest_and_search_on_postgresql(tmp_path: Path) -> None:
+    """With --database-url: PostgreSQL's import rate beside SQLite's, and both vector
+    backends measured in one run (scratch databases, dropped afterwards)."""
+    if not PG_URL:
+        pytest.skip("no PostgreSQL: run `make services`")
+    out = _run(tmp_path, "ingest", "--papers", "1000", "--repeat", "1", database_url=PG_URL)
+    assert re.search(r"median PostgreSQL import rate: [\d,]+ papers/s, [\d.]+x SQLite", out)
+    out = _run(tmp_path, "search", "--papers", "600", "--queries", "40", database_url=PG_URL)
+    assert "embedded again: 0)" in out
+    assert re.search(r"^pgvector$.*^  dense +p50", out, re.M | re.S)
+    assert out.count("recall@10 vs exact 1.000 for 3-word queries") == 2
+
+
+def test_bench_nodes_times_cross_node_visibility(tmp_path: Path) -> None:
+    out = _run(tmp_path, "nodes", "--papers", "300", "--rounds", "5")
+    assert re.search(r"searchable on another: p50 [\d.]+ s, p99 [\d.]+ s over 5 papers", out)
+    assert re.search(r"a new node: answers in [\d.]+ s, fully searchable in [\d.]+ s", out)

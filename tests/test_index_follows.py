@@ -182,6 +182,7 @@ def test_a_second_node_loads_stored_vectors_and_never_embeds_again(
     monkeypatch.setattr(FollowMixin, "_embed_missing", refuse)
     node_b = any_settings.model_copy(update={"data_dir": tmp_path / "node-b"})
     second = SearchService.open(node_b, any_store)
+    assert second.embedded == 0 and first.embedded == len(CORPUS)
     assert len(second._vector_index()) == len(CORPUS)
     got = second.search("dark matter halos", mode="dense").hits
     assert [(h.paper_id, round(h.score, 4)) for h in got] == [

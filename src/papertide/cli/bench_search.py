@@ -140,8 +140,9 @@ def _pgvector_node(settings: Settings, folder: Path, papers: int) -> Settings:
     if indexed != papers:
         raise fail(f"expected {papers:,} papers in the pgvector build, {indexed:,} indexed")
     console.print(
-        f"pgvector node: loaded {papers:,} stored embeddings and built its HNSW index in "
-        f"{time.perf_counter() - started:,.1f} s (embedded again: none)"
+        f"pgvector node: loaded {papers - svc.embedded:,} stored embeddings and built its "
+        f"HNSW index in {time.perf_counter() - started:,.1f} s (embedded again: "
+        f"{svc.embedded:,})"
     )
     return node
 

@@ -205,8 +205,9 @@ def _print_hits(hits: list[Hit]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add search, similar, reindex, `eval beir` and `bench search` to the app."""
+    """Add search, similar, reindex, `eval beir`, `bench search` and `bench nodes`."""
     from papertide.cli.bench_cmd import bench_app
+    from papertide.cli.bench_nodes import bench_nodes
     from papertide.cli.bench_search import bench_search
 
     app.command()(search)
@@ -214,3 +215,4 @@ def register(app: typer.Typer) -> None:
     app.command()(reindex)
     app.add_typer(eval_app, name="eval")
     bench_app.command("search")(bench_search)
+    bench_app.command("nodes")(bench_nodes)

@@ -45,6 +45,7 @@ class FollowMixin:
     live: Generation | None
     guard: ReadWriteLock
     indexed: list[int]
+    embedded: int  # papers this service embedded (the rest came from the store)
     _stamp: tuple[object, ...] | None
 
     if TYPE_CHECKING:
@@ -233,6 +234,7 @@ class FollowMixin:
         use_passages: bool,
     ) -> None:
         dim = self.embedder.dim
+        self.embedded += len(missing)
         computed = self.embedder.embed([texts[i] for i in missing]).astype(np.float16)
         for i, vector in zip(missing, computed, strict=True):
             out[i] = vector

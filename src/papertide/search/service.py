@@ -109,6 +109,7 @@ class SearchService(FollowMixin, SimilarMixin):
         self.live: Generation | None = None
         self._stamp: tuple[object, ...] | None = None
         self.indexed: list[int] = []  # pks the last refresh (re)indexed
+        self.embedded = 0  # papers embedded here, not loaded from the store
         with self.root.lock(shared=True):
             self._catch_up_files()
 

@@ -82,6 +82,11 @@ class FeedOut(BaseModel):
     )
     next: str | None = Field(default=None, description="The nearest later period with papers.")
     notice: str | None = None
+    warming: bool = Field(
+        default=False,
+        description="Search only: this server's index is still being built, so the result "
+        "is not the answer yet (see notice); try again shortly.",
+    )
 
 
 class VoteOut(BaseModel):
@@ -207,7 +212,12 @@ def api_search(
     papers = [paper_out(request, v, user) for v in result.papers]
     pages = max(1, -(-result.total // result.per_page))
     return FeedOut(
-        papers=papers, total=result.total, page=form.page, pages=pages, notice=result.notice
+        papers=papers,
+        total=result.total,
+        page=form.page,
+        pages=pages,
+        notice=result.notice,
+        warming=result.warming,
     )
 
 

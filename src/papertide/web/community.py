@@ -63,6 +63,7 @@ class SearchPage:
     total: int = 0
     notice: str | None = None
     terms: list[str] = field(default_factory=list)
+    warming: bool = False  # the index is still being built (search/service.py)
     page: int = 1
     per_page: int = PER_PAGE
 
@@ -86,6 +87,7 @@ def run_search(
     )
     result.papers = service.hits_to_views(store, found.hits, user)
     result.total, result.notice, result.terms = found.total, found.notice, found.terms
+    result.warming = found.warming
     return result
 
 

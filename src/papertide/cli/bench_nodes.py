@@ -1,0 +1,144 @@
+"""`papertide bench nodes`: how fast what one node stores becomes searchable on another,
+and how long a new node takes to catch up; with real `papertide serve` processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import typer
+
+from papertide.cli.common import console, fail, settings_of
+from papertide.config import Settings
+from papertide.ingest import IngestOptions, import_items, ingest_paths
+from papertide.models import Paper, Record
+from papertide.search.service import SearchService
+from papertide.store import Store
+from papertide.store.scratch import scratch_database
+from papertide.synth import write_snapshot
+
+
+def bench_nodes(
+    ctx: typer.Context,
+    papers: int = typer.Option(100_000, "--papers", "-n", min=100, help="Generated papers."),
+    rounds: int = typer.Option(50, "--rounds", "-r", min=5, help="Papers timed across nodes."),
+) -> None:
+    """Time what several machines on one database see of each other.
+
+    N generated papers go into a scratch database (on the PostgreSQL server that
+    --database-url names, else a SQLite file both nodes share), and node A builds its
+    index, embedding every paper once. Then, with `papertide serve` running as node B
+    (a data folder of its own), one paper at a time is stored and the time until B's
+    /api/search finds it is taken, over R rounds (p50 and p99). Last, node C starts with an
+    empty data folder: the time until it answers /healthz, and until its index is ready
+    (it loads the stored embeddings), beside node A's first build as the baseline.
+
+    Example:  papertide --database-url postgresql+psycopg://me@localhost/postgres bench nodes
+    """
+    base = settings_of(ctx)
+    with tempfile.TemporaryDirectory(prefix="papertide-bench-nodes-") as tmp:
+        if base.database_url:
+            with scratch_database(base.database_url) as url:
+                _bench(base.model_copy(update={"database_url": url}), Path(tmp), papers, rounds)
+        else:
+            url = f"sqlite:///{Path(tmp) / 'shared.db'}"
+            _bench(base.model_copy(update={"database_url": url}), Path(tmp), papers, rounds)
+
+
+def _bench(settings: Settings, folder: Path, papers: int, rounds: int) -> None:
+    node_a = settings.model_copy(update={"data_dir": folder / "node-a"})
+    store = Store.open(node_a.resolved_database_url)
+    source = write_snapshot(folder / "snapshot.jsonl", papers, seed=4)
+    ingest_paths(store, [source], settings=node_a, options=IngestOptions(fmt="arxiv-snapshot"))
+    started = time.perf_counter()
+    svc = SearchService.open(node_a, store)
+    first_build = time.perf_counter() - started
+    svc.close()
+    console.print(
+        f"{papers:,} papers on {store.engine.dialect.name}; node A's first build "
+        f"(embedding every paper) {first_build:.1f} s"
+    )
+    with _serve(settings.model_copy(update={"data_dir": folder / "node-b"})) as b:
+        _until(lambda: b.get("/healthz").json()["index"]["ready"], 3600)
+        delays = [_store_and_find(store, settings, b, n) for n in range(rounds)]
+    ordered = sorted(delays)
+    console.print(
+        f"[bold]stored on one node, searchable on another: p50 {statistics.median(ordered):.2f} s, "
+        f"p99 {ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]:.2f} s[/] "
+        f"over {rounds} papers (follow_interval {settings.search.follow_interval:g} s)"
+    )
+    started = time.perf_counter()
+    with _serve(settings.model_copy(update={"data_dir": folder / "node-c"})) as c:
+        _until(lambda: c.get("/healthz").status_code == 200, 600)
+        answered = time.perf_counter() - started
+        _until(lambda: c.get("/healthz").json()["index"]["ready"], 3600)
+        ready = time.perf_counter() - started
+    console.print(
+        f"[bold]a new node: answers in {answered:.1f} s, fully searchable in {ready:.1f} s[/] "
+        f"({ready / first_build:.2f}x node A's first build, which embedded every paper)"
+    )
+    store.close()
+
+
+def _store_and_find(store: Store, settings: Settings, node: httpx.Client, n: int) -> float:
+    title = f"Benchmark node paper {n} quokkas tardigrades {os.getpid()}"
+    paper = Paper(title=title, abstract="Measured across nodes.", authors=["Bench Mark"])
+    with store.write() as session:
+        import_items(session, [Record(paper, "bench-nodes", n)], settings=settings)
+    stored = time.perf_counter()
+
+    def found() -> bool:
+        answer = node.get("/api/search", params={"q": f'"{title}"', "mode": "bm25"})
+        return any(p["title"] == title for p in answer.json()["papers"])
+
+    _until(found, 120, pause=0.02)
+    return time.perf_counter() - stored
+
+
+@contextlib.contextmanager
+def _serve(settings: Settings) -> Iterator[httpx.Client]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    env = {
+        **os.environ,
+        "PAPERTIDE_DATA_DIR": str(settings.data_dir),
+        "PAPERTIDE_DATABASE_URL": settings.resolved_database_url,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "papertide", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    try:
+        yield client
+    finally:
+        client.close()
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _until(check: object, timeout: float, *, pause: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if check():  # type: ignore[operator]
+                return
+        if time.monotonic() > deadline:
+            raise fail(f"timed out after {timeout:.0f} s")
+        time.sleep(pause)
