@@ -10,6 +10,7 @@ from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from papertide.store.schema import similar_lists
+from papertide.store.writer import writing
 
 # One list entry: (paper pk, score, reasons).
 SimilarItem = tuple[int, float, list[str]]
@@ -52,7 +53,7 @@ class SimilarMixin:
             "items": [[p, s, w] for p, s, w in items],
         }
         try:
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 conn.execute(delete(similar_lists).where(similar_lists.c.paper_pk == paper_pk))
                 conn.execute(insert(similar_lists), row)
         except IntegrityError:
@@ -62,5 +63,5 @@ class SimilarMixin:
 
     def clear_similar(self) -> int:
         """Forget every stored list (after the index was rebuilt); returns how many."""
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             return conn.execute(delete(similar_lists)).rowcount
