@@ -179,3 +179,67 @@ def test_tokens_are_per_purpose_and_confirm_links_expire() -> None:
         read_token("k", "unsubscribe", token)
     with pytest.raises(BadToken):
         read_token("other key", "confirm", token, max_age=60)
+
+
+def _register(client: TestClient, name: str, email: str) -> None:
+    data = {
+        "username": name,
+        "email": email,
+        "password": "correct horse battery",
+        "csrf_token": _csrf(client),
+    }
+    assert client.post("/register", data=data, follow_redirects=False).status_code == 303
+
+
+def test_an_account_with_a_subscribers_address_gets_nothing_of_theirs(site, smtp) -> None:
+    """Issue 13, finding 1: registering with a victim's address handed over their
+    subscription (its preferences and "Delete my data") through /subscription."""
+    client, _ = site
+    store = _store(client)
+    victim = add_subscriber(store, "victim@example.org", now=utcnow(), queries=["secret topic"])
+    with TestClient(client.app) as attacker:
+        _register(attacker, "mallory", "victim@example.org")
+        page = attacker.get("/subscription", follow_redirects=False)
+        assert page.status_code == 200, page.headers.get("location")
+        assert "secret topic" not in page.text and "Delete" not in page.text
+        asked = attacker.post(
+            "/account/link-subscription", data={"csrf_token": attacker.cookies["pt_csrf"]}
+        )
+        assert asked.status_code == 200
+        [mail] = smtp.received  # the link goes to the address, not to the attacker
+        assert mail["To"] == "victim@example.org"
+        again = attacker.get("/subscription", follow_redirects=False)
+        assert again.status_code == 200
+    [active] = subs.active_subscribers(store)
+    assert active.pk == victim.pk and active.user_pk is None  # no votes of mallory's used
+    assert subs.get_subscriber(store, pk=victim.pk) is not None
+
+
+def test_the_address_owner_ties_the_subscription_through_the_mailed_link(site, smtp) -> None:
+    client, _ = site
+    store = _store(client)
+    sub = add_subscriber(store, "ada@example.org", now=utcnow())
+    _register(client, "ada", "ada@example.org")
+    client.post("/account/link-subscription", data={"csrf_token": _csrf(client)})
+    [mail] = smtp.received
+    link = _link(mail, "/account/link-subscription")
+    with TestClient(client.app) as other:  # signed in as nobody: asked to log in
+        assert other.get(link, follow_redirects=False).headers["location"].startswith("/login")
+    assert "Tie" in client.get(link).text  # a GET ties nothing
+    assert subs.get_subscriber(store, pk=sub.pk).user_pk is None
+    tied = client.post(link, data={"csrf_token": _csrf(client)}, follow_redirects=False)
+    assert tied.status_code == 303
+    assert subs.get_subscriber(store, pk=sub.pk).user_pk is not None
+    prefs = client.get("/subscription")
+    assert prefs.status_code == 200 and "ada@example.org" in prefs.text
+
+
+def test_confirming_while_signed_in_with_that_address_ties_the_account(site, smtp) -> None:
+    client, _ = site
+    _register(client, "bea", "bea@example.org")
+    client.post("/subscribe", data={"email": "bea@example.org", "csrf_token": _csrf(client)})
+    [mail] = smtp.received
+    client.post(_link(mail, "/subscribe/confirm"), data={"csrf_token": _csrf(client)})
+    sub = subs.get_subscriber(_store(client), email="bea@example.org")
+    assert sub is not None and sub.status == "active" and sub.user_pk is not None
+    assert "bea@example.org" in client.get("/subscription").text

@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from papertide import __version__
 from papertide.config import Settings
 from papertide.store import Store
-from papertide.web import api, auth, feeds, pages, subscriptions
+from papertide.web import account_link, api, auth, feeds, pages, subscriptions
 from papertide.web.deps import CSRF_COOKIE, csrf_token, current_user
 
 _HERE = Path(__file__).parent
@@ -75,7 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.templates = _templates()
     app.mount("/static", StaticFiles(directory=_HERE / "static", check_dir=False), name="static")
-    for module in (pages, auth, api, feeds, subscriptions):
+    for module in (pages, auth, api, feeds, account_link, subscriptions):
         app.include_router(module.router)
 
     @app.get("/docs", include_in_schema=False)

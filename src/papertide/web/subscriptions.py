@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Body, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from papertide.clock import utcnow
@@ -217,13 +217,17 @@ def confirm(
     store: StoreDep,
     settings: SettingsDep,
     templates: TemplatesDep,
+    user: UserDep,
     _csrf: CsrfDep,
 ) -> Response:
-    """Confirm the address; digests start with the next period."""
+    """Confirm the address (and tie it to the signed-in account with that address)."""
     found = _token_page(request, templates, store, settings, "confirm", token)
     if isinstance(found, Response):
         return found
     subs.confirm_subscriber(store, pk=found.pk, now=utcnow())
+    if user is not None and user.email == found.email:
+        # The mailed link was followed in this account's browser: the address is proven.
+        subs.link_account(store, pk=found.pk, user_pk=user.pk, now=utcnow())
     prefs = links_for(settings).signed(
         "prefs", "/subscription", subscriber_pk=found.pk, email=found.email
     )
@@ -234,18 +238,6 @@ def confirm(
         "You will get your first digest at the next send time.",
         extra={"link": prefs, "link_text": "Choose what and when"},
     )
-
-
-@router.get("/subscription", response_model=None)
-def my_subscription(user: UserDep, store: StoreDep, settings: SettingsDep) -> Response:
-    """For a signed-in user: their preferences page, or the subscribe form."""
-    if user is None:
-        return RedirectResponse("/login?next=/subscription", status_code=303)
-    sub = subs.subscriber_for_user(store, user_pk=user.pk, email=user.email)
-    if sub is None:
-        return RedirectResponse("/subscribe", status_code=303)
-    token = make_token(links_for(settings).secret, "prefs", subscriber_pk=sub.pk, email=sub.email)
-    return RedirectResponse(f"/subscription/{token}", status_code=303)
 
 
 def _prefs_page(
