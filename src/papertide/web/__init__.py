@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from papertide import __version__
 from papertide.config import Settings
+from papertide.normalize import web_url
 from papertide.store import Store
 from papertide.web import account_link, api, auth, feeds, pages, subscriptions
 from papertide.web.deps import CSRF_COOKIE, csrf_token, current_user
@@ -106,6 +107,7 @@ def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=_HERE / "templates", context_processors=[context])
     templates.env.globals["version"] = __version__
     templates.env.filters["highlight"] = highlight
+    templates.env.filters["web_url"] = web_url  # links from imported data: http(s) only
     templates.env.filters["dict_without"] = lambda params, key: [
         (k, v) for k, v in params.multi_items() if k != key
     ]

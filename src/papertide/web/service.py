@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.models import Hit, Paper, User
+from papertide.normalize import web_url
 from papertide.ranking.trending import keys_trending
 from papertide.store import Store
 
@@ -223,7 +224,7 @@ def bibtex(paper: Paper) -> str:
         "archivePrefix": "arXiv" if paper.arxiv_id else None,
         "primaryClass": paper.primary_category,
         "doi": paper.doi,
-        "url": paper.url_abs,
+        "url": web_url(paper.url_abs),
     }
     body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields.items() if v)
     return f"@misc{{{key},\n{body}\n}}"
