@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Logins, registrations and submissions one address may make per hour.",
     )
+    max_body_bytes: int = Field(
+        default=16_384,
+        ge=1024,
+        description="Largest request body the site reads, in bytes (the subscription forms "
+        "take 4x); larger ones are refused with 413 before they are read.",
+    )
     search: SearchSettings = Field(
         default_factory=SearchSettings,
         description="Search index, embedder and ranking ([search] in the TOML file; env "

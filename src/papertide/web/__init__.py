@@ -29,6 +29,7 @@ from papertide.normalize import web_url
 from papertide.store import Store
 from papertide.web import account_link, api, auth, feeds, pages, subscriptions
 from papertide.web.deps import CSRF_COOKIE, csrf_token, current_user
+from papertide.web.limits import BodyLimit
 
 _HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     _add_middleware(app, settings)
+    # Outermost of ours: an oversize body is refused before any route or CSRF check reads it.
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes, error_page=error_page)
     _add_error_pages(app)
     return app
 
@@ -148,23 +151,25 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         return response
 
 
+def error_page(request: Request, status: int, message: str) -> Response:
+    """A clean error: JSON under /api/, the error page elsewhere."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": message, "status": status}, status_code=status)
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
+
+
 def _add_error_pages(app: FastAPI) -> None:
     """Clean error pages: JSON under /api/, HTML elsewhere; never a stack trace."""
-
-    def _render(request: Request, status: int, message: str) -> Response:
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": message, "status": status}, status_code=status)
-        templates: Jinja2Templates = request.app.state.templates
-        return templates.TemplateResponse(
-            request, "error.html", {"status": status, "message": message}, status_code=status
-        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else "Something is wrong."
         if exc.status_code == 404 and message == "Not Found":
             message = "There is no such page."
-        return _render(request, exc.status_code, message)
+        return error_page(request, exc.status_code, message)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
@@ -172,12 +177,12 @@ def _add_error_pages(app: FastAPI) -> None:
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
             for e in exc.errors()
         )
-        return _render(request, 422, f"Invalid request: {problems}")
+        return error_page(request, 422, f"Invalid request: {problems}")
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _render(request, 500, "Something went wrong on our side; it has been logged.")
+        return error_page(request, 500, "Something went wrong on our side; it has been logged.")
 
 
 def create_app_from_env() -> FastAPI:
@@ -185,4 +190,4 @@ def create_app_from_env() -> FastAPI:
     return create_app(Settings())
 
 
-__all__ = ["HTMLResponse", "create_app", "create_app_from_env"]
+__all__ = ["HTMLResponse", "create_app", "create_app_from_env", "error_page"]
