@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -105,3 +106,44 @@ def test_body_caps_of_the_settings(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "d", max_body_bytes=2048)
     with TestClient(create_app(settings)) as client:
         assert client.post("/login", content=b"a" * 2049).status_code == 413
+
+
+def _wrong_logins(url: str, forwarded: list[str]) -> list[int]:
+    with httpx.Client(base_url=url) as client:
+        client.get("/login")
+        token = client.cookies["pt_csrf"]
+        return [
+            client.post(
+                "/login",
+                data={"username": "nobody", "password": "wrong", "csrf_token": token},
+                headers={"X-Forwarded-For": address},
+            ).status_code
+            for address in forwarded
+        ]
+
+
+def test_forwarded_for_from_an_untrusted_client_does_not_escape_the_rate_limit(
+    tmp_path: Path,
+) -> None:
+    """Issue 13, finding 5: a new X-Forwarded-For per request from loopback got past the
+    login limit (uvicorn trusts the header from 127.0.0.1 unless told otherwise)."""
+    env = {"PAPERTIDE_RATE_LIMIT_PER_HOUR": "3"}
+    with live_site(tmp_path / "data", env=env) as running:
+        forged = [f"203.0.113.{i}" for i in range(8)]
+        assert _wrong_logins(running.url, forged) == [401] * 3 + [429] * 5
+        log = running.log.read_text()
+    assert "203.0.113." not in log and "127.0.0.1:" in log  # the access log names the peer
+
+
+def test_a_trusted_proxy_names_each_client(tmp_path: Path) -> None:
+    env = {"PAPERTIDE_RATE_LIMIT_PER_HOUR": "3", "PAPERTIDE_TRUSTED_PROXIES": "127.0.0.1,::1"}
+    with live_site(tmp_path / "data", env=env) as running:
+        # Each client has a bucket of its own; one client still meets its limit.
+        assert _wrong_logins(running.url, [f"198.51.100.{i}" for i in range(6)]) == [401] * 6
+        assert _wrong_logins(running.url, ["198.51.100.77"] * 4) == [401] * 3 + [429]
+        # A client cannot prepend its own entry: the proxy's right-most address counts.
+        spoofed = [f"10.9.9.{i}, 198.51.100.77" for i in range(3)]
+        assert _wrong_logins(running.url, spoofed) == [429] * 3
+        time.sleep(0.2)
+        log = running.log.read_text()
+    assert "198.51.100.77:" in log
