@@ -85,7 +85,13 @@ def period_containing(kind: str, day: date) -> Period:
 
 
 def parse_period(kind: str, value: str) -> Period:
-    """Read a period from its URL form, or raise ValueError saying what was expected."""
+    """Read a period from its URL form, or raise ValueError saying what was expected.
+
+    The year 9999 is refused: its last day, week or month ends past ``date.max`` (an
+    OverflowError, a 500, before; issue 13, finding 9).
+    """
+    if value[:4].isdigit() and int(value[:4]) >= date.max.year:
+        raise ValueError(f"{value!r} is past the last year this site shows ({date.max.year - 1})")
     if kind == "date":
         try:
             return day_period(date.fromisoformat(value))
