@@ -107,6 +107,8 @@ def test_register_login_logout_and_csrf(site) -> None:
     assert client.post("/logout", data={}).status_code == 403  # no CSRF token
     client.post("/logout", data={"csrf_token": token})
     assert "Log in" in client.get("/").text
+    assert client.cookies.get("pt_csrf") != token  # bound to the session that ended
+    token = client.cookies.get("pt_csrf")
     bad = client.post("/login", data={"username": "ada", "password": "nope", "csrf_token": token})
     assert bad.status_code == 401
     assert "Wrong username or password." in bad.text
@@ -152,7 +154,7 @@ def test_registration_errors_are_clear(site) -> None:
     assert "Usernames are 3 to 40 letters" in short.text
     _register(client, "grace")
     again = client.post(
-        "/register", data={"username": "grace", "password": "x" * 9, "csrf_token": token}
+        "/register", data={"username": "grace", "password": "x" * 9, "csrf_token": _csrf(client)}
     )
     assert "That username or email is taken." in again.text
 
@@ -341,3 +343,31 @@ def test_api_docs_are_served_by_the_site_itself(site) -> None:
     assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
     assert "script-src 'self';" in client.get("/").headers["content-security-policy"]
     assert "script-src 'self' 'unsafe-inline'" in docs.headers["content-security-policy"]
+
+
+def test_a_planted_csrf_cookie_and_foreign_origins_are_refused(site) -> None:
+    """Issue 13, finding 12: any pt_csrf cookie with a matching header was accepted, and so
+    was a POST with Origin: https://evil.example."""
+    client, store = site
+    (subject,) = store.list_papers(day=date(2025, 3, 12))
+    _register(client)
+    vote = f"/api/papers/{subject.id}/vote"
+    token = _csrf(client)
+    assert client.post(vote, headers={"x-csrf-token": token}).status_code == 200
+    planted = "attacker-chosen-value"
+    client.cookies.set("pt_csrf", planted)
+    assert client.post(vote, headers={"x-csrf-token": planted}).status_code == 403
+    # A token made for another session (the attacker's own, valid one) does not work either.
+    with TestClient(client.app) as other:
+        _register(other, "mallory")
+        theirs = _csrf(other)
+    client.cookies.set("pt_csrf", theirs)
+    assert client.post(vote, headers={"x-csrf-token": theirs}).status_code == 403
+    client.cookies.set("pt_csrf", token)
+    for origin in ("https://evil.example", "null", "http://testserver.evil.example"):
+        answer = client.post(vote, headers={"x-csrf-token": token, "origin": origin})
+        assert answer.status_code == 403, origin
+    cross = client.post(vote, headers={"x-csrf-token": token, "sec-fetch-site": "cross-site"})
+    assert cross.status_code == 403
+    same = client.post(vote, headers={"x-csrf-token": token, "origin": "http://testserver"})
+    assert same.status_code == 200

@@ -6,6 +6,7 @@ functions. Every response gets security headers and a CSRF cookie (see web/deps.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import time
@@ -25,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from papertide import __version__
 from papertide.config import Settings
+from papertide.mail.settings import resolve_secret
 from papertide.normalize import web_url
 from papertide.store import Store
 from papertide.web import account_link, api, auth, feeds, pages, subscriptions
@@ -60,6 +62,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store.open(settings.resolved_database_url)
         app.state.store = store
+        secret = resolve_secret(settings.mail, settings.data_dir)
+        app.state.csrf_key = hmac.new(secret.encode(), b"papertide-csrf", "sha256").digest()
         app.state.search = _open_search(settings, store)
         yield
         if app.state.search is not None:
@@ -144,7 +148,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         if request.url.path == "/docs":  # Swagger UI starts itself with an inline script
             response.headers["Content-Security-Policy"] = _DOCS_CSP
         token = getattr(request.state, "new_csrf", None)
-        if token and not request.cookies.get(CSRF_COOKIE):
+        if token and request.cookies.get(CSRF_COOKIE) != token:
             response.set_cookie(
                 CSRF_COOKIE, token, samesite="lax", secure=settings.cookie_secure, httponly=False
             )

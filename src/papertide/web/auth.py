@@ -21,7 +21,14 @@ from papertide.clock import utcnow
 from papertide.models import User
 from papertide.store import NameTaken, Store
 from papertide.web.community import allow
-from papertide.web.deps import SESSION_COOKIE, CsrfDep, SettingsDep, StoreDep, TemplatesDep
+from papertide.web.deps import (
+    SESSION_COOKIE,
+    CsrfDep,
+    SettingsDep,
+    StoreDep,
+    TemplatesDep,
+    new_csrf_token,
+)
 
 router = APIRouter()
 hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -37,8 +44,13 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
-def _signed_in(response: Response, store: Store, user: User, *, days: int, secure: bool) -> None:
+def _signed_in(
+    request: Request, response: Response, store: Store, user: User, *, days: int, secure: bool
+) -> None:
     token = secrets.token_urlsafe(32)
+    # The CSRF token is bound to the session: the new session gets a new one (set by the
+    # middleware), and the one used before signing in stops working.
+    request.state.new_csrf = new_csrf_token(request, token)
     store.create_session(user_pk=user.pk, token=token, now=utcnow(), ttl=timedelta(days=days))
     response.set_cookie(
         SESSION_COOKIE,
@@ -78,7 +90,9 @@ def login(
         context["error"] = "Wrong username or password."
         return templates.TemplateResponse(request, "login.html", context, status_code=401)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    _signed_in(response, store, user, days=settings.session_days, secure=settings.cookie_secure)
+    _signed_in(
+        request, response, store, user, days=settings.session_days, secure=settings.cookie_secure
+    )
     return response
 
 
@@ -140,7 +154,9 @@ def register(
         context["error"] = error
         return templates.TemplateResponse(request, "register.html", context, status_code=400)
     response = RedirectResponse(f"/users/{user.username}", status_code=303)
-    _signed_in(response, store, user, days=settings.session_days, secure=settings.cookie_secure)
+    _signed_in(
+        request, response, store, user, days=settings.session_days, secure=settings.cookie_secure
+    )
     return response
 
 
@@ -152,4 +168,5 @@ def logout(request: Request, store: StoreDep, _csrf: CsrfDep) -> Response:
         store.delete_session(token)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
+    request.state.new_csrf = new_csrf_token(request, None)
     return response
