@@ -125,3 +125,44 @@ def test_far_dates_are_clean_answers(client: TestClient, path: str, status: int)
     assert answer.status_code == status, answer.text
     if path.startswith("/api/") and status == 404:
         assert answer.json()["status"] == 404
+
+
+def test_control_characters_are_stripped_at_import(settings: Settings, tmp_path: Path) -> None:
+    """Issue 13, finding 10: NUL, BEL and ESC from records reached pages, digests and the
+    terminal."""
+    data = tmp_path / "controls.jsonl"
+    record = {
+        "_id": "c1",
+        "title": "Red\x1b[31m alert\x07 \x00here",
+        "text": "An abstract\x1b]0;owned\x07 with\x9b escapes.",
+        "authors": ["Ada\x1b[2J Lovelace"],
+    }
+    data.write_text(orjson.dumps(record).decode() + "\n")
+    code, out = _cli(settings, "ingest", str(data))
+    assert code == 0 and "1 added" in out, out
+    store = Store.open(settings.resolved_database_url)
+    try:
+        [paper] = store.list_papers()
+    finally:
+        store.close()
+    assert paper.title == "Red[31m alert here"
+    assert paper.abstract == "An abstract]0;owned with escapes."
+    assert paper.authors == ["Ada[2J Lovelace"]
+    code, shown = _cli(settings, "show", paper.id or "")
+    assert code == 0 and "Red[31m alert here" in shown
+    with TestClient(create_app(settings)) as client:
+        page = client.get(f"/papers/{paper.id}").text
+    assert not any(c in page for c in "\x1b\x07\x00\x9b")
+
+
+def test_show_prints_no_control_characters_stored_before(settings: Settings) -> None:
+    """Records stored by an earlier version keep theirs: the terminal still gets none."""
+    store = Store.open(settings.resolved_database_url)
+    try:
+        _add(store, title="Title \x1b[31mred", abstract="text \x1b]8;;x\x07", authors=["A\x00B"])
+    finally:
+        store.close()
+    code, shown = _cli(settings, "show", "p1")
+    assert code == 0, shown
+    assert "Title [31mred" in shown
+    assert not any(c in shown for c in "\x1b\x07\x00")

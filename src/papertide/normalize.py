@@ -37,6 +37,30 @@ def clean_text(text: str) -> str:
     return " ".join(text.split())  # str.split() is C-speed; a regex costs 5x on abstracts
 
 
+# C0 controls but tab, newline and carriage return; DEL; C1 controls (Unicode category Cc).
+_CONTROLS = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), *range(127, 160)])
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without control characters (NUL, BEL, ESC...; tab and newlines stay).
+
+    Imported text reaches pages, mails and terminals: an ESC from a hostile record would
+    start a terminal escape sequence (issue 13, finding 10).
+    """
+    return text.translate(_CONTROLS) if not text.isprintable() else text
+
+
+def strip_controls_deep(value: object) -> object:
+    """``value`` with control characters stripped from every string in it (lists, dicts)."""
+    if isinstance(value, str):
+        return strip_controls(value)
+    if isinstance(value, list):
+        return [strip_controls_deep(v) for v in value]
+    if isinstance(value, dict):
+        return {strip_controls_deep(k): strip_controls_deep(v) for k, v in value.items()}
+    return value
+
+
 def web_url(value: str | None) -> str | None:
     """``value`` if it is an absolute http(s) URL with a host, else None.
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from papertide.models import Paper, Record, RecordError
-from papertide.normalize import clean_text, parse_arxiv_id, web_url
+from papertide.normalize import clean_text, parse_arxiv_id, strip_controls_deep, web_url
 
 SOURCE = "jsonl"
 FIELDS = (
@@ -117,11 +117,20 @@ def parse_objects(
 
 
 URL_FIELDS = ("url_abs", "url_pdf", "url_code", "url_project")
+_TEXT_FIELDS = (
+    *("title", "abstract", "authors", "doi", "categories", "journal_ref", "comments"),
+    *("submitted_by", "external_ids", "extra", "arxiv_id"),
+)
 
 
 def check_record(paper: Paper, *, max_title: int, max_abstract: int) -> None:
-    """The check every importer runs on each record: RecordProblem for a missing title, a
-    title or abstract past the limits, or a link that is not an http(s) URL."""
+    """The check every importer runs on each record: control characters are stripped from
+    its text, then RecordProblem for a missing title, a title or abstract past the limits,
+    or a link that is not an http(s) URL."""
+    for name in _TEXT_FIELDS:
+        value = getattr(paper, name)
+        if value:
+            setattr(paper, name, strip_controls_deep(value))
     for name in URL_FIELDS:
         value = getattr(paper, name)
         if value and web_url(value) is None:
