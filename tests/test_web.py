@@ -154,7 +154,8 @@ def test_registration_errors_are_clear(site) -> None:
     assert "Usernames are 3 to 40 letters" in short.text
     _register(client, "grace")
     again = client.post(
-        "/register", data={"username": "grace", "password": "x" * 9, "csrf_token": _csrf(client)}
+        "/register",
+        data={"username": "grace", "password": "grace hopper 1906", "csrf_token": _csrf(client)},
     )
     assert "That username or email is taken." in again.text
 
@@ -371,3 +372,35 @@ def test_a_planted_csrf_cookie_and_foreign_origins_are_refused(site) -> None:
     assert cross.status_code == 403
     same = client.post(vote, headers={"x-csrf-token": token, "origin": "http://testserver"})
     assert same.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        (" " * 8, "repeated or sequential"),
+        ("12345678", "repeated or sequential"),
+        ("aaaaaaaa", "repeated or sequential"),
+        ("abcdefghij", "repeated or sequential"),
+        ("87654321", "repeated or sequential"),
+        ("password", "common or breached"),
+        ("Password1", "common or breached"),
+        ("QWERTYUIOP", "common or breached"),
+        ("iloveyou1", "common or breached"),
+        ("turing-one", "your username"),
+        ("sevench", "at least 8 characters"),
+    ],
+)
+def test_weak_passwords_are_refused(site, password: str, why: str) -> None:
+    """Issue 13, finding 11: eight spaces, 12345678 and aaaaaaaa were accepted."""
+    client, _ = site
+    data = {"username": "turing-one", "password": password, "csrf_token": _csrf(client)}
+    answer = client.post("/register", data=data)
+    assert answer.status_code == 400 and why in answer.text
+    assert client.cookies.get("pt_session") is None
+
+
+def test_long_and_unusual_passwords_are_welcome(site) -> None:
+    client, _ = site
+    _register(client, "longpass", "correct horse battery staple " * 2)  # 58, spaces and all
+    _register(TestClient(client.app), "unicode", "ünïcödé 🔑 pässwörd")
+    _register(TestClient(client.app), "nocomp", "justlowercaseletters")  # no composition rules

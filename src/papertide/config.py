@@ -71,6 +71,13 @@ class Settings(BaseSettings):
         default=30, ge=1, description="Trending: only papers of the last N days compete."
     )
     session_days: int = Field(default=30, ge=1, description="How long a sign-in lasts.")
+    password_min_length: int = Field(
+        default=8,
+        ge=8,
+        le=64,
+        description="Shortest password a new account may have (NIST SP 800-63B: at least 8; "
+        "800-63B-4 asks 15 where the password is the only factor, as it is here).",
+    )
     cookie_secure: bool = Field(
         default=False, description="Mark cookies Secure (set true behind HTTPS in production)."
     )

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from papertide.clock import utcnow
 from papertide.models import User
+from papertide.passwords import password_problem
 from papertide.store import NameTaken, Store
 from papertide.web.community import allow
 from papertide.web.deps import (
@@ -34,7 +35,6 @@ router = APIRouter()
 hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{3,40}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_MIN_PASSWORD = 8
 
 
 def _safe_next(target: str | None) -> str:
@@ -136,8 +136,10 @@ def register(
         error = "Usernames are 3 to 40 letters, digits, - or _."
     elif email and not _EMAIL_RE.match(email):
         error = f"{email!r} is not an email address."
-    elif len(password) < _MIN_PASSWORD:
-        error = f"Passwords need at least {_MIN_PASSWORD} characters."
+    elif problem := password_problem(
+        password, min_length=settings.password_min_length, username=username, email=email
+    ):
+        error = problem
     elif not allow(request, store, settings, "register"):
         error = "Too many registrations from your address; try again in an hour."
     if error is None:
