@@ -243,3 +243,35 @@ def test_confirming_while_signed_in_with_that_address_ties_the_account(site, smt
     sub = subs.get_subscriber(_store(client), email="bea@example.org")
     assert sub is not None and sub.status == "active" and sub.user_pk is not None
     assert "bea@example.org" in client.get("/subscription").text
+
+
+def test_registering_does_not_tell_whether_an_address_has_an_account(site, smtp) -> None:
+    """Issue 13, finding 8: "That username or email is taken" told who has an account."""
+    client, _ = site
+    with TestClient(client.app) as owner:
+        _register(owner, "owner", "owner@example.org")
+    answers = {}
+    for name, email in (("newcomer", "fresh@example.org"), ("prober", "owner@example.org")):
+        with TestClient(client.app) as visitor:
+            data = {
+                "username": name,
+                "email": email,
+                "password": "correct horse battery",
+                "csrf_token": _csrf(visitor),
+            }
+            answer = visitor.post("/register", data=data, follow_redirects=False)
+            assert answer.status_code == 303
+            page = visitor.get("/subscription")
+            shown = re.sub(r'value="[\w.\-]+"', "", page.text).replace(name, "NAME")
+            answers[name] = (answer.headers["location"].replace(name, "NAME"), shown)
+            assert email not in page.text and email not in visitor.get("/subscribe").text
+    assert answers["newcomer"] == answers["prober"]
+    [notice] = smtp.received  # the address's owner hears of it; the prober learns nothing
+    assert notice["To"] == "owner@example.org" and '"prober"' in notice.get_body(("plain",)).get_content()
+    store = _store(client)
+    assert store.user_by_name("prober").email is None
+    assert store.user_by_name("owner").email == "owner@example.org"
+    with TestClient(client.app) as again:
+        data = {"username": "owner", "password": "another good one", "csrf_token": _csrf(again)}
+        taken = again.post("/register", data=data)
+        assert taken.status_code == 400 and "That username is taken." in taken.text

@@ -168,6 +168,19 @@ def render_account_link(
     return msg
 
 
+def render_notice(*, to: str, links: Links, subject: str, text: str, now: datetime) -> Message:
+    """A short notice in plain words (text and HTML parts)."""
+    msg = _message(
+        subject=subject,
+        to=to,
+        links=links,
+        message_id=make_msgid("notice", domain=links.domain),
+        created=now,
+    )
+    _attach(msg, "notice", {"text": text})
+    return msg
+
+
 def _utf8_qp() -> Charset:
     charset = Charset("utf-8")
     charset.body_encoding = QP  # readable source, lines kept under 78 (RFC 2045 6.7)

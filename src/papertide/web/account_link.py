@@ -54,16 +54,16 @@ def my_subscription(
         secret = links_for(settings).secret
         token = make_token(secret, "prefs", subscriber_pk=sub.pk, email=sub.email)
         return RedirectResponse(f"/subscription/{token}", status_code=303)
-    if not user.email:
-        return RedirectResponse("/subscribe", status_code=303)
+    # The same page whether or not the account has an address (registering with a taken
+    # address keeps none, and must not be told: issue 13, finding 8).
     return _page(
         request,
         templates,
         "Your digests",
-        f"No subscription is tied to your account yet. If {user.email} subscribes, we can "
-        "mail it a link that ties the subscription to this account.",
+        "No subscription is tied to your account yet. If the address you registered with "
+        "subscribes, we can mail it a link that ties the subscription to this account.",
         action=LINK_PATH,
-        button=f"Mail the link to {user.email}",
+        button="Mail the link to my address",
         link="/subscribe",
         link_text="Or subscribe",
     )
@@ -82,8 +82,8 @@ def request_link(
     if user is None:
         return _login("/subscription")
     text = (
-        f"If {user.email} subscribes to digests, a mail with a link is on its way to it: "
-        "open it while signed in here."
+        "If the address you registered with subscribes to digests, a mail with a link is on "
+        "its way to it: open it while signed in here."
     )
     if not allow(request, store, settings, "link"):
         return _page(request, templates, "Try later", "Too many requests.", status=429)

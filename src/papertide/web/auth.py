@@ -18,6 +18,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from papertide.clock import utcnow
+from papertide.config import Settings
+from papertide.mail.notices import notify_address_taken
 from papertide.models import User
 from papertide.passwords import password_problem
 from papertide.store import NameTaken, Store
@@ -142,24 +144,44 @@ def register(
         error = problem
     elif not allow(request, store, settings, "register"):
         error = "Too many registrations from your address; try again in an hour."
+    elif store.user_by_name(username) is not None:
+        error = "That username is taken."  # usernames are public (/users/NAME) anyway
+    user = None
     if error is None:
-        try:
-            user = store.create_user(
-                username=username,
-                email=email or None,
-                password_hash=hasher.hash(password),
-                now=utcnow(),
-            )
-        except NameTaken:
-            error = "That username or email is taken."
-    if error is not None:
-        context["error"] = error
+        user = _create(store, settings, username, email, hasher.hash(password))
+    if user is None:
+        context["error"] = error or "That username is taken."
         return templates.TemplateResponse(request, "register.html", context, status_code=400)
     response = RedirectResponse(f"/users/{user.username}", status_code=303)
     _signed_in(
         request, response, store, user, days=settings.session_days, secure=settings.cookie_secure
     )
     return response
+
+
+def _create(
+    store: Store, settings: Settings, username: str, email: str, hashed: str
+) -> User | None:
+    """The new account, or None if the username was taken meanwhile.
+
+    An address that another account has is not attached, and the answer is the same as for
+    a free one, so registering does not tell whether an address has an account (issue 13,
+    finding 8); the address's owner is told by mail instead.
+    """
+    now = utcnow()
+    try:
+        return store.create_user(
+            username=username, email=email or None, password_hash=hashed, now=now
+        )
+    except NameTaken:
+        if not email or store.user_by_name(username) is not None:
+            return None
+    try:
+        user = store.create_user(username=username, email=None, password_hash=hashed, now=now)
+    except NameTaken:
+        return None
+    notify_address_taken(settings, email, username)
+    return user
 
 
 @router.post("/logout", response_model=None)

@@ -91,10 +91,9 @@ def _request_subscription(
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
-def subscribe_form(request: Request, templates: TemplatesDep, user: UserDep) -> Response:
-    """The subscribe form."""
-    email = user.email if user is not None else ""
-    return templates.TemplateResponse(request, "mail_subscribe.html", {"email": email})
+def subscribe_form(request: Request, templates: TemplatesDep) -> Response:
+    """The subscribe form (empty: an account's address is not shown back, see web/auth.py)."""
+    return templates.TemplateResponse(request, "mail_subscribe.html", {"email": ""})
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
