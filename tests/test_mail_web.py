@@ -267,7 +267,10 @@ def test_registering_does_not_tell_whether_an_address_has_an_account(site, smtp)
             assert email not in page.text and email not in visitor.get("/subscribe").text
     assert answers["newcomer"] == answers["prober"]
     [notice] = smtp.received  # the address's owner hears of it; the prober learns nothing
-    assert notice["To"] == "owner@example.org" and '"prober"' in notice.get_body(("plain",)).get_content()
+    assert (
+        notice["To"] == "owner@example.org"
+        and '"prober"' in notice.get_body(("plain",)).get_content()
+    )
     store = _store(client)
     assert store.user_by_name("prober").email is None
     assert store.user_by_name("owner").email == "owner@example.org"
@@ -275,3 +278,21 @@ def test_registering_does_not_tell_whether_an_address_has_an_account(site, smtp)
         data = {"username": "owner", "password": "another good one", "csrf_token": _csrf(again)}
         taken = again.post("/register", data=data)
         assert taken.status_code == 400 and "That username is taken." in taken.text
+
+
+def test_the_unsubscribe_page_stops_mail_and_offers_only_coming_back(site, smtp) -> None:
+    """Issue 13, finding 7: it handed the preferences link ("Delete my data") to anyone
+    holding the List-Unsubscribe URL."""
+    client, settings = site
+    mail = _digest_mail(client, settings, smtp)
+    url = _link(mail, "/unsubscribe")
+    with TestClient(client.app) as stranger:
+        stranger.get(url)
+        done = stranger.post(url, data={"csrf_token": stranger.cookies["pt_csrf"]})
+        assert done.status_code == 200 and "No more digests" in done.text
+        assert "/subscription/" not in done.text and "Delete" not in done.text
+        store = _store(client)
+        assert subs.get_subscriber(store, email="dee@example.org").status == "unsubscribed"
+        back = stranger.post(f"{url}/undo", data={"csrf_token": stranger.cookies["pt_csrf"]})
+        assert back.status_code == 200 and "/subscription/" not in back.text
+    assert subs.get_subscriber(store, email="dee@example.org").status == "active"

@@ -337,13 +337,30 @@ def unsubscribe(
     if isinstance(found, Response):
         return found
     subs.unsubscribe(store, pk=found.pk, now=utcnow())
-    prefs = links_for(settings).signed(
-        "prefs", "/subscription", subscriber_pk=found.pk, email=found.email
-    )
+    # Only a way back: the preferences link (with "Delete my data") is not handed to whoever
+    # holds this URL, which travels in List-Unsubscribe headers (issue 13, finding 7).
     return _message(
         request,
         templates,
         "Unsubscribed",
         f"No more digests go to {found.email}.",
-        extra={"link": prefs, "link_text": "Change your mind, or delete your data"},
+        extra={"action": f"/unsubscribe/{token}/undo", "button": "Subscribe again"},
     )
+
+
+@router.post("/unsubscribe/{token}/undo", response_class=HTMLResponse)
+def resubscribe(
+    request: Request,
+    token: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    _csrf: CsrfDep,
+) -> Response:
+    """Undo an unsubscribe from its own page: digests start again, nothing else opens."""
+    found = _token_page(request, templates, store, settings, "unsubscribe", token)
+    if isinstance(found, Response):
+        return found
+    if found.status == "unsubscribed":
+        subs.confirm_subscriber(store, pk=found.pk, now=utcnow())
+    return _message(request, templates, "Subscribed again", f"Digests go to {found.email} again.")
