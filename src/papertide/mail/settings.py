@@ -83,7 +83,9 @@ def resolve_secret(mail: MailSettings, data_dir: Path) -> str:
     path = data_dir / SECRET_FILE
     if path.is_file():
         return path.read_text("utf-8").strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    if not data_dir.exists():  # private like the store's (store/files.py)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.chmod(0o700)
     key = secrets.token_urlsafe(48)
     try:  # O_EXCL: two processes starting together keep the same key
         with path.open("x", encoding="utf-8") as out:

@@ -23,6 +23,7 @@ from papertide.models import Paper
 from papertide.normalize import parse_arxiv_id
 from papertide.store.community import CommunityMixin, NameTaken
 from papertide.store.feeds import FeedMixin, with_external_ids
+from papertide.store.files import private_dir, private_file
 from papertide.store.schema import ingest_runs, listing_items, listings, papers
 from papertide.store.similar import SimilarMixin
 from papertide.store.writer import WriteSession
@@ -45,7 +46,7 @@ class Store(CommunityMixin, FeedMixin, SimilarMixin):
         """Connect to ``url`` (creating a SQLite file's folder) and migrate it to head."""
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_dir(Path(parsed.database).parent)
         engine = create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine)
@@ -201,8 +202,12 @@ def _configure_sqlite(engine: Engine) -> None:
     two importers queue instead of failing half way.
     """
 
+    database = engine.url.database
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        if database and database != ":memory:":
+            private_file(Path(database))  # before WAL mode creates -wal and -shm beside it
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         for pragma in (
