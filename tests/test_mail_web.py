@@ -296,3 +296,43 @@ def test_the_unsubscribe_page_stops_mail_and_offers_only_coming_back(site, smtp)
         back = stranger.post(f"{url}/undo", data={"csrf_token": stranger.cookies["pt_csrf"]})
         assert back.status_code == 200 and "/subscription/" not in back.text
     assert subs.get_subscriber(store, email="dee@example.org").status == "active"
+
+
+def test_topics_have_count_and_length_limits_everywhere(site, smtp) -> None:
+    """Issue 13, finding 14: twenty 45 KB topics were saved (preview 3.6 s -> 12.8 s)."""
+    client, settings = site
+    token = _csrf(client)
+    huge = "sparse attention " * 30  # 510 characters
+    form = client.post(
+        "/subscribe", data={"email": "a@example.org", "queries": huge, "csrf_token": token}
+    )
+    assert form.status_code == 422 and "at most 200 characters" in form.text
+    many = "\n".join(f"topic {i}" for i in range(21))
+    form = client.post(
+        "/subscribe", data={"email": "a@example.org", "queries": many, "csrf_token": token}
+    )
+    assert form.status_code == 422 and "at most 20 topics" in form.text
+    headers = {"X-CSRF-Token": token}
+    api = client.post(
+        "/api/subscriptions", json={"email": "b@example.org", "queries": [huge]}, headers=headers
+    )
+    assert api.status_code == 422 and "at most 200" in api.json()["error"]
+    assert subs.get_subscriber(_store(client), email="a@example.org") is None
+    assert subs.get_subscriber(_store(client), email="b@example.org") is None
+    link = _link(_digest_mail(client, settings, smtp), "/subscription")
+    prefs = {"csrf_token": _csrf(client), "queries": huge, "authors": "x" * 101}
+    saved = client.post(link, data=prefs)
+    assert saved.status_code == 422 and "at most 200 characters" in saved.text
+    saved = client.post(link, data={**prefs, "queries": "fine", "authors": "Ada Lovelace"})
+    assert saved.status_code == 200
+    assert subs.get_subscriber(_store(client), email="dee@example.org").prefs.queries == ["fine"]
+    fourty = client.post(link, data={**prefs, "queries": "\n".join(["q"] * 21), "authors": ""})
+    assert fourty.status_code == 422 and "at most 20 topics" in fourty.text
+
+
+def test_stored_preferences_over_the_limits_are_cut() -> None:
+    from papertide.mail.records import Preferences
+
+    prefs = Preferences.from_json({"queries": ["x" * 45_000] * 30, "authors": ["a"] * 60})
+    assert len(prefs.queries) == 20 and {len(q) for q in prefs.queries} == {200}
+    assert len(prefs.authors) == 50

@@ -22,7 +22,7 @@ from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.mail.digest import links_for
 from papertide.mail.forms import PrefsForm, prefs_from_form
-from papertide.mail.records import Preferences, Subscriber
+from papertide.mail.records import Preferences, Subscriber, limits_problem
 from papertide.mail.render import render_confirmation
 from papertide.mail.send import Mailer, PermanentFailure, TemporaryFailure
 from papertide.mail.tokens import BadToken, Purpose, make_token, read_token
@@ -117,8 +117,11 @@ def subscribe(
         frequency="weekly" if frequency == "weekly" else "daily",
         send_hour=settings.mail.default_hour,
         papers_per_mail=settings.mail.default_papers,
-        queries=[q.strip() for q in queries.splitlines() if q.strip()][:20],
+        queries=[q.strip() for q in queries.splitlines() if q.strip()],
     )
+    if problem := limits_problem(prefs):
+        context = {"email": email, "error": f"Too much: {problem}."}
+        return templates.TemplateResponse(request, "mail_subscribe.html", context, 422)
     _request_subscription(request, store, settings, address, prefs)
     return _message(request, templates, "Check your inbox", SENT)
 
@@ -140,6 +143,8 @@ def api_subscribe(
         categories=body.categories,
         authors=body.authors,
     )
+    if problem := limits_problem(prefs):
+        raise HTTPException(status_code=422, detail=f"Too much: {problem}.")
     _request_subscription(request, store, settings, normalise_email(body.email), prefs)
     return {"status": "pending", "message": SENT}
 
