@@ -115,7 +115,7 @@ def test_pipeline_uses_search_votes_and_never_resends(settings, store) -> None:
     assert sub.user_pk is None  # the same address alone ties nothing (issue 13, finding 1)
     subs.link_account(store, pk=sub.pk, user_pk=user.pk, now=now)  # as a followed account link
     args = {
-        "links": links_for(settings),
+        "links": links_for(settings, store),
         "weekly_day": 0,
         "votes": user_votes(store),
         "search": site_search(settings, store),

@@ -101,7 +101,7 @@ def _digest_mail(client: TestClient, settings: Settings, smtp: SmtpSink):
     store, now = _store(client), utcnow()
     add_papers(store, [{"title": "Sparse attention", "categories": ["cs.CL"]}], now=now)
     add_subscriber(store, "dee@example.org", now=now, categories=["cs.CL"])
-    links = links_for(settings)
+    links = links_for(settings, store)
     compose_due(store, links=links, now=now, weekly_day=0, search=lambda q: [], votes=lambda s: [])
     deliver_due(store, mail=settings.mail, links=links)
     [mail] = smtp.received

@@ -9,13 +9,14 @@ from papertide.config import Settings
 from papertide.mail.digest import links_for
 from papertide.mail.render import render_notice
 from papertide.mail.send import Mailer, PermanentFailure, TemporaryFailure
+from papertide.store import Store
 
 log = logging.getLogger(__name__)
 
 
-def notify_address_taken(settings: Settings, email: str, username: str) -> None:
+def notify_address_taken(settings: Settings, store: Store, email: str, username: str) -> None:
     """Tell the owner of ``email`` that a new account gave it and was not given it."""
-    links = links_for(settings)
+    links = links_for(settings, store)
     msg = render_notice(
         to=email,
         links=links,

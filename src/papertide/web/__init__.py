@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from papertide import __version__
 from papertide.config import Settings
-from papertide.mail.settings import resolve_secret
+from papertide.mail.digest import signing_secret
 from papertide.normalize import web_url
 from papertide.store import Store
 from papertide.web import account_link, api, auth, feeds, pages, subscriptions
@@ -62,7 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store.open(settings.resolved_database_url)
         app.state.store = store
-        secret = resolve_secret(settings.mail, settings.data_dir)
+        secret = signing_secret(settings, store)  # shared by every node (in the database)
         app.state.csrf_key = hmac.new(secret.encode(), b"papertide-csrf", "sha256").digest()
         app.state.search = _open_search(settings, store)
         yield

@@ -51,7 +51,7 @@ def my_subscription(
         return _login("/subscription")
     sub = subs.subscriber_for_user(store, user_pk=user.pk)
     if sub is not None:
-        secret = links_for(settings).secret
+        secret = links_for(settings, store).secret
         token = make_token(secret, "prefs", subscriber_pk=sub.pk, email=sub.email)
         return RedirectResponse(f"/subscription/{token}", status_code=303)
     # The same page whether or not the account has an address (registering with a taken
@@ -89,12 +89,12 @@ def request_link(
         return _page(request, templates, "Try later", "Too many requests.", status=429)
     sub = subs.get_subscriber(store, email=user.email) if user.email else None
     if sub is not None:
-        _mail_link(settings, user, sub.pk, sub.email)
+        _mail_link(settings, store, user, sub.pk, sub.email)
     return _page(request, templates, "Check your inbox", text)
 
 
-def _mail_link(settings: SettingsDep, user: User, sub_pk: int, email: str) -> None:
-    links = links_for(settings)
+def _mail_link(settings: SettingsDep, store: StoreDep, user: User, sub_pk: int, email: str) -> None:
+    links = links_for(settings, store)
     token = make_link_token(links.secret, subscriber_pk=sub_pk, email=email, user_pk=user.pk)
     msg = render_account_link(
         to=email,
@@ -114,7 +114,9 @@ def _read(settings: SettingsDep, store: StoreDep, user: User, token: str) -> int
     """The subscriber pk the link ties to ``user``, or why it cannot."""
     max_age = settings.mail.confirm_max_age_hours * 3600
     try:
-        pk, email, user_pk = read_link_token(links_for(settings).secret, token, max_age=max_age)
+        pk, email, user_pk = read_link_token(
+            links_for(settings, store).secret, token, max_age=max_age
+        )
     except BadToken as exc:
         return str(exc)
     sub = subs.get_subscriber(store, pk=pk)

@@ -180,7 +180,7 @@ def _create(
         user = store.create_user(username=username, email=None, password_hash=hashed, now=now)
     except NameTaken:
         return None
-    notify_address_taken(settings, email, username)
+    notify_address_taken(settings, store, email, username)
     return user
 
 

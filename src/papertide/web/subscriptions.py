@@ -72,7 +72,7 @@ def _request_subscription(
     if not may_send:
         log.info("confirmation to subscriber %s not sent: rate limit", sub.pk)
         return
-    links = links_for(settings)
+    links = links_for(settings, store)
     msg = render_confirmation(
         to=sub.email,
         links=links,
@@ -170,7 +170,7 @@ class _LinkError(Exception):
 
 def _from_token(store: Store, settings: Settings, purpose: Purpose, token: str) -> Subscriber:
     """The subscriber a signed link is for, or _LinkError (forged, expired, or deleted)."""
-    secret = links_for(settings).secret
+    secret = links_for(settings, store).secret
     max_age = settings.mail.confirm_max_age_hours * 3600 if purpose == "confirm" else None
     try:
         pk, email = read_token(secret, purpose, token, max_age=max_age)
@@ -232,7 +232,7 @@ def confirm(
     if user is not None and user.email == found.email:
         # The mailed link was followed in this account's browser: the address is proven.
         subs.link_account(store, pk=found.pk, user_pk=user.pk, now=utcnow())
-    prefs = links_for(settings).signed(
+    prefs = links_for(settings, store).signed(
         "prefs", "/subscription", subscriber_pk=found.pk, email=found.email
     )
     return _message(
@@ -247,12 +247,13 @@ def confirm(
 def _prefs_page(
     request: Request,
     templates: TemplatesDep,
+    store: Store,
     settings: Settings,
     sub: Subscriber,
     token: str,
     **extra: Any,
 ) -> Response:
-    secret = links_for(settings).secret
+    secret = links_for(settings, store).secret
     leave = make_token(secret, "unsubscribe", subscriber_pk=sub.pk, email=sub.email)
     context = {"sub": sub, "prefs": sub.prefs, "token": token, "unsubscribe_token": leave}
     context.update(extra)
@@ -268,7 +269,7 @@ def preferences_page(
     found = _token_page(request, templates, store, settings, "prefs", token)
     if isinstance(found, Response):
         return found
-    return _prefs_page(request, templates, settings, found, token)
+    return _prefs_page(request, templates, store, settings, found, token)
 
 
 @router.post("/subscription/{token}", response_class=HTMLResponse)
@@ -288,10 +289,10 @@ async def save_preferences(
     try:
         prefs = prefs_from_form(PrefsForm.of({k: str(v) for k, v in form.multi_items()}))
     except ValueError as exc:
-        return _prefs_page(request, templates, settings, found, token, error=str(exc))
+        return _prefs_page(request, templates, store, settings, found, token, error=str(exc))
     subs.save_preferences(store, pk=found.pk, prefs=prefs, now=utcnow())
     found.prefs = prefs
-    return _prefs_page(request, templates, settings, found, token, saved=True)
+    return _prefs_page(request, templates, store, settings, found, token, saved=True)
 
 
 @router.post("/subscription/{token}/delete", response_class=HTMLResponse)
