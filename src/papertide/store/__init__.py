@@ -47,7 +47,12 @@ class Store(CommunityMixin, FeedMixin, SimilarMixin):
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             private_dir(Path(parsed.database).parent)
-        engine = create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
+        engine = create_engine(
+            url,
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
+            pool_pre_ping=True,  # a pooled connection the server dropped (restart) is replaced
+        )
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine)
         store = cls(engine)

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from papertide import __version__
@@ -157,12 +158,20 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 
 def error_page(request: Request, status: int, message: str) -> Response:
     """A clean error: JSON under /api/, the error page elsewhere."""
-    if request.url.path.startswith("/api/"):
+    if request.url.path.startswith("/api/") or request.url.path == "/healthz":
         return JSONResponse({"error": message, "status": status}, status_code=status)
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(
         request, "error.html", {"status": status, "message": message}, status_code=status
     )
+
+
+RETRY_AFTER_SECONDS = 10
+
+
+def _unavailable(exc: DBAPIError) -> bool:
+    """A lost or refused connection, or a database too busy to lock: worth a retry (503)."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
 
 
 def _add_error_pages(app: FastAPI) -> None:
@@ -182,6 +191,15 @@ def _add_error_pages(app: FastAPI) -> None:
             for e in exc.errors()
         )
         return error_page(request, 422, f"Invalid request: {problems}")
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        if not _unavailable(exc):
+            return await crash(request, exc)
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        response = error_page(request, 503, "The database is not answering; try again shortly.")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
