@@ -7,8 +7,11 @@ from typer.testing import CliRunner
 
 from papertide.cli import app
 from papertide.clock import utcnow
-from papertide.mail.settings import SECRET_FILE, MailSettings, resolve_secret
-from papertide.store import outbox
+from papertide.mail.digest import signing_secret
+from papertide.mail.settings import SECRET_FILE, MailSettings
+from papertide.mail.tokens import make_token, read_token
+from papertide.store import Store, outbox
+from papertide.store.secrets import site_secret
 from tests.smtp_server import SmtpSink, add_papers, add_subscriber, smtp
 
 __all__ = ["smtp"]
@@ -37,8 +40,9 @@ def test_send_is_idempotent_and_dry_run_writes_nothing(settings, store, smtp, cl
     assert "sent 1," in _run(settings, "digest", "send")
     assert "already composed 1" in _run(settings, "digest", "send")
     assert len(smtp.received) == 1
-    # No secret configured: one was generated under the data folder and is reused.
-    assert (settings.data_dir / SECRET_FILE).is_file()
+    # No secret configured: one was made once and kept in the database, not in a file.
+    assert not (settings.data_dir / SECRET_FILE).exists()
+    assert site_secret(store, "signing") == signing_secret(settings, store)
 
 
 def test_preview_writes_the_html(settings, tmp_path, cli_env) -> None:
@@ -58,10 +62,35 @@ def test_worker_once_runs_the_digests(settings, smtp, cli_env) -> None:
     assert [m["To"] for m in smtp.received] == ["ada@example.org"]
 
 
-def test_secret_is_the_configured_one_or_a_persisted_random_one(tmp_path) -> None:
-    assert resolve_secret(MailSettings(secret_key="set"), tmp_path) == "set"
-    first = resolve_secret(MailSettings(), tmp_path)
-    assert len(first) > 40 and resolve_secret(MailSettings(), tmp_path) == first
+def test_secret_is_the_configured_one_or_one_kept_in_the_database(any_settings, tmp_path) -> None:
+    """Issue 12, point 7: each node made its own mail-secret.key, so links mailed by one
+    node were "not valid" on another. Two nodes (data folders) on one database agree."""
+    shared = {"database_url": any_settings.resolved_database_url}
+    node_a = any_settings.model_copy(update={"data_dir": tmp_path / "a", **shared})
+    node_b = any_settings.model_copy(update={"data_dir": tmp_path / "b", **shared})
+    store_a = Store.open(node_a.resolved_database_url)
+    store_b = Store.open(node_b.resolved_database_url)
+    try:
+        first = signing_secret(node_a, store_a)
+        assert len(first) > 40 and signing_secret(node_b, store_b) == first
+        token = make_token(first, "unsubscribe", subscriber_pk=1, email="a@b.org")
+        assert read_token(signing_secret(node_b, store_b), "unsubscribe", token) == (1, "a@b.org")
+        configured = node_b.model_copy(update={"mail": MailSettings(secret_key="set")})
+        assert signing_secret(configured, store_b) == "set"
+    finally:
+        store_a.close()
+        store_b.close()
+
+
+def test_a_secret_file_of_an_earlier_version_is_adopted(settings) -> None:
+    settings.data_dir.mkdir(parents=True)
+    (settings.data_dir / SECRET_FILE).write_text("the-old-key-that-signed-mailed-links\n")
+    store = Store.open(settings.resolved_database_url)
+    try:
+        assert signing_secret(settings, store) == "the-old-key-that-signed-mailed-links"
+        assert site_secret(store, "signing") == "the-old-key-that-signed-mailed-links"
+    finally:
+        store.close()
 
 
 def test_worker_stops_cleanly_on_sigterm(settings, smtp, cli_env) -> None:

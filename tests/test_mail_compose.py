@@ -12,6 +12,7 @@ from papertide.mail.recommend import TfidfSpace, recommend
 from papertide.mail.records import Preferences
 from papertide.models import Hit, Paper
 from papertide.store import outbox
+from papertide.store import subscriptions as subs
 from tests.smtp_server import add_papers, add_subscriber
 
 
@@ -111,9 +112,10 @@ def test_pipeline_uses_search_votes_and_never_resends(settings, store) -> None:
         include_trending=True,
         papers_per_mail=3,
     )
-    assert sub.user_pk == user.pk  # linked by address
+    assert sub.user_pk is None  # the same address alone ties nothing (issue 13, finding 1)
+    subs.link_account(store, pk=sub.pk, user_pk=user.pk, now=now)  # as a followed account link
     args = {
-        "links": links_for(settings),
+        "links": links_for(settings, store),
         "weekly_day": 0,
         "votes": user_votes(store),
         "search": site_search(settings, store),

@@ -47,7 +47,7 @@ PAPERS = [
 def _compose(store: Store, settings: Settings, now=None) -> int:
     report = compose_due(
         store,
-        links=links_for(settings),
+        links=links_for(settings, store),
         now=now or utcnow(),
         weekly_day=0,
         search=lambda q: [],
@@ -68,7 +68,7 @@ def test_digest_is_multipart_with_list_headers_and_fixed_ids(any_store, any_sett
     _setup(any_store, settings, ["ada@example.org"])
     assert _compose(any_store, settings) == 1
     assert _compose(any_store, settings) == 0  # composing again is a no-op
-    report = deliver_due(any_store, mail=settings.mail, links=links_for(settings))
+    report = deliver_due(any_store, mail=settings.mail, links=links_for(settings, any_store))
     assert (report.sent, report.failed) == (1, 0)
     [msg] = smtp.received
     assert msg.get_content_type() == "multipart/alternative"
@@ -84,7 +84,9 @@ def test_digest_is_multipart_with_list_headers_and_fixed_ids(any_store, any_sett
     assert msg["List-Unsubscribe"].startswith("<http://testserver/unsubscribe/")
     assert msg["Message-ID"].startswith("<digest.d") and msg["Message-ID"].endswith("@testserver>")
     assert parsedate_to_datetime(msg["Date"]).tzinfo is not None
-    assert deliver_due(any_store, mail=settings.mail, links=links_for(settings)).sent == 0
+    assert (
+        deliver_due(any_store, mail=settings.mail, links=links_for(settings, any_store)).sent == 0
+    )
 
 
 def test_421_is_retried_with_backoff_then_sent(any_store, any_settings, smtp):
@@ -92,7 +94,7 @@ def test_421_is_retried_with_backoff_then_sent(any_store, any_settings, smtp):
     _setup(any_store, settings, ["ada@example.org"])
     _compose(any_store, settings)
     smtp.replies = ["421 4.3.0 Try again later"]
-    links = links_for(settings)
+    links = links_for(settings, any_store)
     first = deliver_due(any_store, mail=settings.mail, links=links)
     assert (first.sent, first.retried) == (0, 1)
     assert deliver_due(any_store, mail=settings.mail, links=links).sent == 0  # not due yet
@@ -108,7 +110,7 @@ def test_550_fails_and_stops_the_address_at_the_bounce_limit(any_store, any_sett
     settings = mail_settings(any_settings, smtp, bounce_limit=2)
     _setup(any_store, settings, ["gone@example.org", "ada@example.org"])
     smtp.refuse["gone@example.org"] = "550 5.1.1 No such user"
-    links = links_for(settings)
+    links = links_for(settings, any_store)
     for day in range(3):
         _compose(any_store, settings, now=utcnow() + timedelta(days=day))
         add_papers(
@@ -158,7 +160,7 @@ def test_sigkill_between_send_and_mark_loses_nothing_and_resends_same_id(
     _run_killed(settings, "after_send", str(tmp_path / "paused"))
     assert len(smtp.received) == 1  # the server accepted one mail; its mark never happened
     assert outbox.outbox_counts(any_store) == {"claimed": 3}  # the batch it had claimed
-    links = links_for(settings)
+    links = links_for(settings, any_store)
     assert deliver_due(any_store, mail=settings.mail, links=links).sent == 0  # lease holds
     after_lease = lambda: utcnow() + timedelta(seconds=settings.mail.lease_seconds + 1)  # noqa: E731
     assert deliver_due(any_store, mail=settings.mail, links=links, clock=after_lease).sent == 3
@@ -180,7 +182,7 @@ def test_sigkill_before_send_sends_it_on_the_next_run(any_store, any_settings, s
     assert smtp.received == []
     after_lease = lambda: utcnow() + timedelta(seconds=settings.mail.lease_seconds + 1)  # noqa: E731
     report = deliver_due(
-        any_store, mail=settings.mail, links=links_for(settings), clock=after_lease
+        any_store, mail=settings.mail, links=links_for(settings, any_store), clock=after_lease
     )
     assert report.sent == 2
     assert sorted(m["To"] for m in smtp.received) == ["a@example.org", "b@example.org"]

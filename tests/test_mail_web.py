@@ -102,7 +102,7 @@ def _digest_mail(client: TestClient, settings: Settings, smtp: SmtpSink):
     store, now = _store(client), utcnow()
     add_papers(store, [{"title": "Sparse attention", "categories": ["cs.CL"]}], now=now)
     add_subscriber(store, "dee@example.org", now=now, categories=["cs.CL"])
-    links = links_for(settings)
+    links = links_for(settings, store)
     compose_due(store, links=links, now=now, weekly_day=0, search=lambda q: [], votes=lambda s: [])
     deliver_due(store, mail=settings.mail, links=links)
     [mail] = smtp.received
@@ -180,3 +180,160 @@ def test_tokens_are_per_purpose_and_confirm_links_expire() -> None:
         read_token("k", "unsubscribe", token)
     with pytest.raises(BadToken):
         read_token("other key", "confirm", token, max_age=60)
+
+
+def _register(client: TestClient, name: str, email: str) -> None:
+    data = {
+        "username": name,
+        "email": email,
+        "password": "correct horse battery",
+        "csrf_token": _csrf(client),
+    }
+    assert client.post("/register", data=data, follow_redirects=False).status_code == 303
+
+
+def test_an_account_with_a_subscribers_address_gets_nothing_of_theirs(site, smtp) -> None:
+    """Issue 13, finding 1: registering with a victim's address handed over their
+    subscription (its preferences and "Delete my data") through /subscription."""
+    client, _ = site
+    store = _store(client)
+    victim = add_subscriber(store, "victim@example.org", now=utcnow(), queries=["secret topic"])
+    with TestClient(client.app) as attacker:
+        _register(attacker, "mallory", "victim@example.org")
+        page = attacker.get("/subscription", follow_redirects=False)
+        assert page.status_code == 200, page.headers.get("location")
+        assert "secret topic" not in page.text and "Delete" not in page.text
+        asked = attacker.post(
+            "/account/link-subscription", data={"csrf_token": attacker.cookies["pt_csrf"]}
+        )
+        assert asked.status_code == 200
+        [mail] = smtp.received  # the link goes to the address, not to the attacker
+        assert mail["To"] == "victim@example.org"
+        again = attacker.get("/subscription", follow_redirects=False)
+        assert again.status_code == 200
+    [active] = subs.active_subscribers(store)
+    assert active.pk == victim.pk and active.user_pk is None  # no votes of mallory's used
+    assert subs.get_subscriber(store, pk=victim.pk) is not None
+
+
+def test_the_address_owner_ties_the_subscription_through_the_mailed_link(site, smtp) -> None:
+    client, _ = site
+    store = _store(client)
+    sub = add_subscriber(store, "ada@example.org", now=utcnow())
+    _register(client, "ada", "ada@example.org")
+    client.post("/account/link-subscription", data={"csrf_token": _csrf(client)})
+    [mail] = smtp.received
+    link = _link(mail, "/account/link-subscription")
+    with TestClient(client.app) as other:  # signed in as nobody: asked to log in
+        assert other.get(link, follow_redirects=False).headers["location"].startswith("/login")
+    assert "Tie" in client.get(link).text  # a GET ties nothing
+    assert subs.get_subscriber(store, pk=sub.pk).user_pk is None
+    tied = client.post(link, data={"csrf_token": _csrf(client)}, follow_redirects=False)
+    assert tied.status_code == 303
+    assert subs.get_subscriber(store, pk=sub.pk).user_pk is not None
+    prefs = client.get("/subscription")
+    assert prefs.status_code == 200 and "ada@example.org" in prefs.text
+
+
+def test_confirming_while_signed_in_with_that_address_ties_the_account(site, smtp) -> None:
+    client, _ = site
+    _register(client, "bea", "bea@example.org")
+    client.post("/subscribe", data={"email": "bea@example.org", "csrf_token": _csrf(client)})
+    [mail] = smtp.received
+    client.post(_link(mail, "/subscribe/confirm"), data={"csrf_token": _csrf(client)})
+    sub = subs.get_subscriber(_store(client), email="bea@example.org")
+    assert sub is not None and sub.status == "active" and sub.user_pk is not None
+    assert "bea@example.org" in client.get("/subscription").text
+
+
+def test_registering_does_not_tell_whether_an_address_has_an_account(site, smtp) -> None:
+    """Issue 13, finding 8: "That username or email is taken" told who has an account."""
+    client, _ = site
+    with TestClient(client.app) as owner:
+        _register(owner, "owner", "owner@example.org")
+    answers = {}
+    for name, email in (("newcomer", "fresh@example.org"), ("prober", "owner@example.org")):
+        with TestClient(client.app) as visitor:
+            data = {
+                "username": name,
+                "email": email,
+                "password": "correct horse battery",
+                "csrf_token": _csrf(visitor),
+            }
+            answer = visitor.post("/register", data=data, follow_redirects=False)
+            assert answer.status_code == 303
+            page = visitor.get("/subscription")
+            shown = re.sub(r'value="[\w.\-]+"', "", page.text).replace(name, "NAME")
+            answers[name] = (answer.headers["location"].replace(name, "NAME"), shown)
+            assert email not in page.text and email not in visitor.get("/subscribe").text
+    assert answers["newcomer"] == answers["prober"]
+    [notice] = smtp.received  # the address's owner hears of it; the prober learns nothing
+    assert (
+        notice["To"] == "owner@example.org"
+        and '"prober"' in notice.get_body(("plain",)).get_content()
+    )
+    store = _store(client)
+    assert store.user_by_name("prober").email is None
+    assert store.user_by_name("owner").email == "owner@example.org"
+    with TestClient(client.app) as again:
+        data = {"username": "owner", "password": "another good one", "csrf_token": _csrf(again)}
+        taken = again.post("/register", data=data)
+        assert taken.status_code == 400 and "That username is taken." in taken.text
+
+
+def test_the_unsubscribe_page_stops_mail_and_offers_only_coming_back(site, smtp) -> None:
+    """Issue 13, finding 7: it handed the preferences link ("Delete my data") to anyone
+    holding the List-Unsubscribe URL."""
+    client, settings = site
+    mail = _digest_mail(client, settings, smtp)
+    url = _link(mail, "/unsubscribe")
+    with TestClient(client.app) as stranger:
+        stranger.get(url)
+        done = stranger.post(url, data={"csrf_token": stranger.cookies["pt_csrf"]})
+        assert done.status_code == 200 and "No more digests" in done.text
+        assert "/subscription/" not in done.text and "Delete" not in done.text
+        store = _store(client)
+        assert subs.get_subscriber(store, email="dee@example.org").status == "unsubscribed"
+        back = stranger.post(f"{url}/undo", data={"csrf_token": stranger.cookies["pt_csrf"]})
+        assert back.status_code == 200 and "/subscription/" not in back.text
+    assert subs.get_subscriber(store, email="dee@example.org").status == "active"
+
+
+def test_topics_have_count_and_length_limits_everywhere(site, smtp) -> None:
+    """Issue 13, finding 14: twenty 45 KB topics were saved (preview 3.6 s -> 12.8 s)."""
+    client, settings = site
+    token = _csrf(client)
+    huge = "sparse attention " * 30  # 510 characters
+    form = client.post(
+        "/subscribe", data={"email": "a@example.org", "queries": huge, "csrf_token": token}
+    )
+    assert form.status_code == 422 and "at most 200 characters" in form.text
+    many = "\n".join(f"topic {i}" for i in range(21))
+    form = client.post(
+        "/subscribe", data={"email": "a@example.org", "queries": many, "csrf_token": token}
+    )
+    assert form.status_code == 422 and "at most 20 topics" in form.text
+    headers = {"X-CSRF-Token": token}
+    api = client.post(
+        "/api/subscriptions", json={"email": "b@example.org", "queries": [huge]}, headers=headers
+    )
+    assert api.status_code == 422 and "at most 200" in api.json()["error"]
+    assert subs.get_subscriber(_store(client), email="a@example.org") is None
+    assert subs.get_subscriber(_store(client), email="b@example.org") is None
+    link = _link(_digest_mail(client, settings, smtp), "/subscription")
+    prefs = {"csrf_token": _csrf(client), "queries": huge, "authors": "x" * 101}
+    saved = client.post(link, data=prefs)
+    assert saved.status_code == 422 and "at most 200 characters" in saved.text
+    saved = client.post(link, data={**prefs, "queries": "fine", "authors": "Ada Lovelace"})
+    assert saved.status_code == 200
+    assert subs.get_subscriber(_store(client), email="dee@example.org").prefs.queries == ["fine"]
+    fourty = client.post(link, data={**prefs, "queries": "\n".join(["q"] * 21), "authors": ""})
+    assert fourty.status_code == 422 and "at most 20 topics" in fourty.text
+
+
+def test_stored_preferences_over_the_limits_are_cut() -> None:
+    from papertide.mail.records import Preferences
+
+    prefs = Preferences.from_json({"queries": ["x" * 45_000] * 30, "authors": ["a"] * 60})
+    assert len(prefs.queries) == 20 and {len(q) for q in prefs.queries} == {200}
+    assert len(prefs.authors) == 50

@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
+from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.ingest import ingest_paths
 from papertide.store import Store
@@ -67,3 +68,28 @@ def test_iter_modified_pages_through_everything_once(store: Store, settings: Set
     assert len(ids) == len(set(ids)) == 216
     last = batches[-1][-1][0]
     assert list(store.iter_modified(last)) == []
+
+
+def test_the_data_folder_and_database_files_are_private(tmp_path: Path) -> None:
+    """Issue 13, finding 13: papertide.db (emails, password hashes) was created 0644."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        settings = Settings(data_dir=tmp_path / "fresh" / "data")
+        store = Store.open(settings.resolved_database_url)
+        store.create_user(username="ada", email="a@b.org", password_hash="x", now=utcnow())
+        data = settings.data_dir
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        files = sorted(data.glob("papertide.db*"))
+        assert [f.name for f in files] == ["papertide.db", "papertide.db-shm", "papertide.db-wal"]
+        for file in files:
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+        store.close()
+        # A database made by an earlier version is tightened when it is opened.
+        (data / "papertide.db").chmod(0o644)
+        Store.open(settings.resolved_database_url).close()
+        assert stat.S_IMODE((data / "papertide.db").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

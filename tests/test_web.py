@@ -3,6 +3,7 @@ submission, the JSON API, security. Real SQLite store and search index in a temp
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -15,7 +16,7 @@ from papertide.config import Settings
 from papertide.ingest import ingest_paths
 from papertide.store import Store
 from papertide.web import create_app
-from tests.conftest import serving
+from tests.conftest import PG_URL, serving
 from tests.fixture_server import FixtureServer, settings_for, xml
 
 
@@ -108,6 +109,8 @@ def test_register_login_logout_and_csrf(site) -> None:
     assert client.post("/logout", data={}).status_code == 403  # no CSRF token
     client.post("/logout", data={"csrf_token": token})
     assert "Log in" in client.get("/").text
+    assert client.cookies.get("pt_csrf") != token  # bound to the session that ended
+    token = client.cookies.get("pt_csrf")
     bad = client.post("/login", data={"username": "ada", "password": "nope", "csrf_token": token})
     assert bad.status_code == 401
     assert "Wrong username or password." in bad.text
@@ -153,9 +156,10 @@ def test_registration_errors_are_clear(site) -> None:
     assert "Usernames are 3 to 40 letters" in short.text
     _register(client, "grace")
     again = client.post(
-        "/register", data={"username": "grace", "password": "x" * 9, "csrf_token": token}
+        "/register",
+        data={"username": "grace", "password": "grace hopper 1906", "csrf_token": _csrf(client)},
     )
-    assert "That username or email is taken." in again.text
+    assert "That username is taken." in again.text
 
 
 def test_votes_once_per_user_and_undo(site) -> None:
@@ -348,3 +352,116 @@ def test_api_docs_are_served_by_the_site_itself(site) -> None:
     assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
     assert "script-src 'self';" in client.get("/").headers["content-security-policy"]
     assert "script-src 'self' 'unsafe-inline'" in docs.headers["content-security-policy"]
+
+
+def test_a_planted_csrf_cookie_and_foreign_origins_are_refused(site) -> None:
+    """Issue 13, finding 12: any pt_csrf cookie with a matching header was accepted, and so
+    was a POST with Origin: https://evil.example."""
+    client, store = site
+    (subject,) = store.list_papers(day=date(2025, 3, 12))
+    _register(client)
+    vote = f"/api/papers/{subject.id}/vote"
+    token = _csrf(client)
+    assert client.post(vote, headers={"x-csrf-token": token}).status_code == 200
+    planted = "attacker-chosen-value"
+    client.cookies.set("pt_csrf", planted)
+    assert client.post(vote, headers={"x-csrf-token": planted}).status_code == 403
+    # A token made for another session (the attacker's own, valid one) does not work either.
+    with TestClient(client.app) as other:
+        _register(other, "mallory")
+        theirs = _csrf(other)
+    client.cookies.set("pt_csrf", theirs)
+    assert client.post(vote, headers={"x-csrf-token": theirs}).status_code == 403
+    client.cookies.set("pt_csrf", token)
+    for origin in ("https://evil.example", "null", "http://testserver.evil.example"):
+        answer = client.post(vote, headers={"x-csrf-token": token, "origin": origin})
+        assert answer.status_code == 403, origin
+    cross = client.post(vote, headers={"x-csrf-token": token, "sec-fetch-site": "cross-site"})
+    assert cross.status_code == 403
+    same = client.post(vote, headers={"x-csrf-token": token, "origin": "http://testserver"})
+    assert same.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        (" " * 8, "repeated or sequential"),
+        ("12345678", "repeated or sequential"),
+        ("aaaaaaaa", "repeated or sequential"),
+        ("abcdefghij", "repeated or sequential"),
+        ("87654321", "repeated or sequential"),
+        ("password", "common or breached"),
+        ("Password1", "common or breached"),
+        ("QWERTYUIOP", "common or breached"),
+        ("iloveyou1", "common or breached"),
+        ("turing-one", "your username"),
+        ("sevench", "at least 8 characters"),
+    ],
+)
+def test_weak_passwords_are_refused(site, password: str, why: str) -> None:
+    """Issue 13, finding 11: eight spaces, 12345678 and aaaaaaaa were accepted."""
+    client, _ = site
+    data = {"username": "turing-one", "password": password, "csrf_token": _csrf(client)}
+    answer = client.post("/register", data=data)
+    assert answer.status_code == 400 and why in answer.text
+    assert client.cookies.get("pt_session") is None
+
+
+def test_long_and_unusual_passwords_are_welcome(site) -> None:
+    client, _ = site
+    _register(client, "longpass", "correct horse battery staple " * 2)  # 58, spaces and all
+    _register(TestClient(client.app), "unicode", "ünïcödé 🔑 pässwörd")
+    _register(TestClient(client.app), "nocomp", "justlowercaseletters")  # no composition rules
+
+
+@pytest.mark.postgres
+def test_a_database_restart_costs_no_request_and_down_is_a_clean_503(tmp_path: Path) -> None:
+    """Issue 12, point 7: after a restart pooled dead connections gave 500s, and with the
+    database down every page was a 500 (not 503). The database is reached through a TCP
+    proxy here, so the shared test server itself is never restarted."""
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import _reset_postgres
+    from tests.tcp_proxy import TcpProxy
+
+    if not PG_URL:
+        pytest.skip("no PostgreSQL: run `make services`")
+    url = make_url(PG_URL)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    database = url.set(port=proxy.port, database=f"pt_restart_{os.getpid()}")
+    try:
+        _create_database(PG_URL, database.database or "")
+        _reset_postgres(database.render_as_string(hide_password=False))
+        settings = Settings(
+            data_dir=tmp_path / "d", database_url=database.render_as_string(hide_password=False)
+        )
+        with TestClient(create_app(settings)) as client:
+            for _ in range(3):
+                assert client.get("/").status_code == 200  # connections pooled
+            proxy.restart()  # every pooled connection is now dead
+            assert client.get("/").status_code == 200
+            assert client.get("/api/daily").status_code == 200
+            proxy.stop()  # the database is down
+            page = client.get("/")
+            assert page.status_code == 503 and page.headers["Retry-After"].isdigit()
+            assert "<html" in page.text and "Traceback" not in page.text
+            api = client.get("/api/daily")
+            assert api.status_code == 503 and api.json()["status"] == 503
+            health = client.get("/healthz")
+            assert health.status_code == 503 and health.json()["status"] == 503
+            proxy.start()
+            assert client.get("/").status_code == 200
+    finally:
+        proxy.stop()
+        _create_database(PG_URL, database.database or "", create=False)
+
+
+def _create_database(admin_url: str, name: str, *, create: bool = True) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if create:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
+import orjson
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -68,6 +71,13 @@ class Settings(BaseSettings):
         default=30, ge=1, description="Trending: only papers of the last N days compete."
     )
     session_days: int = Field(default=30, ge=1, description="How long a sign-in lasts.")
+    password_min_length: int = Field(
+        default=8,
+        ge=8,
+        le=64,
+        description="Shortest password a new account may have (NIST SP 800-63B: at least 8; "
+        "800-63B-4 asks 15 where the password is the only factor, as it is here).",
+    )
     cookie_secure: bool = Field(
         default=False, description="Mark cookies Secure (set true behind HTTPS in production)."
     )
@@ -75,6 +85,19 @@ class Settings(BaseSettings):
         default=20,
         ge=1,
         description="Logins, registrations and submissions one address may make per hour.",
+    )
+    # NoDecode: the validator below reads both JSON lists and comma-separated env values.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of your reverse proxies. Only a request "
+        "from one of them may name its client in X-Forwarded-For (for rate limits and "
+        "logs); empty: the header is never believed.",
+    )
+    max_body_bytes: int = Field(
+        default=16_384,
+        ge=1024,
+        description="Largest request body the site reads, in bytes (the subscription forms "
+        "take 4x); larger ones are refused with 413 before they are read.",
     )
     search: SearchSettings = Field(
         default_factory=SearchSettings,
@@ -96,6 +119,17 @@ class Settings(BaseSettings):
     config_file: Path | None = Field(
         default=None, description="TOML file read for settings (env PAPERTIDE_CONFIG_FILE)."
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        """Accept a JSON list or a comma-separated string (handy in env variables)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return orjson.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 # New-style ids (0704.0001, 2407.02490) and old-style ids (hep-th/9901001, math.GT/0309136),
 # each with an optional version; see https://info.arxiv.org/help/arxiv_identifier.html
@@ -34,6 +35,45 @@ def parse_arxiv_id(text: str) -> tuple[str, int | None] | None:
 def clean_text(text: str) -> str:
     """Collapse runs of white space (arXiv wraps titles and abstracts) and trim."""
     return " ".join(text.split())  # str.split() is C-speed; a regex costs 5x on abstracts
+
+
+# C0 controls but tab, newline and carriage return; DEL; C1 controls (Unicode category Cc).
+_CONTROLS = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), *range(127, 160)])
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without control characters (NUL, BEL, ESC...; tab and newlines stay).
+
+    Imported text reaches pages, mails and terminals: an ESC from a hostile record would
+    start a terminal escape sequence (issue 13, finding 10).
+    """
+    return text.translate(_CONTROLS) if not text.isprintable() else text
+
+
+def strip_controls_deep(value: object) -> object:
+    """``value`` with control characters stripped from every string in it (lists, dicts)."""
+    if isinstance(value, str):
+        return strip_controls(value)
+    if isinstance(value, list):
+        return [strip_controls_deep(v) for v in value]
+    if isinstance(value, dict):
+        return {strip_controls_deep(k): strip_controls_deep(v) for k, v in value.items()}
+    return value
+
+
+def web_url(value: str | None) -> str | None:
+    """``value`` if it is an absolute http(s) URL with a host, else None.
+
+    Imported links are rendered as ``href``s: a ``javascript:`` or ``data:`` URL from a
+    hostile record would run on click (issue 13, finding 3), so anything else is refused.
+    """
+    if not value or len(value) > 2000 or any(c.isspace() or ord(c) < 32 for c in value):
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    return value if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 def fold(text: str) -> str:

@@ -7,11 +7,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from papertide.config import Settings
 from papertide.store import Store
+from papertide.terminal import SafeConsole as Console  # prints no ESC from imported text
 
 console = Console(soft_wrap=True)  # never split a "file:line: reason" line
 err_console = Console(stderr=True, soft_wrap=True)

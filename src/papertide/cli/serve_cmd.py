@@ -40,6 +40,10 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        # X-Forwarded-For names the client only on requests from a configured proxy (uvicorn
+        # would otherwise believe it from 127.0.0.1, and any local client could skip limits).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies,
     )
 
 

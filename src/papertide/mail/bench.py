@@ -139,7 +139,7 @@ def run_bench(
         search(TOPICS[0])  # opens and builds the index: reported apart
         indexed = time.perf_counter() - started
         echo(f"setup: {papers:,} papers indexed in {indexed:.1f} s, {subscribers:,} subscribers")
-        links = links_for(settings)
+        links = links_for(settings, store)
         started = time.perf_counter()
         composed = compose_due(
             store,

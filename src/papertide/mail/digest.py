@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from email.message import Message
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from papertide.config import Settings
 from papertide.mail import compose
@@ -21,12 +22,13 @@ from papertide.mail.recommend import TfidfSpace, recommend
 from papertide.mail.records import NewDigest, Subscriber
 from papertide.mail.render import Links, digest_context, make_message_id, render_digest
 from papertide.mail.send import SendReport, deliver_due
-from papertide.mail.settings import resolve_secret
+from papertide.mail.settings import SECRET_FILE
 from papertide.models import Hit, Paper
 from papertide.ranking.trending import DEFAULT as DEFAULT_TRENDING
 from papertide.ranking.trending import TrendingParams, paper_trending
 from papertide.store import Store, outbox
 from papertide.store import subscriptions as subs
+from papertide.store.secrets import site_secret
 
 SearchFn = Callable[[str], list[Hit]]
 VotesFn = Callable[[Subscriber], list[int]]
@@ -198,10 +200,26 @@ def _write(
     batch.clear()
 
 
-def links_for(settings: Settings) -> Links:
+_SECRETS: WeakKeyDictionary[Store, str] = WeakKeyDictionary()
+
+
+def signing_secret(settings: Settings, store: Store) -> str:
+    """The key that signs mail links and CSRF tokens: the configured ``mail.secret_key``,
+    else the one kept in the database for every node (made once; a ``mail-secret.key``
+    an earlier version left in the data folder is adopted, so links already mailed work)."""
+    if settings.mail.secret_key:
+        return settings.mail.secret_key
+    if store not in _SECRETS:
+        legacy = settings.data_dir / SECRET_FILE
+        adopt = legacy.read_text("utf-8").strip() if legacy.is_file() else None
+        _SECRETS[store] = site_secret(store, "signing", adopt=adopt)
+    return _SECRETS[store]
+
+
+def links_for(settings: Settings, store: Store) -> Links:
     """The site address, signing key and sender every mail uses."""
     mail = settings.mail
-    secret = resolve_secret(mail, settings.data_dir)
+    secret = signing_secret(settings, store)
     return Links(base_url=mail.base_url, secret=secret, from_address=mail.from_address)
 
 
@@ -241,7 +259,7 @@ def run_digests(
     store: Store, *, settings: Settings, now: datetime, dry_run: bool = False
 ) -> tuple[ComposeReport, SendReport | None]:
     """Compose what is due, then deliver the outbox: what `digest send` and the worker run."""
-    links = links_for(settings)
+    links = links_for(settings, store)
     composed = compose_due(
         store,
         links=links,
@@ -261,7 +279,7 @@ def preview_message(
     store: Store, *, settings: Settings, subscriber: Subscriber, now: datetime
 ) -> Message:
     """The digest ``subscriber`` would get for the current period (nothing is written)."""
-    links = links_for(settings)
+    links = links_for(settings, store)
     period = compose.current_period(subscriber.prefs, now)
     search = site_search(settings, store)
     try:

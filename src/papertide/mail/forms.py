@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from papertide.mail.records import Preferences
+from papertide.mail.records import Preferences, limits_problem
 
 _CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
 
@@ -32,12 +32,12 @@ class PrefsForm:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-def _lines(text: str, limit: int) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()][:limit]
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _words(text: str, limit: int) -> list[str]:
-    return [w.strip() for w in re.split(r"[,\n]", text) if w.strip()][:limit]
+def _words(text: str) -> list[str]:
+    return [w.strip() for w in re.split(r"[,\n]", text) if w.strip()]
 
 
 def _int(text: str, name: str, low: int, high: int) -> int:
@@ -58,19 +58,22 @@ def prefs_from_form(form: PrefsForm) -> Preferences:
         ZoneInfo(form.timezone.strip())
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown time zone {form.timezone!r} (e.g. Europe/Paris)") from exc
-    categories = _words(form.categories.replace(" ", ","), 50)
+    categories = _words(form.categories.replace(" ", ","))
     wrong = [c for c in categories if not _CATEGORY.match(c)]
     if wrong:
         raise ValueError(f"not arXiv categories: {', '.join(wrong)} (e.g. cs.CL)")
-    return Preferences(
+    prefs = Preferences(
         frequency="weekly" if form.frequency == "weekly" else "daily",
         send_hour=_int(form.send_hour, "send hour", 0, 23),
         timezone=form.timezone.strip(),
-        queries=_lines(form.queries, 20),
+        queries=_lines(form.queries),
         categories=categories,
-        authors=_lines(form.authors, 50),
-        exclude=_words(form.exclude, 50),
+        authors=_lines(form.authors),
+        exclude=_words(form.exclude),
         papers_per_mail=_int(form.papers_per_mail, "papers per mail", 1, 50),
         include_trending=bool(form.include_trending),
         send_empty=bool(form.send_empty),
     )
+    if problem := limits_problem(prefs):
+        raise ValueError(problem)
+    return prefs

@@ -12,7 +12,12 @@ Section = Literal["trending", "interests", "recommended"]
 
 @dataclass(slots=True)
 class Preferences:
-    """What a subscriber wants in a digest and when (stored as JSON beside the subscriber)."""
+    """What a subscriber wants in a digest and when (stored as JSON beside the subscriber).
+
+    Each list has a count and a length limit (``LIST_LIMITS``): every topic is a search on
+    every digest, so twenty 45 KB topics made one preview take 12.8 s (issue 13, finding 14).
+    Input over them is refused (``limits_problem``); stored preferences are cut to them.
+    """
 
     frequency: Frequency = "daily"
     send_hour: int = 7
@@ -33,7 +38,41 @@ class Preferences:
     def from_json(cls, data: dict[str, Any]) -> Preferences:
         """Preferences from stored JSON; unknown keys (from newer versions) are ignored."""
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        for name, (count, chars) in LIST_LIMITS.items():
+            if isinstance(known.get(name), list):
+                known[name] = [str(v)[:chars] for v in known[name][:count]]
         return cls(**known)
+
+
+# Per list: at most this many entries, each of at most this many characters.
+LIST_LIMITS: dict[str, tuple[int, int]] = {
+    "queries": (20, 200),
+    "categories": (50, 40),
+    "authors": (50, 100),
+    "exclude": (50, 100),
+}
+_LABELS = {
+    "queries": "topics",
+    "categories": "categories",
+    "authors": "authors",
+    "exclude": "excluded words",
+}
+
+
+def limits_problem(prefs: Preferences) -> str | None:
+    """What in ``prefs`` is over the list limits, in words, or None."""
+    for name, (count, chars) in LIST_LIMITS.items():
+        values: list[str] = getattr(prefs, name)
+        label = _LABELS[name]
+        if len(values) > count:
+            return f"at most {count} {label} ({len(values)} given)"
+        longest = max(values, key=len, default="")
+        if len(longest) > chars:
+            start = longest[:30]
+            return (
+                f"{label} have at most {chars} characters each ({start!r}... has {len(longest):,})"
+            )
+    return None
 
 
 @dataclass(slots=True)

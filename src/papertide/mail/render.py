@@ -153,6 +153,34 @@ def render_confirmation(
     return msg
 
 
+def render_account_link(
+    *, to: str, links: Links, link_url: str, username: str, now: datetime
+) -> Message:
+    """The mail that proves an address before its subscription is tied to an account."""
+    msg = _message(
+        subject="Manage your papertide digests from your account",
+        to=to,
+        links=links,
+        message_id=make_msgid("link", domain=links.domain),
+        created=now,
+    )
+    _attach(msg, "link", {"link_url": link_url, "username": username})
+    return msg
+
+
+def render_notice(*, to: str, links: Links, subject: str, text: str, now: datetime) -> Message:
+    """A short notice in plain words (text and HTML parts)."""
+    msg = _message(
+        subject=subject,
+        to=to,
+        links=links,
+        message_id=make_msgid("notice", domain=links.domain),
+        created=now,
+    )
+    _attach(msg, "notice", {"text": text})
+    return msg
+
+
 def _utf8_qp() -> Charset:
     charset = Charset("utf-8")
     charset.body_encoding = QP  # readable source, lines kept under 78 (RFC 2045 6.7)

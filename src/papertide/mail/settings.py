@@ -1,18 +1,17 @@
 """Mail settings: the `mail` section of Settings (TOML ``[mail]``, env PAPERTIDE_MAIL__FIELD).
 
-``secret_key`` signs every link in a mail (confirm, preferences, unsubscribe). Set it in
-production (and share it between web and worker processes); when it is empty, a random key
-is generated once and kept in DATA_DIR/mail-secret.key, which is fine for one machine.
+``secret_key`` signs every link in a mail (confirm, preferences, unsubscribe) and the site's
+CSRF tokens. When it is empty, one random key is made once and kept in the database, so
+every web node and worker shares it (mail/digest.py ``signing_secret``).
 """
 
 from __future__ import annotations
 
-import secrets
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Where earlier versions kept the generated key; adopted into the database once.
 SECRET_FILE = "mail-secret.key"
 
 
@@ -39,8 +38,9 @@ class MailSettings(BaseModel):
     )
     secret_key: str | None = Field(
         default=None,
-        description="Key signing mail links. Set it in production; empty means a random key "
-        "kept in DATA_DIR/mail-secret.key.",
+        description="Key signing mail links and CSRF tokens; wins over the one kept in the "
+        "database. Empty: a random key made once and kept in the database, shared by every "
+        "node (an earlier DATA_DIR/mail-secret.key is adopted).",
     )
     confirm_max_age_hours: int = Field(
         default=72, ge=1, description="Confirmation links expire after this many hours."
@@ -74,21 +74,3 @@ class MailSettings(BaseModel):
     digest_interval_minutes: int = Field(
         default=15, ge=1, description="How often `papertide worker` looks for due digests."
     )
-
-
-def resolve_secret(mail: MailSettings, data_dir: Path) -> str:
-    """The link-signing key: the configured one, else one generated once under data_dir."""
-    if mail.secret_key:
-        return mail.secret_key
-    path = data_dir / SECRET_FILE
-    if path.is_file():
-        return path.read_text("utf-8").strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    try:  # O_EXCL: two processes starting together keep the same key
-        with path.open("x", encoding="utf-8") as out:
-            out.write(key)
-        path.chmod(0o600)
-    except FileExistsError:
-        return path.read_text("utf-8").strip()
-    return key

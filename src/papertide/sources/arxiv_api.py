@@ -23,7 +23,7 @@ import httpx
 from papertide.models import Paper, Record, RecordError
 from papertide.normalize import clean_text, parse_arxiv_id
 from papertide.sources.http import BadBody, PoliteClient, Refused, naive_utc, parse_xml
-from papertide.sources.jsonl import RecordProblem, check_sizes
+from papertide.sources.jsonl import RecordProblem, check_record
 
 SOURCE = "arxiv-api"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -137,7 +137,7 @@ def _entry_item(
 ) -> Record | RecordError:
     try:
         paper = entry_paper(entry)
-        check_sizes(paper, max_title=max_title, max_abstract=max_abstract)
+        check_record(paper, max_title=max_title, max_abstract=max_abstract)
     except (RecordProblem, ValueError) as exc:
         return RecordError(origin, number, f"entry {number}: {exc}")
     return Record(paper=paper, origin=origin, line=number)

@@ -27,7 +27,7 @@ import orjson
 from papertide.models import Paper, Record, RecordError
 from papertide.normalize import clean_text, parse_arxiv_id
 from papertide.sources.http import BadBody, PoliteClient, Refused, naive_utc
-from papertide.sources.jsonl import RecordProblem, check_sizes
+from papertide.sources.jsonl import RecordProblem, check_record
 
 SOURCE = "hf-daily"
 Period = Literal["date", "week", "month"]
@@ -138,7 +138,7 @@ def _items(
             if not isinstance(item, dict):
                 raise RecordProblem(f"expected an object, got {type(item).__name__}")
             paper = item_paper(item, listed_on=listed_on)
-            check_sizes(paper, max_title=max_title, max_abstract=max_abstract)
+            check_record(paper, max_title=max_title, max_abstract=max_abstract)
         except (RecordProblem, ValueError) as exc:
             yield RecordError(origin, number, f"item {number}: {exc}")
             continue

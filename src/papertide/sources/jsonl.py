@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from papertide.models import Paper, Record, RecordError
-from papertide.normalize import clean_text, parse_arxiv_id
+from papertide.normalize import clean_text, parse_arxiv_id, strip_controls_deep, web_url
 
 SOURCE = "jsonl"
 FIELDS = (
@@ -109,15 +109,32 @@ def parse_objects(
             if not isinstance(obj, dict):
                 raise RecordProblem(f"expected a JSON object, got {type(obj).__name__}")
             paper = build(obj)
-            check_sizes(paper, max_title=max_title, max_abstract=max_abstract)
+            check_record(paper, max_title=max_title, max_abstract=max_abstract)
         except RecordProblem as exc:
             yield RecordError(origin, number, str(exc))
             continue
         yield Record(paper=paper, origin=origin, line=number)
 
 
-def check_sizes(paper: Paper, *, max_title: int, max_abstract: int) -> None:
-    """Reject a record with no title or with a title or abstract past the limits."""
+URL_FIELDS = ("url_abs", "url_pdf", "url_code", "url_project")
+_TEXT_FIELDS = (
+    *("title", "abstract", "authors", "doi", "categories", "journal_ref", "comments"),
+    *("submitted_by", "external_ids", "extra", "arxiv_id"),
+)
+
+
+def check_record(paper: Paper, *, max_title: int, max_abstract: int) -> None:
+    """The check every importer runs on each record: control characters are stripped from
+    its text, then RecordProblem for a missing title, a title or abstract past the limits,
+    or a link that is not an http(s) URL."""
+    for name in _TEXT_FIELDS:
+        value = getattr(paper, name)
+        if value:
+            setattr(paper, name, strip_controls_deep(value))
+    for name in URL_FIELDS:
+        value = getattr(paper, name)
+        if value and web_url(value) is None:
+            raise RecordProblem(f"field {name!r}: {value[:80]!r} is not an http(s) URL")
     if not paper.title:
         raise RecordProblem("missing title")
     if len(paper.title) > max_title:
@@ -127,6 +144,9 @@ def check_sizes(paper: Paper, *, max_title: int, max_abstract: int) -> None:
             f"abstract is {len(paper.abstract):,} characters; the limit is {max_abstract:,} "
             "(setting max_abstract_chars)"
         )
+
+
+check_sizes = check_record  # the name ingest.py calls it by
 
 
 def _get(obj: Mapping[str, Any], keys: tuple[str, ...]) -> Any:

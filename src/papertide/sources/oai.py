@@ -31,7 +31,7 @@ import httpx
 from papertide.models import Paper, Record, RecordError
 from papertide.normalize import clean_text, parse_arxiv_id
 from papertide.sources.http import BadBody, PoliteClient, Refused, naive_utc, parse_xml
-from papertide.sources.jsonl import RecordProblem, check_sizes
+from papertide.sources.jsonl import RecordProblem, check_record
 
 SOURCE = "arxiv-oai"
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
@@ -139,7 +139,7 @@ def _read_record(
         if meta is None:
             raise RecordProblem(f"record without <{prefix}> metadata")
         paper = raw_paper(meta) if prefix == "arXivRaw" else arxiv_paper(meta)
-        check_sizes(paper, max_title=limits[0], max_abstract=limits[1])
+        check_record(paper, max_title=limits[0], max_abstract=limits[1])
     except (RecordProblem, ValueError) as exc:
         page.items.append(RecordError(origin, number, f"record {number}: {exc}"))
         return

@@ -31,6 +31,7 @@ from papertide.store.changes import ChangeFeedMixin, FeedPosition
 from papertide.store.community import CommunityMixin, NameTaken
 from papertide.store.embeddings import EmbeddingMixin, StoredEmbedding
 from papertide.store.feeds import FeedMixin, with_external_ids
+from papertide.store.files import private_dir, private_file
 from papertide.store.schema import ingest_runs, listing_items, listings, papers
 from papertide.store.similar import SimilarMixin
 from papertide.store.writer import WriteSession
@@ -60,14 +61,12 @@ class Store(ChangeFeedMixin, CommunityMixin, EmbeddingMixin, FeedMixin, SimilarM
         """Connect to ``url`` (creating a SQLite file's folder) and migrate it to head."""
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        # pre_ping: a pooled connection that died (a database restart) is replaced before
-        # use instead of failing the request that drew it.
+            private_dir(Path(parsed.database).parent)
         engine = create_engine(
             url,
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
-            pool_pre_ping=True,
+            pool_pre_ping=True,  # a pooled connection the server dropped (restart) is replaced
         )
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine)
@@ -265,8 +264,12 @@ def _configure_sqlite(engine: Engine) -> None:
     two importers queue instead of failing half way.
     """
 
+    database = engine.url.database
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        if database and database != ":memory:":
+            private_file(Path(database))  # before WAL mode creates -wal and -shm beside it
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         for pragma in (

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from papertide.clock import utcnow
 from papertide.models import Paper, User
 from papertide.store.schema import papers, rate_events, sessions, submissions, users, votes
+from papertide.store.writer import writing
 
 
 class NameTaken(Exception):
@@ -25,6 +27,15 @@ def _user(row: object) -> User:
     return User(pk=row.pk, username=row.username, email=row.email, created=row.created)  # type: ignore[attr-defined]
 
 
+def _insert_new(conn: Connection, row: dict[str, object]) -> int:
+    """Insert a vote unless it exists; 1 if it was new. ON CONFLICT DO NOTHING, so two
+    identical votes racing on PostgreSQL (READ COMMITTED) count once instead of one failing
+    on the primary key."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    query = dialect.insert(votes).values(row).on_conflict_do_nothing().returning(votes.c.user_pk)
+    return 1 if conn.execute(query).first() is not None else 0
+
+
 class CommunityMixin:
     """Accounts and what they do; mixed into Store, which provides ``engine``."""
 
@@ -36,7 +47,7 @@ class CommunityMixin:
         """A new account, or NameTaken when the username or email is in use."""
         row = {"username": username, "email": email, "password_hash": password_hash, "created": now}
         try:
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 pk = conn.execute(insert(users).returning(users.c.pk), row).scalar_one()
         except IntegrityError as exc:
             raise NameTaken(username) from exc
@@ -56,7 +67,7 @@ class CommunityMixin:
 
     def set_password_hash(self, user_pk: int, password_hash: str) -> None:
         """Store a re-hashed password (argon2 parameters change over time)."""
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(
                 update(users).where(users.c.pk == user_pk).values(password_hash=password_hash)
             )
@@ -64,7 +75,7 @@ class CommunityMixin:
     def create_session(self, *, user_pk: int, token: str, now: datetime, ttl: timedelta) -> None:
         """Remember a signed-in browser by the hash of its cookie token."""
         row = {"token_hash": _token_hash(token), "user_pk": user_pk, "created": now}
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(delete(sessions).where(sessions.c.expires < now))
             conn.execute(insert(sessions), {**row, "expires": now + ttl})
 
@@ -82,7 +93,7 @@ class CommunityMixin:
 
     def delete_session(self, token: str) -> None:
         """Sign a browser out."""
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(delete(sessions).where(sessions.c.token_hash == _token_hash(token)))
 
     def set_vote(self, *, user_pk: int, paper_pk: int, up: bool, now: datetime) -> int:
@@ -92,17 +103,12 @@ class CommunityMixin:
         a vote never cast changes nothing.
         """
         key = (votes.c.user_pk == user_pk, votes.c.paper_pk == paper_pk)
-        with self.engine.begin() as conn:
-            exists = conn.execute(select(func.count()).select_from(votes).where(*key)).scalar()
-            if up and not exists:
+        with writing(self.engine) as conn:
+            if up:
                 row = {"user_pk": user_pk, "paper_pk": paper_pk, "created": now}
-                conn.execute(insert(votes), row)
-                delta = 1
-            elif not up and exists:
-                conn.execute(delete(votes).where(*key))
-                delta = -1
+                delta = _insert_new(conn, row)
             else:
-                delta = 0
+                delta = -conn.execute(delete(votes).where(*key)).rowcount
             if delta:
                 conn.execute(
                     update(papers)
@@ -136,7 +142,7 @@ class CommunityMixin:
         """Credit the first submitter of a paper; False when it was submitted before."""
         assert paper.pk is not None
         try:
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 row = {"paper_pk": paper.pk, "user_pk": user.pk, "created": now}
                 conn.execute(insert(submissions), row)
                 conn.execute(
@@ -161,7 +167,7 @@ class CommunityMixin:
     def allow(self, key: str, *, limit: int, window: timedelta, now: datetime) -> bool:
         """Sliding-window rate limit shared by every process: record a hit if under ``limit``."""
         since = now - window
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(
                 delete(rate_events).where(rate_events.c.key == key, rate_events.c.at < since)
             )

@@ -298,3 +298,13 @@ paper_embeddings = Table(
     Column("vector", LargeBinary, nullable=False),
     Column("passages", LargeBinary),
 )
+
+# Secrets every node shares (the link and CSRF signing key when none is configured): made
+# once by whichever process needs one first, so mailed links work on every node.
+site_secrets = Table(
+    "site_secrets",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("created", DateTime, nullable=False),
+)

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from papertide.store.schema import similar_lists
+from papertide.store.writer import writing
 
 # One list entry: (paper pk, score, reasons).
 SimilarItem = tuple[int, float, list[str]]
@@ -67,10 +68,7 @@ class SimilarMixin:
             "position": position,
         }
         try:
-            with (
-                self.engine.connect().execution_options(papertide_write=True) as conn,
-                conn.begin(),
-            ):
+            with writing(self.engine) as conn:
                 found = conn.execute(
                     select(similar_lists.c.model, similar_lists.c.position).where(
                         similar_lists.c.paper_pk == paper_pk
@@ -94,5 +92,5 @@ class SimilarMixin:
 
     def clear_similar(self) -> int:
         """Forget every stored list (after the index was rebuilt); returns how many."""
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             return conn.execute(delete(similar_lists)).rowcount

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, insert, select, update
 
 from papertide.mail.records import (
     Preferences,
@@ -17,7 +17,7 @@ from papertide.mail.records import (
 from papertide.models import Paper
 from papertide.store import Store
 from papertide.store.rows import row_to_paper
-from papertide.store.schema import digest_papers, digests, papers, subscribers, users
+from papertide.store.schema import digest_papers, digests, papers, subscribers
 
 
 def _subscriber(row: Any) -> Subscriber:
@@ -65,11 +65,9 @@ def subscribe(
             conn.execute(select(subscribers).where(subscribers.c.email == email)).mappings().first()
         )
         if row is None:
-            user_pk = conn.execute(select(users.c.pk).where(users.c.email == email)).scalar()
             conn.execute(
                 insert(subscribers).values(
                     email=email,
-                    user_pk=user_pk,
                     status="pending",
                     prefs=prefs.to_json(),
                     bounces=0,
@@ -163,32 +161,36 @@ def delete_subscriber(store: Store, *, pk: int) -> None:
         ws.conn.execute(delete(subscribers).where(subscribers.c.pk == pk))
 
 
-def subscriber_for_user(store: Store, *, user_pk: int, email: str | None) -> Subscriber | None:
-    """The subscription of a signed-in user: linked by user, else by their address."""
-    cond = subscribers.c.user_pk == user_pk
-    if email:
-        cond = or_(cond, subscribers.c.email == email)
+def subscriber_for_user(store: Store, *, user_pk: int) -> Subscriber | None:
+    """The subscription tied to an account (by a followed account link, never by address)."""
+    query = select(subscribers).where(subscribers.c.user_pk == user_pk).limit(1)
     with store.engine.connect() as conn:
-        row = conn.execute(select(subscribers).where(cond).limit(1)).mappings().first()
+        row = conn.execute(query).mappings().first()
     return _subscriber(row) if row is not None else None
 
 
+def link_account(store: Store, *, pk: int, user_pk: int, now: datetime) -> bool:
+    """Tie subscriber ``pk`` to account ``user_pk`` (only after the address was proven).
+
+    An account has at most one subscription: any other tie of the account is undone.
+    """
+    with store.write() as ws:
+        ws.conn.execute(
+            update(subscribers)
+            .where(subscribers.c.user_pk == user_pk, subscribers.c.pk != pk)
+            .values(user_pk=None, updated=now)
+        )
+        done = ws.conn.execute(
+            update(subscribers).where(subscribers.c.pk == pk).values(user_pk=user_pk, updated=now)
+        )
+        return done.rowcount == 1
+
+
 def active_subscribers(store: Store) -> list[Subscriber]:
-    """Every confirmed subscriber still receiving mail, linked to the account with their
-    address if they have one (accounts made after subscribing are found too)."""
-    query = (
-        select(subscribers, users.c.pk.label("account_pk"))
-        .outerjoin(users, users.c.email == subscribers.c.email)
-        .where(subscribers.c.status == "active")
-        .order_by(subscribers.c.pk)
-    )
+    """Every confirmed subscriber still receiving mail, with the account tied to it if any."""
+    query = select(subscribers).where(subscribers.c.status == "active").order_by(subscribers.c.pk)
     with store.engine.connect() as conn:
-        found = []
-        for row in conn.execute(query).mappings():
-            sub = _subscriber(row)
-            sub.user_pk = sub.user_pk if sub.user_pk is not None else row["account_pk"]
-            found.append(sub)
-        return found
+        return [_subscriber(row) for row in conn.execute(query).mappings()]
 
 
 def sent_papers(store: Store, subscriber_pks: Iterable[int]) -> dict[int, set[int]]:

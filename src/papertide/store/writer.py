@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, or_, select, update
 
 from papertide.models import ImportReport, Paper
 from papertide.store.rows import paper_to_row, row_to_paper
 from papertide.store.schema import external_ids, ingest_runs, listing_items, listings, papers
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction that takes its lock up front (BEGIN IMMEDIATE on SQLite).
+
+    A deferred SQLite transaction that reads and then writes cannot upgrade its lock once
+    another writer committed, and fails at once with "database is locked" (the busy timeout
+    does not apply: SQLite docs, "isolation", BEGIN DEFERRED). Every write, however small,
+    goes through here or ``Store.write()``.
+    """
+    with engine.connect().execution_options(papertide_write=True) as conn, conn.begin():
+        yield conn
 
 
 class WriteSession:

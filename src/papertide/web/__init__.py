@@ -6,6 +6,7 @@ functions. Every response gets security headers and a CSRF cookie (see web/deps.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import time
@@ -21,13 +22,17 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from papertide import __version__
 from papertide.config import Settings
+from papertide.mail.digest import signing_secret
+from papertide.normalize import web_url
 from papertide.store import Store
-from papertide.web import api, auth, feeds, pages, subscriptions
+from papertide.web import account_link, api, auth, feeds, pages, subscriptions
 from papertide.web.deps import CSRF_COOKIE, csrf_token, current_user
+from papertide.web.limits import BodyLimit
 
 _HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -58,6 +63,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store.open(settings.resolved_database_url)
         app.state.store = store
+        secret = signing_secret(settings, store)  # shared by every node (in the database)
+        app.state.csrf_key = hmac.new(secret.encode(), b"papertide-csrf", "sha256").digest()
         # Listen at once: the index catches up (or is built) in the background.
         app.state.search, follower = _open_search(settings, store)
         yield
@@ -76,7 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.templates = _templates()
     app.mount("/static", StaticFiles(directory=_HERE / "static", check_dir=False), name="static")
-    for module in (pages, auth, api, feeds, subscriptions):
+    for module in (pages, auth, api, feeds, account_link, subscriptions):
         app.include_router(module.router)
 
     @app.get("/docs", include_in_schema=False)
@@ -90,6 +97,8 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     _add_middleware(app, settings)
+    # Outermost of ours: an oversize body is refused before any route or CSRF check reads it.
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes, error_page=error_page)
     _add_error_pages(app)
     return app
 
@@ -111,6 +120,7 @@ def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=_HERE / "templates", context_processors=[context])
     templates.env.globals["version"] = __version__
     templates.env.filters["highlight"] = highlight
+    templates.env.filters["web_url"] = web_url  # links from imported data: http(s) only
     templates.env.filters["dict_without"] = lambda params, key: [
         (k, v) for k, v in params.multi_items() if k != key
     ]
@@ -144,30 +154,40 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         if request.url.path == "/docs":  # Swagger UI starts itself with an inline script
             response.headers["Content-Security-Policy"] = _DOCS_CSP
         token = getattr(request.state, "new_csrf", None)
-        if token and not request.cookies.get(CSRF_COOKIE):
+        if token and request.cookies.get(CSRF_COOKIE) != token:
             response.set_cookie(
                 CSRF_COOKIE, token, samesite="lax", secure=settings.cookie_secure, httponly=False
             )
         return response
 
 
+def error_page(request: Request, status: int, message: str) -> Response:
+    """A clean error: JSON under /api/, the error page elsewhere."""
+    if request.url.path.startswith("/api/") or request.url.path == "/healthz":
+        return JSONResponse({"error": message, "status": status}, status_code=status)
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
+
+
+RETRY_AFTER_SECONDS = 10
+
+
+def _unavailable(exc: DBAPIError) -> bool:
+    """A lost or refused connection, or a database too busy to lock: worth a retry (503)."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+
+
 def _add_error_pages(app: FastAPI) -> None:
     """Clean error pages: JSON under /api/, HTML elsewhere; never a stack trace."""
-
-    def _render(request: Request, status: int, message: str) -> Response:
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": message, "status": status}, status_code=status)
-        templates: Jinja2Templates = request.app.state.templates
-        return templates.TemplateResponse(
-            request, "error.html", {"status": status, "message": message}, status_code=status
-        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else "Something is wrong."
         if exc.status_code == 404 and message == "Not Found":
             message = "There is no such page."
-        return _render(request, exc.status_code, message)
+        return error_page(request, exc.status_code, message)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
@@ -175,12 +195,21 @@ def _add_error_pages(app: FastAPI) -> None:
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
             for e in exc.errors()
         )
-        return _render(request, 422, f"Invalid request: {problems}")
+        return error_page(request, 422, f"Invalid request: {problems}")
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        if not _unavailable(exc):
+            return await crash(request, exc)
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        response = error_page(request, 503, "The database is not answering; try again shortly.")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _render(request, 500, "Something went wrong on our side; it has been logged.")
+        return error_page(request, 500, "Something went wrong on our side; it has been logged.")
 
 
 def create_app_from_env() -> FastAPI:
@@ -188,4 +217,4 @@ def create_app_from_env() -> FastAPI:
     return create_app(Settings())
 
 
-__all__ = ["HTMLResponse", "create_app", "create_app_from_env"]
+__all__ = ["HTMLResponse", "create_app", "create_app_from_env", "error_page"]

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from papertide.clock import utcnow
 from papertide.models import User
+from papertide.normalize import web_url
 from papertide.web import community, service
 from papertide.web.deps import CsrfDep, RequiredUserDep, SettingsDep, StoreDep, UserDep
 from papertide.web.service import FeedPage, PaperView, Period
@@ -125,7 +126,12 @@ def paper_out(request: Request, view: PaperView, user: User | None) -> PaperOut:
         published=p.published,
         updated=p.updated,
         day=p.day,
-        links=Links(abstract=p.url_abs, pdf=p.url_pdf, code=p.url_code, project=p.url_project),
+        links=Links(
+            abstract=web_url(p.url_abs),
+            pdf=web_url(p.url_pdf),
+            code=web_url(p.url_code),
+            project=web_url(p.url_project),
+        ),
         votes=view.votes,
         site_votes=p.site_votes,
         upvotes_external=p.upvotes_external,

@@ -18,16 +18,25 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from papertide.clock import utcnow
+from papertide.config import Settings
+from papertide.mail.notices import notify_address_taken
 from papertide.models import User
+from papertide.passwords import password_problem
 from papertide.store import NameTaken, Store
 from papertide.web.community import allow
-from papertide.web.deps import SESSION_COOKIE, CsrfDep, SettingsDep, StoreDep, TemplatesDep
+from papertide.web.deps import (
+    SESSION_COOKIE,
+    CsrfDep,
+    SettingsDep,
+    StoreDep,
+    TemplatesDep,
+    new_csrf_token,
+)
 
 router = APIRouter()
 hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{3,40}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_MIN_PASSWORD = 8
 
 
 def _safe_next(target: str | None) -> str:
@@ -37,8 +46,13 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
-def _signed_in(response: Response, store: Store, user: User, *, days: int, secure: bool) -> None:
+def _signed_in(
+    request: Request, response: Response, store: Store, user: User, *, days: int, secure: bool
+) -> None:
     token = secrets.token_urlsafe(32)
+    # The CSRF token is bound to the session: the new session gets a new one (set by the
+    # middleware), and the one used before signing in stops working.
+    request.state.new_csrf = new_csrf_token(request, token)
     store.create_session(user_pk=user.pk, token=token, now=utcnow(), ttl=timedelta(days=days))
     response.set_cookie(
         SESSION_COOKIE,
@@ -78,7 +92,9 @@ def login(
         context["error"] = "Wrong username or password."
         return templates.TemplateResponse(request, "login.html", context, status_code=401)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    _signed_in(response, store, user, days=settings.session_days, secure=settings.cookie_secure)
+    _signed_in(
+        request, response, store, user, days=settings.session_days, secure=settings.cookie_secure
+    )
     return response
 
 
@@ -122,26 +138,50 @@ def register(
         error = "Usernames are 3 to 40 letters, digits, - or _."
     elif email and not _EMAIL_RE.match(email):
         error = f"{email!r} is not an email address."
-    elif len(password) < _MIN_PASSWORD:
-        error = f"Passwords need at least {_MIN_PASSWORD} characters."
+    elif problem := password_problem(
+        password, min_length=settings.password_min_length, username=username, email=email
+    ):
+        error = problem
     elif not allow(request, store, settings, "register"):
         error = "Too many registrations from your address; try again in an hour."
+    elif store.user_by_name(username) is not None:
+        error = "That username is taken."  # usernames are public (/users/NAME) anyway
+    user = None
     if error is None:
-        try:
-            user = store.create_user(
-                username=username,
-                email=email or None,
-                password_hash=hasher.hash(password),
-                now=utcnow(),
-            )
-        except NameTaken:
-            error = "That username or email is taken."
-    if error is not None:
-        context["error"] = error
+        user = _create(store, settings, username, email, hasher.hash(password))
+    if user is None:
+        context["error"] = error or "That username is taken."
         return templates.TemplateResponse(request, "register.html", context, status_code=400)
     response = RedirectResponse(f"/users/{user.username}", status_code=303)
-    _signed_in(response, store, user, days=settings.session_days, secure=settings.cookie_secure)
+    _signed_in(
+        request, response, store, user, days=settings.session_days, secure=settings.cookie_secure
+    )
     return response
+
+
+def _create(
+    store: Store, settings: Settings, username: str, email: str, hashed: str
+) -> User | None:
+    """The new account, or None if the username was taken meanwhile.
+
+    An address that another account has is not attached, and the answer is the same as for
+    a free one, so registering does not tell whether an address has an account (issue 13,
+    finding 8); the address's owner is told by mail instead.
+    """
+    now = utcnow()
+    try:
+        return store.create_user(
+            username=username, email=email or None, password_hash=hashed, now=now
+        )
+    except NameTaken:
+        if not email or store.user_by_name(username) is not None:
+            return None
+    try:
+        user = store.create_user(username=username, email=None, password_hash=hashed, now=now)
+    except NameTaken:
+        return None
+    notify_address_taken(settings, store, email, username)
+    return user
 
 
 @router.post("/logout", response_model=None)
@@ -152,4 +192,5 @@ def logout(request: Request, store: StoreDep, _csrf: CsrfDep) -> Response:
         store.delete_session(token)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
+    request.state.new_csrf = new_csrf_token(request, None)
     return response

@@ -1,15 +1,22 @@
 """FastAPI dependencies every router shares: settings, store, the signed-in user, CSRF.
 
-CSRF: double-submit token. Every response carries a random ``pt_csrf`` cookie (SameSite=Lax);
-forms echo it in a hidden ``csrf_token`` field and JSON clients in an ``X-CSRF-Token`` header.
-A POST whose token does not match the cookie is refused with 403. (OWASP CSRF Prevention
-Cheat Sheet, "Double Submit Cookie".)
+CSRF: signed double-submit token bound to the session (OWASP CSRF Prevention Cheat Sheet,
+"Signed Double-Submit Cookie"). The ``pt_csrf`` cookie (SameSite=Lax) holds ``nonce.mac``,
+the mac an HMAC of the nonce and the browser's session (none before signing in) under the
+site's secret; forms echo it in a hidden ``csrf_token`` field and JSON clients in an
+``X-CSRF-Token`` header. A write is refused with 403 when the echo does not match the cookie,
+when the mac is not the site's for this session (a cookie planted by someone else: issue 13,
+finding 12), or when the browser says it comes from another site (``Origin``, or
+``Sec-Fetch-Site: cross-site``; OWASP "Verifying Origin With Standard Headers").
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
@@ -42,17 +49,54 @@ def get_templates(request: Request) -> Jinja2Templates:
     return templates
 
 
+def _mac(request: Request, nonce: str, session: str | None) -> str:
+    key: bytes = request.app.state.csrf_key
+    bound = hashlib.sha256((session or "").encode()).hexdigest()
+    return hmac.new(key, f"{nonce}|{bound}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _valid(request: Request, token: str, session: str | None) -> bool:
+    nonce, _, mac = token.partition(".")
+    return bool(nonce and mac) and hmac.compare_digest(mac, _mac(request, nonce, session))
+
+
+def new_csrf_token(request: Request, session: str | None) -> str:
+    """A fresh token bound to ``session`` (a session cookie's token, or None)."""
+    nonce = secrets.token_urlsafe(16)
+    return f"{nonce}.{_mac(request, nonce, session)}"
+
+
 def csrf_token(request: Request) -> str:
-    """This client's CSRF token: the cookie's, or a new one the middleware will set."""
-    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
-    if not token:
-        token = secrets.token_urlsafe(32)
-        request.state.new_csrf = token
-    return str(token)
+    """This client's CSRF token: the cookie's if it is valid for this session, else a new one
+    that the middleware sets as the cookie."""
+    new = getattr(request.state, "new_csrf", None)
+    if new:
+        return str(new)
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if cookie and _valid(request, cookie, request.cookies.get(SESSION_COOKIE)):
+        return cookie
+    token = new_csrf_token(request, request.cookies.get(SESSION_COOKIE))
+    request.state.new_csrf = token
+    return token
+
+
+def _foreign_origin(request: Request) -> bool:
+    """Whether the browser says this request was made by another site's page."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False  # not sent by every client; the token still has to match
+    own = {request.headers.get("host", "")}
+    settings: Settings = request.app.state.settings
+    own.add(urlsplit(settings.mail.base_url).netloc)
+    return origin == "null" or urlsplit(origin).netloc not in own
 
 
 async def require_csrf(request: Request) -> None:
-    """Refuse a state-changing request whose CSRF token does not match its cookie."""
+    """Refuse a state-changing request from another site or without this session's token."""
+    if _foreign_origin(request):
+        raise HTTPException(status_code=403, detail="Cross-site request refused.")
     cookie = request.cookies.get(CSRF_COOKIE, "")
     sent = request.headers.get(CSRF_HEADER, "")
     if not sent and request.headers.get("content-type", "").startswith(
@@ -60,7 +104,13 @@ async def require_csrf(request: Request) -> None:
     ):
         form = await request.form()
         sent = str(form.get(CSRF_FIELD, ""))
-    if not cookie or not sent or not secrets.compare_digest(cookie, sent):
+    session = request.cookies.get(SESSION_COOKIE)
+    if (
+        not cookie
+        or not sent
+        or not secrets.compare_digest(cookie, sent)
+        or not _valid(request, cookie, session)
+    ):
         raise HTTPException(status_code=403, detail="Missing or wrong CSRF token; reload the page.")
 
 

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.models import Hit, Paper, User
+from papertide.normalize import web_url
 from papertide.ranking.trending import keys_trending
 from papertide.store import Store
 
@@ -84,7 +85,13 @@ def period_containing(kind: str, day: date) -> Period:
 
 
 def parse_period(kind: str, value: str) -> Period:
-    """Read a period from its URL form, or raise ValueError saying what was expected."""
+    """Read a period from its URL form, or raise ValueError saying what was expected.
+
+    The year 9999 is refused: its last day, week or month ends past ``date.max`` (an
+    OverflowError, a 500, before; issue 13, finding 9).
+    """
+    if value[:4].isdigit() and int(value[:4]) >= date.max.year:
+        raise ValueError(f"{value!r} is past the last year this site shows ({date.max.year - 1})")
     if kind == "date":
         try:
             return day_period(date.fromisoformat(value))
@@ -223,7 +230,7 @@ def bibtex(paper: Paper) -> str:
         "archivePrefix": "arXiv" if paper.arxiv_id else None,
         "primaryClass": paper.primary_category,
         "doi": paper.doi,
-        "url": paper.url_abs,
+        "url": web_url(paper.url_abs),
     }
     body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields.items() if v)
     return f"@misc{{{key},\n{body}\n}}"

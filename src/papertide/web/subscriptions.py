@@ -15,14 +15,14 @@ from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Body, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.mail.digest import links_for
 from papertide.mail.forms import PrefsForm, prefs_from_form
-from papertide.mail.records import Preferences, Subscriber
+from papertide.mail.records import Preferences, Subscriber, limits_problem
 from papertide.mail.render import render_confirmation
 from papertide.mail.send import Mailer, PermanentFailure, TemporaryFailure
 from papertide.mail.tokens import BadToken, Purpose, make_token, read_token
@@ -72,7 +72,7 @@ def _request_subscription(
     if not may_send:
         log.info("confirmation to subscriber %s not sent: rate limit", sub.pk)
         return
-    links = links_for(settings)
+    links = links_for(settings, store)
     msg = render_confirmation(
         to=sub.email,
         links=links,
@@ -91,10 +91,9 @@ def _request_subscription(
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
-def subscribe_form(request: Request, templates: TemplatesDep, user: UserDep) -> Response:
-    """The subscribe form."""
-    email = user.email if user is not None else ""
-    return templates.TemplateResponse(request, "mail_subscribe.html", {"email": email})
+def subscribe_form(request: Request, templates: TemplatesDep) -> Response:
+    """The subscribe form (empty: an account's address is not shown back, see web/auth.py)."""
+    return templates.TemplateResponse(request, "mail_subscribe.html", {"email": ""})
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
@@ -118,8 +117,11 @@ def subscribe(
         frequency="weekly" if frequency == "weekly" else "daily",
         send_hour=settings.mail.default_hour,
         papers_per_mail=settings.mail.default_papers,
-        queries=[q.strip() for q in queries.splitlines() if q.strip()][:20],
+        queries=[q.strip() for q in queries.splitlines() if q.strip()],
     )
+    if problem := limits_problem(prefs):
+        context = {"email": email, "error": f"Too much: {problem}."}
+        return templates.TemplateResponse(request, "mail_subscribe.html", context, 422)
     _request_subscription(request, store, settings, address, prefs)
     return _message(request, templates, "Check your inbox", SENT)
 
@@ -141,6 +143,8 @@ def api_subscribe(
         categories=body.categories,
         authors=body.authors,
     )
+    if problem := limits_problem(prefs):
+        raise HTTPException(status_code=422, detail=f"Too much: {problem}.")
     _request_subscription(request, store, settings, normalise_email(body.email), prefs)
     return {"status": "pending", "message": SENT}
 
@@ -166,7 +170,7 @@ class _LinkError(Exception):
 
 def _from_token(store: Store, settings: Settings, purpose: Purpose, token: str) -> Subscriber:
     """The subscriber a signed link is for, or _LinkError (forged, expired, or deleted)."""
-    secret = links_for(settings).secret
+    secret = links_for(settings, store).secret
     max_age = settings.mail.confirm_max_age_hours * 3600 if purpose == "confirm" else None
     try:
         pk, email = read_token(secret, purpose, token, max_age=max_age)
@@ -217,14 +221,18 @@ def confirm(
     store: StoreDep,
     settings: SettingsDep,
     templates: TemplatesDep,
+    user: UserDep,
     _csrf: CsrfDep,
 ) -> Response:
-    """Confirm the address; digests start with the next period."""
+    """Confirm the address (and tie it to the signed-in account with that address)."""
     found = _token_page(request, templates, store, settings, "confirm", token)
     if isinstance(found, Response):
         return found
     subs.confirm_subscriber(store, pk=found.pk, now=utcnow())
-    prefs = links_for(settings).signed(
+    if user is not None and user.email == found.email:
+        # The mailed link was followed in this account's browser: the address is proven.
+        subs.link_account(store, pk=found.pk, user_pk=user.pk, now=utcnow())
+    prefs = links_for(settings, store).signed(
         "prefs", "/subscription", subscriber_pk=found.pk, email=found.email
     )
     return _message(
@@ -236,27 +244,16 @@ def confirm(
     )
 
 
-@router.get("/subscription", response_model=None)
-def my_subscription(user: UserDep, store: StoreDep, settings: SettingsDep) -> Response:
-    """For a signed-in user: their preferences page, or the subscribe form."""
-    if user is None:
-        return RedirectResponse("/login?next=/subscription", status_code=303)
-    sub = subs.subscriber_for_user(store, user_pk=user.pk, email=user.email)
-    if sub is None:
-        return RedirectResponse("/subscribe", status_code=303)
-    token = make_token(links_for(settings).secret, "prefs", subscriber_pk=sub.pk, email=sub.email)
-    return RedirectResponse(f"/subscription/{token}", status_code=303)
-
-
 def _prefs_page(
     request: Request,
     templates: TemplatesDep,
+    store: Store,
     settings: Settings,
     sub: Subscriber,
     token: str,
     **extra: Any,
 ) -> Response:
-    secret = links_for(settings).secret
+    secret = links_for(settings, store).secret
     leave = make_token(secret, "unsubscribe", subscriber_pk=sub.pk, email=sub.email)
     context = {"sub": sub, "prefs": sub.prefs, "token": token, "unsubscribe_token": leave}
     context.update(extra)
@@ -272,7 +269,7 @@ def preferences_page(
     found = _token_page(request, templates, store, settings, "prefs", token)
     if isinstance(found, Response):
         return found
-    return _prefs_page(request, templates, settings, found, token)
+    return _prefs_page(request, templates, store, settings, found, token)
 
 
 @router.post("/subscription/{token}", response_class=HTMLResponse)
@@ -292,10 +289,10 @@ async def save_preferences(
     try:
         prefs = prefs_from_form(PrefsForm.of({k: str(v) for k, v in form.multi_items()}))
     except ValueError as exc:
-        return _prefs_page(request, templates, settings, found, token, error=str(exc))
+        return _prefs_page(request, templates, store, settings, found, token, error=str(exc))
     subs.save_preferences(store, pk=found.pk, prefs=prefs, now=utcnow())
     found.prefs = prefs
-    return _prefs_page(request, templates, settings, found, token, saved=True)
+    return _prefs_page(request, templates, store, settings, found, token, saved=True)
 
 
 @router.post("/subscription/{token}/delete", response_class=HTMLResponse)
@@ -346,13 +343,30 @@ def unsubscribe(
     if isinstance(found, Response):
         return found
     subs.unsubscribe(store, pk=found.pk, now=utcnow())
-    prefs = links_for(settings).signed(
-        "prefs", "/subscription", subscriber_pk=found.pk, email=found.email
-    )
+    # Only a way back: the preferences link (with "Delete my data") is not handed to whoever
+    # holds this URL, which travels in List-Unsubscribe headers (issue 13, finding 7).
     return _message(
         request,
         templates,
         "Unsubscribed",
         f"No more digests go to {found.email}.",
-        extra={"link": prefs, "link_text": "Change your mind, or delete your data"},
+        extra={"action": f"/unsubscribe/{token}/undo", "button": "Subscribe again"},
     )
+
+
+@router.post("/unsubscribe/{token}/undo", response_class=HTMLResponse)
+def resubscribe(
+    request: Request,
+    token: str,
+    store: StoreDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    _csrf: CsrfDep,
+) -> Response:
+    """Undo an unsubscribe from its own page: digests start again, nothing else opens."""
+    found = _token_page(request, templates, store, settings, "unsubscribe", token)
+    if isinstance(found, Response):
+        return found
+    if found.status == "unsubscribed":
+        subs.confirm_subscriber(store, pk=found.pk, now=utcnow())
+    return _message(request, templates, "Subscribed again", f"Digests go to {found.email} again.")

@@ -1,0 +1,172 @@
+"""A signed-in user's digests: /subscription, and tying a subscription to an account.
+
+An account's email field is never verified, so it alone never reaches a subscription
+(issue 13, finding 1: registering with someone else's address handed over their
+preferences and "Delete my data"). A subscription is tied to an account only when the
+address is proven: its confirmation link followed while signed in to the account with that
+address, or an account link (mail/tokens.py, purpose ``link``) mailed to the address and
+confirmed, signed in, with a button. The answers never tell whether the address subscribes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from papertide.clock import utcnow
+from papertide.mail.digest import links_for
+from papertide.mail.render import render_account_link
+from papertide.mail.send import Mailer, PermanentFailure, TemporaryFailure
+from papertide.mail.tokens import BadToken, make_link_token, make_token, read_link_token
+from papertide.models import User
+from papertide.store import subscriptions as subs
+from papertide.web.community import allow
+from papertide.web.deps import CsrfDep, SettingsDep, StoreDep, TemplatesDep, UserDep
+
+router = APIRouter()
+log = logging.getLogger(__name__)
+LINK_PATH = "/account/link-subscription"
+
+
+def _page(
+    request: Request, templates: TemplatesDep, title: str, text: str, **extra: object
+) -> Response:
+    status = int(str(extra.pop("status", 200)))
+    context = {"title": title, "text": text, **extra}
+    return templates.TemplateResponse(request, "mail_message.html", context, status)
+
+
+def _login(path: str) -> Response:
+    return RedirectResponse(f"/login?next={path}", status_code=303)
+
+
+@router.get("/subscription", response_model=None)
+def my_subscription(
+    request: Request, user: UserDep, store: StoreDep, settings: SettingsDep, templates: TemplatesDep
+) -> Response:
+    """For a signed-in user: the preferences of the tied subscription, or how to tie one."""
+    if user is None:
+        return _login("/subscription")
+    sub = subs.subscriber_for_user(store, user_pk=user.pk)
+    if sub is not None:
+        secret = links_for(settings, store).secret
+        token = make_token(secret, "prefs", subscriber_pk=sub.pk, email=sub.email)
+        return RedirectResponse(f"/subscription/{token}", status_code=303)
+    # The same page whether or not the account has an address (registering with a taken
+    # address keeps none, and must not be told: issue 13, finding 8).
+    return _page(
+        request,
+        templates,
+        "Your digests",
+        "No subscription is tied to your account yet. If the address you registered with "
+        "subscribes, we can mail it a link that ties the subscription to this account.",
+        action=LINK_PATH,
+        button="Mail the link to my address",
+        link="/subscribe",
+        link_text="Or subscribe",
+    )
+
+
+@router.post(LINK_PATH, response_class=HTMLResponse)
+def request_link(
+    request: Request,
+    user: UserDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    _csrf: CsrfDep,
+) -> Response:
+    """Mail an account link to the account's address if it subscribes (same answer if not)."""
+    if user is None:
+        return _login("/subscription")
+    text = (
+        "If the address you registered with subscribes to digests, a mail with a link is on "
+        "its way to it: open it while signed in here."
+    )
+    if not allow(request, store, settings, "link"):
+        return _page(request, templates, "Try later", "Too many requests.", status=429)
+    sub = subs.get_subscriber(store, email=user.email) if user.email else None
+    if sub is not None:
+        _mail_link(settings, store, user, sub.pk, sub.email)
+    return _page(request, templates, "Check your inbox", text)
+
+
+def _mail_link(settings: SettingsDep, store: StoreDep, user: User, sub_pk: int, email: str) -> None:
+    links = links_for(settings, store)
+    token = make_link_token(links.secret, subscriber_pk=sub_pk, email=email, user_pk=user.pk)
+    msg = render_account_link(
+        to=email,
+        links=links,
+        link_url=links.url(f"{LINK_PATH}/{token}"),
+        username=user.username,
+        now=utcnow(),
+    )
+    try:
+        with Mailer(settings.mail) as mailer:
+            mailer.send(msg, email)
+    except (TemporaryFailure, PermanentFailure) as exc:
+        log.warning("account link to subscriber %s failed: %s", sub_pk, exc)
+
+
+def _read(settings: SettingsDep, store: StoreDep, user: User, token: str) -> int | str:
+    """The subscriber pk the link ties to ``user``, or why it cannot."""
+    max_age = settings.mail.confirm_max_age_hours * 3600
+    try:
+        pk, email, user_pk = read_link_token(
+            links_for(settings, store).secret, token, max_age=max_age
+        )
+    except BadToken as exc:
+        return str(exc)
+    sub = subs.get_subscriber(store, pk=pk)
+    if user_pk != user.pk:
+        return "This link was made for another account: sign in to that one."
+    if sub is None or sub.email != email:
+        return "This subscription no longer exists."
+    return pk
+
+
+@router.get(LINK_PATH + "/{token}", response_class=HTMLResponse)
+def link_page(
+    request: Request,
+    token: str,
+    user: UserDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+) -> Response:
+    """The page an account link opens: one button ties (link scanners only GET)."""
+    if user is None:
+        return _login(f"{LINK_PATH}/{token}")
+    found = _read(settings, store, user, token)
+    if isinstance(found, str):
+        return _page(request, templates, "Link not valid", found, status=400)
+    return _page(
+        request,
+        templates,
+        "Manage your digests from your account",
+        f"Tie the digests of this address to the account {user.username}?",
+        action=f"{LINK_PATH}/{token}",
+        button="Tie them",
+    )
+
+
+@router.post(LINK_PATH + "/{token}", response_model=None)
+def link(
+    request: Request,
+    token: str,
+    user: UserDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    _csrf: CsrfDep,
+) -> Response:
+    """Tie the subscription to the signed-in account and open its preferences."""
+    if user is None:
+        return _login(f"{LINK_PATH}/{token}")
+    found = _read(settings, store, user, token)
+    if isinstance(found, str):
+        return _page(request, templates, "Link not valid", found, status=400)
+    subs.link_account(store, pk=found, user_pk=user.pk, now=utcnow())
+    return RedirectResponse("/subscription", status_code=303)

@@ -1,0 +1,149 @@
+"""What lives in the server, through a real `papertide serve` over HTTP: request body caps
+(issue 13, finding 4) and whose address a request comes from (finding 5)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from papertide.config import Settings
+from papertide.web import create_app
+from tests.live_server import LiveSite, live_site
+
+HUNDRED_MB = 100 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
+    """One server for the module's tests."""
+    with live_site(tmp_path_factory.mktemp("serve") / "data", "--workers", "1") as running:
+        yield running
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_a_declared_100_mb_body_is_refused_before_a_byte_is_sent(site: LiveSite) -> None:
+    for path in ("/api/subscriptions", "/login", "/subscription/x"):
+        with socket.create_connection((site.host, site.port), timeout=5) as sock:
+            started = time.perf_counter()
+            sock.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: {site.host}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {HUNDRED_MB}\r\n\r\n".encode()
+            )
+            head = _read_response(sock)  # nothing of the body was sent
+            took = time.perf_counter() - started
+        assert head.startswith(b"HTTP/1.1 413"), head
+        assert took < 2, took
+
+
+def test_a_streamed_100_mb_body_is_cut_at_the_cap_without_growing_memory(site: LiveSite) -> None:
+    before = site.rss_kb()
+    answers: list[bytes] = []
+
+    def post_chunked() -> None:
+        with socket.create_connection((site.host, site.port), timeout=10) as sock:
+            sock.sendall(
+                f"POST /api/subscriptions HTTP/1.1\r\nHost: {site.host}\r\n"
+                "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+            )
+            chunk = b"%x\r\n%s\r\n" % (65536, b"[" * 65536)
+            try:
+                for _ in range(HUNDRED_MB // 65536):
+                    sock.sendall(chunk)
+            except OSError:
+                pass  # the server answered and closed: what we want
+            answers.append(_read_response(sock))
+
+    senders = [threading.Thread(target=post_chunked) for _ in range(4)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join(timeout=60)
+    assert len(answers) == 4
+    assert all(answer.startswith(b"HTTP/1.1 413") for answer in answers), answers
+    assert site.rss_kb() - before < 10 * 1024
+
+
+def test_the_cap_comes_before_the_csrf_check_and_small_bodies_pass(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        big = client.post("/login", data={"username": "x" * 40_000, "password": "y"})
+        assert big.status_code == 413 and "larger than" in big.text
+        api = client.post("/api/subscriptions", content=b"{" * 200_000)
+        assert api.status_code == 413 and api.json()["status"] == 413
+        small = client.post("/login", data={"username": "ada", "password": "y"})
+        assert small.status_code == 403  # the CSRF check, as before
+
+
+def test_subscription_forms_take_more_than_the_default(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        client.get("/subscribe")
+        token = client.cookies["pt_csrf"]
+        topics = "\n".join(f"topic number {i} " + "w" * 150 for i in range(20))  # ~3.4 KB x3
+        answer = client.post(
+            "/subscribe",
+            data={"email": "ada@example.org", "queries": topics * 1, "csrf_token": token},
+        )
+        assert answer.status_code != 413
+        assert client.post("/login", data={"username": topics * 6}).status_code == 413
+
+
+def test_body_caps_of_the_settings(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "d", max_body_bytes=2048)
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/login", content=b"a" * 2049).status_code == 413
+
+
+def _wrong_logins(url: str, forwarded: list[str]) -> list[int]:
+    with httpx.Client(base_url=url) as client:
+        client.get("/login")
+        token = client.cookies["pt_csrf"]
+        return [
+            client.post(
+                "/login",
+                data={"username": "nobody", "password": "wrong", "csrf_token": token},
+                headers={"X-Forwarded-For": address},
+            ).status_code
+            for address in forwarded
+        ]
+
+
+def test_forwarded_for_from_an_untrusted_client_does_not_escape_the_rate_limit(
+    tmp_path: Path,
+) -> None:
+    """Issue 13, finding 5: a new X-Forwarded-For per request from loopback got past the
+    login limit (uvicorn trusts the header from 127.0.0.1 unless told otherwise)."""
+    env = {"PAPERTIDE_RATE_LIMIT_PER_HOUR": "3"}
+    with live_site(tmp_path / "data", env=env) as running:
+        forged = [f"203.0.113.{i}" for i in range(8)]
+        assert _wrong_logins(running.url, forged) == [401] * 3 + [429] * 5
+        log = running.log.read_text()
+    assert "203.0.113." not in log and "127.0.0.1:" in log  # the access log names the peer
+
+
+def test_a_trusted_proxy_names_each_client(tmp_path: Path) -> None:
+    env = {"PAPERTIDE_RATE_LIMIT_PER_HOUR": "3", "PAPERTIDE_TRUSTED_PROXIES": "127.0.0.1,::1"}
+    with live_site(tmp_path / "data", env=env) as running:
+        # Each client has a bucket of its own; one client still meets its limit.
+        assert _wrong_logins(running.url, [f"198.51.100.{i}" for i in range(6)]) == [401] * 6
+        assert _wrong_logins(running.url, ["198.51.100.77"] * 4) == [401] * 3 + [429]
+        # A client cannot prepend its own entry: the proxy's right-most address counts.
+        spoofed = [f"10.9.9.{i}, 198.51.100.77" for i in range(3)]
+        assert _wrong_logins(running.url, spoofed) == [429] * 3
+        time.sleep(0.2)
+        log = running.log.read_text()
+    assert "198.51.100.77:" in log
