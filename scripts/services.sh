@@ -67,7 +67,12 @@ echo "services: PostgreSQL ($pg_kind) on 127.0.0.1:$PT_PG_PORT" >&2
 
 cat > "$ENV_FILE" <<ENV
 export PAPERTIDE_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:$PT_PG_PORT/papertide_test
+export PT_PG_BIN=$pg_bin
+export PT_PG_DATA=$pg_data
+export PT_PG_USER=${pg_user:-}
 ENV
+
+[ "${PT_SKIP_CHROMIUM:-}" = 1 ] && exit 0
 
 # --- Chromium, for the browser tests (tests/browser) -------------------------------------
 # Debian's package only: Playwright is pointed at /usr/bin/chromium and never downloads one.
