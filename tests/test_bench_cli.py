@@ -40,3 +40,13 @@ def test_bench_digest_delivers_to_the_loopback_server(tmp_path: Path) -> None:
     out = _run(tmp_path, "digest", "--subscribers", "30", "--papers", "60")
     found = re.search(r"delivered ([\d,]+) \(failed 0\).*server received ([\d,]+)", out)
     assert found and found.group(1) == found.group(2) and int(found.group(1)) > 0
+
+
+def test_bench_cli_times_every_help_against_python(tmp_path: Path) -> None:
+    out = _run(tmp_path, "cli", "--runs", "1")
+    assert re.search(r"^python -c pass +[\d.]+ ms +\(baseline\)$", out, re.M)
+    labels = ["--help", "--version", "ingest --help", "bench cli --help", "digest preview --help"]
+    for label in labels:
+        line = rf"^papertide {re.escape(label)} +[\d.]+ ms +\(\+ *-?[\d.]+ ms over python\)"
+        assert re.search(line, out, re.M), label
+    assert re.search(r"^slowest: papertide .* --help [\d.]+ ms; budget 300 ms: ", out, re.M)

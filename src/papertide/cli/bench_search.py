@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import typer
 
-from papertide.cli.common import console, fail, settings_of
+from papertide.cli.common import console, fail
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
 from papertide.search.embedders import DEFAULT_EMBEDDER, StaticEmbedder, load_embedder, paper_text
@@ -52,23 +51,8 @@ class TopicalSnapshotGenerator(SnapshotGenerator):
         ]
 
 
-def bench_search(
-    ctx: typer.Context,
-    papers: int = typer.Option(100_000, "--papers", "-n", min=100, help="Generated papers."),
-    queries: int = typer.Option(300, "--queries", "-q", min=10, help="Queries per kind."),
-    keep: Path | None = typer.Option(None, "--keep", help="Keep the data folder here."),
-) -> None:
-    """Ingest and index N generated papers, then time lexical, dense, hybrid and similar.
-
-    Prints: the embedder's rate (abstracts/s, first sight); ingest+index
-    papers/s; index size; serving RSS (a fresh process, after the queries);
-    p50/p99 latency per kind over warm queries (similar: computed on a
-    paper's first view; similar stored: later views, read back); HNSW
-    recall@10 against exact search, for 3-word queries and for papers.
-
-    Example:  papertide bench search --papers 100000
-    """
-    base = settings_of(ctx)
+def run_bench_search(base: Settings, *, papers: int, queries: int, keep: Path | None) -> None:
+    """Ingest and index ``papers`` generated papers, then time each kind of query."""
     with tempfile.TemporaryDirectory(prefix="papertide-bench-search-") as tmp:
         folder = keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)

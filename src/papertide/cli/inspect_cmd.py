@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
 import typer
-from rich.table import Table
 
 from papertide.cli.common import console, fail, open_store, settings_of
-from papertide.models import Paper
+
+if TYPE_CHECKING:
+    from papertide.models import Paper
 
 
 def paper_json(paper: Paper) -> dict[str, Any]:
@@ -23,6 +23,8 @@ def paper_json(paper: Paper) -> dict[str, Any]:
 
 
 def _dumps(value: Any) -> str:
+    import orjson
+
     def _default(obj: Any) -> Any:
         if isinstance(obj, date | datetime):
             return obj.isoformat()
@@ -40,6 +42,8 @@ def stats(
 
     Example:  papertide stats --top 30
     """
+    from rich.table import Table
+
     store = open_store(settings_of(ctx))
     try:
         data = store.stats(top=top)
@@ -131,6 +135,9 @@ def list_papers(
 
     Examples:  papertide list -n 10     papertide list --date 2026-03-12 --json
     """
+    import orjson
+    from rich.table import Table
+
     store = open_store(settings_of(ctx))
     try:
         found = store.list_papers(day=day.date() if day else None, limit=limit, offset=offset)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import orjson
 import typer
 
 from papertide.cli.common import (
@@ -15,16 +15,25 @@ from papertide.cli.common import (
     progress_bar,
     settings_of,
 )
-from papertide.config import Settings
-from papertide.models import Hit
-from papertide.search.service import MODES, SORTS, SearchService
-from papertide.store import Store
+
+if TYPE_CHECKING:  # the search stack is imported by the commands that run it
+    from papertide.config import Settings
+    from papertide.models import Hit
+    from papertide.search.service import SearchService
+    from papertide.store import Store
+
+# The help names search.service's MODES and SORTS without importing it (numpy, tantivy);
+# tests/test_cli_help.py checks that the two agree.
+_MODES_HELP = "One of: bm25, dense, hybrid."
+_SORTS_HELP = "One of: relevance, date, trending."
 
 eval_app = typer.Typer(help="Measure search quality on a labelled data set.")
 
 
 def open_service(settings: Settings, store: Store, *, quiet: bool = False) -> SearchService:
     """Open the search indexes and catch up with the store, with a progress bar if slow."""
+    from papertide.search.service import SearchService
+
     svc = SearchService.open(settings, store, catch_up=False)
     refresh_with_progress(svc, store, quiet=quiet)
     return svc
@@ -41,8 +50,8 @@ def search(
     query: str = typer.Argument(..., help='Words, "phrases", -excluded, author:, cat:, ...'),
     k: int = typer.Option(10, "-k", "--top", min=1, help="Hits to show."),
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many hits (paging)."),
-    mode: str = typer.Option("hybrid", "--mode", "-m", help=f"One of: {', '.join(MODES)}."),
-    sort: str = typer.Option("relevance", "--sort", "-s", help=f"One of: {', '.join(SORTS)}."),
+    mode: str = typer.Option("hybrid", "--mode", "-m", help=_MODES_HELP),
+    sort: str = typer.Option("relevance", "--sort", "-s", help=_SORTS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Search stored papers by meaning and by keyword.
@@ -59,6 +68,10 @@ def search(
 
       papertide search "retrieval augmented generation" --json -k 5
     """
+    import orjson
+
+    from papertide.search.service import MODES, SORTS
+
     settings = settings_of(ctx)
     if mode not in MODES or sort not in SORTS:
         raise fail(f"--mode is one of {', '.join(MODES)}; --sort one of {', '.join(SORTS)}", 2)
@@ -95,6 +108,8 @@ def similar(
 
     Example:  papertide similar 2401.01234
     """
+    import orjson
+
     settings = settings_of(ctx)
     store = open_store(settings)
     try:
@@ -116,6 +131,8 @@ def reindex(ctx: typer.Context) -> None:
 
     Example:  PAPERTIDE_SEARCH__EMBEDDER=st:all-MiniLM-L6-v2 papertide reindex
     """
+    from papertide.search.service import SearchService
+
     settings = settings_of(ctx)
     store = open_store(settings)
     try:
@@ -150,6 +167,7 @@ def eval_beir(
     """
     from papertide.search.eval import evaluate, load_beir
     from papertide.search.passages import enabled
+    from papertide.search.service import MODES
 
     settings = settings_of(ctx)
     modes = list(MODES) if mode == "all" else [mode]
@@ -201,12 +219,8 @@ def _print_hits(hits: list[Hit]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add search, similar, reindex, `eval beir` and `bench search` to the app."""
-    from papertide.cli.bench_cmd import bench_app
-    from papertide.cli.bench_search import bench_search
-
+    """Add search, similar, reindex and `eval beir` to the app."""
     app.command()(search)
     app.command()(similar)
     app.command()(reindex)
     app.add_typer(eval_app, name="eval")
-    bench_app.command("search")(bench_search)

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
 import typer
-from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
-from rich.table import Table
 
 from papertide.cli.common import (
     console,
@@ -21,11 +16,12 @@ from papertide.cli.common import (
     progress_bar,
     settings_of,
 )
-from papertide.config import Settings
-from papertide.sources.live import Page, make_source
-from papertide.store import Store
-from papertide.store.sync_state import last_runs, list_states
-from papertide.sync import SourceResult, sync_sources, watch
+
+if TYPE_CHECKING:  # the network stack is loaded by the commands that run it
+    from papertide.config import Settings
+    from papertide.sources.live import Page
+    from papertide.store import Store
+    from papertide.sync import SourceResult
 
 _MAX_SHOWN_ERRORS = 10
 
@@ -60,6 +56,9 @@ def sync(
 
       papertide sync --watch
     """
+    from papertide.sources.live import make_source
+    from papertide.sync import sync_sources, watch
+
     settings = settings_of(ctx)
     names = list(source) or None
     try:
@@ -94,6 +93,10 @@ def sync(
 @contextmanager
 def _logging(quiet: bool) -> Iterator[None]:
     """Show papertide's log lines (retries, resumptions, failures) on stderr for the run."""
+    import logging
+
+    from rich.logging import RichHandler
+
     handler = RichHandler(console=err_console, show_path=False, markup=False)
     handler.setLevel(logging.WARNING if quiet else logging.INFO)
     logger = logging.getLogger("papertide")
@@ -110,6 +113,8 @@ def _logging(quiet: bool) -> Iterator[None]:
 @contextmanager
 def _progress(quiet: bool) -> Iterator[Any]:
     """A progress bar per source; yields the on_page callback that advances it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+
     progress = Progress(
         TextColumn("[bold]{task.description:<6}"),
         BarColumn(),
@@ -152,6 +157,8 @@ def index_new_papers(
 
 def _print_summary(results: list[SourceResult], *, dry_run: bool = False) -> None:
     """A line per source, then each failure and skipped record."""
+    from rich.table import Table
+
     table = Table(title="would be stored (dry run)" if dry_run else None, title_justify="left")
     for column in ("source", "status", "pages", "added", "changed", "unchanged", "skipped"):
         table.add_column(column, justify="left" if column in ("source", "status") else "right")
@@ -183,6 +190,9 @@ def sources(
 
     Example:  papertide sources --json
     """
+    import orjson
+    from rich.table import Table
+
     settings = settings_of(ctx)
     store = open_store(settings)
     try:
@@ -208,6 +218,9 @@ def sources(
 
 
 def _source_rows(store: Any, settings: Settings) -> list[dict[str, Any]]:
+    from papertide.sources.live import make_source
+    from papertide.store.sync_state import last_runs, list_states
+
     states, runs = list_states(store), last_runs(store)
     rows = []
     for name in ("arxiv", "oai", "hf"):
