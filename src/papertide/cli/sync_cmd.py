@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from papertide.cli.common import (
     err_console,
     fail,
     open_store,
+    plural,
     progress_bar,
     settings_of,
 )
@@ -90,15 +92,25 @@ def sync(
         raise typer.Exit(1)
 
 
+class _LineHandler(logging.Handler):
+    """One line a record on stderr ("warning: arxiv: HTTP 503 from host/path; retry..."),
+    printed above the progress bars; never wrapped into columns."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = "" if record.levelno < logging.WARNING else record.levelname.lower() + ": "
+        err_console.print(level + self.format(record), markup=False, highlight=False)
+
+
+def _not_a_source_failure(record: logging.LogRecord) -> bool:
+    # sync.py logs each failed source as an error; the summary states it, so once is enough.
+    return not (record.name == "papertide.sync" and record.levelno >= logging.ERROR)
+
+
 @contextmanager
 def _logging(quiet: bool) -> Iterator[None]:
     """Show papertide's log lines (retries, resumptions, failures) on stderr for the run."""
-    import logging
-
-    from rich.logging import RichHandler
-
-    handler = RichHandler(console=err_console, show_path=False, markup=False)
-    handler.setLevel(logging.WARNING if quiet else logging.INFO)
+    handler = _LineHandler(logging.WARNING if quiet else logging.INFO)
+    handler.addFilter(_not_a_source_failure)
     logger = logging.getLogger("papertide")
     previous = logger.level
     logger.addHandler(handler)
@@ -159,7 +171,11 @@ def _print_summary(results: list[SourceResult], *, dry_run: bool = False) -> Non
     """A line per source, then each failure and skipped record."""
     from rich.table import Table
 
-    table = Table(title="would be stored (dry run)" if dry_run else None, title_justify="left")
+    read = [r for r in results if r.status == "ok"]
+    title = None
+    if dry_run and read:  # a dry run of failed sources would store nothing: no such title
+        title = "would be stored (dry run)"
+    table = Table(title=title, title_justify="left")
     for column in ("source", "status", "pages", "added", "changed", "unchanged", "skipped"):
         table.add_column(column, justify="left" if column in ("source", "status") else "right")
     for r in results:
@@ -175,11 +191,13 @@ def _print_summary(results: list[SourceResult], *, dry_run: bool = False) -> Non
         for error in r.report.errors[:_MAX_SHOWN_ERRORS]:
             err_console.print(f"[red]skipped:[/] {error}", highlight=False, soft_wrap=True)
         if r.message:
-            err_console.print(
-                f"[red]{r.name} failed:[/] {r.message}", highlight=False, soft_wrap=True
-            )
-    total = sum(r.report.added for r in results)
-    console.print(f"{total:,} new papers{' would be added' if dry_run else ''}.", highlight=False)
+            err_console.print(f"[red]error:[/] {r.message}", highlight=False, soft_wrap=True)
+    if not read:
+        what = "every source" if len(results) > 1 else "the source"
+        console.print(f"Nothing fetched: {what} failed.", highlight=False)
+        return
+    total = plural(sum(r.report.added for r in results), "new paper")
+    console.print(f"{total}{' would be added' if dry_run else ''}.", highlight=False)
 
 
 def sources(
