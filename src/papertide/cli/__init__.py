@@ -20,6 +20,7 @@ from papertide.cli import (
     inspect_cmd,
     search_cmd,
     serve_cmd,
+    subscribers_cmd,
     sync_cmd,
 )
 from papertide.cli.common import GlobalOptions
@@ -82,6 +83,7 @@ serve_cmd.register(app)
 search_cmd.register(app)
 demo_cmd.register(app)
 digest_cmd.register(app)
+subscribers_cmd.register(app)
 sync_cmd.register(app)
 bench_cmd.register(app)
 
