@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +14,7 @@ from papertide.cli.common import (
     err_console,
     fail,
     open_store,
+    plural,
     progress_bar,
     settings_of,
 )
@@ -149,21 +152,25 @@ def reindex(ctx: typer.Context) -> None:
 def eval_beir(
     ctx: typer.Context,
     folder: Path = typer.Argument(..., help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/."),
-    split: str = typer.Option("test", "--split", help="qrels/SPLIT.tsv to score against."),
+    split: str | None = typer.Option(
+        None,
+        "--split",
+        help="qrels/SPLIT.tsv to score against (default: the only split in qrels/, else test).",
+    ),
     mode: str = typer.Option("all", "--mode", help="bm25, dense, hybrid or all."),
     embedder: str | None = typer.Option(None, "--embedder", help="Embedder for this run."),
 ) -> None:
     """Score search on a BEIR data set: nDCG@10, Recall@100 and MRR@10 per mode.
 
-    The corpus goes into a temporary store and index; queries run through
-    the same search code as the site. The last line is the default mode's
-    score: ndcg@10=0.xxx
+    The corpus goes into a temporary store and index; queries run through the same search
+    code as the site. The last line is the default mode's score: ndcg@10=0.xxx
 
-    Example:
-      papertide eval beir ../shared/data/scifact-dev --split dev --mode all
+    Search settings apply as elsewhere: with PAPERTIDE_SEARCH__PASSAGES=off an 'st:' model
+    is scored without its passage vectors.
 
-    Search settings apply as elsewhere: with PAPERTIDE_SEARCH__PASSAGES=off
-    an 'st:' model is scored without its passage vectors.
+    Examples:
+      papertide eval beir ../shared/data/scifact-dev --mode all
+      papertide eval beir ~/beir/scifact --split test --embedder st:all-MiniLM-L6-v2
     """
     from papertide.search.eval import evaluate, load_beir
     from papertide.search.passages import enabled
@@ -176,14 +183,19 @@ def eval_beir(
     if embedder:
         search = settings.search.model_copy(update={"embedder": embedder})
         settings = settings.model_copy(update={"search": search})
+    splits = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+    chosen = split or (splits[0] if len(splits) == 1 else "test")
     try:
-        beir = load_beir(folder, split)
+        beir = load_beir(folder, chosen)
     except FileNotFoundError as exc:
-        raise fail(str(exc), 2) from exc
+        there = f" (splits there: {', '.join(splits)})" if splits else ""
+        raise fail(f"{exc}{there}", 2) from exc
     passages = enabled(settings.search.passages, settings.search.embedder)
-    scores = evaluate(beir, settings, modes, on_stage=lambda s: err_console.print(f"[dim]{s}…"))
+    with _stages() as (on_stage, advance):
+        scores = evaluate(beir, settings, modes, on_stage=on_stage, on_indexed=advance)
+    queries = plural(len(beir.queries), "query", "queries")
     console.print(
-        f"{len(beir.queries)} queries, embedder {settings.search.embedder}, "
+        f"{queries} ({chosen}), embedder {settings.search.embedder}, "
         f"fusion {settings.search.fusion}, passages {'on' if passages else 'off'}"
     )
     console.print(f"{'mode':8} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8} {'ms/query':>9}")
@@ -193,6 +205,30 @@ def eval_beir(
         )
     default = next((s for s in scores if s.mode == "hybrid"), scores[-1])
     typer.echo(f"ndcg@10={default.ndcg10:.3f}")
+
+
+@contextmanager
+def _stages() -> Iterator[tuple[Callable[[str], None], Callable[[int], None]]]:
+    """A line on stderr per stage of the eval, and a count of the papers indexed."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True
+    )
+    with progress:
+        task = progress.add_task("", total=None)
+        stage = [""]
+
+        def on_stage(text: str) -> None:
+            err_console.print(f"[dim]{text}…", highlight=False)
+            stage[0] = text
+            progress.update(task, description=text)
+
+        def advance(n: int) -> None:
+            done = int(progress.tasks[0].completed) + n
+            progress.update(task, completed=done, description=f"{stage[0]}: {done:,} indexed")
+
+        yield on_stage, advance
 
 
 def _hit_json(hit: Hit) -> dict[str, object]:
