@@ -120,11 +120,14 @@ def worker(
 ) -> None:
     """Run syncs and digests on their schedules in one long-running process.
 
-    Sync every sync.interval_minutes, digests every mail.digest_interval_minutes; SIGTERM or
-    Ctrl-C stops it cleanly between jobs (a digest batch cut short by a hard kill is re-sent
-    by the next run, see mail/send.py).
+    Syncs every sync.interval_minutes (PAPERTIDE_SYNC__INTERVAL_MINUTES), digests every
+    mail.digest_interval_minutes. SIGTERM or Ctrl-C stops it cleanly between jobs; a digest
+    batch cut short by a hard kill is sent by a later run once its lease
+    (mail.lease_seconds) runs out.
 
-    Example:  papertide worker
+    Examples:
+      papertide worker
+      papertide worker --once --no-sync
     """
     import logging
     import signal

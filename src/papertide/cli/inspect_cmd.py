@@ -67,12 +67,16 @@ def stats(
 
 def show(
     ctx: typer.Context,
-    ref: str = typer.Argument(..., help="Paper id, arXiv id or URL (any version), or DOI."),
+    ref: str = typer.Argument(
+        ..., metavar="ID", help="Paper id, arXiv id or URL (any version), or DOI."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the whole record as JSON."),
 ) -> None:
     """Show one paper.
 
-    Examples:  papertide show 2407.02490     papertide show https://arxiv.org/abs/2407.02490v2
+    Examples:
+      papertide show 2407.02490
+      papertide show https://arxiv.org/abs/2407.02490v2
     """
     store = open_store(settings_of(ctx))
     try:
@@ -133,7 +137,9 @@ def list_papers(
 ) -> None:
     """List stored papers, newest day first.
 
-    Examples:  papertide list -n 10     papertide list --date 2026-03-12 --json
+    Examples:
+      papertide list -n 10
+      papertide list --date 2026-03-12 --json
     """
     import orjson
     from rich.table import Table
