@@ -238,3 +238,14 @@ def test_an_unexpected_error_is_raised_and_logged_as_such(
     assert snapshot(store) == before and server.requests == []
     run = last_runs(store)["arxiv"]
     assert run.status == "error" and run.message == "ValueError: Invalid isoformat string: '?'"
+
+
+def test_sources_table_never_cuts_a_url(settings: Settings) -> None:
+    url = "https://export.arxiv.org/api/query-with-a-rather-long-path/for-a-mirror/of-the-api"
+    env = {"PAPERTIDE_SYNC__ARXIV_API_URL": url, "COLUMNS": "80"}
+    result = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "sources"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output and "..." not in result.output
+    # Folded in its column: the URL's pieces, read down the column, are the whole URL.
+    cells = [line.split("│")[3].strip() for line in result.output.splitlines() if "│" in line]
+    assert url in "".join(cells).replace(" ", "")

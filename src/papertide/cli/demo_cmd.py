@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from papertide.cli.common import console, open_store, settings_of
+from papertide.cli.common import console, open_store, plural, settings_of
 from papertide.cli.ingest_cmd import print_report, sample_paths
 
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ def demo(
         print_report(ingest_paths(store, paths, settings=settings), files=len(paths))
         if votes:
             cast = cast_sample_votes(store)
-            console.print(f"Sample votes: {cast} votes from {_READERS} demo readers.")
+            readers = plural(_READERS, "demo reader")
+            console.print(f"Sample votes: {plural(cast, 'vote')} from {readers}.")
     finally:
         store.close()
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from papertide.cli.common import console, fail, open_store, settings_of
+from papertide.cli.common import console, fail, open_store, plural, settings_of
 
 if TYPE_CHECKING:  # the mail code is loaded by the commands that run it
     from types import FrameType
@@ -180,7 +180,7 @@ def _sync(store: Store, settings: Settings) -> None:
 
     results = sync_sources(store, settings=settings)
     for result in results:
-        console.print(f"sync {result.name}: {result.status} ({result.pages} pages)")
+        console.print(f"sync {result.name}: {result.status} ({plural(result.pages, 'page')})")
     index_new_papers(store, settings, results, quiet=True)
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from papertide.cli.common import console, err_console, fail, open_store, settings_of
+from papertide.cli.common import console, err_console, fail, open_store, plural, settings_of
 
 if TYPE_CHECKING:  # the import stack is loaded by the command that runs it
     from papertide.models import ImportReport
@@ -147,12 +147,13 @@ def print_report(report: ImportReport, *, files: int) -> None:
         err_console.print(f"[red]skipped:[/] {error}", highlight=False)
     if len(report.errors) > len(shown):
         err_console.print(f"[red]... and {len(report.errors) - len(shown)} more skipped records")
+    repeated = f"{report.repeated:,} repeats merged, " if report.repeated else ""
     console.print(
-        f"Read {report.records:,} records from {files} file(s) in {report.seconds:.1f} s "
-        f"({report.rate:,.0f} papers/s): [green]{report.added:,} added[/], "
-        f"{report.changed:,} changed, {report.unchanged:,} unchanged, "
-        f"{len(report.errors):,} skipped; listings: {report.listings_added} added, "
-        f"{report.listings_changed} changed.",
+        f"Read {plural(report.records, 'record')} from {plural(files, 'file')} in "
+        f"{report.seconds:.1f} s ({report.rate:,.0f} papers/s): "
+        f"[green]{report.added:,} added[/], {report.changed:,} changed, "
+        f"{report.unchanged:,} unchanged, {repeated}{len(report.errors):,} skipped; "
+        f"listings: {report.listings_added} added, {report.listings_changed} changed.",
         highlight=False,
     )
 

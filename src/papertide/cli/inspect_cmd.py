@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from papertide.cli.common import console, fail, open_store, settings_of
+from papertide.cli.common import console, fail, open_store, plural, settings_of
 
 if TYPE_CHECKING:
     from papertide.models import Paper
@@ -53,8 +53,8 @@ def stats(
         typer.echo(_dumps(data))
         return
     console.print(
-        f"[bold]{data['papers']:,}[/] papers, {data['listings']:,} page listings, "
-        f"{data['ingest_runs']:,} imports"
+        f"[bold]{plural(data['papers'], 'paper')}[/], "
+        f"{plural(data['listings'], 'page listing')}, {plural(data['ingest_runs'], 'import')}"
     )
     for title in ("by_source", "by_category", "by_day"):
         table = Table(title=title.replace("_", " "), title_justify="left")
@@ -121,9 +121,12 @@ def _print_paper(paper: Paper, listed: list[tuple[date, Paper, list[Paper]]]) ->
             console.print(f"[dim]{key:>10}[/] {value}", highlight=False)
     console.print()
     console.print(paper.abstract or "[dim](no abstract)[/]", highlight=False)
-    for day, subject, others in listed:
-        role = "listed" if subject.pk == paper.pk else f"listed with {subject.title!r}"
-        console.print(f"\n[bold]Page of {day}[/] ({role}): {len(others)} papers listed with it")
+    for day, subject, others in listed:  # others: the page's papers after its subject
+        if subject.pk == paper.pk:
+            line = f"this paper's own page, {plural(len(others), 'other paper')} listed with it"
+        else:
+            line = f"{subject.title!r}'s page, listed with {plural(len(others), 'other paper')}"
+        console.print(f"\n[bold]Page of {day}[/]: {line}", highlight=False)
 
 
 def list_papers(

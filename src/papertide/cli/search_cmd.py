@@ -145,7 +145,7 @@ def reindex(ctx: typer.Context) -> None:
         svc.close()
     finally:
         store.close()
-    console.print(f"indexed {count:,} papers with {settings.search.embedder}")
+    console.print(f"indexed {plural(count, 'paper')} with {settings.search.embedder}")
 
 
 @eval_app.command("beir")

@@ -222,7 +222,8 @@ def sources(
         return
     table = Table()
     for column in ("source", "on", "reads", "position", "last run", "status", "added"):
-        table.add_column(column)
+        # fold: a long URL wraps onto the next line instead of being cut with "…"
+        table.add_column(column, overflow="fold")
     for row in rows:
         run = row["last_run"] or {}
         position = row["watermark"] or "-"
