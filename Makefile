@@ -19,18 +19,17 @@ FIND_LINKS ?= $(or $(PIP_FIND_LINKS),$(shell $(PYTHON) -m pip config get global.
 
 $(STAMP): pyproject.toml $(LOCK_DEV)
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "papertide needs Python 3.11+"'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	UV_VERSION=$(UV_VERSION) bash scripts/install.sh $(VENV) $(LOCK_DEV)
+	PYTHON=$(PYTHON) UV_VERSION=$(UV_VERSION) bash scripts/install.sh $(VENV) $(LOCK_DEV)
 	touch $(STAMP)
 
 # The tests also run the sentence-transformers embedder (extra `st`: torch, CPU build).
 $(STAMP_ST): $(STAMP) $(LOCK_ST)
-	UV_VERSION=$(UV_VERSION) bash scripts/install.sh $(VENV) $(LOCK_ST)
+	PYTHON=$(PYTHON) UV_VERSION=$(UV_VERSION) bash scripts/install.sh $(VENV) $(LOCK_ST)
 	touch $(STAMP_ST)
 
 ## lock: pin every dependency again from pyproject.toml (needs uv: the venv's, or on PATH)
 lock: $(STAMP)
-	$(eval UV := $(shell command -v uv || echo $(BIN)/uv))
+	$(eval UV := $(shell command -v uv || echo $(VENV)/uv-boot/bin/uv))
 	$(UV) pip compile pyproject.toml --extra dev --extra postgres --python-version 3.11 \
 		--no-header --annotation-style line -o $(LOCK_DEV)
 	$(UV) pip compile pyproject.toml --extra dev --extra postgres --extra st \
