@@ -34,7 +34,7 @@ if [ -n "$uv" ]; then
   "$uv" pip install "${flags[@]}" --no-deps -e .
 else
   echo "install: uv is not available; installing with pip (slower)" >&2
-  "$python" -m pip --version >/dev/null 2>&1 || "$python" -m ensurepip --quiet
+  "$python" -m pip --version >/dev/null 2>&1 || "$python" -m ensurepip >/dev/null
   "$python" -m pip install --quiet -r "$lock"
   "$python" -m pip install --quiet --no-deps -e .
 fi
