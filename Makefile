@@ -7,19 +7,34 @@ STAMP_ST := $(VENV)/.installed-st
 DEMO_DATA ?= .demo-data
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow lint format bench clean services
+.PHONY: demo test test-slow lint lock format bench clean services
 
-$(STAMP): pyproject.toml
+# Installs read the lock files in requirements/ (every package pinned; `make lock` writes
+# them from pyproject.toml), through uv when it can be had, else pip: scripts/install.sh.
+LOCK_DEV := requirements/dev.txt
+LOCK_ST  := requirements/st.txt
+UV_VERSION ?= 0.13.8
+# Where pip finds wheels that are not on PyPI (the CPU build of torch, on this project's machines)
+FIND_LINKS ?= $(or $(PIP_FIND_LINKS),$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
+
+$(STAMP): pyproject.toml $(LOCK_DEV)
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "papertide needs Python 3.11+"'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
+	PYTHON=$(PYTHON) UV_VERSION=$(UV_VERSION) bash scripts/install.sh $(VENV) $(LOCK_DEV)
 	touch $(STAMP)
 
 # The tests also run the sentence-transformers embedder (extra `st`: torch, CPU build).
-$(STAMP_ST): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,st]'
+$(STAMP_ST): $(STAMP) $(LOCK_ST)
+	PYTHON=$(PYTHON) UV_VERSION=$(UV_VERSION) bash scripts/install.sh $(VENV) $(LOCK_ST)
 	touch $(STAMP_ST)
+
+## lock: pin every dependency again from pyproject.toml (needs uv: the venv's, or on PATH)
+lock: $(STAMP)
+	$(eval UV := $(shell command -v uv || echo $(VENV)/uv-boot/bin/uv))
+	$(UV) pip compile pyproject.toml --extra dev --extra postgres --python-version 3.11 \
+		--no-header --annotation-style line -o $(LOCK_DEV)
+	$(UV) pip compile pyproject.toml --extra dev --extra postgres --extra st \
+		--python-version 3.11 $(foreach d,$(FIND_LINKS),--find-links $(d)) \
+		--no-header --annotation-style line -o $(LOCK_ST)
 
 ## demo: install, import the bundled sample papers (with sample votes), serve :8000
 demo: $(STAMP)

@@ -63,3 +63,13 @@ def test_bench_nodes_times_cross_node_visibility(tmp_path: Path) -> None:
     out = _run(tmp_path, "nodes", "--papers", "300", "--rounds", "5")
     assert re.search(r"searchable on another: p50 [\d.]+ s, p99 [\d.]+ s over 5 papers", out)
     assert re.search(r"a new node: answers in [\d.]+ s, fully searchable in [\d.]+ s", out)
+
+
+def test_bench_cli_times_every_help_against_python(tmp_path: Path) -> None:
+    out = _run(tmp_path, "cli", "--runs", "1")
+    assert re.search(r"^python -c pass +[\d.]+ ms +\(baseline\)$", out, re.M)
+    labels = ["--help", "--version", "ingest --help", "bench cli --help", "digest preview --help"]
+    for label in labels:
+        line = rf"^papertide {re.escape(label)} +[\d.]+ ms +\(\+ *-?[\d.]+ ms over python\)"
+        assert re.search(line, out, re.M), label
+    assert re.search(r"^slowest: papertide .* --help [\d.]+ ms; budget 300 ms: ", out, re.M)

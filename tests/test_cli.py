@@ -22,9 +22,10 @@ def _cli(settings: Settings, *args: str) -> tuple[int, str]:
 def test_ingest_samples_then_again_reports_nothing_new(settings: Settings) -> None:
     code, out = _cli(settings, "ingest", "--samples", "--quiet")
     assert code == 0
-    assert "216 added, 0 changed, 31 unchanged, 0 skipped; listings: 3 added" in out
+    assert "Read 247 records from 3 files in " in out
+    assert "216 added, 0 changed, 0 unchanged, 31 repeats merged, 0 skipped; listings: 3" in out
     code, out = _cli(settings, "ingest", "--samples", "--quiet")
-    assert "0 added, 0 changed, 247 unchanged" in out
+    assert "0 added, 0 changed, 216 unchanged, 31 repeats merged, 0 skipped" in out
 
 
 def test_stats_show_and_list(settings: Settings, seeds: list[Path]) -> None:
@@ -46,9 +47,9 @@ def test_stats_show_and_list(settings: Settings, seeds: list[Path]) -> None:
     code, out = _cli(settings, "show", subject["id"])
     assert code == 0
     assert "Quamba2" in out
-    assert "Page of 2025-04-09 (listed)" in out
+    assert "Page of 2025-04-09: this paper's own page, 71 other papers listed with it" in out
     code, out = _cli(settings, "stats")
-    assert "216 papers, 3 page listings" in out
+    assert "216 papers, 3 page listings, 1 import" in out
 
 
 def test_show_unknown_paper_fails_clearly(settings: Settings) -> None:

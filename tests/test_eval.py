@@ -57,7 +57,9 @@ def _tiny_beir(folder: Path) -> Path:
 def test_eval_on_a_tiny_beir_set(tmp_path: Path, settings: Settings) -> None:
     beir = load_beir(_tiny_beir(tmp_path / "tiny"), "dev")
     assert set(beir.queries) == {"q1", "q2"}
-    scores = evaluate(beir, settings, ["bm25", "hybrid"])
+    indexed: list[int] = []
+    scores = evaluate(beir, settings, ["bm25", "hybrid"], on_indexed=indexed.append)
+    assert sum(indexed) == 3  # the progress callback saw every paper indexed
     assert [(s.mode, s.ndcg10, s.mrr10, s.recall100) for s in scores] == [
         ("bm25", 1.0, 1.0, 1.0),
         ("hybrid", 1.0, 1.0, 1.0),
@@ -73,6 +75,24 @@ def test_eval_command_prints_the_default_score_last(tmp_path: Path) -> None:
     assert result.output.strip().splitlines()[-1] == "ndcg@10=1.000"
     missing = runner.invoke(app, ["eval", "beir", str(tmp_path / "nope")])
     assert missing.exit_code == 2
+
+
+def test_eval_split_defaults_to_the_only_one_else_test(tmp_path: Path) -> None:
+    folder = _tiny_beir(tmp_path / "tiny")
+    runner = CliRunner()
+    base = ["--data-dir", str(tmp_path / "d"), "eval", "beir", str(folder), "--mode", "bm25"]
+    only_dev = runner.invoke(app, base)
+    assert only_dev.exit_code == 0, only_dev.output
+    assert "indexing 3 papers…" in only_dev.output
+    assert "2 queries (dev), embedder" in only_dev.output
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    both = runner.invoke(app, base)
+    assert both.exit_code == 0 and "1 query (test), embedder" in both.output
+    missing = runner.invoke(app, [*base, "--split", "train"])
+    assert missing.exit_code == 2
+    assert "train.tsv is missing (BEIR layout expected) (splits there: dev, test)" in (
+        " ".join(missing.output.split())
+    )
 
 
 def test_search_and_similar_commands(tmp_path: Path) -> None:

@@ -38,10 +38,12 @@ def test_seed_captures_give_each_paper_once_and_reimport_changes_nothing(
 ) -> None:
     first = ingest_paths(any_store, seeds, settings=any_settings)
     assert (first.added, first.changed, first.records, first.errors) == (216, 0, 247, [])
+    # 31 records are papers another page listed too: repeats, not "unchanged" papers.
+    assert (first.unchanged, first.repeated) == (0, 31)
     assert first.listings_added == 3
     assert any_store.count_papers() == 216
     again = ingest_paths(any_store, seeds, settings=any_settings)
-    assert (again.added, again.changed, again.unchanged) == (0, 0, 247)
+    assert (again.added, again.changed, again.unchanged, again.repeated) == (0, 0, 216, 31)
     assert (again.listings_added, again.listings_changed) == (0, 0)
     assert any_store.count_papers() == 216
 
@@ -130,7 +132,7 @@ def test_same_title_different_first_author_are_two_papers(
         '{"title": "A SURVEY", "abstract": "", "authors": ["A. Smith"]}\n'
     )
     report = ingest_paths(any_store, [data], settings=any_settings)
-    assert (report.added, report.unchanged) == (2, 1)
+    assert (report.added, report.unchanged, report.repeated) == (2, 0, 1)
 
 
 def test_beir_corpus_keeps_distinct_documents_with_equal_titles(

@@ -192,7 +192,7 @@ def test_a_failed_page_leaves_papers_and_checkpoint_unchanged(
     server.requests.clear()
     [result] = sync_sources(store, settings=impatient(settings), now=NOW + timedelta(days=1))
     assert result.status == "failed" and result.pages == 0
-    assert result.message is not None and result.message.startswith("arxiv: GET http://127.0.0.1")
+    assert result.message is not None and result.message.startswith("arxiv: GET 127.0.0.1:")
     assert "the next sync resumes there" in result.message
     assert snapshot(store) == before
     expected_attempts = 1 if case == "API error feed" else 2

@@ -168,5 +168,5 @@ def test_a_failed_request_leaves_papers_and_state_unchanged(
     server.handler = lambda seen: ERRORS[case]
     [result] = sync_sources(store, settings=impatient(settings), now=NOW)
     assert result.status == "failed" and result.pages == 0
-    assert (result.message or "").startswith("hf: GET http://127.0.0.1")
+    assert (result.message or "").startswith("hf: GET 127.0.0.1:")
     assert snapshot(store) == before

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
+import re
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -21,6 +22,7 @@ from papertide.sources.http import (
     naive_utc,
     parse_xml,
     retry_after_seconds,
+    short_url,
     user_agent,
 )
 from papertide.sources.settings import SyncSettings
@@ -49,25 +51,49 @@ def text(response: httpx.Response) -> str:
     return response.text
 
 
-def test_requests_are_spaced_by_the_interval_measured_at_the_server(server: FixtureServer) -> None:
+class FakeClock:
+    """The clock and sleep a client is given: time moves only when the client sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def clocked(source: str, settings: SyncSettings) -> tuple[PoliteClient, FakeClock, list[float]]:
+    """A client on a fake clock, and the clock's reading as each request leaves."""
+    clock = FakeClock()
+    client = PoliteClient(source, settings, clock=clock, sleep=clock.sleep)
+    sent: list[float] = []
+    client.http.event_hooks["request"] = [lambda request: sent.append(clock.now)]
+    return client, clock, sent
+
+
+def test_requests_are_spaced_by_the_interval(server: FixtureServer) -> None:
     server.script(Reply(b"ok"))
-    with PoliteClient("test", fast(request_interval=0.2)) as client:
+    client, clock, sent = clocked("test", fast(request_interval=0.2))
+    with client:
         for n in range(4):
             assert client.fetch(f"{server.url}/q", {"n": n}, text) == "ok"
-    arrivals = [seen.at for seen in server.requests]
-    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
-    assert len(gaps) == 3
-    # Spacing is enforced at the client; the server sees it give or take thread jitter.
-    assert min(gaps) >= 0.15, gaps
-    assert sum(gaps) >= 0.58, gaps
+    assert len(server.requests) == 4
+    assert [round(b - a, 6) for a, b in itertools.pairwise(sent)] == [0.2, 0.2, 0.2]
+    assert [round(s, 6) for s in clock.slept] == [0.2, 0.2, 0.2]  # the limiter's waits
 
 
 def test_retries_are_spaced_too(server: FixtureServer) -> None:
     server.script(Reply(b"busy", status=500), Reply(b"ok"))
-    with PoliteClient("test", fast(request_interval=0.2, backoff=0)) as client:
+    client, clock, sent = clocked("test", fast(request_interval=0.2, backoff=0))
+    with client:
         assert client.fetch(f"{server.url}/q", {}, text) == "ok"
-    first, second = (seen.at for seen in server.requests)
-    assert second - first >= 0.15
+    assert len(server.requests) == 2
+    assert round(sent[1] - sent[0], 6) == 0.2
+    assert [round(s, 6) for s in clock.slept] == [0.0, 0.2]  # no back-off, then the limiter
 
 
 def test_rate_limiter_on_a_fake_clock() -> None:
@@ -104,25 +130,42 @@ def test_429_then_success_is_retried_with_a_log_line(
     with caplog.at_level(logging.WARNING), PoliteClient("arxiv", fast()) as client:
         assert client.fetch(f"{server.url}/api/query", {"start": 0}, text) == "ok"
     assert len(server.requests) == 2
-    line = caplog.records[0].getMessage()
-    assert "arxiv" in line and "/api/query?start=0" in line
-    assert "HTTP 429" in line and "retry 1 of 2" in line
+    (record,) = caplog.records
+    host = server.url.removeprefix("http://")
+    # One short line: host and path, not the whole URL with its query string.
+    assert record.getMessage() == (
+        f"arxiv: HTTP 429 Too Many Requests from {host}/api/query; retry 1 of 2 in 0.0 s"
+    )
+
+
+def test_long_urls_are_shown_as_host_and_path(server: FixtureServer) -> None:
+    server.script(Reply(b"down", status=503))
+    query = {"search_query": " OR ".join(f"cat:cs.{c}" for c in "ABCDEFGHIJKLMNOP" * 4)}
+    with PoliteClient("arxiv", fast()) as client, pytest.raises(FetchError) as caught:
+        client.fetch(f"{server.url}/api/query", query, text)
+    assert len(caught.value.url) > 300
+    host = server.url.removeprefix("http://")
+    assert str(caught.value) == (
+        f"arxiv: GET {host}/api/query failed: HTTP 503 Service Unavailable after 3 attempts"
+    )
+    assert short_url("https://export.arxiv.org/api/query?a=1") == "export.arxiv.org/api/query"
 
 
 def test_503_retry_after_is_honoured(server: FixtureServer) -> None:
     server.script(Reply(b"", status=503, headers={"Retry-After": "1"}), Reply(b"ok"))
-    with PoliteClient("oai", fast(backoff=0)) as client:
+    client, clock, sent = clocked("oai", fast(backoff=0))
+    with client:
         assert client.fetch(f"{server.url}/oai", {}, text) == "ok"
-    first, second = (seen.at for seen in server.requests)
-    assert second - first >= 0.95
+    assert clock.slept == [1.0]
+    assert sent[1] - sent[0] == 1.0
 
 
 def test_retry_after_is_capped_by_max_wait(server: FixtureServer) -> None:
     server.script(Reply(b"", status=503, headers={"Retry-After": "3600"}), Reply(b"ok"))
-    started = time.monotonic()
-    with PoliteClient("oai", fast(max_wait=0.05)) as client:
+    client, clock, _ = clocked("oai", fast(max_wait=0.05))
+    with client:
         assert client.fetch(f"{server.url}/oai", {}, text) == "ok"
-    assert time.monotonic() - started < 2
+    assert clock.slept == [0.05]
 
 
 def test_retry_after_forms() -> None:
@@ -140,9 +183,9 @@ def test_giving_up_names_source_url_status_and_attempts(server: FixtureServer) -
         client.fetch(f"{server.url}/api/daily_papers", {"date": "2026-11-20"}, text)
     assert len(server.requests) == 3
     message = str(caught.value)
-    assert message.startswith("hf: GET http://127.0.0.1:")
-    assert "/api/daily_papers?date=2026-11-20" in message
-    assert "HTTP 503 Service Unavailable after 3 attempts" in message
+    assert message.startswith("hf: GET 127.0.0.1:")
+    assert "/api/daily_papers failed: HTTP 503 Service Unavailable after 3 attempts" in message
+    assert caught.value.url.endswith("/api/daily_papers?date=2026-11-20")
     assert caught.value.status == 503
 
 
@@ -153,11 +196,50 @@ def test_client_errors_are_not_retried(server: FixtureServer) -> None:
     assert len(server.requests) == 1
 
 
+def _refused_port() -> int:
+    """A loopback port nobody listens on (bound, then closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://papers.invalid/api", r"cannot resolve papers\.invalid \(.+\); not retried$"),
+        ("http://127.0.0.1:{port}/api", r"127\.0\.0\.1 refused the connection; not retried$"),
+    ],
+)
+def test_permanent_failures_fail_at_once_without_retries(
+    url: str, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # .invalid never resolves (RFC 2606), so no network is needed either way.
+    client, clock, sent = clocked("arxiv", fast(retries=4, backoff=5))
+    with caplog.at_level(logging.WARNING), client, pytest.raises(FetchError) as caught:
+        client.fetch(url.format(port=_refused_port()), {"q": "x"}, text)
+    assert len(sent) == 1  # one attempt
+    assert clock.slept == []  # no back-off
+    assert caplog.records == []  # no retry lines
+    assert "\n" not in str(caught.value)
+    assert re.search(reason, str(caught.value)), str(caught.value)
+
+
+def test_a_tls_failure_is_permanent(server: FixtureServer) -> None:
+    # The fixture server speaks plain HTTP: a TLS handshake with it fails.
+    server.script(Reply(b"ok"))
+    client, clock, sent = clocked("hf", fast(retries=3))
+    with client, pytest.raises(FetchError, match=r"TLS failed with 127\.0\.0\.1 .*not retried"):
+        client.fetch(server.url.replace("http://", "https://") + "/api", {}, text)
+    assert (len(sent), clock.slept) == (1, [])
+
+
 def test_a_slow_answer_times_out_and_is_retried(server: FixtureServer) -> None:
-    server.script(Reply(b"late", delay=1.0), Reply(b"ok"))
-    with PoliteClient("arxiv", fast(timeout=0.3)) as client:
+    server.script(Reply(b"late", delay=3.0), Reply(b"ok"))
+    client, clock, _ = clocked("arxiv", fast(timeout=1.0))
+    with client:
         assert client.fetch(f"{server.url}/q", {}, text) == "ok"
     assert len(server.requests) == 2
+    assert clock.slept == [0.01]  # the back-off before the one retry
 
 
 def test_a_truncated_body_is_a_transport_error_and_retried(server: FixtureServer) -> None:

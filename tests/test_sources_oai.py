@@ -213,6 +213,6 @@ def test_a_failed_page_leaves_papers_and_checkpoint_unchanged(
     server.requests.clear()
     [result] = sync_sources(store, settings=impatient(settings), now=NOW + timedelta(days=1))
     assert result.status == "failed" and result.pages == 0
-    assert (result.message or "").startswith("oai: GET http://127.0.0.1")
+    assert (result.message or "").startswith("oai: GET 127.0.0.1:")
     assert snapshot(store) == before
     assert len(server.requests) == (1 if case == "OAI error badArgument" else 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import date, datetime
 
@@ -173,13 +174,49 @@ def test_cli_reports_a_failed_source_and_exits_1(server: FixtureServer, settings
     )
     result = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "sync"], env=env)
     assert result.exit_code == 1
-    assert "hf failed:" in result.output and "an HTML page instead of JSON" in result.output
+    assert "error: hf: GET 127.0.0.1:" in result.output
+    assert "/nowhere failed: unusable response body: an HTML page instead of JSON" in result.output
+    assert "Nothing fetched: the source failed." in result.output
     store = Store.open(settings.resolved_database_url)
     try:
         assert store.count_papers() == 0 and list_states(store) == {}
         assert last_runs(store)["hf"].status == "failed"
     finally:
         store.close()
+
+
+def test_cli_dry_run_with_every_source_unreachable(settings: Settings) -> None:
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        "PAPERTIDE_SYNC__SOURCES": "arxiv,hf",
+        "PAPERTIDE_SYNC__ARXIV_API_URL": "http://export.arxiv.invalid/api/query",
+        "PAPERTIDE_SYNC__HF_URL": f"http://127.0.0.1:{port}/api/daily_papers",
+        "PAPERTIDE_SYNC__RETRIES": "4",
+    }
+    args = ["--data-dir", str(settings.data_dir), "sync", "--dry-run"]
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 1
+    assert "would be stored" not in result.output and "new papers" not in result.output
+    assert "Nothing fetched: every source failed." in result.output
+    assert "retry" not in result.output  # permanent causes: no back-off
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert lines == [
+        "error: arxiv: GET export.arxiv.invalid/api/query failed: cannot resolve "
+        f"export.arxiv.invalid ({_dns_reason()}); not retried. Nothing of that page was "
+        "stored; the next sync resumes there.",
+        f"error: hf: GET 127.0.0.1:{port}/api/daily_papers failed: 127.0.0.1 refused the "
+        "connection; not retried. Nothing of that page was stored; the next sync resumes there.",
+    ]
+
+
+def _dns_reason() -> str:
+    try:
+        socket.getaddrinfo("export.arxiv.invalid", 80)
+    except socket.gaierror as exc:
+        return str(exc.strerror)
+    raise AssertionError(".invalid resolved")
 
 
 def test_cli_rejects_an_unknown_source(settings: Settings) -> None:
@@ -201,3 +238,14 @@ def test_an_unexpected_error_is_raised_and_logged_as_such(
     assert snapshot(store) == before and server.requests == []
     run = last_runs(store)["arxiv"]
     assert run.status == "error" and run.message == "ValueError: Invalid isoformat string: '?'"
+
+
+def test_sources_table_never_cuts_a_url(settings: Settings) -> None:
+    url = "https://export.arxiv.org/api/query-with-a-rather-long-path/for-a-mirror/of-the-api"
+    env = {"PAPERTIDE_SYNC__ARXIV_API_URL": url, "COLUMNS": "80"}
+    result = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "sources"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output and "..." not in result.output
+    # Folded in its column: the URL's pieces, read down the column, are the whole URL.
+    cells = [line.split("│")[3].strip() for line in result.output.splitlines() if "│" in line]
+    assert url in "".join(cells).replace(" ", "")

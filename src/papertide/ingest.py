@@ -153,6 +153,7 @@ class Importer:
         self.pk_by_id: dict[str, int] = {}
         self.inserted_ids: set[str] = set()
         self.changed_ids: set[str] = set()
+        self.seen_ids: set[str] = set()  # every paper this run has read a record of
 
     def feed(self, items: Iterable[Item], *, strict: bool = False) -> None:
         """Take records, errors and listings from one source, in order."""
@@ -198,9 +199,13 @@ class Importer:
         batch, self.pending = self.pending, []
         index = _Index(self._candidates(batch))
         originals = {p.id: p for p in index.papers.values()}
+        fresh: set[str] = set()  # papers this run meets for the first time in this batch
         for record in batch:
             paper = self._resolve(index, record.paper)
             self.origin_ids.setdefault(record.origin, []).append(paper.id or "")
+            if paper.id not in self.seen_ids:
+                fresh.add(paper.id or "")
+                self.seen_ids.add(paper.id or "")
         new = [p for p in index.papers.values() if p.pk is None]
         changed = [
             (p, originals[p.id].external_ids)
@@ -217,7 +222,8 @@ class Importer:
         self.report.changed += len(changed_now - self.changed_ids)
         self.changed_ids |= changed_now
         self.inserted_ids.update(p.id or "" for p in new)
-        self.report.unchanged += len(batch) - added - len(changed_now)
+        self.report.repeated += len(batch) - len(fresh)
+        self.report.unchanged += len(fresh) - added - len(changed_now & fresh)
 
     def _candidates(self, batch: list[Record]) -> list[Paper]:
         arxiv: set[str] = set()

@@ -125,6 +125,9 @@ class ImportReport:
     added: int = 0
     changed: int = 0
     unchanged: int = 0
+    # Records of a paper this run had already read (a paper on several pages): merged into
+    # it, and counted here rather than as unchanged.
+    repeated: int = 0
     listings_added: int = 0
     listings_changed: int = 0
     errors: list[RecordError] = field(default_factory=list)

@@ -1,4 +1,9 @@
-"""The `papertide` command: thin Typer wrappers over the pipeline stages."""
+"""The `papertide` command: thin Typer wrappers over the pipeline stages.
+
+Registering the commands imports only Typer and the command modules, which import what a
+command runs inside its body: `papertide --help` and `--version` answer without loading the
+store, the web app, the search indexes or the mail code (tests/test_cli_startup.py).
+"""
 
 from __future__ import annotations
 
@@ -9,26 +14,30 @@ import typer
 from papertide import __version__
 from papertide.cli import (
     bench_cmd,
-    bench_web,
     demo_cmd,
     digest_cmd,
     ingest_cmd,
     inspect_cmd,
     search_cmd,
     serve_cmd,
+    subscribers_cmd,
     sync_cmd,
 )
-from papertide.cli.common import build_settings
+from papertide.cli.common import GlobalOptions
+from papertide.cli.helpfmt import PlainGroup
 
 app = typer.Typer(
     name="papertide",
+    cls=PlainGroup,
     help=(
-        "Research-paper discovery you can host yourself: import papers, look at them, "
-        "serve the site.\n\n"
-        "Quick start:  papertide ingest --samples && papertide serve"
+        "Research-paper discovery you can host yourself: import papers, search them, "
+        "serve the site, mail digests.\n\n"
+        "Quick start (the bundled sample papers, then the site on http://127.0.0.1:8000):\n\n"
+        "\b\n  papertide demo\n  papertide serve\n\n"
+        "Run `papertide COMMAND --help` for a command's options and examples."
     ),
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # plain click help: paragraphs wrapped whole, and no rich import
     pretty_exceptions_enable=False,
 )
 
@@ -43,22 +52,29 @@ def _version(value: bool) -> None:
 def _main(
     ctx: typer.Context,
     data_dir: Path | None = typer.Option(
-        None, "--data-dir", envvar="PAPERTIDE_DATA_DIR", help="Folder for the database and indexes."
+        None,
+        "--data-dir",
+        envvar="PAPERTIDE_DATA_DIR",
+        metavar="DIR",
+        help="Folder for the database and indexes.",
     ),
     database_url: str | None = typer.Option(
         None,
         "--database-url",
         envvar="PAPERTIDE_DATABASE_URL",
+        metavar="URL",
         help="SQLAlchemy URL, e.g. postgresql+psycopg://u:pw@host/db (default: SQLite file).",
     ),
     config: Path | None = typer.Option(
-        None, "--config", envvar="PAPERTIDE_CONFIG_FILE", help="TOML settings file."
+        None, "--config", envvar="PAPERTIDE_CONFIG_FILE", metavar="FILE", help="TOML settings file."
     ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    ctx.obj = build_settings(data_dir=data_dir, database_url=database_url, config=config)
+    # Settings are built when a command asks for them (common.settings_of), not here:
+    # `papertide COMMAND --help` passes through this callback too.
+    ctx.obj = GlobalOptions(data_dir=data_dir, database_url=database_url, config=config)
 
 
 ingest_cmd.register(app)
@@ -67,9 +83,9 @@ serve_cmd.register(app)
 search_cmd.register(app)
 demo_cmd.register(app)
 digest_cmd.register(app)
+subscribers_cmd.register(app)
 sync_cmd.register(app)
-bench_web.register(bench_cmd.bench_app)
-app.add_typer(bench_cmd.bench_app, name="bench")
+bench_cmd.register(app)
 
 
 def main() -> None:

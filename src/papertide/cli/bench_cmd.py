@@ -1,25 +1,17 @@
 """`papertide bench ...`: benchmarks that print their figures (medians, and ratios to a
-baseline measured in the same run, because shared machines are noisy)."""
+baseline measured in the same run, because shared machines are noisy).
+
+Only the commands' options live here; each body imports its benchmark (bench_*.py, the mail
+bench) when it runs, so that registering them costs `papertide --help` nothing.
+"""
 
 from __future__ import annotations
 
-import resource
-import statistics
-import tempfile
-import time
 from pathlib import Path
 
 import typer
 
-from papertide.cli.common import console, fail, settings_of
-from papertide.config import Settings
-from papertide.ingest import IngestOptions, ingest_paths
-from papertide.models import ImportReport
-from papertide.sources.files import numbered_lines
-from papertide.sources.snapshot import parse_snapshot
-from papertide.store import Store
-from papertide.store.scratch import scratch_database
-from papertide.synth import write_snapshot
+from papertide.cli.common import console, settings_of
 
 bench_app = typer.Typer(help="Benchmarks: each prints medians and the baseline it compares to.")
 
@@ -44,81 +36,127 @@ def bench_ingest(
 
     Example:  papertide --database-url postgresql+psycopg://me@localhost/postgres bench ingest
     """
-    base = settings_of(ctx)
-    postgres = base.database_url if base.database_url else None
-    with tempfile.TemporaryDirectory(prefix="papertide-bench-") as tmp:
-        source = keep or Path(tmp) / "snapshot.jsonl"
-        started = time.perf_counter()
-        write_snapshot(source, papers)
-        console.print(
-            f"generated {papers:,} lines ({source.stat().st_size / 1e6:,.0f} MB) "
-            f"in {time.perf_counter() - started:.1f} s"
-        )
-        parse_rates, import_rates, again_rates, pg_rates = [], [], [], []
-        for run in range(repeat):
-            parse_rates.append(_parse_rate(source, base))
-            settings = base.model_copy(
-                update={"data_dir": Path(tmp) / f"run{run}", "database_url": None}
-            )
-            first, second = _import_twice(settings, source, papers)
-            import_rates.append(first.rate)
-            again_rates.append(second.rate)
-            line = (
-                f"run {run + 1}: SQLite import {first.rate:,.0f} papers/s, re-import (all "
-                f"unchanged) {second.rate:,.0f} papers/s, parse only {parse_rates[-1]:,.0f} lines/s"
-            )
-            if postgres:
-                with scratch_database(postgres) as url:
-                    pg_first, _ = _import_twice(
-                        settings.model_copy(update={"database_url": url}), source, papers
-                    )
-                pg_rates.append(pg_first.rate)
-                line += f"; PostgreSQL import {pg_first.rate:,.0f} papers/s"
-            console.print(line)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    imp, par = statistics.median(import_rates), statistics.median(parse_rates)
-    console.print(
-        f"[bold]median import rate: {imp:,.0f} papers/s[/] (SQLite; re-import "
-        f"{statistics.median(again_rates):,.0f}/s; parse-only baseline {par:,.0f}/s; "
-        f"import/parse ratio {imp / par:.2f}); peak RSS {rss:,.0f} MB"
-    )
-    if pg_rates:
-        pg = statistics.median(pg_rates)
-        ratios = [p / s for p, s in zip(pg_rates, import_rates, strict=True)]
-        console.print(
-            f"[bold]median PostgreSQL import rate: {pg:,.0f} papers/s[/], "
-            f"{statistics.median(ratios):.2f}x SQLite (median of the runs' ratios)"
-        )
+    from papertide.cli.bench_ingest import run_bench_ingest
+
+    run_bench_ingest(settings_of(ctx), papers=papers, repeat=repeat, keep=keep)
 
 
-def _import_twice(
-    settings: Settings, source: Path, papers: int
-) -> tuple[ImportReport, ImportReport]:
-    """Import ``source`` into the settings' (empty) store, then again (nothing changes)."""
-    store = Store.open(settings.resolved_database_url)
-    try:
-        options = IngestOptions(fmt="arxiv-snapshot")
-        first = ingest_paths(store, [source], settings=settings, options=options)
-        second = ingest_paths(store, [source], settings=settings, options=options)
-    finally:
-        store.close()
-    if first.added != papers or second.added or second.changed:
-        raise fail(
-            f"expected {papers:,} added then nothing: got {first.added:,} added, then "
-            f"{second.added:,} added and {second.changed:,} changed"
-        )
-    return first, second
+@bench_app.command("search")
+def bench_search(
+    ctx: typer.Context,
+    papers: int = typer.Option(100_000, "--papers", "-n", min=100, help="Generated papers."),
+    queries: int = typer.Option(300, "--queries", "-q", min=10, help="Queries per kind."),
+    keep: Path | None = typer.Option(
+        None, "--keep", metavar="DIR", help="Keep the data folder here."
+    ),
+) -> None:
+    """Ingest and index N generated papers, then time lexical, dense, hybrid and similar.
+
+    Prints: the embedder's rate (abstracts/s, first sight); ingest+index papers/s; index
+    size; serving RSS (a fresh process, after the queries); p50/p99 latency per kind over
+    warm queries (similar: computed on a paper's first view; similar stored: later views,
+    read back); HNSW recall@10 against exact search, for 3-word queries and for papers.
+
+    With --database-url naming a PostgreSQL server, the papers go into a scratch database
+    there, and the same figures are measured in the same run for both vector backends:
+    local files (usearch HNSW) and pgvector (HNSW inside PostgreSQL, built from the
+    embeddings the local build stored: nothing is embedded twice).
+
+    Example:  papertide bench search --papers 100000
+
+    Example:  papertide --database-url postgresql+psycopg://me@localhost/postgres bench search
+    """
+    from papertide.cli.bench_search import run_bench_search
+
+    run_bench_search(settings_of(ctx), papers=papers, queries=queries, keep=keep)
 
 
-def _parse_rate(source: Path, settings: Settings) -> float:
-    started = time.perf_counter()
-    count = sum(
-        1
-        for _ in parse_snapshot(
-            numbered_lines(source),
-            str(source),
-            max_title=settings.max_title_chars,
-            max_abstract=settings.max_abstract_chars,
-        )
-    )
-    return count / (time.perf_counter() - started)
+@bench_app.command("nodes")
+def bench_nodes(
+    ctx: typer.Context,
+    papers: int = typer.Option(100_000, "--papers", "-n", min=100, help="Generated papers."),
+    rounds: int = typer.Option(50, "--rounds", "-r", min=5, help="Papers timed across nodes."),
+) -> None:
+    """Time what several machines on one database see of each other.
+
+    N generated papers go into a scratch database (on the PostgreSQL server that
+    --database-url names, else a SQLite file both nodes share), and node A builds its
+    index, embedding every paper once. Then, with `papertide serve` running as node B (a
+    data folder of its own), one paper at a time is stored and the time until B's
+    /api/search finds it is taken, over R rounds (p50 and p99). Last, node C starts with
+    an empty data folder: the time until it answers /healthz, and until its index is
+    ready (it loads the stored embeddings), beside node A's first build as the baseline.
+
+    Example:  papertide --database-url postgresql+psycopg://me@localhost/postgres bench nodes
+    """
+    from papertide.cli.bench_nodes import run_bench_nodes
+
+    run_bench_nodes(settings_of(ctx), papers=papers, rounds=rounds)
+
+
+@bench_app.command("web")
+def bench_web(
+    ctx: typer.Context,
+    papers: int = typer.Option(100_000, "--papers", "-n", min=100, help="Generated papers."),
+    requests: int = typer.Option(200, "--requests", "-r", min=10, help="Requests per page."),
+    voters: int = typer.Option(200, "--voters", help="Accounts casting votes on recent papers."),
+) -> None:
+    """Fill a fresh store with N generated papers and votes, then time every page.
+
+    Times are the app's own (the Server-Timing header), medians and 99th percentiles over
+    warm requests, beside /healthz as the baseline of the framework itself.
+
+    Example:  papertide bench web --papers 100000
+    """
+    from papertide.cli.bench_web import run_bench_web
+
+    run_bench_web(settings_of(ctx), papers=papers, requests=requests, voters=voters)
+
+
+@bench_app.command("digest")
+def bench_digest(
+    ctx: typer.Context,
+    subscribers: int = typer.Option(10_000, "--subscribers", "-n", min=1, help="Subscribers."),
+    papers: int = typer.Option(2_000, "--papers", min=10, help="New papers in the period."),
+) -> None:
+    """Compose and deliver N personalised digests to a loopback SMTP server; print the rate.
+
+    Needs aiosmtpd (the dev extra). Subscribers get varied interests (queries drawn from a
+    pool, categories, authors, upvotes for one in ten); everything runs on a fresh SQLite
+    store in a temporary folder.
+
+    Example:  papertide bench digest --subscribers 10000
+    """
+    from papertide.mail.bench import run_bench  # needs aiosmtpd
+
+    run_bench(settings_of(ctx), subscribers=subscribers, papers=papers, echo=console.print)
+
+
+@bench_app.command("cli")
+def bench_cli(
+    runs: int = typer.Option(10, "--runs", "-n", min=1, help="Rounds; medians are quoted."),
+    budget: float = typer.Option(0.3, "--budget", metavar="SECONDS", help="Target per command."),
+) -> None:
+    """Time `papertide --help`, `--version` and every command's `--help` in fresh processes.
+
+    Each round runs `python -c pass` (the baseline: the interpreter's own start) and then
+    every command once, so that all of them share the machine's load of the moment; the
+    figures are medians over the rounds, with the time over the baseline.
+
+    Example:  papertide bench cli --runs 20
+    """
+    from typer.main import get_command
+
+    from papertide.cli import app
+    from papertide.cli.bench_startup import report_lines, startup_argvs, time_startup
+
+    argvs = startup_argvs(get_command(app))
+    console.print(f"{len(argvs) - 1} commands and the baseline, {runs} rounds")
+    medians = time_startup(argvs, rounds=runs)
+    for line in report_lines(medians, budget=budget):
+        console.print(line, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `bench` and its commands to the app."""
+    app.add_typer(bench_app, name="bench")

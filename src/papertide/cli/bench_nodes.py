@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import typer
 
-from papertide.cli.common import console, fail, settings_of
+from papertide.cli.common import console, fail
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, import_items, ingest_paths
 from papertide.models import Paper, Record
@@ -28,24 +27,8 @@ from papertide.store.scratch import scratch_database
 from papertide.synth import write_snapshot
 
 
-def bench_nodes(
-    ctx: typer.Context,
-    papers: int = typer.Option(100_000, "--papers", "-n", min=100, help="Generated papers."),
-    rounds: int = typer.Option(50, "--rounds", "-r", min=5, help="Papers timed across nodes."),
-) -> None:
-    """Time what several machines on one database see of each other.
-
-    N generated papers go into a scratch database (on the PostgreSQL server that
-    --database-url names, else a SQLite file both nodes share), and node A builds its
-    index, embedding every paper once. Then, with `papertide serve` running as node B
-    (a data folder of its own), one paper at a time is stored and the time until B's
-    /api/search finds it is taken, over R rounds (p50 and p99). Last, node C starts with an
-    empty data folder: the time until it answers /healthz, and until its index is ready
-    (it loads the stored embeddings), beside node A's first build as the baseline.
-
-    Example:  papertide --database-url postgresql+psycopg://me@localhost/postgres bench nodes
-    """
-    base = settings_of(ctx)
+def run_bench_nodes(base: Settings, *, papers: int, rounds: int) -> None:
+    """Cross-node visibility and a new node's catch-up (see `bench nodes --help`)."""
     with tempfile.TemporaryDirectory(prefix="papertide-bench-nodes-") as tmp:
         if base.database_url:
             with scratch_database(base.database_url) as url:

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import typer
 
-from papertide.cli.common import console, fail, settings_of
+from papertide.cli.common import console, fail
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
 from papertide.search.embedders import DEFAULT_EMBEDDER, StaticEmbedder, load_embedder, paper_text
@@ -54,30 +53,9 @@ class TopicalSnapshotGenerator(SnapshotGenerator):
         ]
 
 
-def bench_search(
-    ctx: typer.Context,
-    papers: int = typer.Option(100_000, "--papers", "-n", min=100, help="Generated papers."),
-    queries: int = typer.Option(300, "--queries", "-q", min=10, help="Queries per kind."),
-    keep: Path | None = typer.Option(None, "--keep", help="Keep the data folder here."),
-) -> None:
-    """Ingest and index N generated papers, then time lexical, dense, hybrid and similar.
-
-    Prints: the embedder's rate (abstracts/s, first sight); ingest+index
-    papers/s; index size; serving RSS (a fresh process, after the queries);
-    p50/p99 latency per kind over warm queries (similar: computed on a
-    paper's first view; similar stored: later views, read back); HNSW
-    recall@10 against exact search, for 3-word queries and for papers.
-
-    With --database-url naming a PostgreSQL server, the papers go into a scratch database
-    there, and the same figures are measured in the same run for both vector backends:
-    local files (usearch HNSW) and pgvector (HNSW inside PostgreSQL, built from the
-    embeddings the local build stored: nothing is embedded twice).
-
-    Example:  papertide bench search --papers 100000
-
-    Example:  papertide --database-url postgresql+psycopg://me@localhost/postgres bench search
-    """
-    base = settings_of(ctx)
+def run_bench_search(base: Settings, *, papers: int, queries: int, keep: Path | None) -> None:
+    """Ingest and index ``papers`` generated papers, then time each kind of query; with a
+    PostgreSQL database_url, in a scratch database there, for both vector backends."""
     if base.database_url:
         with scratch_database(base.database_url) as url:
             _bench_search(base.model_copy(update={"database_url": url}), papers, queries, keep)

@@ -11,10 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import typer
-
-from papertide.cli.common import console, settings_of
+from papertide.cli.common import console
 from papertide.clock import utcnow
+from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
 from papertide.store import Store
 from papertide.synth import write_snapshot
@@ -24,20 +23,8 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
 
-def bench_web(
-    ctx: typer.Context,
-    papers: int = typer.Option(100_000, "--papers", "-n", min=100, help="Generated papers."),
-    requests: int = typer.Option(200, "--requests", "-r", min=10, help="Requests per page."),
-    voters: int = typer.Option(200, "--voters", help="Accounts casting votes on recent papers."),
-) -> None:
-    """Fill a fresh store with N generated papers and votes, then time every page.
-
-    Times are the app's own (the Server-Timing header), medians and 99th percentiles over
-    warm requests, beside /healthz as the baseline of the framework itself.
-
-    Example:  papertide bench web --papers 100000
-    """
-    base = settings_of(ctx)
+def run_bench_web(base: Settings, *, papers: int, requests: int, voters: int) -> None:
+    """Fill a fresh store with generated papers and votes, then time every page."""
     with tempfile.TemporaryDirectory(prefix="papertide-bench-web-") as tmp:
         settings = base.model_copy(update={"data_dir": Path(tmp), "database_url": None})
         source = write_snapshot(Path(tmp) / "papers.jsonl", papers)
@@ -106,8 +93,3 @@ def _time_pages(client: TestClient, store: Store, ids: list[str], requests: int)
         console.print(
             f"{name:22} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   ({p50 / base_p50:5.1f}x baseline)"
         )
-
-
-def register(app: typer.Typer) -> None:
-    """Add the command to the bench app."""
-    app.command("web")(bench_web)

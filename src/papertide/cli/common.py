@@ -1,26 +1,71 @@
-"""What every command shares: the Settings built from global options, the console, the store."""
+"""What every command shares: the Settings built from global options, the console, the store.
+
+Kept light: `papertide --help` imports this module, so rich, pydantic and the store are
+loaded only when a command runs (the consoles are made on first use).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from papertide.config import Settings
-from papertide.store import Store
-from papertide.terminal import SafeConsole as Console  # prints no ESC from imported text
+if TYPE_CHECKING:
+    from rich.console import Console
 
-console = Console(soft_wrap=True)  # never split a "file:line: reason" line
-err_console = Console(stderr=True, soft_wrap=True)
+    from papertide.config import Settings
+    from papertide.store import Store
+
+
+class _LazyConsole:
+    """A rich Console made on first use (importing rich costs a tenth of a second)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def _real(self) -> Console:
+        if self._console is None:
+            from papertide.terminal import SafeConsole  # prints no ESC from imported text
+
+            self._console = SafeConsole(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+    # Special methods are looked up on the type, not through __getattr__ (rich's Live and
+    # Progress enter the console they are given).
+    def __enter__(self) -> Console:
+        return self._real().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._real().__exit__(*exc)
+
+
+console = cast("Console", _LazyConsole(soft_wrap=True))  # never split "file:line: reason"
+err_console = cast("Console", _LazyConsole(stderr=True, soft_wrap=True))
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """The global options as given; the Settings are built from them when a command runs."""
+
+    data_dir: Path | None = None
+    database_url: str | None = None
+    config: Path | None = None
 
 
 def build_settings(
     *, data_dir: Path | None, database_url: str | None, config: Path | None
 ) -> Settings:
     """Settings from the global options layered over env variables and the config file."""
+    from papertide.config import Settings
+
     overrides: dict[str, object] = {}
     if data_dir is not None:
         overrides["data_dir"] = data_dir
@@ -34,16 +79,25 @@ def build_settings(
 
 
 def settings_of(ctx: typer.Context) -> Settings:
-    """The Settings the main callback built for this invocation."""
-    settings = ctx.obj
-    if not isinstance(settings, Settings):  # a command called without the main callback
-        settings = Settings()
-        ctx.obj = settings
+    """The Settings for this invocation, built from the global options on first use."""
+    from papertide.config import Settings
+
+    root = ctx.find_root()
+    found = root.obj
+    if isinstance(found, Settings):
+        return found
+    options = found if isinstance(found, GlobalOptions) else GlobalOptions()
+    settings = build_settings(
+        data_dir=options.data_dir, database_url=options.database_url, config=options.config
+    )
+    root.obj = settings
     return settings
 
 
 def open_store(settings: Settings) -> Store:
     """Open (and migrate) the configured database."""
+    from papertide.store import Store
+
     return Store.open(settings.resolved_database_url)
 
 
@@ -53,11 +107,18 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """'1 paper', '2 papers', '1,204 papers' (``many`` for irregular plurals)."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
+
+
 @contextmanager
 def progress_bar(
     label: str, *, total: int | None = None, quiet: bool = False
 ) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr (gone when done); yields ``advance(n)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     progress = Progress(
         TextColumn(f"[bold]{label}"),
         BarColumn(),

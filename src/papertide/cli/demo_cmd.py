@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import random
-import secrets
+from typing import TYPE_CHECKING
 
 import typer
 
-from papertide.cli.common import console, open_store, settings_of
+from papertide.cli.common import console, open_store, plural, settings_of
 from papertide.cli.ingest_cmd import print_report, sample_paths
-from papertide.clock import utcnow
-from papertide.ingest import ingest_paths
-from papertide.store import NameTaken, Store
+
+if TYPE_CHECKING:
+    from papertide.store import Store
 
 _READERS = 12
 
@@ -27,6 +26,8 @@ def demo(
 
     Example:  papertide demo && papertide serve
     """
+    from papertide.ingest import ingest_paths
+
     settings = settings_of(ctx)
     paths = sample_paths()
     store = open_store(settings)
@@ -34,13 +35,18 @@ def demo(
         print_report(ingest_paths(store, paths, settings=settings), files=len(paths))
         if votes:
             cast = cast_sample_votes(store)
-            console.print(f"Sample votes: {cast} votes from {_READERS} demo readers.")
+            readers = plural(_READERS, "demo reader")
+            console.print(f"Sample votes: {plural(cast, 'vote')} from {readers}.")
     finally:
         store.close()
 
 
 def cast_sample_votes(store: Store, *, seed: int = 7) -> int:
     """Deterministic, skewed votes (a few papers get many) from demo accounts."""
+    import random
+
+    from papertide.clock import utcnow
+
     rng = random.Random(seed)
     ranked = sorted(store.list_papers(limit=10_000), key=lambda p: p.id or "")
     rng.shuffle(ranked)
@@ -56,6 +62,11 @@ def cast_sample_votes(store: Store, *, seed: int = 7) -> int:
 
 
 def _reader(store: Store, name: str) -> int:
+    import secrets
+
+    from papertide.clock import utcnow
+    from papertide.store import NameTaken
+
     found = store.user_by_name(name)
     if found is not None:
         return found.pk

@@ -6,27 +6,23 @@ plenty); it composes what is due and not yet composed, then delivers the outbox.
 
 from __future__ import annotations
 
-import logging
-import signal
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 
-from papertide.cli.bench_cmd import bench_app
-from papertide.cli.common import console, fail, open_store, settings_of
-from papertide.clock import utcnow
-from papertide.config import Settings
-from papertide.mail.digest import ComposeReport, preview_message, run_digests
-from papertide.mail.send import SendReport
-from papertide.store import Store, outbox
-from papertide.store import subscriptions as subs
+from papertide.cli.common import console, fail, open_store, plural, settings_of
+
+if TYPE_CHECKING:  # the mail code is loaded by the commands that run it
+    from types import FrameType
+
+    from papertide.config import Settings
+    from papertide.mail.digest import ComposeReport
+    from papertide.mail.send import SendReport
+    from papertide.store import Store
 
 digest_app = typer.Typer(help="Email digests: compose and send what is due, preview one.")
-log = logging.getLogger(__name__)
 
 
 def _print(composed: ComposeReport, sent: SendReport | None) -> None:
@@ -52,6 +48,10 @@ def send(
 
     Example:  */15 * * * *  papertide digest send
     """
+    from papertide.clock import utcnow
+    from papertide.mail.digest import run_digests
+    from papertide.store import outbox
+
     settings = settings_of(ctx)
     store = open_store(settings)
     try:
@@ -78,6 +78,10 @@ def preview(
 
     Example:  papertide digest preview ada@example.org -o /tmp/d.html
     """
+    from papertide.clock import utcnow
+    from papertide.mail.digest import preview_message
+    from papertide.store import subscriptions as subs
+
     settings = settings_of(ctx)
     store = open_store(settings)
     try:
@@ -98,6 +102,8 @@ class _Stop:
     """Set by SIGTERM or SIGINT: the worker finishes the job in hand, then exits."""
 
     def __init__(self) -> None:
+        import threading
+
         self.event = threading.Event()
         self.signal: int | None = None
 
@@ -114,12 +120,20 @@ def worker(
 ) -> None:
     """Run syncs and digests on their schedules in one long-running process.
 
-    Sync every sync.interval_minutes, digests every mail.digest_interval_minutes; SIGTERM or
-    Ctrl-C stops it cleanly between jobs (a digest batch cut short by a hard kill is re-sent
-    by the next run, see mail/send.py).
+    Syncs every sync.interval_minutes (PAPERTIDE_SYNC__INTERVAL_MINUTES), digests every
+    mail.digest_interval_minutes. SIGTERM or Ctrl-C stops it cleanly between jobs; a digest
+    batch cut short by a hard kill is sent by a later run once its lease
+    (mail.lease_seconds) runs out.
 
-    Example:  papertide worker
+    Examples:
+      papertide worker
+      papertide worker --once --no-sync
     """
+    import logging
+    import signal
+    import time
+
+    log = logging.getLogger(__name__)
     settings = settings_of(ctx)
     stop = _Stop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -153,6 +167,9 @@ def worker(
 
 
 def _digests(store: Store, settings: Settings) -> None:
+    from papertide.clock import utcnow
+    from papertide.mail.digest import run_digests
+
     composed, sent = run_digests(store, settings=settings, now=utcnow())
     _print(composed, sent)
 
@@ -163,30 +180,11 @@ def _sync(store: Store, settings: Settings) -> None:
 
     results = sync_sources(store, settings=settings)
     for result in results:
-        console.print(f"sync {result.name}: {result.status} ({result.pages} pages)")
+        console.print(f"sync {result.name}: {result.status} ({plural(result.pages, 'page')})")
     index_new_papers(store, settings, results, quiet=True)
 
 
-def bench_digest(
-    ctx: typer.Context,
-    subscribers: int = typer.Option(10_000, "--subscribers", "-n", min=1, help="Subscribers."),
-    papers: int = typer.Option(2_000, "--papers", min=10, help="New papers in the period."),
-) -> None:
-    """Compose and deliver N personalised digests to a loopback SMTP server; print the rate.
-
-    Needs aiosmtpd (the dev extra). Subscribers get varied interests (queries drawn from a
-    pool, categories, authors, upvotes for one in ten); everything runs on a fresh SQLite
-    store in a temporary folder.
-
-    Example:  papertide bench digest --subscribers 10000
-    """
-    from papertide.mail.bench import run_bench  # needs aiosmtpd
-
-    run_bench(settings_of(ctx), subscribers=subscribers, papers=papers, echo=console.print)
-
-
 def register(app: typer.Typer) -> None:
-    """Add `digest`, `worker` and `bench digest` to the CLI."""
+    """Add `digest` and `worker` to the CLI."""
     app.add_typer(digest_app, name="digest")
     app.command("worker")(worker)
-    bench_app.command("digest")(bench_digest)

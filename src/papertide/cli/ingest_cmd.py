@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from papertide.cli.common import console, err_console, fail, open_store, settings_of
-from papertide.ingest import ImportAborted, IngestOptions, ingest_paths
-from papertide.models import ImportReport
-from papertide.sources.files import FORMATS, FormatError
-from papertide.sources.jsonl import parse_mapping
+from papertide.cli.common import console, err_console, fail, open_store, plural, settings_of
+
+if TYPE_CHECKING:  # the import stack is loaded by the command that runs it
+    from papertide.models import ImportReport
+
+# sources.files.FORMATS, named here without importing the parsers (tests/test_cli_help.py
+# checks that the two agree).
+_FORMATS_HELP = "auto, or one of: page, jsonl, arxiv-snapshot. auto looks at the first line."
 
 _MAX_SHOWN_ERRORS = 20
 
 
 def sample_paths() -> list[Path]:
     """The trending-page captures shipped inside the package."""
+    from importlib import resources
+
     folder = resources.files("papertide") / "samples"
     return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".txt"))
 
@@ -37,7 +34,7 @@ def ingest(
         "auto",
         "--format",
         "-f",
-        help=f"auto, or one of: {', '.join(FORMATS)}. auto looks at the first line.",
+        help=_FORMATS_HELP,
     ),
     samples: bool = typer.Option(False, "--samples", help="Import the bundled sample papers."),
     strict: bool = typer.Option(
@@ -79,6 +76,19 @@ def ingest(
 
       papertide ingest papers.jsonl --field abstract=summary --id-namespace mylab
     """
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from papertide.ingest import ImportAborted, IngestOptions, ingest_paths
+    from papertide.sources.files import FormatError
+    from papertide.sources.jsonl import parse_mapping
+
     settings = settings_of(ctx)
     files = list(paths or []) + (sample_paths() if samples else [])
     if not files:
@@ -137,12 +147,13 @@ def print_report(report: ImportReport, *, files: int) -> None:
         err_console.print(f"[red]skipped:[/] {error}", highlight=False)
     if len(report.errors) > len(shown):
         err_console.print(f"[red]... and {len(report.errors) - len(shown)} more skipped records")
+    repeated = f"{report.repeated:,} repeats merged, " if report.repeated else ""
     console.print(
-        f"Read {report.records:,} records from {files} file(s) in {report.seconds:.1f} s "
-        f"({report.rate:,.0f} papers/s): [green]{report.added:,} added[/], "
-        f"{report.changed:,} changed, {report.unchanged:,} unchanged, "
-        f"{len(report.errors):,} skipped; listings: {report.listings_added} added, "
-        f"{report.listings_changed} changed.",
+        f"Read {plural(report.records, 'record')} from {plural(files, 'file')} in "
+        f"{report.seconds:.1f} s ({report.rate:,.0f} papers/s): "
+        f"[green]{report.added:,} added[/], {report.changed:,} changed, "
+        f"{report.unchanged:,} unchanged, {repeated}{len(report.errors):,} skipped; "
+        f"listings: {report.listings_added} added, {report.listings_changed} changed.",
         highlight=False,
     )
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
 import typer
-from rich.table import Table
 
-from papertide.cli.common import console, fail, open_store, settings_of
-from papertide.models import Paper
+from papertide.cli.common import console, fail, open_store, plural, settings_of
+
+if TYPE_CHECKING:
+    from papertide.models import Paper
 
 
 def paper_json(paper: Paper) -> dict[str, Any]:
@@ -23,6 +23,8 @@ def paper_json(paper: Paper) -> dict[str, Any]:
 
 
 def _dumps(value: Any) -> str:
+    import orjson
+
     def _default(obj: Any) -> Any:
         if isinstance(obj, date | datetime):
             return obj.isoformat()
@@ -40,6 +42,8 @@ def stats(
 
     Example:  papertide stats --top 30
     """
+    from rich.table import Table
+
     store = open_store(settings_of(ctx))
     try:
         data = store.stats(top=top)
@@ -49,8 +53,8 @@ def stats(
         typer.echo(_dumps(data))
         return
     console.print(
-        f"[bold]{data['papers']:,}[/] papers, {data['listings']:,} page listings, "
-        f"{data['ingest_runs']:,} imports"
+        f"[bold]{plural(data['papers'], 'paper')}[/], "
+        f"{plural(data['listings'], 'page listing')}, {plural(data['ingest_runs'], 'import')}"
     )
     for title in ("by_source", "by_category", "by_day"):
         table = Table(title=title.replace("_", " "), title_justify="left")
@@ -63,12 +67,16 @@ def stats(
 
 def show(
     ctx: typer.Context,
-    ref: str = typer.Argument(..., help="Paper id, arXiv id or URL (any version), or DOI."),
+    ref: str = typer.Argument(
+        ..., metavar="ID", help="Paper id, arXiv id or URL (any version), or DOI."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the whole record as JSON."),
 ) -> None:
     """Show one paper.
 
-    Examples:  papertide show 2407.02490     papertide show https://arxiv.org/abs/2407.02490v2
+    Examples:
+      papertide show 2407.02490
+      papertide show https://arxiv.org/abs/2407.02490v2
     """
     store = open_store(settings_of(ctx))
     try:
@@ -113,9 +121,12 @@ def _print_paper(paper: Paper, listed: list[tuple[date, Paper, list[Paper]]]) ->
             console.print(f"[dim]{key:>10}[/] {value}", highlight=False)
     console.print()
     console.print(paper.abstract or "[dim](no abstract)[/]", highlight=False)
-    for day, subject, others in listed:
-        role = "listed" if subject.pk == paper.pk else f"listed with {subject.title!r}"
-        console.print(f"\n[bold]Page of {day}[/] ({role}): {len(others)} papers listed with it")
+    for day, subject, others in listed:  # others: the page's papers after its subject
+        if subject.pk == paper.pk:
+            line = f"this paper's own page, {plural(len(others), 'other paper')} listed with it"
+        else:
+            line = f"{subject.title!r}'s page, listed with {plural(len(others), 'other paper')}"
+        console.print(f"\n[bold]Page of {day}[/]: {line}", highlight=False)
 
 
 def list_papers(
@@ -129,8 +140,13 @@ def list_papers(
 ) -> None:
     """List stored papers, newest day first.
 
-    Examples:  papertide list -n 10     papertide list --date 2026-03-12 --json
+    Examples:
+      papertide list -n 10
+      papertide list --date 2026-03-12 --json
     """
+    import orjson
+    from rich.table import Table
+
     store = open_store(settings_of(ctx))
     try:
         found = store.list_papers(day=day.date() if day else None, limit=limit, offset=offset)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import orjson
 import typer
 
 from papertide.cli.common import (
@@ -12,19 +14,29 @@ from papertide.cli.common import (
     err_console,
     fail,
     open_store,
+    plural,
     progress_bar,
     settings_of,
 )
-from papertide.config import Settings
-from papertide.models import Hit
-from papertide.search.service import MODES, SORTS, SearchService
-from papertide.store import Store
+
+if TYPE_CHECKING:  # the search stack is imported by the commands that run it
+    from papertide.config import Settings
+    from papertide.models import Hit
+    from papertide.search.service import SearchService
+    from papertide.store import Store
+
+# The help names search.service's MODES and SORTS without importing it (numpy, tantivy);
+# tests/test_cli_help.py checks that the two agree.
+_MODES_HELP = "One of: bm25, dense, hybrid."
+_SORTS_HELP = "One of: relevance, date, trending."
 
 eval_app = typer.Typer(help="Measure search quality on a labelled data set.")
 
 
 def open_service(settings: Settings, store: Store, *, quiet: bool = False) -> SearchService:
     """Open the search indexes and catch up with the store, with a progress bar if slow."""
+    from papertide.search.service import SearchService
+
     svc = SearchService.open(settings, store, catch_up=False)
     refresh_with_progress(svc, store, quiet=quiet)
     return svc
@@ -41,8 +53,8 @@ def search(
     query: str = typer.Argument(..., help='Words, "phrases", -excluded, author:, cat:, ...'),
     k: int = typer.Option(10, "-k", "--top", min=1, help="Hits to show."),
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many hits (paging)."),
-    mode: str = typer.Option("hybrid", "--mode", "-m", help=f"One of: {', '.join(MODES)}."),
-    sort: str = typer.Option("relevance", "--sort", "-s", help=f"One of: {', '.join(SORTS)}."),
+    mode: str = typer.Option("hybrid", "--mode", "-m", help=_MODES_HELP),
+    sort: str = typer.Option("relevance", "--sort", "-s", help=_SORTS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Search stored papers by meaning and by keyword.
@@ -59,6 +71,10 @@ def search(
 
       papertide search "retrieval augmented generation" --json -k 5
     """
+    import orjson
+
+    from papertide.search.service import MODES, SORTS
+
     settings = settings_of(ctx)
     if mode not in MODES or sort not in SORTS:
         raise fail(f"--mode is one of {', '.join(MODES)}; --sort one of {', '.join(SORTS)}", 2)
@@ -95,6 +111,8 @@ def similar(
 
     Example:  papertide similar 2401.01234
     """
+    import orjson
+
     settings = settings_of(ctx)
     store = open_store(settings)
     try:
@@ -120,6 +138,8 @@ def reindex(ctx: typer.Context) -> None:
 
     Example:  PAPERTIDE_SEARCH__EMBEDDER=st:all-MiniLM-L6-v2 papertide reindex
     """
+    from papertide.search.service import SearchService
+
     settings = settings_of(ctx)
     store = open_store(settings)
     try:
@@ -129,31 +149,36 @@ def reindex(ctx: typer.Context) -> None:
         svc.close()
     finally:
         store.close()
-    console.print(f"indexed {count:,} papers with {settings.search.embedder}")
+    console.print(f"indexed {plural(count, 'paper')} with {settings.search.embedder}")
 
 
 @eval_app.command("beir")
 def eval_beir(
     ctx: typer.Context,
     folder: Path = typer.Argument(..., help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/."),
-    split: str = typer.Option("test", "--split", help="qrels/SPLIT.tsv to score against."),
+    split: str | None = typer.Option(
+        None,
+        "--split",
+        help="qrels/SPLIT.tsv to score against (default: the only split in qrels/, else test).",
+    ),
     mode: str = typer.Option("all", "--mode", help="bm25, dense, hybrid or all."),
     embedder: str | None = typer.Option(None, "--embedder", help="Embedder for this run."),
 ) -> None:
     """Score search on a BEIR data set: nDCG@10, Recall@100 and MRR@10 per mode.
 
-    The corpus goes into a temporary store and index; queries run through
-    the same search code as the site. The last line is the default mode's
-    score: ndcg@10=0.xxx
+    The corpus goes into a temporary store and index; queries run through the same search
+    code as the site. The last line is the default mode's score: ndcg@10=0.xxx
 
-    Example:
-      papertide eval beir ../shared/data/scifact-dev --split dev --mode all
+    Search settings apply as elsewhere: with PAPERTIDE_SEARCH__PASSAGES=off an 'st:' model
+    is scored without its passage vectors.
 
-    Search settings apply as elsewhere: with PAPERTIDE_SEARCH__PASSAGES=off
-    an 'st:' model is scored without its passage vectors.
+    Examples:
+      papertide eval beir ../shared/data/scifact-dev --mode all
+      papertide eval beir ~/beir/scifact --split test --embedder st:all-MiniLM-L6-v2
     """
     from papertide.search.eval import evaluate, load_beir
     from papertide.search.passages import enabled
+    from papertide.search.service import MODES
 
     settings = settings_of(ctx)
     modes = list(MODES) if mode == "all" else [mode]
@@ -162,14 +187,19 @@ def eval_beir(
     if embedder:
         search = settings.search.model_copy(update={"embedder": embedder})
         settings = settings.model_copy(update={"search": search})
+    splits = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+    chosen = split or (splits[0] if len(splits) == 1 else "test")
     try:
-        beir = load_beir(folder, split)
+        beir = load_beir(folder, chosen)
     except FileNotFoundError as exc:
-        raise fail(str(exc), 2) from exc
+        there = f" (splits there: {', '.join(splits)})" if splits else ""
+        raise fail(f"{exc}{there}", 2) from exc
     passages = enabled(settings.search.passages, settings.search.embedder)
-    scores = evaluate(beir, settings, modes, on_stage=lambda s: err_console.print(f"[dim]{s}…"))
+    with _stages() as (on_stage, advance):
+        scores = evaluate(beir, settings, modes, on_stage=on_stage, on_indexed=advance)
+    queries = plural(len(beir.queries), "query", "queries")
     console.print(
-        f"{len(beir.queries)} queries, embedder {settings.search.embedder}, "
+        f"{queries} ({chosen}), embedder {settings.search.embedder}, "
         f"fusion {settings.search.fusion}, passages {'on' if passages else 'off'}"
     )
     console.print(f"{'mode':8} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8} {'ms/query':>9}")
@@ -179,6 +209,30 @@ def eval_beir(
         )
     default = next((s for s in scores if s.mode == "hybrid"), scores[-1])
     typer.echo(f"ndcg@10={default.ndcg10:.3f}")
+
+
+@contextmanager
+def _stages() -> Iterator[tuple[Callable[[str], None], Callable[[int], None]]]:
+    """A line on stderr per stage of the eval, and a count of the papers indexed."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True
+    )
+    with progress:
+        task = progress.add_task("", total=None)
+        stage = [""]
+
+        def on_stage(text: str) -> None:
+            err_console.print(f"[dim]{text}…", highlight=False)
+            stage[0] = text
+            progress.update(task, description=text)
+
+        def advance(n: int) -> None:
+            done = int(progress.tasks[0].completed) + n
+            progress.update(task, completed=done, description=f"{stage[0]}: {done:,} indexed")
+
+        yield on_stage, advance
 
 
 def _hit_json(hit: Hit) -> dict[str, object]:
@@ -205,14 +259,8 @@ def _print_hits(hits: list[Hit]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add search, similar, reindex, `eval beir`, `bench search` and `bench nodes`."""
-    from papertide.cli.bench_cmd import bench_app
-    from papertide.cli.bench_nodes import bench_nodes
-    from papertide.cli.bench_search import bench_search
-
+    """Add search, similar, reindex and `eval beir` to the app."""
     app.command()(search)
     app.command()(similar)
     app.command()(reindex)
     app.add_typer(eval_app, name="eval")
-    bench_app.command("search")(bench_search)
-    bench_app.command("nodes")(bench_nodes)

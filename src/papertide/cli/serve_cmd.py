@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import typer
-import uvicorn
 
 from papertide.cli.common import console, settings_of
 
@@ -22,6 +21,8 @@ def serve(
 
     Example:  papertide serve --port 8080
     """
+    import uvicorn
+
     settings = settings_of(ctx)
     host = host or settings.host
     port = port or settings.port

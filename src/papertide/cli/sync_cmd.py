@@ -5,27 +5,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
 import typer
-from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
-from rich.table import Table
 
 from papertide.cli.common import (
     console,
     err_console,
     fail,
     open_store,
+    plural,
     progress_bar,
     settings_of,
 )
-from papertide.config import Settings
-from papertide.sources.live import Page, make_source
-from papertide.store import Store
-from papertide.store.sync_state import last_runs, list_states
-from papertide.sync import SourceResult, sync_sources, watch
+
+if TYPE_CHECKING:  # the network stack is loaded by the commands that run it
+    from papertide.config import Settings
+    from papertide.sources.live import Page
+    from papertide.store import Store
+    from papertide.sync import SourceResult
 
 _MAX_SHOWN_ERRORS = 10
 
@@ -60,6 +58,9 @@ def sync(
 
       papertide sync --watch
     """
+    from papertide.sources.live import make_source
+    from papertide.sync import sync_sources, watch
+
     settings = settings_of(ctx)
     names = list(source) or None
     try:
@@ -91,11 +92,25 @@ def sync(
         raise typer.Exit(1)
 
 
+class _LineHandler(logging.Handler):
+    """One line a record on stderr ("warning: arxiv: HTTP 503 from host/path; retry..."),
+    printed above the progress bars; never wrapped into columns."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = "" if record.levelno < logging.WARNING else record.levelname.lower() + ": "
+        err_console.print(level + self.format(record), markup=False, highlight=False)
+
+
+def _not_a_source_failure(record: logging.LogRecord) -> bool:
+    # sync.py logs each failed source as an error; the summary states it, so once is enough.
+    return not (record.name == "papertide.sync" and record.levelno >= logging.ERROR)
+
+
 @contextmanager
 def _logging(quiet: bool) -> Iterator[None]:
     """Show papertide's log lines (retries, resumptions, failures) on stderr for the run."""
-    handler = RichHandler(console=err_console, show_path=False, markup=False)
-    handler.setLevel(logging.WARNING if quiet else logging.INFO)
+    handler = _LineHandler(logging.WARNING if quiet else logging.INFO)
+    handler.addFilter(_not_a_source_failure)
     logger = logging.getLogger("papertide")
     previous = logger.level
     logger.addHandler(handler)
@@ -110,6 +125,8 @@ def _logging(quiet: bool) -> Iterator[None]:
 @contextmanager
 def _progress(quiet: bool) -> Iterator[Any]:
     """A progress bar per source; yields the on_page callback that advances it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+
     progress = Progress(
         TextColumn("[bold]{task.description:<6}"),
         BarColumn(),
@@ -152,7 +169,13 @@ def index_new_papers(
 
 def _print_summary(results: list[SourceResult], *, dry_run: bool = False) -> None:
     """A line per source, then each failure and skipped record."""
-    table = Table(title="would be stored (dry run)" if dry_run else None, title_justify="left")
+    from rich.table import Table
+
+    read = [r for r in results if r.status == "ok"]
+    title = None
+    if dry_run and read:  # a dry run of failed sources would store nothing: no such title
+        title = "would be stored (dry run)"
+    table = Table(title=title, title_justify="left")
     for column in ("source", "status", "pages", "added", "changed", "unchanged", "skipped"):
         table.add_column(column, justify="left" if column in ("source", "status") else "right")
     for r in results:
@@ -168,11 +191,13 @@ def _print_summary(results: list[SourceResult], *, dry_run: bool = False) -> Non
         for error in r.report.errors[:_MAX_SHOWN_ERRORS]:
             err_console.print(f"[red]skipped:[/] {error}", highlight=False, soft_wrap=True)
         if r.message:
-            err_console.print(
-                f"[red]{r.name} failed:[/] {r.message}", highlight=False, soft_wrap=True
-            )
-    total = sum(r.report.added for r in results)
-    console.print(f"{total:,} new papers{' would be added' if dry_run else ''}.", highlight=False)
+            err_console.print(f"[red]error:[/] {r.message}", highlight=False, soft_wrap=True)
+    if not read:
+        what = "every source" if len(results) > 1 else "the source"
+        console.print(f"Nothing fetched: {what} failed.", highlight=False)
+        return
+    total = plural(sum(r.report.added for r in results), "new paper")
+    console.print(f"{total}{' would be added' if dry_run else ''}.", highlight=False)
 
 
 def sources(
@@ -183,6 +208,9 @@ def sources(
 
     Example:  papertide sources --json
     """
+    import orjson
+    from rich.table import Table
+
     settings = settings_of(ctx)
     store = open_store(settings)
     try:
@@ -194,7 +222,8 @@ def sources(
         return
     table = Table()
     for column in ("source", "on", "reads", "position", "last run", "status", "added"):
-        table.add_column(column)
+        # fold: a long URL wraps onto the next line instead of being cut with "…"
+        table.add_column(column, overflow="fold")
     for row in rows:
         run = row["last_run"] or {}
         position = row["watermark"] or "-"
@@ -208,6 +237,9 @@ def sources(
 
 
 def _source_rows(store: Any, settings: Settings) -> list[dict[str, Any]]:
+    from papertide.sources.live import make_source
+    from papertide.store.sync_state import last_runs, list_states
+
     states, runs = list_states(store), last_runs(store)
     rows = []
     for name in ("arxiv", "oai", "hf"):

@@ -75,8 +75,10 @@ def evaluate(
     modes: list[str],
     *,
     on_stage: Callable[[str], None] | None = None,
+    on_indexed: Callable[[int], None] | None = None,
 ) -> list[Scores]:
-    """Index ``beir`` in a temporary store with ``settings.search`` and score each mode."""
+    """Index ``beir`` in a temporary store with ``settings.search`` and score each mode;
+    ``on_indexed(n)`` is called as papers are indexed (a progress bar)."""
     say = on_stage or (lambda _: None)
     with tempfile.TemporaryDirectory(prefix="papertide-eval-") as tmp:
         local = settings.model_copy(update={"data_dir": Path(tmp), "database_url": None})
@@ -85,8 +87,9 @@ def evaluate(
             say("importing the corpus")
             options = IngestOptions(fmt="jsonl", namespace=NAMESPACE)
             ingest_paths(store, [beir.corpus], settings=local, options=options)
-            say("indexing")
-            svc = SearchService.open(local, store)
+            say(f"indexing {store.count_papers():,} papers")
+            svc = SearchService.open(local, store, catch_up=False)
+            svc.refresh(on_indexed)
             ids = corpus_ids(store)
             return [_score(svc, beir, ids, mode, say) for mode in modes]
         finally:

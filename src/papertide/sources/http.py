@@ -6,14 +6,21 @@ time (arXiv API user manual, 3.1.1.2; Terms of Use for arXiv APIs); OAI-PMH serv
 One client holds one monotonic-clock limiter, so every request it sends is spaced, retries
 included. A body the caller cannot parse (an HTML error page, a truncated document) counts
 as a failed attempt and is retried like a 5xx, since a proxy glitch usually clears.
+
+Only what can clear by itself is retried: time-outs, 5xx, 429, a connection reset or a body
+cut short. A permanent cause (the host name does not resolve, the connection is refused, TLS
+fails, any other 4xx) fails the fetch at once: offline, `papertide sync` says so in a second
+instead of backing off for minutes. Log lines and errors name the URL as host and path.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -37,11 +44,19 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class FetchError(Exception):
-    """A request failed for good (after its retries): says source, URL, status and why."""
+    """A request failed for good (after its retries, or at once for a permanent cause): says
+    source, where (host and path; ``url`` keeps the whole URL), status and why."""
 
     def __init__(self, source: str, url: str, reason: str, *, status: int | None = None) -> None:
         self.source, self.url, self.reason, self.status = source, url, reason, status
-        super().__init__(f"{source}: GET {url} failed: {reason}")
+        super().__init__(f"{source}: GET {short_url(url)} failed: {reason}")
+
+
+def short_url(url: str) -> str:
+    """``host[:port]/path``: where a request went, without scheme and query string."""
+    parsed = httpx.URL(url)
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.host}{port}{parsed.path}"
 
 
 class BadBody(Exception):
@@ -111,15 +126,45 @@ class _Attempt:
     reason: str
     status: int | None = None
     retry_after: float | None = None
+    permanent: bool = False  # asking again cannot help
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and the chain under it (httpx wraps httpcore, which wraps the OSError)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def transport_failure(exc: httpx.TransportError, host: str) -> _Attempt:
+    """Why a request got no response, and whether that is permanent (DNS, refused, TLS)."""
+    for cause in _causes(exc):
+        if isinstance(cause, socket.gaierror):
+            return _Attempt(f"cannot resolve {host} ({cause.strerror})", permanent=True)
+        if isinstance(cause, ConnectionRefusedError):
+            return _Attempt(f"{host} refused the connection", permanent=True)
+        if isinstance(cause, ssl.SSLError | ssl.CertificateError):
+            detail = getattr(cause, "verify_message", None) or getattr(cause, "reason", None)
+            return _Attempt(f"TLS failed with {host} ({detail or cause})", permanent=True)
+    return _Attempt(f"transport error: {exc or type(exc).__name__}")
 
 
 class PoliteClient:
     """One httpx client, one rate limiter, one retry policy: what a source fetches with."""
 
-    def __init__(self, source: str, settings: SyncSettings) -> None:
+    def __init__(
+        self,
+        source: str,
+        settings: SyncSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.source = source
         self.settings = settings
-        self.limiter = RateLimiter(settings.request_interval)
+        self._sleep = sleep  # tests pass a fake clock and sleep: no test reads wall time
+        self.limiter = RateLimiter(settings.request_interval, clock=clock, sleep=sleep)
         self.http = httpx.Client(
             headers={"User-Agent": user_agent(settings)},
             timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, 30.0)),
@@ -146,22 +191,24 @@ class PoliteClient:
             if not isinstance(result, _Attempt):
                 return result
             failure = result
+            if failure.permanent:
+                raise FetchError(self.source, full, f"{failure.reason}; not retried")
             if failure.status is not None and failure.status not in RETRY_STATUSES:
                 break  # 4xx other than 429: asking again will not help
             if attempt == attempts:
                 break
             wait = self._wait_for(attempt, failure.retry_after)
             log.warning(
-                "%s: GET %s: %s; retry %d of %d in %.1f s%s",
+                "%s: %s from %s; retry %d of %d in %.1f s%s",
                 self.source,
-                full,
                 failure.reason,
+                short_url(full),
                 attempt,
                 attempts - 1,
                 wait,
                 " (as Retry-After asks)" if failure.retry_after is not None else "",
             )
-            time.sleep(wait)
+            self._sleep(wait)
         tries = f" after {attempt} attempt{'s' if attempt > 1 else ''}"
         raise FetchError(self.source, full, failure.reason + tries, status=failure.status)
 
@@ -171,8 +218,8 @@ class PoliteClient:
             response = self.http.get(url)
         except httpx.TimeoutException as exc:
             return _Attempt(f"timed out ({type(exc).__name__})")
-        except httpx.TransportError as exc:  # refused, reset, or a body cut short
-            return _Attempt(f"transport error: {exc or type(exc).__name__}")
+        except httpx.TransportError as exc:  # DNS, refused, TLS, reset, or a body cut short
+            return transport_failure(exc, httpx.URL(url).host)
         if response.status_code != 200:
             return _Attempt(
                 f"HTTP {response.status_code} {response.reason_phrase}",

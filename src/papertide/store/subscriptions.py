@@ -238,3 +238,10 @@ def papers_by_pk(store: Store, pks: Iterable[int]) -> dict[int, Paper]:
             for row in conn.execute(query).mappings():
                 found[row["pk"]] = row_to_paper(row)
     return found
+
+
+def list_subscribers(store: Store) -> list[Subscriber]:
+    """Every subscriber whatever their status, oldest first (for operators)."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(subscribers).order_by(subscribers.c.pk)).mappings()
+        return [_subscriber(row) for row in rows]

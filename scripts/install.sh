@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Make the virtualenv if it is missing, then install a lock file (requirements/*.txt, written
+# by `make lock`) and papertide itself into it: with uv when it can be had (on PATH, or
+# pip-installed beside the venv), which takes seconds; else with pip, which takes minutes.
+# Both read the same pinned lines.
+#   usage: PYTHON=python3 scripts/install.sh VENV LOCKFILE
+set -euo pipefail
+venv=$1
+lock=$2
+PYTHON=${PYTHON:-python3}
+UV_VERSION=${UV_VERSION:-0.13.8}
+python="$venv/bin/python"
+
+uv=$(command -v uv || true)
+if [ -z "$uv" ] && [ -x "$venv/uv-boot/bin/uv" ]; then
+  uv="$venv/uv-boot/bin/uv"
+fi
+if [ ! -x "$python" ]; then
+  # Without pip: ensurepip alone takes about 10 s, and uv does not need it.
+  "$PYTHON" -m venv --without-pip "$venv"
+fi
+if [ -z "$uv" ] && "$PYTHON" -m pip install --quiet --disable-pip-version-check \
+    --target "$venv/uv-boot" "uv==$UV_VERSION" 2>/dev/null; then
+  uv="$venv/uv-boot/bin/uv"
+fi
+
+if [ -n "$uv" ]; then
+  # Where pip finds wheels that are not on PyPI (this project's machines keep the CPU build
+  # of torch in such a folder): uv does not read pip's configuration, so it is handed over.
+  links=${PIP_FIND_LINKS:-$("$PYTHON" -m pip config get global.find-links 2>/dev/null || true)}
+  flags=(--python "$python" --quiet)
+  for link in $links; do flags+=(--find-links "$link"); done
+  "$uv" pip install "${flags[@]}" -r "$lock"
+  "$uv" pip install "${flags[@]}" --no-deps -e .
+else
+  echo "install: uv is not available; installing with pip (slower)" >&2
+  "$python" -m pip --version >/dev/null 2>&1 || "$python" -m ensurepip >/dev/null
+  "$python" -m pip install --quiet -r "$lock"
+  "$python" -m pip install --quiet --no-deps -e .
+fi

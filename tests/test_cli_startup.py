@@ -1,0 +1,77 @@
+"""`papertide --help`, `--version` and every command's `--help` load only the CLI itself.
+
+Checked in a fresh interpreter through sys.modules (not by timing, which a loaded machine
+makes flaky); `papertide bench cli` measures the times.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from papertide.cli import app
+
+# What a command runs, never what registering it needs: the store (SQLAlchemy, Alembic),
+# the web app, the search indexes, the mail code, the benchmarks, rich and pydantic.
+HEAVY = (
+    "alembic", "fastapi", "starlette", "uvicorn", "jinja2", "numpy", "tantivy", "usearch",
+    "sqlalchemy", "pydantic", "pydantic_settings", "rich", "orjson", "httpx",
+    "papertide.config", "papertide.store", "papertide.web", "papertide.search",
+    "papertide.mail", "papertide.sync", "papertide.sources", "papertide.ingest",
+    "papertide.cli.bench_ingest", "papertide.cli.bench_search", "papertide.cli.bench_web",
+    "papertide.cli.bench_startup",
+)  # fmt: skip
+
+_PROBE = """
+import contextlib, io, json, sys
+from typer.main import get_command
+from papertide.cli import app
+
+def paths(command, prefix=()):
+    for name, child in sorted(getattr(command, "commands", {}).items()):
+        yield [*prefix, name]
+        yield from paths(child, (*prefix, name))
+
+runs = [["--help"], ["--version"]] + [[*p, "--help"] for p in paths(get_command(app))]
+for argv in runs:
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        try:
+            app(argv, prog_name="papertide")
+        except SystemExit as exc:
+            assert exc.code == 0, (argv, exc.code)
+    assert out.getvalue().strip(), argv
+heavy = json.loads(sys.argv[1])
+loaded = sorted(m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in heavy))
+print(json.dumps({"runs": len(runs), "loaded": loaded}))
+"""
+
+
+def test_help_and_version_load_no_heavy_module() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERTIDE_")}
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(HEAVY)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["runs"] > 20  # every command and group was asked for its help
+    assert found["loaded"] == []
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+    assert (result.exit_code, result.output) == (0, "papertide 0.1.0\n")
+
+
+def test_a_missing_config_file_fails_when_a_command_runs(tmp_path) -> None:
+    missing = tmp_path / "nope.toml"
+    result = CliRunner().invoke(app, ["--config", str(missing), "stats"])
+    assert result.exit_code == 2
+    assert f"config file {missing} does not exist" in result.output
