@@ -65,13 +65,19 @@ def any_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Settings for each backend: SQLite, and PostgreSQL (required in CI, else skipped)."""
     if request.param == "sqlite":
         return Settings(data_dir=tmp_path / "data")
+    return Settings(data_dir=tmp_path / "data", database_url=request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def pg_url(request: pytest.FixtureRequest) -> str:
+    """This test process's PostgreSQL database, emptied (required in CI, else skipped)."""
     if not PG_URL:
         if os.environ.get("CI"):
             pytest.fail("CI needs PostgreSQL: run `make services` (scripts/services.sh)")
         pytest.skip("no PostgreSQL: run `make services`")
-    url = request.getfixturevalue("pg_database")
+    url: str = request.getfixturevalue("pg_database")
     _reset_postgres(url)
-    return Settings(data_dir=tmp_path / "data", database_url=url)
+    return url
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 
 from papertide.store import Store
 from tests import smtp_server
-from tests.conftest import PG_URL, SEEDS
+from tests.conftest import SEEDS
 from tests.smtp_server import SmtpSink
 
 pytestmark = pytest.mark.postgres
@@ -79,19 +79,11 @@ def _until(check: object, timeout: float = 60.0) -> object:
 
 @pytest.fixture
 def cluster(
-    request: pytest.FixtureRequest, tmp_path: Path, smtp: SmtpSink
+    pg_url: str, tmp_path: Path, smtp: SmtpSink
 ) -> Iterator[tuple[Node, Node, subprocess.Popen[bytes], dict[str, str]]]:
-    if not PG_URL:
-        if os.environ.get("CI"):
-            pytest.fail("CI needs PostgreSQL: run `make services` (scripts/services.sh)")
-        pytest.skip("no PostgreSQL: run `make services`")
-    from tests.conftest import _reset_postgres
-
-    url = request.getfixturevalue("pg_database")
-    _reset_postgres(url)
     env = {
         **os.environ,
-        "PAPERTIDE_DATABASE_URL": url,
+        "PAPERTIDE_DATABASE_URL": pg_url,
         "PAPERTIDE_MAIL__SMTP_HOST": "127.0.0.1",
         "PAPERTIDE_MAIL__SMTP_PORT": str(smtp.port),
         "PAPERTIDE_SEARCH__FOLLOW_INTERVAL": "0.5",
@@ -115,6 +107,17 @@ def cluster(
         worker.wait(30)
 
 
+def _ingest_seeds(node: Node) -> None:
+    ingest = subprocess.run(
+        [sys.executable, "-m", "papertide", "ingest", *map(str, SEEDS), "-q"],
+        env=node.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+
+
 def _register(node: Node, name: str) -> str:
     node.client.get("/register")
     token = node.client.cookies.get("pt_csrf") or ""
@@ -131,15 +134,7 @@ def test_two_nodes_and_a_worker_on_one_database(
     smtp: SmtpSink,
 ) -> None:
     a, b, worker, env = cluster
-    # Ingest through node A (its data folder, as an operator on that machine would).
-    ingest = subprocess.run(
-        [sys.executable, "-m", "papertide", "ingest", *map(str, SEEDS), "-q"],
-        env=a.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert ingest.returncode == 0, ingest.stderr
+    _ingest_seeds(a)  # through node A (its data folder, as an operator there would)
     store = Store.open(env["PAPERTIDE_DATABASE_URL"])
     paper = store.list_papers(limit=1)[0]
     total = store.count_papers()
@@ -189,13 +184,7 @@ def test_a_new_node_answers_at_once_and_warms_up(
     cluster: tuple[Node, Node, subprocess.Popen[bytes], dict[str, str]], tmp_path: Path
 ) -> None:
     a, _, _, env = cluster
-    ingest = subprocess.run(
-        [sys.executable, "-m", "papertide", "ingest", *map(str, SEEDS), "-q"],
-        env=a.env,
-        capture_output=True,
-        timeout=300,
-    )
-    assert ingest.returncode == 0
+    _ingest_seeds(a)
     late = Node(env, tmp_path / "node-late")
     try:
         first = late.wait_up()

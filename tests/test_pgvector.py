@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,23 +11,14 @@ from papertide.config import Settings
 from papertide.search import SearchService
 from papertide.store import Store
 from papertide.store.pgvectors import table_name
-from tests.conftest import PG_URL
 from tests.search_corpus import CORPUS, add_papers, paper, pk_of
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    if not PG_URL:
-        if os.environ.get("CI"):
-            pytest.fail("CI needs PostgreSQL: run `make services` (scripts/services.sh)")
-        pytest.skip("no PostgreSQL: run `make services`")
-    from tests.conftest import _reset_postgres
-
-    url = request.getfixturevalue("pg_database")
-    _reset_postgres(url)
-    return Settings(data_dir=tmp_path / "local", database_url=url)
+def pg_settings(pg_url: str, tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "local", database_url=pg_url)
 
 
 def _node(settings: Settings, name: str, backend: str) -> Settings:

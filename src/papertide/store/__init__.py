@@ -91,14 +91,7 @@ class Store(ChangeFeedMixin, CommunityMixin, EmbeddingMixin, FeedMixin, SimilarM
         with self.engine.connect() as conn:  # a read first: at head, no lock is needed
             if MigrationContext.configure(conn).get_current_revision() == head:
                 return
-        with (
-            self.engine.connect().execution_options(
-                papertide_write=True, papertide_wait=math.inf
-            ) as conn,
-            conn.begin(),
-        ):
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK})
+        with self._queued(_MIGRATE_LOCK) as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
@@ -110,6 +103,13 @@ class Store(ChangeFeedMixin, CommunityMixin, EmbeddingMixin, FeedMixin, SimilarM
         import of the same file wait for the first and then find its papers, instead of both
         inserting them and one dying on a unique violation. Either way a writer waits for
         the one before it however long that takes."""
+        with self._queued(_WRITE_LOCK) as conn:
+            yield WriteSession(conn)
+
+    @contextmanager
+    def _queued(self, lock: int) -> Iterator[Connection]:
+        """A write transaction that waits its turn: SQLite's write lock (however long it
+        takes), and on PostgreSQL the advisory lock ``lock`` as well."""
         with (
             self.engine.connect().execution_options(
                 papertide_write=True, papertide_wait=math.inf
@@ -117,8 +117,8 @@ class Store(ChangeFeedMixin, CommunityMixin, EmbeddingMixin, FeedMixin, SimilarM
             conn.begin(),
         ):
             if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
-            yield WriteSession(conn)
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+            yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
