@@ -43,13 +43,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def live_site(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[LiveSite]:
+def live_site(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[LiveSite]:
     """`papertide serve` over ``data_dir`` (SQLite) until the block ends."""
     environ = {**os.environ, "PAPERTIDE_DATA_DIR": str(data_dir), **(env or {})}
     environ.pop("PAPERTIDE_DATABASE_URL", None)
     log = data_dir.parent / f"serve-{time.monotonic_ns()}.log"
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = port or _free_port()
     command = [sys.executable, "-m", "papertide", "serve", "--host", "127.0.0.1"]
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -71,7 +73,8 @@ def live_site(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> 
             time.sleep(0.1)
         yield LiveSite(url=url, host="127.0.0.1", port=port, proc=proc, log=log)
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:

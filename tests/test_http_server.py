@@ -147,3 +147,60 @@ def test_a_trusted_proxy_names_each_client(tmp_path: Path) -> None:
         time.sleep(0.2)
         log = running.log.read_text()
     assert "198.51.100.77:" in log
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_workers_die_with_a_killed_serve_and_a_restart_comes_up(tmp_path: Path) -> None:
+    """Issue 13, finding 6: after kill -9 of `serve --workers 2` both workers went on serving
+    and the restart failed with "Address already in use"."""
+    import os
+    import signal
+
+    workers: list[int] = []
+    try:
+        with live_site(tmp_path / "data", "--workers", "2") as first:
+            deadline = time.monotonic() + 30
+            while len(workers) < 2 and time.monotonic() < deadline:
+                spawned = _children(first.proc.pid)
+                workers = [p for p in spawned if "spawn_main" in _cmdline(p)]
+                time.sleep(0.2)
+            assert len(workers) == 2, _children(first.proc.pid)
+            os.kill(first.proc.pid, signal.SIGKILL)
+            first.proc.wait(timeout=10)
+            deadline = time.monotonic() + 20
+            while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert not any(_alive(p) for p in workers)
+            port = first.port
+        with live_site(tmp_path / "data", "--workers", "2", port=port) as second:
+            assert httpx.get(second.url + "/healthz", timeout=5).status_code == 200
+    finally:
+        for pid in workers:  # only the workers this test started, if the fix failed
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

@@ -7,6 +7,7 @@ import os
 import typer
 
 from papertide.cli.common import console, settings_of
+from papertide.lifetime import SUPERVISOR_ENV
 
 
 def serve(
@@ -33,6 +34,7 @@ def serve(
         os.environ["PAPERTIDE_DATABASE_URL"] = settings.database_url
     if settings.config_file:
         os.environ["PAPERTIDE_CONFIG_FILE"] = str(settings.config_file)
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())  # workers stop if this process dies
     console.print(f"papertide on [bold]http://{host}:{port}[/] (Ctrl-C stops it)")
     uvicorn.run(
         "papertide.web:create_app_from_env",

@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from papertide import __version__
 from papertide.config import Settings
+from papertide.lifetime import watch_supervisor
 from papertide.mail.digest import signing_secret
 from papertide.normalize import web_url
 from papertide.store import Store
@@ -214,6 +215,7 @@ def _add_error_pages(app: FastAPI) -> None:
 
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` and worker processes: settings from the environment."""
+    watch_supervisor()
     return create_app(Settings())
 
 
