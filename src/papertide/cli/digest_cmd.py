@@ -6,7 +6,6 @@ plenty); it composes what is due and not yet composed, then delivers the outbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -129,37 +128,28 @@ def worker(
       papertide worker
       papertide worker --once --no-sync
     """
-    import logging
     import signal
-    import time
 
-    log = logging.getLogger(__name__)
+    from papertide.worker import Job, run_jobs
+
     settings = settings_of(ctx)
     stop = _Stop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop)
     store = open_store(settings)
-    jobs: list[tuple[str, float, Callable[[], None]]] = [
-        ("digests", settings.mail.digest_interval_minutes * 60.0, lambda: _digests(store, settings))
+    jobs = [
+        Job(
+            "digests",
+            settings.mail.digest_interval_minutes * 60.0,
+            lambda: _digests(store, settings),
+        )
     ]
     if not no_sync:
         jobs.insert(
-            0, ("sync", settings.sync.interval_minutes * 60.0, lambda: _sync(store, settings))
+            0, Job("sync", settings.sync.interval_minutes * 60.0, lambda: _sync(store, settings))
         )
-    due = dict.fromkeys((name for name, _, _ in jobs), 0.0)
     try:
-        while not stop.event.is_set():
-            for name, every, job in jobs:
-                if stop.event.is_set() or time.monotonic() < due[name]:
-                    continue
-                try:
-                    job()
-                except Exception:  # a failed round must not end the worker; the next one retries
-                    log.exception("worker: %s failed", name)
-                due[name] = time.monotonic() + every
-            if once:
-                break
-            stop.event.wait(max(0.0, min(due.values()) - time.monotonic()))
+        run_jobs(jobs, stop=stop.event, once=once)
     finally:
         store.close()
     why = f" (signal {stop.signal})" if stop.signal is not None else ""

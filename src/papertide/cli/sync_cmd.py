@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,8 @@ from papertide.cli.common import (
 )
 
 if TYPE_CHECKING:  # the network stack is loaded by the commands that run it
+    import logging
+
     from papertide.config import Settings
     from papertide.sources.live import Page
     from papertide.store import Store
@@ -92,25 +93,31 @@ def sync(
         raise typer.Exit(1)
 
 
-class _LineHandler(logging.Handler):
+def _line_handler(level: int) -> logging.Handler:
     """One line a record on stderr ("warning: arxiv: HTTP 503 from host/path; retry..."),
-    printed above the progress bars; never wrapped into columns."""
+    printed above the progress bars and never wrapped into columns; each failed source is
+    left to the summary, which states it (sync.py logs it as an error too)."""
+    import logging  # here, not at the top: `papertide --help` need not load logging
 
-    def emit(self, record: logging.LogRecord) -> None:
-        level = "" if record.levelno < logging.WARNING else record.levelname.lower() + ": "
-        err_console.print(level + self.format(record), markup=False, highlight=False)
+    class LineHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            label = "" if record.levelno < logging.WARNING else record.levelname.lower() + ": "
+            err_console.print(label + self.format(record), markup=False, highlight=False)
 
+    def not_a_source_failure(record: logging.LogRecord) -> bool:
+        return not (record.name == "papertide.sync" and record.levelno >= logging.ERROR)
 
-def _not_a_source_failure(record: logging.LogRecord) -> bool:
-    # sync.py logs each failed source as an error; the summary states it, so once is enough.
-    return not (record.name == "papertide.sync" and record.levelno >= logging.ERROR)
+    handler = LineHandler(level)
+    handler.addFilter(not_a_source_failure)
+    return handler
 
 
 @contextmanager
 def _logging(quiet: bool) -> Iterator[None]:
     """Show papertide's log lines (retries, resumptions, failures) on stderr for the run."""
-    handler = _LineHandler(logging.WARNING if quiet else logging.INFO)
-    handler.addFilter(_not_a_source_failure)
+    import logging
+
+    handler = _line_handler(logging.WARNING if quiet else logging.INFO)
     logger = logging.getLogger("papertide")
     previous = logger.level
     logger.addHandler(handler)
