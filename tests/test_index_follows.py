@@ -189,3 +189,25 @@ def test_a_second_node_loads_stored_vectors_and_never_embeds_again(
         (h.paper_id, round(h.score, 4)) for h in expected
     ]
     second.close()
+
+
+def test_a_build_makes_its_hnsw_graph_once_at_the_end(
+    settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    """A whole generation is loaded first and its HNSW graph built over every row after
+    (all cores, one pass), then saved with the rest; later writes grow it as before."""
+    from papertide.ingest import IngestOptions, ingest_paths
+
+    small = settings.model_copy(
+        update={"search": settings.search.model_copy(update={"ann_threshold": 100})}
+    )
+    source = write_snapshot(tmp_path / "s.jsonl", 400, seed=2)
+    ingest_paths(store, [source], settings=small, options=IngestOptions(fmt="arxiv-snapshot"))
+    svc = SearchService.open(small, store)
+    vectors = svc._vector_index()
+    assert vectors.approximate and not getattr(vectors, "deferred", True)
+    assert svc.live is not None and (svc.live.folder / "vectors" / "ann.usearch").is_file()
+    paper = store.list_papers(limit=1)[0]
+    assert paper.pk is not None
+    assert vectors.search(vectors.get([paper.pk])[0], 1)[0][0] == paper.pk
+    svc.close()

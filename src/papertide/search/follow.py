@@ -25,6 +25,7 @@ from papertide.search.embedders import Embedder, Vectors, paper_text
 from papertide.search.generation import Generation, IndexRoot, wanted_state
 from papertide.search.rwlock import ReadWriteLock
 from papertide.search.settings import SearchSettings
+from papertide.search.vectors import VectorIndex
 from papertide.store import FeedPosition, Store, StoredEmbedding
 
 log = logging.getLogger(__name__)
@@ -86,11 +87,11 @@ class FollowMixin:
                     "position": None,
                     "build": {"start": self.store.feed_head().to_json(), "after_pk": 0},
                 }
-            generation.open_vectors(self.embedder.dim)
+            vectors = generation.open_vectors(self.embedder.dim)
+            if isinstance(vectors, VectorIndex):
+                vectors.deferred = True
             count = self._scan_store(generation, progress)
-            finish = getattr(generation.vectors, "finish_build", None)
-            if finish is not None:  # pgvector: the HNSW index, built once over the load
-                finish()
+            vectors.finish_build()  # the HNSW graph (or pgvector's index), built once
             with self.root.lock():
                 start = FeedPosition.from_json(generation.state["build"]["start"])
                 generation.state.pop("build")

@@ -57,6 +57,9 @@ class VectorIndex:
         self.ann_threshold = ann_threshold
         self.ef_search = ef_search
         self.reset = False
+        # While a whole generation is loaded (search/follow.py), the HNSW graph is built
+        # once at the end, over every row with every core, not grown batch by batch.
+        self.deferred = False
         self._key_rows = GrowingArray(np.int64)
         self._vector_rows = GrowingArray(np.float16, (dim,))
         self._row: dict[int, int] = {}
@@ -161,7 +164,13 @@ class VectorIndex:
             while len(self._pending) >= _MAX_PENDING:
                 self._pending.pop(0).result()
             self._pending.append(self._worker.submit(self._ann_upsert, pks, vectors))
-        elif len(self._row) > self.ann_threshold:
+        elif len(self._row) > self.ann_threshold and not self.deferred:
+            self._build_ann()
+
+    def finish_build(self) -> None:
+        """End a deferred load: build the HNSW graph now if the rows call for one."""
+        self.deferred = False
+        if self._ann is None and len(self._row) > self.ann_threshold:
             self._build_ann()
 
     def _ann_upsert(self, pks: list[int], vectors: Vectors) -> None:
