@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from papertide.config import Settings
+    from papertide.search.service import SearchService
     from papertide.store import Store
 
 
@@ -130,3 +131,12 @@ def progress_bar(
     with progress:
         task = progress.add_task(label, total=total)
         yield lambda n: progress.advance(task, n)
+
+
+def open_service(settings: Settings, store: Store, *, quiet: bool = False) -> SearchService:
+    """papertide.indexing.index_stored with a progress bar on stderr: the search index,
+    caught up with everything stored (the caller closes it)."""
+    from papertide.indexing import index_stored
+
+    with progress_bar("indexing", quiet=quiet) as advance:
+        return index_stored(settings, store, progress=advance)

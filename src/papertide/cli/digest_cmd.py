@@ -165,13 +165,14 @@ def _digests(store: Store, settings: Settings) -> None:
 
 
 def _sync(store: Store, settings: Settings) -> None:
-    from papertide.cli.sync_cmd import index_new_papers
+    from papertide.indexing import index_and_list_similar
     from papertide.sync import sync_sources  # network stack loaded only when syncing
 
     results = sync_sources(store, settings=settings)
     for result in results:
         console.print(f"sync {result.name}: {result.status} ({plural(result.pages, 'page')})")
-    index_new_papers(store, settings, results, quiet=True)
+    if any(r.report.added or r.report.changed for r in results):
+        index_and_list_similar(settings, store)
 
 
 def register(app: typer.Typer) -> None:

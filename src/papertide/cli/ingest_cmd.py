@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from papertide.cli.common import console, err_console, fail, open_store, plural, settings_of
+from papertide.cli.common import (
+    console,
+    err_console,
+    fail,
+    open_service,
+    open_store,
+    plural,
+    settings_of,
+)
 
 if TYPE_CHECKING:  # the import stack is loaded by the command that runs it
     from papertide.models import ImportReport
@@ -126,8 +134,6 @@ def ingest(
                 on_bytes=lambda n: progress.advance(task, n),
             )
         if report.added or report.changed:  # bring the search index up to date
-            from papertide.cli.search_cmd import open_service
-
             open_service(settings, store, quiet=quiet).close()
     except FormatError as exc:
         raise fail(f"{exc}\nNothing was imported.", code=2) from exc

@@ -13,6 +13,7 @@ from papertide.cli.common import (
     console,
     err_console,
     fail,
+    open_service,
     open_store,
     plural,
     progress_bar,
@@ -20,10 +21,7 @@ from papertide.cli.common import (
 )
 
 if TYPE_CHECKING:  # the search stack is imported by the commands that run it
-    from papertide.config import Settings
     from papertide.models import Hit
-    from papertide.search.service import SearchService
-    from papertide.store import Store
 
 # The help names search.service's MODES and SORTS without importing it (numpy, tantivy);
 # tests/test_cli_help.py checks that the two agree.
@@ -31,21 +29,6 @@ _MODES_HELP = "One of: bm25, dense, hybrid."
 _SORTS_HELP = "One of: relevance, date, trending."
 
 eval_app = typer.Typer(help="Measure search quality on a labelled data set.")
-
-
-def open_service(settings: Settings, store: Store, *, quiet: bool = False) -> SearchService:
-    """Open the search indexes and catch up with the store, with a progress bar if slow."""
-    from papertide.search.service import SearchService
-
-    svc = SearchService.open(settings, store, catch_up=False)
-    refresh_with_progress(svc, store, quiet=quiet)
-    return svc
-
-
-def refresh_with_progress(svc: SearchService, store: Store, *, quiet: bool = False) -> int:
-    """svc.refresh() with a progress bar on stderr."""
-    with progress_bar("indexing", quiet=quiet) as advance:
-        return svc.refresh(advance)
 
 
 def search(

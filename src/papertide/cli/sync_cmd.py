@@ -12,6 +12,7 @@ from papertide.cli.common import (
     console,
     err_console,
     fail,
+    open_service,
     open_store,
     plural,
     progress_bar,
@@ -164,8 +165,6 @@ def index_new_papers(
     papers' similar lists (the feeds show them first). Running sites reload the index on
     their next query (search/service.py): new papers are found without a restart."""
     if any(r.report.added or r.report.changed for r in results):
-        from papertide.cli.search_cmd import open_service  # the search stack, only when needed
-
         svc = open_service(settings, store, quiet=quiet)
         try:
             with progress_bar("similar papers", total=len(svc.indexed), quiet=quiet) as advance:
