@@ -50,7 +50,7 @@ pg_data="$PT_SERVICES_DIR/pg-$pg_kind"
 # PostgreSQL refuses to run as root: run it as an unprivileged user (Debian's postgres, or
 # one made here).
 if [ "$(id -u)" = 0 ]; then
-  pg_user=postgres
+  pg_user=${PT_PG_USER:-postgres}
   if ! id -u "$pg_user" >/dev/null 2>&1; then
     pg_user=papertide-pg
     id -u "$pg_user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$pg_user"
