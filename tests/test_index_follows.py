@@ -211,3 +211,41 @@ def test_a_build_makes_its_hnsw_graph_once_at_the_end(
     assert paper.pk is not None
     assert vectors.search(vectors.get([paper.pk])[0], 1)[0][0] == paper.pk
     svc.close()
+
+
+def test_serve_killed_while_building_its_index_resumes_the_build(
+    settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    """`serve` builds its first index in the background; SIGKILL it mid-build, and the next
+    process resumes that build from its last checkpoint instead of starting over."""
+    import socket
+
+    from papertide.ingest import IngestOptions, ingest_paths
+
+    source = write_snapshot(tmp_path / "s.jsonl", 8_000, seed=6)
+    ingest_paths(store, [source], settings=settings, options=IngestOptions(fmt="arxiv-snapshot"))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    serve = _papertide(settings, "serve", "--port", port, PAPERTIDE_SEARCH__BUILD_CHECKPOINT="500")
+    gens = settings.data_dir / "index" / "gens"
+
+    def checkpointed() -> bool:
+        for state in gens.glob("*/state.json"):
+            build = json.loads(state.read_text()).get("build")
+            if build and int(build["after_pk"]) > 0:
+                return True
+        return False
+
+    _wait_for(checkpointed, timeout=300)
+    serve.send_signal(signal.SIGKILL)
+    serve.wait()
+    svc = SearchService.open(settings, store, catch_up=False)
+    assert not svc.ready  # the half-built generation never went live
+    building = svc.root.unfinished(settings.search)
+    assert building is not None
+    done = int(svc.root.state_of(building)["build"]["after_pk"])
+    assert 0 < done < store.max_paper_pk()
+    assert svc.refresh() == store.count_papers() - done  # the rest, not all over again
+    svc.close()
+    _index_holds_every_paper(settings, store).close()
