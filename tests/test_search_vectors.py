@@ -289,3 +289,25 @@ def test_cosine_graph_of_an_earlier_version_is_rebuilt(tmp_path: Path) -> None:
     assert (folder / "center.f32").is_file()
     again = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
     assert again.approximate and again.search(data[10], 1)[0][0] == 11
+
+
+def test_vectors_are_mapped_and_rewrites_replace_the_file(tmp_path: Path) -> None:
+    """Readers map vectors.f16 (web workers share its pages); a compaction writes a new
+    file and renames it, so a reader's mapping of the old one never changes under it."""
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(300, 16)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    index = VectorIndex.open(tmp_path / "v", model="m", dim=16, ann_threshold=10_000)
+    index.upsert(list(range(1, 301)), data)
+    index.flush()
+    reader = VectorIndex.open(tmp_path / "v", model="m", dim=16, ann_threshold=10_000)
+    path = str(tmp_path / "v" / "vectors.f16")
+    assert path in Path("/proc/self/maps").read_text()
+    before = reader.search(data[7], 3)
+    inode = (tmp_path / "v" / "vectors.f16").stat().st_ino
+    index.delete(list(range(1, 200)))  # more than a quarter dead: the next flush compacts
+    index.flush()
+    assert (tmp_path / "v" / "vectors.f16").stat().st_ino != inode
+    assert reader.search(data[7], 3) == before  # the old mapping still reads the old rows
+    fresh = VectorIndex.open(tmp_path / "v", model="m", dim=16, ann_threshold=10_000)
+    assert len(fresh) == 101 and fresh.search(data[250], 1)[0][0] == 251

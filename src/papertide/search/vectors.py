@@ -88,7 +88,7 @@ class VectorIndex:
             meta_path.write_text(json.dumps({"model": model, "dim": dim}))
             return index
         keys = np.fromfile(folder / "keys.i64", dtype=np.int64)
-        vectors = np.fromfile(folder / "vectors.f16", dtype=np.float16).reshape(-1, dim)
+        vectors = _mapped_rows(folder / "vectors.f16", dim)
         rows = min(len(keys), len(vectors))  # a flush cut short: its commit never happened
         index._set_rows(keys[:rows], vectors[:rows])
         index._flushed, index._rewrite = rows, rows != len(keys) or rows != len(vectors)
@@ -274,8 +274,10 @@ class VectorIndex:
             self._row = dict(zip(self._keys.tolist(), range(len(live)), strict=True))
             self._exact, self._rewrite = None, True
         if self._rewrite:
-            self._vectors.tofile(vectors_path)
-            self._keys.tofile(keys_path)
+            # A new file renamed over the old one, never rewritten in place: other
+            # processes map the old file's pages, which must stay as they were.
+            _replace_file(vectors_path, self._vectors)
+            _replace_file(keys_path, self._keys)
         else:  # vectors before keys: rows exist once both have them (see open)
             with vectors_path.open("ab") as out:
                 out.write(self._vectors[self._flushed :].tobytes())
@@ -355,3 +357,19 @@ def _new_ann(dim: int, ef_search: int) -> Any:
         expansion_add=48,
         expansion_search=ef_search,
     )
+
+
+def _mapped_rows(path: Path, dim: int) -> npt.NDArray[np.float16]:
+    """The vectors file memory-mapped read-only: web workers of one machine share its pages
+    (the page cache) instead of each holding a copy. Rows are only ever appended to the
+    file or the file replaced whole (flush), so a mapping never sees a row change."""
+    if path.stat().st_size == 0:
+        return np.zeros((0, dim), dtype=np.float16)
+    mapped: npt.NDArray[np.float16] = np.memmap(path, dtype=np.float16, mode="r")
+    return mapped[: len(mapped) // dim * dim].reshape(-1, dim)
+
+
+def _replace_file(path: Path, rows: npt.NDArray[Any]) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    rows.tofile(temporary)
+    temporary.replace(path)
