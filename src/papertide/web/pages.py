@@ -168,6 +168,6 @@ def healthz(request: Request, store: StoreDep) -> JSONResponse:
         index = request.app.state.search.status()
     except OperationalError:
         log.warning("healthz: the database does not answer")
-        body = {"ok": False, "database": "unreachable"}
+        body = {"ok": False, "database": "unreachable", "status": 503}
         return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
     return JSONResponse({"ok": True, "database": "ok", "papers": papers, "index": index})
