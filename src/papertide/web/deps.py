@@ -62,6 +62,11 @@ def _valid(request: Request, token: str, session: str | None) -> bool:
     return bool(nonce and mac) and hmac.compare_digest(mac.encode(), expected)
 
 
+def csrf_cookie_valid(request: Request, token: str) -> bool:
+    """Whether ``token`` is a CSRF token this site made for a browser without a session."""
+    return _valid(request, token, None)
+
+
 def new_csrf_token(request: Request, session: str | None) -> str:
     """A fresh token bound to ``session`` (a session cookie's token, or None)."""
     nonce = secrets.token_urlsafe(16)
