@@ -71,8 +71,8 @@ class ChangeFeedMixin:
                 row = conn.execute(select(head, votes.scalar_subquery())).one()
             return f"{row[0] or 0}.{row[1] or 0}"
         with self.engine.connect() as conn:  # one statement: one snapshot, one round trip
-            row = conn.execute(_PG_TOKEN).one()
-        return f"{row[0]}:{row[1] or ''}.{row[2] or 0}"
+            horizon, seen, counted = conn.execute(_PG_TOKEN).one()
+        return f"{horizon}:{seen or ''}.{counted or 0}"
 
     def read_changes(
         self, position: FeedPosition, *, limit: int = 100_000
