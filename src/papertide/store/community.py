@@ -133,6 +133,13 @@ class CommunityMixin:
             count = conn.execute(select(papers.c.site_votes).where(papers.c.pk == paper_pk))
             return int(count.scalar_one())
 
+    def vote_totals(self) -> tuple[int, int]:
+        """(vote rows, the papers' vote counters summed): equal when every vote counted once."""
+        with self.engine.connect() as conn:
+            rows = conn.scalar(select(func.count()).select_from(votes))
+            counted = conn.scalar(select(func.coalesce(func.sum(papers.c.site_votes), 0)))
+        return int(rows or 0), int(counted or 0)
+
     def voted(self, user_pk: int, paper_pks: list[int]) -> set[int]:
         """Which of these papers the user has upvoted."""
         if not paper_pks:
