@@ -7,7 +7,10 @@ feed head and the votes counter: any paper write or vote changes it) and this no
 index position are what they were when it was rendered, and for at most
 ``page_cache_seconds``; an LRU of ``page_cache_entries`` bounds the memory. Every such
 answer carries a weak ETag (a hash of its body) and a Last-Modified, and gets 304 for a
-matching If-None-Match or If-Modified-Since (RFC 9110, 13.1).
+matching If-None-Match or If-Modified-Since (RFC 9110, 13.1). The token is read at most
+every TOKEN_SECONDS (sparing a cached answer its database read and thread hop),
+and again after every write request this process answered: its own writes (votes,
+submissions) show at once, another process's (an import) within a quarter second.
 
 Pages embed the client's CSRF token in their forms: the cached body keeps a placeholder in
 its place and each client gets its own token back, so a page is shared only between clients
@@ -41,6 +44,7 @@ CACHED_PREFIXES = (
     *("/api/papers/", "/api/search", "/api/week/", "/api/month/"),
 )
 PLACEHOLDER = b"\x00pt-csrf\x00"  # never in a rendered page: control characters are stripped
+TOKEN_SECONDS = 0.25  # how stale another process's write may be seen (this one's: never)
 MAX_BODY = 1 << 20  # larger answers are not kept
 PRIVATE = "private, no-store"
 _DROPPED = {b"content-length", b"set-cookie", b"server-timing", b"etag", b"last-modified"}
@@ -72,12 +76,16 @@ class PageCache:
         self.app, self.seconds, self.size = app, seconds, entries
         self.entries: OrderedDict[tuple[str, bytes], _Entry] = OrderedDict()
         self.rendering: dict[tuple[str, bytes], asyncio.Event] = {}
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.writes = 0
+        self.token: tuple[float, int, str] = (0.0, 0, "")  # (valid until, writes seen, token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer from the cache, or render, keep and answer; mark private answers so."""
-        if scope["type"] != "http" or scope["method"] != "GET":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["method"] != "GET":  # a write may happen here: forget the token we read
+            await self.app(scope, receive, self._forgetting(send))
             return
         request = Request(scope)
         if SESSION_COOKIE in request.cookies:
@@ -86,7 +94,7 @@ class PageCache:
         if not cacheable_path(scope["path"]):
             await self.app(scope, receive, _marking_private(send, always=False))
             return
-        version = await _version(scope["app"]) if self.seconds > 0 else None
+        version = await self._version(scope["app"]) if self.seconds > 0 else None
         if version is None:  # caching off, index warming, or the database not answering
             await self.app(scope, receive, _marking_private(send, always=False))
             return
@@ -106,6 +114,36 @@ class PageCache:
             if self.rendering.get(key) is done:
                 del self.rendering[key]
             done.set()
+
+    async def _version(self, app: Any) -> str | None:
+        """The store's change token and this node's index position, or None (do not cache).
+
+        The token is read at most every TOKEN_SECONDS, and again after any write request
+        this process answered: its own writes show at once, other processes' within that.
+        """
+        position = _index_position(app)
+        if position is None:
+            return None
+        now, (until, writes, token) = time.monotonic(), self.token
+        if until < now or writes != self.writes:
+            writes = self.writes
+            try:
+                token = await anyio.to_thread.run_sync(app.state.store.change_token)
+            except Exception:  # the app's own error pages answer for a database that is down
+                return None
+            if writes == self.writes:  # no write answered meanwhile: the token still holds
+                self.token = (now + TOKEN_SECONDS, writes, token)
+        return f"{token}|{position}"
+
+    def _forgetting(self, send: Send) -> Send:
+        """``send`` that drops the remembered token before the client hears of its write."""
+
+        async def forgetting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.writes += 1
+            await send(message)
+
+        return forgetting
 
     async def _fresh(self, key: tuple[str, bytes], version: str, token: str) -> _Entry | None:
         """The usable entry for ``key``, waiting for a render of it already under way."""
@@ -172,16 +210,11 @@ class PageCache:
         return entry
 
 
-async def _version(app: Any) -> str | None:
-    """The store's change token and this node's index position, or None (do not cache)."""
+def _index_position(app: Any) -> str | None:
     position = app.state.search.position
     if position is None:
         return None
-    try:
-        token = await anyio.to_thread.run_sync(app.state.store.change_token)
-    except Exception:  # the app's own error pages answer for a database that is down
-        return None
-    return f"{token}|{position.horizon}:{','.join(map(str, position.seen))}"
+    return f"{position.horizon}:{','.join(map(str, position.seen))}"
 
 
 def _etag(entry: _Entry, token: str) -> str:
