@@ -126,7 +126,7 @@ def bench_load(
     """Serve N generated papers with `papertide serve` and load it with wrk.
 
     Mixes, each for --duration seconds: /healthz (the baseline); the anonymous mix (/,
-    /trending, /search?q=random words, /papers/{id}, /api/search); then the anonymous mix
+    /trending, /search?q=random words, /papers/ID, /api/search); then the anonymous mix
     again while --voters signed-in users upvote and withdraw (JSON API) and read pages.
     Prints requests/s, p50/p95/p99, errors and the server's RSS for each, the load average,
     and whether the vote rows equal the papers' vote counters afterwards. Needs wrk
