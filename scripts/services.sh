@@ -86,6 +86,14 @@ export PT_PG_DATA=$pg_data
 export PT_PG_USER=${pg_user:-}
 ENV
 
+# --- wrk, the load generator of `papertide bench load` ----------------------------------
+# Debian's package: a compiled client, so the load does not compete with the server for the
+# GIL (a Python client on the same 2 cores measures itself).
+if ! command -v wrk >/dev/null 2>&1; then
+  apt_install wrk
+fi
+echo "services: $(wrk -v 2>&1 | head -n 1 || echo 'wrk missing')" >&2
+
 [ "${PT_SKIP_CHROMIUM:-}" = 1 ] && exit 0
 
 # --- Chromium, for the browser tests (tests/browser) -------------------------------------

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,31 @@ def test_bench_cli_times_every_help_against_python(tmp_path: Path) -> None:
         line = rf"^papertide {re.escape(label)} +[\d.]+ ms +\(\+ *-?[\d.]+ ms over python\)"
         assert re.search(line, out, re.M), label
     assert re.search(r"^slowest: papertide .* --help [\d.]+ ms; budget 300 ms: ", out, re.M)
+
+
+def test_bench_load_drives_serve_with_wrk(tmp_path: Path) -> None:
+    """Tiny: every mix runs against a real `papertide serve`, and the votes add up."""
+    if shutil.which("wrk") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs wrk: run scripts/services.sh (it installs Debian's wrk)")
+        pytest.skip("no wrk: run scripts/services.sh")
+    args = ["--papers", "200", "--connections", "4", "--duration", "2", "--voters", "3"]
+    out = _run(tmp_path, "load", *args)
+    for mix in ("/healthz (baseline)", "anonymous mix", "anonymous mix, with voters", "3 voters"):
+        line = (
+            rf"^{re.escape(mix)}.* +[\d,.]+ req/s +p50 +[\d.]+ ms +p95 +[\d.]+ ms +p99 +[\d.]+ ms"
+        )
+        assert re.search(line + r" +errors 0 .*server RSS [\d,]+ MB", out, re.M), mix
+    assert re.search(r"vote rows [\d,]+, papers' vote counters sum [\d,]+: equal", out)
+    assert "load average before:" in out
+
+
+def test_bench_load_says_how_to_install_wrk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from papertide.cli import bench_load
+
+    monkeypatch.setattr(bench_load.shutil, "which", lambda name: None)
+    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "d"), "bench", "load"])
+    assert result.exit_code == 1
+    assert "scripts/services.sh" in result.output and "apt-get install wrk" in result.output

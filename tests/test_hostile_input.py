@@ -17,6 +17,7 @@ from papertide.config import Settings
 from papertide.models import Paper
 from papertide.store import Store
 from papertide.web import create_app
+from tests.conftest import serving
 
 runner = CliRunner()
 HOSTILE_LINKS = {
@@ -34,8 +35,8 @@ def _cli(settings: Settings, *args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    """The site over a fresh SQLite store."""
-    with TestClient(create_app(settings)) as opened:
+    """The site over a fresh SQLite store, once its search index is ready."""
+    with serving(create_app(settings)) as opened:
         yield opened
 
 

@@ -99,6 +99,15 @@ class Settings(BaseSettings):
         description="Largest request body the site reads, in bytes (the subscription forms "
         "take 4x); larger ones are refused with 413 before they are read.",
     )
+    page_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long an anonymous page or API answer is served from the in-process "
+        "cache (also its Cache-Control max-age); any write ends it sooner. 0 turns it off.",
+    )
+    page_cache_entries: int = Field(
+        default=512, ge=1, description="Most anonymous answers the page cache holds (LRU)."
+    )
     search: SearchSettings = Field(
         default_factory=SearchSettings,
         description="Search index, embedder and ranking ([search] in the TOML file; env "

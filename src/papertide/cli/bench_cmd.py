@@ -113,6 +113,34 @@ def bench_web(
     run_bench_web(settings_of(ctx), papers=papers, requests=requests, voters=voters)
 
 
+@bench_app.command("load")
+def bench_load(
+    ctx: typer.Context,
+    papers: int = typer.Option(100_000, "--papers", "-n", min=100, help="Generated papers."),
+    connections: int = typer.Option(64, "--connections", "-c", min=1, help="wrk connections."),
+    duration: int = typer.Option(60, "--duration", "-d", min=1, help="Seconds per mix."),
+    threads: int = typer.Option(2, "--threads", "-t", min=1, help="wrk threads."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="serve's worker processes."),
+    voters: int = typer.Option(30, "--voters", min=1, help="Signed-in voters (connections)."),
+) -> None:
+    """Serve N generated papers with `papertide serve` and load it with wrk.
+
+    Mixes, each for --duration seconds: /healthz (the baseline); the anonymous mix (/,
+    /trending, /search?q=random words, /papers/ID, /api/search); then the anonymous mix
+    again while --voters signed-in users upvote and withdraw (JSON API) and read pages.
+    Prints requests/s, p50/p95/p99, errors and the server's RSS for each, the load average,
+    and whether the vote rows equal the papers' vote counters afterwards. Needs wrk
+    (Debian's package; scripts/services.sh installs it). With --database-url naming a
+    PostgreSQL server, the store is a scratch database there.
+
+    Example:  papertide bench load --papers 100000 --connections 64 --duration 60
+    """
+    from papertide.cli.bench_load import LoadPlan, run_bench_load
+
+    plan = LoadPlan(papers, connections, duration, threads, workers, voters)
+    run_bench_load(settings_of(ctx), plan)
+
+
 @bench_app.command("digest")
 def bench_digest(
     ctx: typer.Context,

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, text
 
-from papertide.store.schema import paper_changes
+from papertide.store.schema import paper_changes, site_counters
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,19 @@ class ChangeFeedMixin:
                 select(paper_changes.c.txid).where(paper_changes.c.txid >= horizon).distinct()
             )
             return FeedPosition(horizon, tuple(sorted(int(t) for t in seen)))
+
+    def change_token(self) -> str:
+        """A cheap token that changes with every committed paper write (the feed head) and
+        every vote (the votes counter): equal tokens mean the same papers and counts."""
+        if self.engine.dialect.name != "postgresql":  # one statement, two index reads
+            votes = select(site_counters.c.value).where(site_counters.c.name == "votes")
+            head = select(func.max(paper_changes.c.seq)).scalar_subquery()
+            with self.engine.connect() as conn:
+                row = conn.execute(select(head, votes.scalar_subquery())).one()
+            return f"{row[0] or 0}.{row[1] or 0}"
+        with self.engine.connect() as conn:  # one statement: one snapshot, one round trip
+            horizon, seen, counted = conn.execute(_PG_TOKEN).one()
+        return f"{horizon}:{seen or ''}.{counted or 0}"
 
     def read_changes(
         self, position: FeedPosition, *, limit: int = 100_000
@@ -122,6 +135,20 @@ class ChangeFeedMixin:
         if conn.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         return _Snapshot(conn)
+
+
+# The feed head (horizon and the txids at or above it, as feed_head reads them) and the votes
+# counter, read in one statement.
+_PG_TOKEN = text(
+    """
+    WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon)
+    SELECT h.horizon,
+           (SELECT string_agg(DISTINCT txid::text, ',' ORDER BY txid::text)
+              FROM paper_changes, h AS hh WHERE txid >= hh.horizon),
+           (SELECT value FROM site_counters WHERE name = 'votes')
+    FROM h
+    """
+)
 
 
 class _Snapshot:

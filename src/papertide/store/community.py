@@ -11,7 +11,15 @@ from sqlalchemy.exc import IntegrityError
 
 from papertide.clock import utcnow
 from papertide.models import Paper, User
-from papertide.store.schema import papers, rate_events, sessions, submissions, users, votes
+from papertide.store.schema import (
+    papers,
+    rate_events,
+    sessions,
+    site_counters,
+    submissions,
+    users,
+    votes,
+)
 from papertide.store.writer import writing
 
 
@@ -115,8 +123,22 @@ class CommunityMixin:
                     .where(papers.c.pk == paper_pk)
                     .values(site_votes=papers.c.site_votes + delta)
                 )
+                # Votes do not write the change feed: this counter tells caches (page cache,
+                # ETags) that a count changed, in the same transaction.
+                conn.execute(
+                    update(site_counters)
+                    .where(site_counters.c.name == "votes")
+                    .values(value=site_counters.c.value + 1)
+                )
             count = conn.execute(select(papers.c.site_votes).where(papers.c.pk == paper_pk))
             return int(count.scalar_one())
+
+    def vote_totals(self) -> tuple[int, int]:
+        """(vote rows, the papers' vote counters summed): equal when every vote counted once."""
+        with self.engine.connect() as conn:
+            rows = conn.scalar(select(func.count()).select_from(votes))
+            counted = conn.scalar(select(func.coalesce(func.sum(papers.c.site_votes), 0)))
+        return int(rows or 0), int(counted or 0)
 
     def voted(self, user_pk: int, paper_pks: list[int]) -> set[int]:
         """Which of these papers the user has upvoted."""

@@ -308,3 +308,12 @@ site_secrets = Table(
     Column("value", String(200), nullable=False),
     Column("created", DateTime, nullable=False),
 )
+
+# Counters bumped in the transaction of a write the change feed does not carry (votes), so
+# "has anything changed" is one primary-key read (Store.change_token, the page cache's key).
+site_counters = Table(
+    "site_counters",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)

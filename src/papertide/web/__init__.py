@@ -32,6 +32,7 @@ from papertide.mail.digest import signing_secret
 from papertide.normalize import web_url
 from papertide.store import Store
 from papertide.web import account_link, api, auth, feeds, pages, subscriptions
+from papertide.web.cache import PageCache
 from papertide.web.deps import CSRF_COOKIE, csrf_token, current_user
 from papertide.web.limits import BodyLimit
 
@@ -98,6 +99,10 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     _add_middleware(app, settings)
+    # Outside the headers middleware: a hit replays the headers it added, minus the cookie.
+    app.add_middleware(
+        PageCache, seconds=settings.page_cache_seconds, entries=settings.page_cache_entries
+    )
     # Outermost of ours: an oversize body is refused before any route or CSRF check reads it.
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, error_page=error_page)
     _add_error_pages(app)

@@ -57,7 +57,14 @@ def _mac(request: Request, nonce: str, session: str | None) -> str:
 
 def _valid(request: Request, token: str, session: str | None) -> bool:
     nonce, _, mac = token.partition(".")
-    return bool(nonce and mac) and hmac.compare_digest(mac, _mac(request, nonce, session))
+    # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    expected = _mac(request, nonce, session).encode()
+    return bool(nonce and mac) and hmac.compare_digest(mac.encode(), expected)
+
+
+def csrf_cookie_valid(request: Request, token: str) -> bool:
+    """Whether ``token`` is a CSRF token this site made for a browser without a session."""
+    return _valid(request, token, None)
 
 
 def new_csrf_token(request: Request, session: str | None) -> str:
@@ -108,7 +115,7 @@ async def require_csrf(request: Request) -> None:
     if (
         not cookie
         or not sent
-        or not secrets.compare_digest(cookie, sent)
+        or not secrets.compare_digest(cookie.encode(), sent.encode())
         or not _valid(request, cookie, session)
     ):
         raise HTTPException(status_code=403, detail="Missing or wrong CSRF token; reload the page.")

@@ -1,0 +1,268 @@
+"""`papertide bench load`: a real `papertide serve` on loopback, driven by wrk (a compiled
+load generator, so the client does not compete with the server for the GIL) over the
+anonymous read mix and a signed-in voting mix, with /healthz as the baseline of the run."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from papertide.cli.common import console, fail
+from papertide.clock import utcnow
+from papertide.config import Settings
+from papertide.ingest import IngestOptions, ingest_paths
+from papertide.models import Paper
+from papertide.store import Store
+from papertide.store.scratch import scratch_database
+from papertide.synth import write_snapshot
+
+SCRIPT = Path(__file__).with_name("load.lua")
+INSTALL_HINT = (
+    "wrk is not installed. It is Debian's package `wrk`: run scripts/services.sh (it "
+    "installs it), or `apt-get install wrk`."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadPlan:
+    """What one run does: store size, wrk's connections and threads, seconds per mix."""
+
+    papers: int
+    connections: int
+    duration: int
+    threads: int
+    workers: int
+    voters: int
+
+
+def run_bench_load(base: Settings, plan: LoadPlan) -> None:
+    """Generate a store, serve it, and drive it with wrk (see `bench load --help`)."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise fail(INSTALL_HINT)
+    with tempfile.TemporaryDirectory(prefix="papertide-bench-load-") as tmp:
+        folder = Path(tmp)
+        if base.database_url:
+            with scratch_database(base.database_url) as url:
+                _bench(base.model_copy(update={"database_url": url}), folder, plan, wrk)
+        else:
+            url = f"sqlite:///{folder / 'load.db'}"
+            _bench(base.model_copy(update={"database_url": url}), folder, plan, wrk)
+
+
+def _bench(settings: Settings, folder: Path, plan: LoadPlan, wrk: str) -> None:
+    settings = settings.model_copy(update={"data_dir": folder / "data"})
+    store = Store.open(settings.resolved_database_url)
+    source = write_snapshot(folder / "papers.jsonl", plan.papers, seed=7)
+    started = time.perf_counter()
+    ingest_paths(store, [source], settings=settings, options=IngestOptions(fmt="arxiv-snapshot"))
+    console.print(
+        f"{plan.papers:,} papers on {store.engine.dialect.name} "
+        f"(imported in {time.perf_counter() - started:.0f} s)"
+    )
+    recent = store.list_papers(limit=2000)
+    oldest = min(p.day for p in store.list_papers(limit=1, offset=plan.papers - 1) if p.day)
+    window = (utcnow().date() - oldest).days + 1  # generated papers are old: rank them all
+    with _serve(settings, plan.workers, window) as (server, pid):
+        started = time.perf_counter()
+        _until(lambda: _index_ready(server), 3600)
+        console.print(f"server ready, index built, in {time.perf_counter() - started:.0f} s")
+        data = _write_data(folder / "data.lua", server, recent, plan.voters)
+        console.print(
+            f"wrk: {plan.connections} connections, {plan.threads} threads, {plan.duration} s "
+            f"a mix; load average before: {_load()}"
+        )
+        run = _Runner(wrk, server.base_url, data, plan)
+        _report("/healthz (baseline)", run.one("healthz", plan.connections), pid)
+        _report("anonymous mix", run.one("anonymous", plan.connections), pid)
+        reads, votes = run.together(("anonymous", plan.connections), ("voters", plan.voters))
+        _report("anonymous mix, with voters", reads, pid)
+        _report(f"{plan.voters} voters (signed in)", votes, pid)
+    rows, counted = store.vote_totals()
+    state = "equal" if rows == counted else "[bold red]DIFFER[/]"
+    console.print(f"vote rows {rows:,}, papers' vote counters sum {counted:,}: {state}")
+    console.print(f"load average after: {_load()}")
+    store.close()
+
+
+class _Runner:
+    """Runs wrk with load.lua and reads the PTLOAD line its done() prints."""
+
+    def __init__(self, wrk: str, url: object, data: Path, plan: LoadPlan) -> None:
+        self.wrk, self.url, self.data, self.plan = wrk, str(url), data, plan
+
+    def _start(self, mix: str, connections: int) -> subprocess.Popen[str]:
+        threads = max(1, min(self.plan.threads, connections))
+        argv = [
+            self.wrk,
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{self.plan.duration}s",
+        ]
+        argv += ["--timeout", "10s", "-s", str(SCRIPT), self.url, "--", str(self.data), mix]
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def one(self, mix: str, connections: int) -> dict[str, float]:
+        """One mix alone."""
+        return _result(self._start(mix, connections))
+
+    def together(self, *mixes: tuple[str, int]) -> list[dict[str, float]]:
+        """Several mixes at once (each its own wrk), results in order."""
+        started = [self._start(mix, connections) for mix, connections in mixes]
+        return [_result(process) for process in started]
+
+
+def _result(process: subprocess.Popen[str]) -> dict[str, float]:
+    out, _ = process.communicate()
+    found = re.search(r"^PTLOAD (\{.*\})$", out, re.M)
+    if process.returncode != 0 or found is None:
+        raise fail(f"wrk failed (exit {process.returncode}):\n{out}")
+    result: dict[str, float] = json.loads(found.group(1))
+    return result
+
+
+def _report(name: str, r: dict[str, float], pid: int) -> None:
+    errors = int(r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"])
+    rate = r["requests"] / (r["duration_us"] / 1e6)
+    rss, peak = _rss(pid)
+    console.print(
+        f"{name:28} {rate:8,.1f} req/s   p50 {r['p50'] / 1e3:7.1f} ms   "
+        f"p95 {r['p95'] / 1e3:7.1f} ms   p99 {r['p99'] / 1e3:7.1f} ms   errors {errors:,} "
+        f"(status {int(r['status'])}, timeout {int(r['timeout'])})   "
+        f"server RSS {rss:,.0f} MB (peak {peak:,.0f} MB)",
+        highlight=False,
+    )
+
+
+def _write_data(path: Path, server: httpx.Client, recent: list[Paper], voters: int) -> Path:
+    """The Lua data file: paper ids, query words, and signed-in voters' cookies."""
+    rng = random.Random(3)
+    ids = [p.id for p in recent if p.id]
+    counts: dict[str, int] = {}
+    for paper in recent[:500]:
+        for word in re.findall(r"[a-z]{4,}", (paper.title or "").lower()):
+            counts[word] = counts.get(word, 0) + 1
+    words = sorted(counts, key=lambda w: -counts[w])[:60] or ["paper"]
+    people = [_sign_up(server, n) for n in range(voters)]
+    lines = ["return {", f"  ids = {{{_lua_list(ids)}}},", f"  words = {{{_lua_list(words)}}},"]
+    lines.append(f"  vote_ids = {{{_lua_list(rng.sample(ids, min(200, len(ids))))}}},")
+    lines.append("  voters = {")
+    lines += [f"    {{cookie = {_lua(cookie)}, csrf = {_lua(csrf)}}}," for cookie, csrf in people]
+    lines += ["  },", "}"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _sign_up(server: httpx.Client, n: int) -> tuple[str, str]:
+    """Register voter n over HTTP; their Cookie header value and CSRF token."""
+    with httpx.Client(base_url=server.base_url, timeout=60) as browser:
+        browser.get("/login")
+        form = {
+            "username": f"load-{n}",
+            "password": f"bench load voter {n} passphrase",
+            "csrf_token": browser.cookies.get("pt_csrf") or "",
+        }
+        answer = browser.post("/register", data=form)
+        if answer.status_code != 303:
+            raise fail(f"registering a voter failed: {answer.status_code} {answer.text[:200]}")
+        session, csrf = browser.cookies.get("pt_session"), browser.cookies.get("pt_csrf")
+        return f"pt_session={session}; pt_csrf={csrf}", csrf or ""
+
+
+def _lua(text: str) -> str:
+    return json.dumps(text)  # a JSON string of ASCII is a valid Lua string literal
+
+
+def _lua_list(items: list[str]) -> str:
+    return ", ".join(_lua(item) for item in items)
+
+
+def _index_ready(server: httpx.Client) -> bool:
+    index = server.get("/healthz").json()["index"]
+    return bool(index["ready"]) and index["lag"] == 0
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _rss(pid: int) -> tuple[float, float]:
+    """RSS and peak RSS in MB of ``pid`` and its descendants (every worker)."""
+    rss = peak = 0.0
+    for each in _tree(pid):
+        with contextlib.suppress(OSError):
+            status = Path(f"/proc/{each}/status").read_text()
+            rss, peak = rss + _mb(status, "VmRSS"), peak + _mb(status, "VmHWM")
+    return rss, peak
+
+
+def _mb(status: str, field: str) -> float:
+    found = re.search(rf"^{field}:\s+(\d+) kB", status, re.M)
+    return int(found.group(1)) / 1024 if found else 0.0
+
+
+def _tree(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        each = todo.pop()
+        found.append(each)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{each}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+@contextlib.contextmanager
+def _serve(settings: Settings, workers: int, window: int) -> Iterator[tuple[httpx.Client, int]]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    env = {
+        **os.environ,
+        "PAPERTIDE_DATA_DIR": str(settings.data_dir),
+        "PAPERTIDE_DATABASE_URL": settings.resolved_database_url,
+        "PAPERTIDE_TRENDING_WINDOW_DAYS": str(window),
+        "PAPERTIDE_RATE_LIMIT_PER_HOUR": "1000000",  # the voters sign up from one address
+    }
+    argv = [sys.executable, "-m", "papertide", "serve", "--port", str(port)]
+    argv += ["--workers", str(workers)]
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    try:
+        yield client, process.pid
+    finally:
+        client.close()
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _until(check: object, timeout: float, *, pause: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
+            if check():  # type: ignore[operator]
+                return
+        if time.monotonic() > deadline:
+            raise fail(f"the server was not ready after {timeout:.0f} s")
+        time.sleep(pause)

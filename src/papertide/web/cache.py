@@ -1,0 +1,296 @@
+"""The page cache: anonymous GET pages and API answers, kept a few seconds and keyed on the
+store's change token (issue 13, "Throughput").
+
+Pure ASGI middleware around the app. A GET to a public page or API address from a client
+without a session cookie is answered from memory while the store's ``change_token()`` (the
+feed head and the votes counter: any paper write or vote changes it) and this node's search
+index position are what they were when it was rendered, and for at most
+``page_cache_seconds``; an LRU of ``page_cache_entries`` bounds the memory. Every such
+answer carries a weak ETag (a hash of its body) and a Last-Modified, and gets 304 for a
+matching If-None-Match or If-Modified-Since (RFC 9110, 13.1). The token is read at most
+every TOKEN_SECONDS (sparing a cached answer its database read and thread hop),
+and again after every write request this process answered: its own writes (votes,
+submissions) show at once, another process's (an import) within a quarter second.
+
+Pages embed the client's CSRF token in their forms: the cached body keeps a placeholder in
+its place and each client gets its own token back, so a page is shared only between clients
+that already hold a valid anonymous CSRF cookie. A response that sets a cookie (a first
+visit gets its CSRF cookie) and everything a signed-in browser sees are never cached, here
+or downstream: ``Cache-Control: private, no-store``. Concurrent misses of one address wait
+for a single render (no stampede when an entry expires under load).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from email.utils import formatdate, parsedate_to_datetime
+from typing import Any
+
+import anyio.to_thread
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from papertide.web.deps import CSRF_COOKIE, SESSION_COOKIE, csrf_cookie_valid
+
+# Public addresses whose answers are the same for every anonymous client.
+CACHED_EXACT = frozenset({"/", "/trending", "/search", "/api/daily", "/api/trending"})
+CACHED_PREFIXES = (
+    *("/papers/", "/users/", "/feeds/"),
+    *("/api/papers/", "/api/search", "/api/week/", "/api/month/"),
+)
+PLACEHOLDER = b"\x00pt-csrf\x00"  # never in a rendered page: control characters are stripped
+TOKEN_SECONDS = 0.25  # how stale another process's write may be seen (this one's: never)
+MAX_BODY = 1 << 20  # larger answers are not kept
+PRIVATE = "private, no-store"
+_DROPPED = {b"content-length", b"set-cookie", b"server-timing", b"etag", b"last-modified"}
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One cached answer: its body with the CSRF token replaced by PLACEHOLDER."""
+
+    version: str
+    expires: float
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    has_token: bool
+    digest: str
+    modified: float
+
+
+def cacheable_path(path: str) -> bool:
+    """Whether ``path`` is a public page or API address the cache may keep."""
+    return path in CACHED_EXACT or path.startswith(CACHED_PREFIXES)
+
+
+class PageCache:
+    """Serve anonymous GETs from memory while the store has not changed (see module doc)."""
+
+    def __init__(self, app: ASGIApp, *, seconds: float, entries: int) -> None:
+        self.app, self.seconds, self.size = app, seconds, entries
+        self.entries: OrderedDict[tuple[str, bytes], _Entry] = OrderedDict()
+        self.rendering: dict[tuple[str, bytes], asyncio.Event] = {}
+        self.hits = self.misses = self.writes = 0
+        self.token: tuple[float, int, str] = (0.0, 0, "")  # (valid until, writes seen, token)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer from the cache, or render, keep and answer; mark private answers so."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] != "GET":  # a write may happen here: forget the token we read
+            await self.app(scope, receive, self._forgetting(send))
+            return
+        started, request = time.perf_counter(), Request(scope)
+        if SESSION_COOKIE in request.cookies:
+            await self.app(scope, receive, _marking_private(send, always=True))
+            return
+        if not cacheable_path(scope["path"]):
+            await self.app(scope, receive, _marking_private(send, always=False))
+            return
+        version = await self._version(scope["app"]) if self.seconds > 0 else None
+        if version is None:  # caching off, index warming, or the database not answering
+            await self.app(scope, receive, _marking_private(send, always=False))
+            return
+        token = request.cookies.get(CSRF_COOKIE, "")
+        token = token if token and csrf_cookie_valid(request, token) else ""
+        key = (scope["path"], scope.get("query_string", b""))
+        entry = await self._fresh(key, version, token)
+        if entry is not None:
+            self.hits += 1
+            await _answer(entry, token, request, send, hit=True, started=started)
+            return
+        self.misses += 1
+        done = self.rendering.setdefault(key, asyncio.Event())
+        try:
+            await self._render(
+                scope, receive, send, key=key, version=version, token=token, started=started
+            )
+        finally:
+            if self.rendering.get(key) is done:
+                del self.rendering[key]
+            done.set()
+
+    async def _version(self, app: Any) -> str | None:
+        """The store's change token and this node's index position, or None (do not cache).
+
+        The token is read at most every TOKEN_SECONDS, and again after any write request
+        this process answered: its own writes show at once, other processes' within that.
+        """
+        position = _index_position(app)
+        if position is None:
+            return None
+        now, (until, writes, token) = time.monotonic(), self.token
+        if until < now or writes != self.writes:
+            writes = self.writes
+            try:
+                token = await anyio.to_thread.run_sync(app.state.store.change_token)
+            except Exception:  # the app's own error pages answer for a database that is down
+                return None
+            if writes == self.writes:  # no write answered meanwhile: the token still holds
+                self.token = (now + TOKEN_SECONDS, writes, token)
+        return f"{token}|{position}"
+
+    def _forgetting(self, send: Send) -> Send:
+        """``send`` that drops the remembered token before the client hears of its write."""
+
+        async def forgetting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.writes += 1
+            await send(message)
+
+        return forgetting
+
+    async def _fresh(self, key: tuple[str, bytes], version: str, token: str) -> _Entry | None:
+        """The usable entry for ``key``, waiting for a render of it already under way."""
+        pending = self.rendering.get(key)
+        if pending is not None:
+            await pending.wait()
+        entry = self.entries.get(key)
+        if entry is None or entry.version != version or entry.expires < time.monotonic():
+            return None
+        if entry.has_token and not token:
+            return None  # this client needs a CSRF cookie first: rendered for it alone
+        self.entries.move_to_end(key)
+        return entry
+
+    async def _render(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        key: Any,
+        version: str,
+        token: str,
+        started: float,
+    ) -> None:
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, capture)
+        body = b"".join(chunks)
+        headers = list(start.get("headers", []))
+        sets_cookie = any(name.lower() == b"set-cookie" for name, _ in headers)
+        if start.get("status") != 200 or sets_cookie or len(body) > MAX_BODY:
+            if sets_cookie:
+                headers = _with(headers, b"cache-control", PRIVATE.encode())
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        entry = self._keep(key, version, headers, body, token)
+        await _answer(entry, token, Request(scope), send, hit=False, started=started)
+
+    def _keep(
+        self, key: Any, version: str, headers: list[tuple[bytes, bytes]], body: bytes, token: str
+    ) -> _Entry:
+        has_token = bool(token) and token.encode() in body
+        template = body.replace(token.encode(), PLACEHOLDER) if has_token else body
+        digest = hashlib.blake2b(template, digest_size=12).hexdigest()
+        old = self.entries.pop(key, None)
+        now = time.time()
+        modified = old.modified if old is not None and old.digest == digest else float(int(now))
+        kept = [(n, v) for n, v in headers if n.lower() not in _DROPPED]
+        entry = _Entry(
+            version=version,
+            expires=time.monotonic() + self.seconds,
+            status=200,
+            headers=_with(kept, b"cache-control", f"public, max-age={int(self.seconds)}".encode()),
+            body=template,
+            has_token=has_token,
+            digest=digest,
+            modified=modified,
+        )
+        self.entries[key] = entry
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return entry
+
+
+def _index_position(app: Any) -> str | None:
+    position = app.state.search.position
+    if position is None:
+        return None
+    return f"{position.horizon}:{','.join(map(str, position.seen))}"
+
+
+def _etag(entry: _Entry, token: str) -> str:
+    if not entry.has_token:
+        return f'W/"{entry.digest}"'
+    mine = hashlib.blake2b(token.encode(), digest_size=4).hexdigest()
+    return f'W/"{entry.digest}-{mine}"'
+
+
+def _not_modified(request: Request, etag: str, modified: float) -> bool:
+    """RFC 9110 13.2.2: If-None-Match first (weak comparison); If-Modified-Since without it."""
+    match = request.headers.get("if-none-match")
+    if match is not None:
+        wanted = {tag.strip().removeprefix("W/") for tag in match.split(",")}
+        return "*" in wanted or etag.removeprefix("W/") in wanted
+    since = request.headers.get("if-modified-since")
+    if since is None:
+        return False
+    try:
+        return modified <= parsedate_to_datetime(since).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return False
+
+
+async def _answer(
+    entry: _Entry, token: str, request: Request, send: Send, *, hit: bool, started: float
+) -> None:
+    ms = (time.perf_counter() - started) * 1e3  # the app's own time (bench web reads it)
+    etag = _etag(entry, token)
+    validators = [
+        (b"etag", etag.encode()),
+        (b"last-modified", formatdate(entry.modified, usegmt=True).encode()),
+        (b"vary", b"Cookie"),
+        (b"server-timing", f"cache;desc={'hit' if hit else 'miss'}, app;dur={ms:.1f}".encode()),
+    ]
+    if _not_modified(request, etag, entry.modified):
+        cache_control = [(n, v) for n, v in entry.headers if n == b"cache-control"]
+        await send(
+            {"type": "http.response.start", "status": 304, "headers": cache_control + validators}
+        )
+        await send({"type": "http.response.body", "body": b""})
+        return
+    body = entry.body.replace(PLACEHOLDER, token.encode()) if entry.has_token else entry.body
+    headers = [*entry.headers, *validators, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": entry.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _with(
+    headers: list[tuple[bytes, bytes]], name: bytes, value: bytes
+) -> list[tuple[bytes, bytes]]:
+    return [*((n, v) for n, v in headers if n.lower() != name), (name, value)]
+
+
+def _marking_private(send: Send, *, always: bool) -> Send:
+    """``send`` that marks an answer ``private, no-store`` when it sets a cookie or goes to a
+    signed-in browser (the session cookie), unless the route chose its own Cache-Control."""
+
+    async def marked(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(scope=message)
+            if "cache-control" not in headers and (always or "set-cookie" in headers):
+                headers["Cache-Control"] = PRIVATE
+        await send(message)
+
+    return marked
+
+
+__all__ = ["PageCache", "cacheable_path"]
