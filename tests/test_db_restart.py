@@ -83,7 +83,11 @@ def private_pg(tmp_path: Path) -> Iterator[PrivateServer]:
 def test_a_restart_costs_no_request_and_down_means_503(
     private_pg: PrivateServer, tmp_path: Path
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "data", database_url=private_pg.url)
+    # No page cache: it would rightly serve a kept page for a moment after the database
+    # went away, and this test is about what the database's absence does.
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=private_pg.url, page_cache_seconds=0
+    )
     store = Store.open(settings.resolved_database_url)
     ingest_paths(store, SEEDS, settings=settings)
     store.close()

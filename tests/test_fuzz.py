@@ -413,3 +413,11 @@ def test_a_non_ascii_csrf_token_is_refused_not_a_500(site: tuple[TestClient, Sto
         assert answer.status_code == 403, answer.text
         form = client.post("/submit", data={"ref": "x", "csrf_token": sent})
         assert form.status_code == 403, form.text
+
+
+def test_an_xml_declaration_with_an_unknown_encoding_is_a_bad_body() -> None:
+    """Found by the fuzzer: encoding="U-F-8" raised LookupError from the XML parser."""
+    body = OAI[0].replace(b'encoding="UTF-8"', b'encoding="U-F-8"', 1)
+    assert b"U-F-8" in body
+    with pytest.raises(BadBody, match="unknown encoding"):
+        oai.parse_list_records(body, "fuzz", prefix="arXiv", **LIMITS)

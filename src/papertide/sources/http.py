@@ -252,6 +252,8 @@ def parse_xml(body: bytes, *, what: str) -> Element:
         raise BadBody(f"{what} with a DTD or entities, refused ({exc})") from exc
     except ParseError as exc:
         raise BadBody(f"malformed or truncated XML ({exc})") from exc
+    except LookupError as exc:  # an XML declaration naming an encoding Python lacks
+        raise BadBody(f"XML in an unknown encoding ({exc})") from exc
     if root.tag.lower().endswith("html"):
         raise BadBody(f"an HTML page instead of {what}: {_snippet(body)}")
     return root
