@@ -421,3 +421,10 @@ def test_an_xml_declaration_with_an_unknown_encoding_is_a_bad_body() -> None:
     assert b"U-F-8" in body
     with pytest.raises(BadBody, match="unknown encoding"):
         oai.parse_list_records(body, "fuzz", prefix="arXiv", **LIMITS)
+
+
+def test_a_response_date_that_is_no_date_is_a_bad_body() -> None:
+    """Found by the fuzzer: a mangled <responseDate> raised ValueError."""
+    body = OAI[0].replace(b"<responseDate>", b"<responseDate>responseDate>", 1)
+    with pytest.raises(BadBody, match="responseDate"):
+        oai.parse_list_records(body, "fuzz", prefix="arXiv", **LIMITS)

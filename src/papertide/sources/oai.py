@@ -100,7 +100,10 @@ def parse_list_records(
     root = parse_xml(body, what="an OAI-PMH response")
     if root.tag != f"{OAI}OAI-PMH":
         raise BadBody(f"root element is {root.tag!r}, not <OAI-PMH>")
-    response_date = naive_utc(_text(root, f"{OAI}responseDate"))
+    try:
+        response_date = naive_utc(_text(root, f"{OAI}responseDate"))
+    except ValueError as exc:  # the harvest resumes from this date: it must be one
+        raise BadBody(f"<responseDate> is not a date: {exc}") from exc
     if response_date is None:
         raise BadBody("no <responseDate>: not a whole OAI-PMH response")
     error = root.find(f"{OAI}error")
