@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import os
 import string
 from collections.abc import Iterator
 from datetime import date
@@ -36,9 +37,12 @@ from tests.conftest import SEEDS, serving
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LIMITS = {"max_title": 2000, "max_abstract": 100_000}
+# Locally every run explores new inputs; CI replays one fixed sequence (derandomize), so
+# a submission's result does not depend on the draw. What a run finds is kept as a test.
 FUZZ = settings(
     max_examples=25,
     deadline=None,
+    derandomize=bool(os.environ.get("CI")),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
