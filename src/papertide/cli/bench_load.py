@@ -10,18 +10,16 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from papertide.cli.bench_server import serve_process, wait_until
 from papertide.cli.common import console, fail
 from papertide.clock import utcnow
 from papertide.config import Settings
@@ -232,37 +230,19 @@ def _tree(pid: int) -> list[int]:
 
 @contextlib.contextmanager
 def _serve(settings: Settings, workers: int, window: int) -> Iterator[tuple[httpx.Client, int]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
     env = {
-        **os.environ,
-        "PAPERTIDE_DATA_DIR": str(settings.data_dir),
-        "PAPERTIDE_DATABASE_URL": settings.resolved_database_url,
         "PAPERTIDE_TRENDING_WINDOW_DAYS": str(window),
         "PAPERTIDE_RATE_LIMIT_PER_HOUR": "1000000",  # the voters sign up from one address
     }
-    argv = [sys.executable, "-m", "papertide", "serve", "--port", str(port)]
-    argv += ["--workers", str(workers)]
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    try:
-        yield client, process.pid
-    finally:
-        client.close()
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with serve_process(settings, workers=workers, env=env) as served:
+        yield served
 
 
-def _until(check: object, timeout: float, *, pause: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
-            if check():  # type: ignore[operator]
-                return
-        if time.monotonic() > deadline:
-            raise fail(f"the server was not ready after {timeout:.0f} s")
-        time.sleep(pause)
+def _until(check: Callable[[], object], timeout: float) -> None:
+    wait_until(
+        check,
+        timeout,
+        pause=0.2,
+        message="the server was not ready",
+        tolerate=(httpx.HTTPError, KeyError, ValueError),
+    )

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 
-from papertide.cli.common import console, fail
+from papertide.cli.bench_server import serve_process, wait_until
+from papertide.cli.common import console
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, import_items, ingest_paths
 from papertide.models import Paper, Record
@@ -90,38 +87,9 @@ def _store_and_find(store: Store, settings: Settings, node: httpx.Client, n: int
 
 @contextlib.contextmanager
 def _serve(settings: Settings) -> Iterator[httpx.Client]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    env = {
-        **os.environ,
-        "PAPERTIDE_DATA_DIR": str(settings.data_dir),
-        "PAPERTIDE_DATABASE_URL": settings.resolved_database_url,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "papertide", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    try:
+    with serve_process(settings) as (client, _):
         yield client
-    finally:
-        client.close()
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
-def _until(check: object, timeout: float, *, pause: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(httpx.HTTPError):
-            if check():  # type: ignore[operator]
-                return
-        if time.monotonic() > deadline:
-            raise fail(f"timed out after {timeout:.0f} s")
-        time.sleep(pause)
+def _until(check: Callable[[], object], timeout: float, *, pause: float = 0.1) -> None:
+    wait_until(check, timeout, pause=pause)

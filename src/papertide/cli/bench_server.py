@@ -1,0 +1,70 @@
+"""What the benchmarks that run a real server share: `papertide serve` on a free loopback
+port (stopped with SIGTERM afterwards), and waiting for it to answer."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+
+from papertide.cli.common import fail
+from papertide.config import Settings
+
+
+@contextlib.contextmanager
+def serve_process(
+    settings: Settings, *, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[tuple[httpx.Client, int]]:
+    """`papertide serve` over ``settings``' data folder and database; yields a client
+    on its address and the server's pid."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    environment = {
+        **os.environ,
+        "PAPERTIDE_DATA_DIR": str(settings.data_dir),
+        "PAPERTIDE_DATABASE_URL": settings.resolved_database_url,
+        **(env or {}),
+    }
+    argv = [sys.executable, "-m", "papertide", "serve", "--port", str(port)]
+    argv += ["--workers", str(workers)]
+    process = subprocess.Popen(
+        argv, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    try:
+        yield client, process.pid
+    finally:
+        client.close()
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_until(
+    check: Callable[[], object],
+    timeout: float,
+    *,
+    pause: float = 0.1,
+    message: str = "timed out",
+    tolerate: tuple[type[Exception], ...] = (httpx.HTTPError,),
+) -> None:
+    """Poll ``check`` until it is true (errors in ``tolerate`` count as not yet), else
+    fail with ``message`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(*tolerate):
+            if check():
+                return
+        if time.monotonic() > deadline:
+            raise fail(f"{message} after {timeout:.0f} s")
+        time.sleep(pause)
