@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from bisect import bisect_right
 from urllib.parse import urlsplit
 
 # New-style ids (0704.0001, 2407.02490) and old-style ids (hep-th/9901001, math.GT/0309136),
@@ -110,19 +111,32 @@ def repair_doubled(text: str, *, min_chars: int = 40) -> str:
     repeats costs one pass.
     """
     sentences = _SENTENCE_END_RE.split(text)
+    where = _positions(sentences)
     start = 0
     while start < len(sentences):
-        if not _drop_repeat_at(sentences, start, min_chars):
+        later = where[sentences[start]]
+        candidates = later[bisect_right(later, start) :]
+        if candidates and _drop_repeat_at(sentences, start, candidates, min_chars):
+            where = _positions(sentences)  # rare: indices after the cut moved
+        else:
             start += 1
     return " ".join(sentences)
 
 
-def _drop_repeat_at(sentences: list[str], start: int, min_chars: int) -> bool:
-    """Delete the shortest run beginning at ``start`` that is repeated right after it."""
-    first = sentences[start]
-    for nxt in range(start + 1, len(sentences)):
-        if sentences[nxt] != first:
-            continue
+def _positions(sentences: list[str]) -> dict[str, list[int]]:
+    """Each sentence's indices, ascending."""
+    where: dict[str, list[int]] = {}
+    for i, sentence in enumerate(sentences):
+        where.setdefault(sentence, []).append(i)
+    return where
+
+
+def _drop_repeat_at(
+    sentences: list[str], start: int, candidates: list[int], min_chars: int
+) -> bool:
+    """Delete the shortest run beginning at ``start`` that is repeated right after it;
+    ``candidates`` are the later indices holding the same sentence as ``start``."""
+    for nxt in candidates:
         size = nxt - start
         block = sentences[start:nxt]
         if block == sentences[nxt : nxt + size] and sum(map(len, block)) >= min_chars:
