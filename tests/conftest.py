@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from papertide.clock import frozen
 from papertide.config import Settings
 from papertide.store import Store
 
@@ -133,3 +135,14 @@ def serving(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as client:
         caught_up(client)
         yield client
+
+
+# A Monday noon: far from midnight, so a test's "today" never straddles two days.
+FIXED_NOW = datetime(2026, 11, 23, 12, 0, 0)
+
+
+@pytest.fixture
+def fixed_clock() -> Iterator[datetime]:
+    """Every utcnow() of this process answers FIXED_NOW for the test's duration."""
+    with frozen(FIXED_NOW) as now:
+        yield now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
 
@@ -76,7 +77,14 @@ def test_snapshot_import_and_reimport(any_store: Store, any_settings: Settings, 
     stats = any_store.stats()
     assert stats["papers"] == 3000
     assert stats["by_source"] == {"arxiv-snapshot": 3000}
-    assert sum(stats["by_category"].values()) <= 3000
+    primaries = Counter(
+        orjson.loads(line)["categories"].split()[0] for line in source.read_bytes().splitlines()
+    )
+    assert stats["by_category"] == {c: primaries[c] for c in stats["by_category"]}
+    assert len(stats["by_category"]) == min(20, len(primaries))  # the top 20 of them
+    assert sorted(stats["by_category"].values(), reverse=True) == [
+        n for _, n in primaries.most_common(20)
+    ]
 
 
 def test_newer_version_wins_older_does_not(any_store: Store, any_settings: Settings, tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from papertide.clock import utcnow
 from papertide.mail import compose
 from papertide.mail.digest import compose_due, links_for, site_search, user_votes
 from papertide.mail.recommend import TfidfSpace, recommend
@@ -13,6 +12,7 @@ from papertide.mail.records import Preferences
 from papertide.models import Hit, Paper
 from papertide.store import outbox
 from papertide.store import subscriptions as subs
+from tests.conftest import FIXED_NOW
 from tests.smtp_server import add_papers, add_subscriber
 
 
@@ -80,8 +80,9 @@ def test_classifier_recommends_like_the_upvoted_papers() -> None:
     assert "p3" not in [h.paper_id for h in hits]
 
 
-def test_pipeline_uses_search_votes_and_never_resends(settings, store) -> None:
-    now = utcnow().replace(hour=12)
+def test_pipeline_uses_search_votes_and_never_resends(any_settings, any_store) -> None:
+    """The real pipeline (site search, votes, tf-idf, ledger) on each backend."""
+    settings, store, now = any_settings, any_store, FIXED_NOW
     papers = add_papers(
         store,
         [

@@ -8,16 +8,17 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from papertide.clock import utcnow
 from papertide.config import Settings
-from papertide.mail.digest import compose_due, links_for
-from papertide.mail.send import PAUSE_ENV, PAUSE_FILE_ENV, deliver_due
+from papertide.mail.digest import compose_due, links_for, site_search, user_votes
+from papertide.mail.send import PAUSE_ENV, PAUSE_FILE_ENV, SendReport, deliver_due
 from papertide.store import Store, outbox
 from papertide.store import subscriptions as subs
+from tests.conftest import FIXED_NOW
 from tests.smtp_server import add_papers, add_subscriber, mail_settings, smtp
 
 __all__ = ["smtp"]
@@ -44,20 +45,29 @@ PAPERS = [
 ]
 
 
-def _compose(store: Store, settings: Settings, now=None) -> int:
-    report = compose_due(
-        store,
-        links=links_for(settings, store),
-        now=now or utcnow(),
-        weekly_day=0,
-        search=lambda q: [],
-        votes=lambda s: [],
-    )
+def _compose(store: Store, settings: Settings, now: datetime = FIXED_NOW) -> int:
+    """Compose through the real pipeline: the site's search and the subscribers' votes."""
+    search = site_search(settings, store)
+    try:
+        report = compose_due(
+            store,
+            links=links_for(settings, store),
+            now=now,
+            weekly_day=0,
+            search=search,
+            votes=user_votes(store),
+        )
+    finally:
+        search.close()
     return report.created
 
 
-def _setup(store: Store, settings: Settings, emails: list[str]) -> None:
-    now = utcnow()
+def _deliver(store: Store, settings: Settings, now: datetime = FIXED_NOW) -> SendReport:
+    links = links_for(settings, store)
+    return deliver_due(store, mail=settings.mail, links=links, clock=lambda: now)
+
+
+def _setup(store: Store, settings: Settings, emails: list[str], now: datetime = FIXED_NOW) -> None:
     add_papers(store, PAPERS, now=now)
     for addr in emails:
         add_subscriber(store, addr, now=now, categories=["cs.CL", "cs.LG"])
@@ -68,7 +78,7 @@ def test_digest_is_multipart_with_list_headers_and_fixed_ids(any_store, any_sett
     _setup(any_store, settings, ["ada@example.org"])
     assert _compose(any_store, settings) == 1
     assert _compose(any_store, settings) == 0  # composing again is a no-op
-    report = deliver_due(any_store, mail=settings.mail, links=links_for(settings, any_store))
+    report = _deliver(any_store, settings)
     assert (report.sent, report.failed) == (1, 0)
     [msg] = smtp.received
     assert msg.get_content_type() == "multipart/alternative"
@@ -84,9 +94,7 @@ def test_digest_is_multipart_with_list_headers_and_fixed_ids(any_store, any_sett
     assert msg["List-Unsubscribe"].startswith("<http://testserver/unsubscribe/")
     assert msg["Message-ID"].startswith("<digest.d") and msg["Message-ID"].endswith("@testserver>")
     assert parsedate_to_datetime(msg["Date"]).tzinfo is not None
-    assert (
-        deliver_due(any_store, mail=settings.mail, links=links_for(settings, any_store)).sent == 0
-    )
+    assert _deliver(any_store, settings).sent == 0
 
 
 def test_421_is_retried_with_backoff_then_sent(any_store, any_settings, smtp):
@@ -94,13 +102,11 @@ def test_421_is_retried_with_backoff_then_sent(any_store, any_settings, smtp):
     _setup(any_store, settings, ["ada@example.org"])
     _compose(any_store, settings)
     smtp.replies = ["421 4.3.0 Try again later"]
-    links = links_for(settings, any_store)
-    first = deliver_due(any_store, mail=settings.mail, links=links)
+    first = _deliver(any_store, settings)
     assert (first.sent, first.retried) == (0, 1)
-    assert deliver_due(any_store, mail=settings.mail, links=links).sent == 0  # not due yet
-    later = deliver_due(
-        any_store, mail=settings.mail, links=links, clock=lambda: utcnow() + timedelta(hours=1)
-    )
+    retry = settings.mail.retry_base_seconds
+    assert _deliver(any_store, settings, FIXED_NOW + timedelta(seconds=retry - 1)).sent == 0
+    later = _deliver(any_store, settings, FIXED_NOW + timedelta(seconds=retry))
     assert later.sent == 1
     assert len(smtp.received) == 1
     assert outbox.outbox_counts(any_store) == {"sent": 1}
@@ -110,20 +116,14 @@ def test_550_fails_and_stops_the_address_at_the_bounce_limit(any_store, any_sett
     settings = mail_settings(any_settings, smtp, bounce_limit=2)
     _setup(any_store, settings, ["gone@example.org", "ada@example.org"])
     smtp.refuse["gone@example.org"] = "550 5.1.1 No such user"
-    links = links_for(settings, any_store)
     for day in range(3):
-        _compose(any_store, settings, now=utcnow() + timedelta(days=day))
+        _compose(any_store, settings, now=FIXED_NOW + timedelta(days=day))
         add_papers(
             any_store,
             [{"title": f"More attention {day}", "categories": ["cs.CL"]}],
-            now=utcnow() + timedelta(days=day + 1),
+            now=FIXED_NOW + timedelta(days=day + 1),
         )
-        deliver_due(
-            any_store,
-            mail=settings.mail,
-            links=links,
-            clock=lambda d=day: utcnow() + timedelta(days=d),
-        )
+        _deliver(any_store, settings, FIXED_NOW + timedelta(days=day))
     gone = subs.get_subscriber(any_store, email="gone@example.org")
     assert gone is not None and gone.status == "bouncing" and gone.bounces == 2
     assert outbox.outbox_counts(any_store)["failed"] == 2  # the third day composed nothing for it
@@ -156,7 +156,10 @@ def test_sigkill_between_send_and_mark_loses_nothing_and_resends_same_id(
     any_store, any_settings, smtp, tmp_path
 ):
     settings = mail_settings(any_settings, smtp)
-    _setup(any_store, settings, ["a@example.org", "b@example.org", "c@example.org"])
+    # The sender process reads the wall clock: papers filed now (its 3-day window covers
+    # a midnight between here and there).
+    now = utcnow()
+    _setup(any_store, settings, ["a@example.org", "b@example.org", "c@example.org"], now)
     _run_killed(settings, "after_send", str(tmp_path / "paused"))
     assert len(smtp.received) == 1  # the server accepted one mail; its mark never happened
     assert outbox.outbox_counts(any_store) == {"claimed": 3}  # the batch it had claimed
@@ -177,7 +180,7 @@ def test_sigkill_between_send_and_mark_loses_nothing_and_resends_same_id(
 
 def test_sigkill_before_send_sends_it_on_the_next_run(any_store, any_settings, smtp, tmp_path):
     settings = mail_settings(any_settings, smtp)
-    _setup(any_store, settings, ["a@example.org", "b@example.org"])
+    _setup(any_store, settings, ["a@example.org", "b@example.org"], utcnow())
     _run_killed(settings, "before_send", str(tmp_path / "paused"))
     assert smtp.received == []
     after_lease = lambda: utcnow() + timedelta(seconds=settings.mail.lease_seconds + 1)  # noqa: E731

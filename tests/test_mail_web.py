@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
 from papertide.clock import utcnow
 from papertide.config import Settings
-from papertide.mail.digest import compose_due, links_for
+from papertide.mail.digest import compose_due, links_for, site_search, user_votes
 from papertide.mail.send import deliver_due
 from papertide.store import Store, outbox
 from papertide.store import subscriptions as subs
@@ -23,8 +24,11 @@ __all__ = ["smtp"]
 
 
 @pytest.fixture
-def site(settings: Settings, smtp: SmtpSink) -> Iterator[tuple[TestClient, Settings]]:
-    configured = mail_settings(settings, smtp)
+def site(
+    any_settings: Settings, smtp: SmtpSink, fixed_clock: datetime
+) -> Iterator[tuple[TestClient, Settings]]:
+    """The app on each backend (a fresh database each test), its clock fixed."""
+    configured = mail_settings(any_settings, smtp)
     with serving(create_app(configured)) as client:
         yield client, configured
 
@@ -102,8 +106,13 @@ def _digest_mail(client: TestClient, settings: Settings, smtp: SmtpSink):
     store, now = _store(client), utcnow()
     add_papers(store, [{"title": "Sparse attention", "categories": ["cs.CL"]}], now=now)
     add_subscriber(store, "dee@example.org", now=now, categories=["cs.CL"])
-    links = links_for(settings, store)
-    compose_due(store, links=links, now=now, weekly_day=0, search=lambda q: [], votes=lambda s: [])
+    links, search = links_for(settings, store), site_search(settings, store)
+    try:  # the real pipeline: the site's search and the subscribers' votes
+        compose_due(
+            store, links=links, now=now, weekly_day=0, search=search, votes=user_votes(store)
+        )
+    finally:
+        search.close()
     deliver_due(store, mail=settings.mail, links=links)
     [mail] = smtp.received
     return mail

@@ -41,6 +41,7 @@ def test_every_page_renders_and_screenshots(
         "login": "/login",
         "register": "/register",
     }
+    taken: dict[str, bytes] = {}
     for name, path in pages.items():
         response = page.goto(site.at(path))
         assert response is not None and response.status == 200, path
@@ -52,7 +53,19 @@ def test_every_page_renders_and_screenshots(
         page.screenshot(path=shot, full_page=True)
         data = shot.read_bytes()
         assert data.startswith(PNG_SIGNATURE), name
-        assert len(data) > 8_000, f"{name}: a {len(data)}-byte screenshot is a blank page"
+        taken[name] = data
+        # Something is drawn: the main column has text, and it is not the background colour.
+        main = page.locator("main")
+        box = main.bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 100, (name, box)
+        assert main.inner_text().strip(), f"{name}: the main column is empty"
+        colours = page.evaluate(
+            "() => { const s = getComputedStyle(document.querySelector('main'));"
+            " const b = getComputedStyle(document.body); return [s.color, b.backgroundColor]; }"
+        )
+        assert colours[0] != colours[1], f"{name}: text in the background colour {colours}"
+    # A blank (or identical) rendering would give equal screenshots for different pages.
+    assert len({hash(data) for data in taken.values()}) == len(pages)
     for name in ("daily", "trending", "search"):
         page.goto(site.at(pages[name]))
         assert page.locator("article.paper").count() > 0, f"{name} lists no papers"

@@ -30,13 +30,14 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import Message
 from email.policy import compat32
 from email.utils import parseaddr
 from pathlib import Path
 from types import TracebackType
 
+from papertide.clock import utcnow
 from papertide.mail.records import OutboxDigest
 from papertide.mail.render import Links, digest_context, render_digest
 from papertide.mail.settings import MailSettings
@@ -49,11 +50,6 @@ log = logging.getLogger(__name__)
 # by PAPERTIDE_MAIL_TEST_PAUSE_FILE and sleep at that point, so a test can SIGKILL it there.
 PAUSE_ENV = "PAPERTIDE_MAIL_TEST_PAUSE_AT"
 PAUSE_FILE_ENV = "PAPERTIDE_MAIL_TEST_PAUSE_FILE"
-
-
-def utcnow() -> datetime:
-    """Now, as naive UTC (how the store keeps times)."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _pause_point(name: str) -> None:
