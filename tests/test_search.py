@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.search import SearchService
@@ -19,6 +21,12 @@ def arxiv(svc: SearchService, query: str, **kw: object) -> list[str]:
 
 def ids(*numbers: int) -> list[str]:
     return [f"2401.{n:05d}" for n in numbers]
+
+
+@pytest.fixture
+def settings(any_settings: Settings) -> Settings:
+    """Search, catch-up and similar lists on SQLite and on PostgreSQL (a fresh database each)."""
+    return any_settings
 
 
 def test_stemming_matches_word_forms(svc: SearchService) -> None:

@@ -31,6 +31,8 @@ def _ingest_in_another_process(settings: Settings, tmp_path: Path, row: dict[str
     source = tmp_path / f"{row['_id']}.jsonl"
     source.write_text(json.dumps(row) + "\n")
     env = {**os.environ, "PAPERTIDE_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env["PAPERTIDE_DATABASE_URL"] = settings.database_url
     done = subprocess.run(
         [sys.executable, "-m", "papertide", "ingest", str(source), "--format", "jsonl"],
         env=env,
@@ -39,6 +41,12 @@ def _ingest_in_another_process(settings: Settings, tmp_path: Path, row: dict[str
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture
+def settings(any_settings: Settings) -> Settings:
+    """Index catch-up across processes, on SQLite and on PostgreSQL (a fresh database each)."""
+    return any_settings
 
 
 def _titles(svc: SearchService, query: str, mode: str) -> list[str]:
