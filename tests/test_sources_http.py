@@ -234,8 +234,9 @@ def test_a_tls_failure_is_permanent(server: FixtureServer) -> None:
 
 
 def test_a_slow_answer_times_out_and_is_retried(server: FixtureServer) -> None:
-    server.script(Reply(b"late", delay=3.0), Reply(b"ok"))
-    client, clock, _ = clocked("arxiv", fast(timeout=1.0))
+    # 2 s for the good answer (a loaded machine still makes it); the late one needs 5.
+    server.script(Reply(b"late", delay=5.0), Reply(b"ok"))
+    client, clock, _ = clocked("arxiv", fast(timeout=2.0))
     with client:
         assert client.fetch(f"{server.url}/q", {}, text) == "ok"
     assert len(server.requests) == 2
