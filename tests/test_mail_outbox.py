@@ -189,3 +189,38 @@ def test_sigkill_before_send_sends_it_on_the_next_run(any_store, any_settings, s
     )
     assert report.sent == 2
     assert sorted(m["To"] for m in smtp.received) == ["a@example.org", "b@example.org"]
+
+
+def test_senders_started_together_send_each_digest_once(any_store, any_settings, smtp):
+    """Three `papertide digest send` processes at once (three cron hosts): they compose the
+    same digests (one row each: the outbox's unique key) and split the claims, so each
+    subscriber gets exactly one mail."""
+    settings = mail_settings(any_settings, smtp)
+    emails = [f"r{i}@example.org" for i in range(6)]
+    _setup(any_store, settings, emails, utcnow())  # the senders read the wall clock
+    env = {
+        **os.environ,
+        "PAPERTIDE_DATA_DIR": str(settings.data_dir),
+        "PAPERTIDE_MAIL__SMTP_HOST": "127.0.0.1",
+        "PAPERTIDE_MAIL__SMTP_PORT": str(settings.mail.smtp_port),
+        "PAPERTIDE_MAIL__SECRET_KEY": "test-secret",
+        "PAPERTIDE_MAIL__BASE_URL": "http://testserver",
+    }
+    if settings.database_url:
+        env["PAPERTIDE_DATABASE_URL"] = settings.database_url
+    senders = [
+        subprocess.Popen(
+            [sys.executable, "-m", "papertide", "digest", "send"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for sender in senders:
+        _, err = sender.communicate(timeout=180)
+        assert sender.returncode == 0, err[-2000:]
+    assert sorted(m["To"] for m in smtp.received) == sorted(emails)
+    assert len(smtp.unique()) == len(emails)
+    assert outbox.outbox_counts(any_store) == {"sent": len(emails)}
