@@ -109,9 +109,9 @@ class Mailer:
 
     def send(self, msg: Message, to: str) -> None:
         """Hand one message to the server, or raise Temporary/PermanentFailure."""
+        if self._smtp is None:
+            self._smtp = self._open()
         try:
-            if self._smtp is None:
-                self._smtp = self._connect()
             self._smtp.sendmail(self.sender, [to], msg.as_bytes(policy=_WIRE))
         except smtplib.SMTPRecipientsRefused as exc:
             self.close()
@@ -122,6 +122,15 @@ class Mailer:
             raise _classify(exc.smtp_code, exc.smtp_error) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
+            raise TemporaryFailure(f"SMTP connection failed: {exc}") from exc
+
+    def _open(self) -> smtplib.SMTP:
+        # Whatever fails before the first message (connection, TLS, login: a 535 for a wrong
+        # password) is the server's or the operator's problem, never the recipient's: a
+        # temporary failure, retried later, that counts no bounce against the address.
+        try:
+            return self._connect()
+        except (smtplib.SMTPException, OSError) as exc:
             raise TemporaryFailure(f"SMTP connection failed: {exc}") from exc
 
     def close(self) -> None:
