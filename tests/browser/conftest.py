@@ -1,8 +1,10 @@
 """Real-browser fixtures: the real server (`papertide serve`) and Debian's Chromium via Playwright.
 
 The server runs in a subprocess on 127.0.0.1 over a temporary data folder filled by
-`papertide ingest --samples` plus a tiny JSON-lines file with TeX in it. Playwright drives
-/usr/bin/chromium (installed by scripts/services.sh); it never downloads a browser.
+`papertide ingest --samples` plus a tiny JSON-lines file with TeX in it, with two worker
+processes (`serve --workers 2`, as a public site runs) and its mail going to an SMTP server
+on loopback (aiosmtpd) whose mailbox the tests read. Playwright drives /usr/bin/chromium
+(installed by scripts/services.sh); it never downloads a browser.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from tests.smtp_server import SmtpSink
 
 CHROMIUM = Path(os.environ.get("PAPERTIDE_CHROMIUM", "/usr/bin/chromium"))
 # The network is closed: without these Chromium keeps trying to reach Google's services.
@@ -36,7 +41,8 @@ CHROMIUM_ARGS = [
 MATH_ARXIV_ID = "2001.00042"
 MATH_TITLE = r"$\mathbb{USCD}$: Sparse Attention in $O(n \log n)$"
 PASSWORD = "correct horse battery staple"
-SERVER_START_SECONDS = 30
+SERVER_START_SECONDS = 60
+WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,8 @@ class Site:
 
     url: str
     data_dir: Path
+    pid: int
+    mailbox: SmtpSink
 
     def at(self, path: str) -> str:
         """The absolute URL of ``path`` on this site."""
@@ -84,16 +92,27 @@ def _math_papers(path: Path) -> Path:
     return path
 
 
+def _every_worker_ready(url: str) -> bool:
+    """Whether a run of answers (from whichever workers took them) all say the search index
+    caught up: each worker follows the store on its own."""
+    for _ in range(4 * WORKERS):
+        index = httpx.get(url + "/healthz", timeout=2).json().get("index", {})
+        if not (index.get("ready") and index.get("lag") == 0):
+            return False
+    return True
+
+
 def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"papertide serve exited {server.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(url + "/", timeout=2).status_code < 500:
+            if _every_worker_ready(url):
                 return
         except httpx.TransportError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     raise RuntimeError(
         f"papertide serve did not answer in {SERVER_START_SECONDS} s:\n{log.read_text()}"
     )
@@ -114,16 +133,24 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         "PAPERTIDE_SYNC__RETRIES": "0",
     }
     env.pop("PAPERTIDE_DATABASE_URL", None)
+    mailbox = SmtpSink(port=_free_port())
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
+    smtp.start()
+    env |= {
+        "PAPERTIDE_MAIL__SMTP_HOST": "127.0.0.1",
+        "PAPERTIDE_MAIL__SMTP_PORT": str(mailbox.port),
+    }
     _papertide("ingest", "--samples", "--quiet", env=env)
     _papertide("ingest", "--quiet", str(_math_papers(root / "math.jsonl")), env=env)
     log = root / "server.log"
     for _attempt in range(3):  # the free port can be taken between choosing and binding it
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
+        env["PAPERTIDE_MAIL__BASE_URL"] = url  # links in mails lead back here
         command = [sys.executable, "-m", "papertide", "serve", "--host", "127.0.0.1"]
         with log.open("wb") as out:
             server = subprocess.Popen(
-                [*command, "--port", str(port), "--workers", "1"],
+                [*command, "--port", str(port), "--workers", str(WORKERS)],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -140,8 +167,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     else:
         raise RuntimeError(f"no free port for papertide serve:\n{log.read_text()}")
     try:
-        yield Site(url=url, data_dir=root / "data")
+        yield Site(url=url, data_dir=root / "data", pid=server.pid, mailbox=mailbox)
     finally:
+        smtp.stop()
         server.terminate()
         try:
             server.wait(timeout=10)
