@@ -1,4 +1,4 @@
-"""The CLI through Typer's in-process runner, on a real SQLite store."""
+"""The CLI through Typer's in-process runner, on a real store: SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,8 +14,15 @@ from papertide.config import Settings
 runner = CliRunner()
 
 
+@pytest.fixture
+def settings(any_settings: Settings) -> Settings:
+    """Each CLI test on SQLite and on PostgreSQL (a fresh database each)."""
+    return any_settings
+
+
 def _cli(settings: Settings, *args: str) -> tuple[int, str]:
-    result = runner.invoke(app, ["--data-dir", str(settings.data_dir), *args])
+    url = ["--database-url", settings.database_url] if settings.database_url else []
+    result = runner.invoke(app, ["--data-dir", str(settings.data_dir), *url, *args])
     return result.exit_code, result.output
 
 
