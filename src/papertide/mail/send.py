@@ -16,7 +16,8 @@ The guarantee, precisely:
 - A digest's papers are recorded in the per-subscriber ledger when it is composed, in the
   same transaction, so a paper is never put in two digests for the same subscriber.
 
-Temporary failures (4xx replies, lost connections) put the digest back to ``pending`` with
+Temporary failures (4xx replies, lost connections, and anything that fails while opening
+the connection: TLS, a refused login) put the digest back to ``pending`` with
 exponential backoff (``retry_base_seconds`` * 2^(attempt-1)). A claimer renews its lease
 while it works, so a slow batch is not claimed by a second sender.
 """
