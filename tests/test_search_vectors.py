@@ -230,7 +230,8 @@ def test_graph_is_folded_in_as_a_new_version_readers_keep_theirs(
     assert (
         not (folder / "ann-000001.usearch").exists() and (folder / "ann-000002.usearch").is_file()
     )
-    assert reader.search(data[0], 1)[0][0] == 1  # its version-1 view, as it was
+    # Its version-1 view, as it was (top 10: HNSW is approximate, the point is that it reads)
+    assert 1 in [pk for pk, _ in reader.search(data[0], 10)]
     fresh = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
     assert fresh.search(data[1050], 1)[0][0] == 1051 and fresh.search(data[0], 1)[0][0] != 1
     assert fresh._graph is not None and not fresh._graph.stale and fresh._graph.covered == 1100
