@@ -33,7 +33,7 @@ from papertide.mail.digest import signing_secret
 from papertide.normalize import web_url
 from papertide.store import Store
 from papertide.web import account_link, api, auth, feeds, pages, subscriptions
-from papertide.web.assets import Assets, has_math
+from papertide.web.assets import Assets, has_math, katex_fonts
 from papertide.web.cache import PageCache
 from papertide.web.compress import SafeGZip
 from papertide.web.deps import CSRF_COOKIE, csrf_token, current_user
@@ -139,6 +139,7 @@ def _templates(assets: Assets) -> Jinja2Templates:
     templates.env.globals["static_url"] = assets.url
     templates.env.globals["boot_script"] = Markup(_BOOT_SCRIPT)
     templates.env.tests["math"] = has_math
+    templates.env.globals["katex_fonts"] = katex_fonts
     templates.env.filters["highlight"] = highlight
     templates.env.filters["web_url"] = web_url  # links from imported data: http(s) only
     templates.env.filters["dict_without"] = lambda params, key: [

@@ -21,6 +21,11 @@
         ignoredTags: ["script", "noscript", "style", "textarea", "pre", "code", "option"],
       });
     }
+    // A formula wider than the column scrolls: let the keyboard scroll it too.
+    var wide = root.querySelectorAll(".katex-display");
+    for (var j = 0; j < wide.length; j++) {
+      if (wide[j].scrollWidth > wide[j].clientWidth) wide[j].setAttribute("tabindex", "0");
+    }
   }
 
   // Abstracts: "More" unclamps the abstract of its card, "Less" clamps it again.
