@@ -91,7 +91,7 @@ def test_paper_page_has_bibtex_similar_and_listing(site) -> None:
     (subject,) = store.list_papers(day=date(2025, 3, 12))
     page = client.get(f"/papers/{subject.id}")
     assert page.status_code == 200
-    assert '<pre class="bibtex">@misc{' in page.text
+    assert re.search(r'<pre class="bibtex"[^>]*>@misc\{', page.text)
     assert "title = {{MInference 1.0" in page.text
     assert 'id="similar"' in page.text
     similar = re.findall(r'<section id="similar">(.*?)</section>', page.text, re.S)[0]
