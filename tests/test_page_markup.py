@@ -76,3 +76,12 @@ def test_vote_buttons_are_named_and_tabs_marked(site: tuple[TestClient, Store]) 
     week = client.get("/papers/week/2025-W11").text
     assert re.search(r'aria-current="page">Week</a>', week)
     assert '<form class="site-search" role="search" action="/search"' in client.get("/login").text
+
+
+def test_log_in_link_keeps_the_page_you_were_on(site: tuple[TestClient, Store]) -> None:
+    client, _ = site
+    page = client.get("/search", params={"q": "sparse attention"}).text
+    assert 'href="/login?next=/search%3Fq%3Dsparse%2Battention"' in page
+    login = client.get("/login?next=/search%3Fq%3Dsparse%2Battention").text
+    assert 'name="next" value="/search?q=sparse+attention"' in login
+    assert 'href="/login?next=/"' in login  # not back to the login page itself
