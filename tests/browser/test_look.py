@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.browser.conftest import MATH_ARXIV_ID, Site, register
 
@@ -93,6 +94,33 @@ def test_keyboard_skip_link_then_vote_keeps_focus(page: Page, site: Site) -> Non
     page.keyboard.press("Space")  # and back, still from the keyboard
     expect(count).to_have_text(str(before))
     expect(button).to_be_focused()
+
+
+def test_a_vote_posted_without_fetch_comes_back_focused(page: Page, site: Site) -> None:
+    """The form-post path (app.js falls back on it when fetch fails) keeps the focus too."""
+    register(page, site)
+
+    def refuse_fetch(route: Route) -> None:
+        if "application/json" in route.request.headers.get("accept", ""):
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/vote$"), refuse_fetch)
+    page.goto(site.at("/trending"))
+    card = page.locator("article.paper").nth(2)
+    paper_id = card.get_attribute("data-paper-id")
+    before = int(card.locator(".vote-count").inner_text())
+    card.locator("button.upvote").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    focused = page.locator("button.upvote:focus")
+    expect(focused).to_have_count(1)
+    voted = page.locator(f'article.paper[data-paper-id="{paper_id}"]')
+    assert voted.locator("button.upvote").evaluate("b => b === document.activeElement")
+    expect(voted.locator(".vote-count")).to_have_text(str(before + 1))
+    assert urlsplit(page.url).path == "/trending" and "#" not in page.url
 
 
 def _cls(context: BrowserContext, url: str) -> float:

@@ -107,6 +107,25 @@
       });
   }
 
+  // After a vote posted without scripts' help (the fallback), the page comes back with
+  // #voted=<paper id>: focus that paper's vote button again, and drop the fragment.
+  function refocusVote() {
+    var match = /^#voted=(.+)$/.exec(window.location.hash);
+    if (!match) return;
+    var id = decodeURIComponent(match[1]);
+    var cards = document.querySelectorAll("article.paper");
+    for (var i = 0; i < cards.length; i++) {
+      var button = cards[i].querySelector("button.upvote");
+      if (cards[i].dataset.paperId === id && button) {
+        button.focus();
+        break;
+      }
+    }
+    if (window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    }
+  }
+
   // BibTeX: copy the entry to the clipboard; say so on the button for a moment.
   function setUpCopy(root) {
     var buttons = root.querySelectorAll("button.copy-bibtex");
@@ -204,6 +223,7 @@
     setUpExpanders(document);
     setUpVotes(document);
     setUpCopy(document);
+    refocusVote();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
