@@ -96,6 +96,20 @@ echo "services: $(wrk -v 2>&1 | head -n 1 || echo 'wrk missing')" >&2
 
 [ "${PT_SKIP_CHROMIUM:-}" = 1 ] && exit 0
 
+# --- axe-core, the accessibility checker the browser tests inject into pages -------------
+# From the npm registry by npm (Debian's nodejs and npm where missing), pinned, into the
+# services folder; the tests read axe.min.js from there (no network at test time).
+AXE_VERSION=4.14.1
+axe_dir="$PT_SERVICES_DIR/npm"
+axe_js="$axe_dir/node_modules/axe-core/axe.min.js"
+if ! grep -qs "\"version\": \"$AXE_VERSION\"" "$axe_dir/node_modules/axe-core/package.json"; then
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  mkdir -p "$axe_dir"
+  npm install --silent --no-audit --no-fund --prefix "$axe_dir" "axe-core@$AXE_VERSION" >&2
+fi
+echo "services: axe-core $AXE_VERSION at $axe_js" >&2
+echo "export PAPERTIDE_AXE_JS=$axe_js" >> "$ENV_FILE"
+
 # --- Chromium, for the browser tests (tests/browser) -------------------------------------
 # Debian's package only: Playwright is pointed at /usr/bin/chromium and never downloads one.
 if [ ! -x /usr/bin/chromium ]; then

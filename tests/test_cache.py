@@ -67,7 +67,7 @@ def test_api_answers_carry_validators_and_answer_304(site) -> None:
     assert first.status_code == 200
     etag, modified = first.headers["etag"], first.headers["last-modified"]
     assert etag.startswith('W/"') and first.headers["cache-control"] == "public, max-age=300"
-    assert first.headers["vary"] == "Cookie"
+    assert first.headers["vary"] == "Cookie, Accept-Encoding"  # gzipped: web/compress.py
     again = bare.get("/api/trending", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""
     assert again.headers["etag"] == etag

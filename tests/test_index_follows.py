@@ -194,8 +194,8 @@ def test_a_second_node_loads_stored_vectors_and_never_embeds_again(
 def test_a_build_makes_its_hnsw_graph_once_at_the_end(
     settings: Settings, store: Store, tmp_path: Path
 ) -> None:
-    """A whole generation is loaded first and its HNSW graph built over every row after
-    (all cores, one pass), then saved with the rest; later writes grow it as before."""
+    """A whole generation is loaded first and goes live searched exactly; its HNSW graph
+    is then built over every row (all cores, one pass) and saved as its first version."""
     from papertide.ingest import IngestOptions, ingest_paths
 
     small = settings.model_copy(
@@ -205,12 +205,57 @@ def test_a_build_makes_its_hnsw_graph_once_at_the_end(
     ingest_paths(store, [source], settings=small, options=IngestOptions(fmt="arxiv-snapshot"))
     svc = SearchService.open(small, store)
     vectors = svc._vector_index()
-    assert vectors.approximate and not getattr(vectors, "deferred", True)
-    assert svc.live is not None and (svc.live.folder / "vectors" / "ann.usearch").is_file()
+    assert vectors.approximate
+    assert svc.live is not None and (svc.live.folder / "vectors" / "ann.json").is_file()
     paper = store.list_papers(limit=1)[0]
     assert paper.pk is not None
     assert vectors.search(vectors.get([paper.pk])[0], 1)[0][0] == paper.pk
     svc.close()
+
+
+def test_a_new_generation_goes_live_before_its_graph_which_is_built_apart(
+    settings: Settings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first build swaps in searched exactly; the HNSW graph is built afterwards holding
+    no folder lock, so another process applies the feed meanwhile (new and changed papers),
+    and the adopted graph plus the rows written since answer for every paper."""
+    from papertide.ingest import IngestOptions, ingest_paths
+    from papertide.search.vectors import GraphRows, VectorIndex
+
+    small = settings.model_copy(
+        update={"search": settings.search.model_copy(update={"ann_threshold": 100})}
+    )
+    source = write_snapshot(tmp_path / "s.jsonl", 400, seed=2)
+    ingest_paths(store, [source], settings=small, options=IngestOptions(fmt="arxiv-snapshot"))
+    svc = SearchService.open(small, store, catch_up=False)
+    other = SearchService.open(small, store, catch_up=False)
+    seen: dict[str, object] = {}
+    build_apart = VectorIndex.build_graph_apart
+
+    def build_while_others_write(self: VectorIndex, rows: GraphRows) -> object:
+        seen["live_before_graph"] = svc.ready and not self.approximate
+        more = write_snapshot(tmp_path / "more.jsonl", 460, seed=2)  # 60 new, 400 as before
+        ingest_paths(store, [more], settings=small, options=IngestOptions(fmt="arxiv-snapshot"))
+        ingest_paths(store, [_one_paper(tmp_path / "x.jsonl", "Quokka graphs")], settings=small)
+        other.sync()
+        seen["applied_meanwhile"] = other.refresh(wait=False)
+        return build_apart(self, rows)
+
+    monkeypatch.setattr(VectorIndex, "build_graph_apart", build_while_others_write)
+    svc.refresh()
+    assert seen["live_before_graph"] is True
+    assert seen["applied_meanwhile"] == 61  # the other process was never locked out
+    vectors = svc._vector_index()
+    assert isinstance(vectors, VectorIndex) and vectors.approximate
+    stored = store.list_papers(limit=1000)
+    assert len(stored) == 461 == len(vectors)
+    for paper in stored:  # each paper's own vector finds it: graph or rows since
+        assert paper.pk is not None
+        assert vectors.search(vectors.get([paper.pk])[0], 1)[0][0] == paper.pk
+    reader = _index_holds_every_paper(small, store)
+    graph = reader._vector_index()._graph  # type: ignore[union-attr]
+    assert graph is not None and graph.saved and graph.covered == len(graph.keys) == 461
+    assert reader.search('"Quokka graphs"', mode="bm25").hits[0].paper.title == "Quokka graphs"
 
 
 def test_serve_killed_while_building_its_index_resumes_the_build(

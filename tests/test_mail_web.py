@@ -167,10 +167,21 @@ def test_one_click_unsubscribe_works_without_login_or_cookies(site, smtp) -> Non
     assert "Unsubscribe" in client.get(url.removeprefix("http://testserver")).text
 
 
-def test_delete_my_data_removes_everything_and_kills_the_links(site, smtp) -> None:
+def test_delete_my_data_asks_first_and_then_removes_everything(site, smtp) -> None:
     client, settings = site
     link = _link(_digest_mail(client, settings, smtp), "/subscription")
-    gone = client.post(f"{link}/delete", data={"csrf_token": _csrf(client)})
+    # The preferences page's button only opens the confirmation page (a GET form: no script).
+    prefs = client.get(link).text
+    assert f'method="get" action="{link}/delete"' in prefs
+    asked = client.get(f"{link}/delete")
+    assert asked.status_code == 200 and "cannot be undone" in asked.text
+    assert 'name="confirm" value="yes"' in asked.text
+    assert subs.get_subscriber(_store(client), email="dee@example.org") is not None
+    # A post without the confirmation (an old form, a stray request) deletes nothing.
+    unconfirmed = client.post(f"{link}/delete", data={"csrf_token": _csrf(client)})
+    assert unconfirmed.status_code == 200 and "cannot be undone" in unconfirmed.text
+    assert subs.get_subscriber(_store(client), email="dee@example.org") is not None
+    gone = client.post(f"{link}/delete", data={"csrf_token": _csrf(client), "confirm": "yes"})
     assert gone.status_code == 200 and "gone" in gone.text
     assert subs.get_subscriber(_store(client), email="dee@example.org") is None
     assert outbox.outbox_counts(_store(client)) == {}

@@ -185,7 +185,8 @@ def test_a_new_node_answers_at_once_and_warms_up(
 ) -> None:
     a, _, _, env = cluster
     _ingest_seeds(a)
-    late = Node(env, tmp_path / "node-late")
+    # A graph from 50 vectors on: the new node goes live first, then builds and maps one.
+    late = Node({**env, "PAPERTIDE_SEARCH__ANN_THRESHOLD": "50"}, tmp_path / "node-late")
     try:
         first = late.wait_up()
         assert first["ok"] is True
@@ -193,5 +194,14 @@ def test_a_new_node_answers_at_once_and_warms_up(
         _until(lambda: late.client.get("/healthz").json()["index"]["ready"])
         hits = late.client.get("/api/search", params={"q": "attention"}).json()
         assert hits["papers"] and not hits.get("warming")
+        _until(lambda: late.client.get("/healthz").json()["index"]["graph"])
+        assert list((tmp_path / "node-late").rglob("ann-*.usearch"))
+        # Through the graph, the same nearest papers as node A's exact search (below A's
+        # threshold) finds.
+        query = {"q": "attention heads in transformers", "mode": "dense"}
+        through_graph = late.client.get("/api/search", params=query).json()["papers"]
+        exact = a.client.get("/api/search", params=query).json()["papers"]
+        assert len(exact) >= 5
+        assert [p["id"] for p in through_graph[:5]] == [p["id"] for p in exact[:5]]
     finally:
         late.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import socket
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from papertide.config import Settings
 from papertide.search import SearchService
 from papertide.search import embedders as emb
+from papertide.search import vectors as vectors_module
 from papertide.search.vectors import VectorIndex
 from papertide.store import Store
 from tests.search_corpus import CORPUS, add_papers
@@ -173,41 +175,107 @@ def test_vector_updates_deletes_and_compaction(tmp_path: Path) -> None:
     assert other.reset and len(other) == 0
 
 
-def test_flushes_write_only_changes_and_reopening_replays_them(tmp_path: Path) -> None:
+def test_flushes_write_only_changes_and_reopening_searches_the_delta(tmp_path: Path) -> None:
     folder = tmp_path / "v"
     data = _clustered(1200, 32, seed=3)
     index = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
     index.upsert(list(range(1, 1001)), data[:1000])
-    index.flush()  # the HNSW graph is new: saved, covering 1,000 rows
-    snapshot = (folder / "ann.usearch").stat().st_mtime_ns
-    assert (folder / "ann.rows").read_text() == "1000"
+    index.flush()  # the HNSW graph is new: saved as version 1, covering 1,000 rows
+    graph_file = folder / "ann-000001.usearch"
+    snapshot = graph_file.stat().st_mtime_ns
+    assert json.loads((folder / "ann.json").read_text())["covered"] == 1000
     index.upsert(list(range(1001, 1101)), data[1000:1100])  # new papers
     index.upsert([5, 6], data[1100:1102])  # changed papers: new vectors
     index.delete([7, 8, 1050])
     index.flush()
-    # Appended rows and in-place dead marks; the HNSW snapshot is left as it was.
-    assert (folder / "ann.usearch").stat().st_mtime_ns == snapshot
+    # Appended rows and in-place dead marks; the saved graph is left as it was.
+    assert graph_file.stat().st_mtime_ns == snapshot
+    assert json.loads((folder / "ann.json").read_text())["version"] == 1
     assert (folder / "keys.i64").stat().st_size == 8 * 1102
     keys = np.fromfile(folder / "keys.i64", dtype=np.int64)
     assert keys[4] == keys[5] == keys[6] == keys[7] == -1 and keys[-1] == 6
     reopened = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
     assert reopened.approximate and len(reopened) == 1097
     for pk, vector in ((5, data[1100]), (6, data[1101]), (1100, data[1099])):
-        assert reopened.search(vector, 1)[0][0] == pk  # replayed into the graph
+        assert reopened.search(vector, 1)[0][0] == pk  # the rows after the graph: exact
     found = {p for q in data[:1100:37] for p, _ in reopened.search(q, 20)}
-    assert not found & {7, 8, 1050}
+    assert not found & {7, 8, 1050}  # stale in the graph, deleted from the rows
     assert np.array_equal(reopened.get([5]), np.asarray([data[1100]], dtype=np.float16))
     # A flush cut short (vectors appended, keys not) is ignored on open: its commit never ran.
     with (folder / "vectors.f16").open("ab") as out:
         out.write(np.asarray(data[:3], dtype=np.float16).tobytes())
     assert len(VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)) == 1097
-    # A folder from before ann.rows existed held a snapshot of every row: nothing to replay.
-    old = VectorIndex.open(tmp_path / "old", model="m", dim=32, ann_threshold=500)
-    old.upsert(list(range(1, 1001)), data[:1000])
-    old.flush()
-    (tmp_path / "old" / "ann.rows").unlink()
-    legacy = VectorIndex.open(tmp_path / "old", model="m", dim=32, ann_threshold=500)
-    assert legacy._ann_changes == 0 and legacy.search(data[999], 1)[0][0] == 1000
+
+
+def test_graph_is_folded_in_as_a_new_version_readers_keep_theirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once enough rows changed, the writer saves a new graph version; a reader that maps
+    the old one (its file since unlinked) still answers, and a new open maps the new one."""
+    monkeypatch.setattr(vectors_module, "_ANN_MERGE", 50)
+    folder = tmp_path / "v"
+    data = _clustered(1300, 32, seed=8)
+    writer = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
+    writer.upsert(list(range(1, 1001)), data[:1000])
+    writer.flush()
+    reader = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
+    writer.upsert(list(range(1001, 1101)), data[1000:1100])
+    writer.delete(list(range(1, 21)))
+    writer.flush()  # 120 changes > 50: folded into version 2
+    assert json.loads((folder / "ann.json").read_text()) | {"rows_file": ""} == {
+        "version": 2,
+        "covered": 1100,
+        "rows_file": "",
+    }
+    assert (
+        not (folder / "ann-000001.usearch").exists() and (folder / "ann-000002.usearch").is_file()
+    )
+    # Its version-1 view, as it was (top 10: HNSW is approximate, the point is that it reads)
+    assert 1 in [pk for pk, _ in reader.search(data[0], 10)]
+    fresh = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
+    assert fresh.search(data[1050], 1)[0][0] == 1051 and fresh.search(data[0], 1)[0][0] != 1
+    assert fresh._graph is not None and not fresh._graph.stale and fresh._graph.covered == 1100
+    # Deleting most of the graph compacts the rows: a new epoch and a new version, and the
+    # reader that opened before the compaction is not confused by the renumbered rows.
+    writer.delete(list(range(21, 900)))
+    writer.flush()
+    after = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
+    assert after.approximate and len(after) == 1100 - 899
+    assert after.search(data[950], 1)[0][0] == 951
+    assert fresh.search(data[950], 1)[0][0] == 951
+
+
+def test_stale_neighbours_never_crowd_out_live_ones(tmp_path: Path) -> None:
+    """Deleting the 200 nearest papers of a query without folding the graph: the search
+    asks the graph for more until it has k live answers."""
+    folder = tmp_path / "v"
+    data = _clustered(3000, 32, seed=9)
+    index = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
+    index.upsert(list(range(1, 3001)), data)
+    index.flush()
+    nearest = [pk for pk, _ in index.search(data[0], 200, exact=True)]
+    index.delete(nearest)
+    expected = [pk for pk, _ in index.search(data[0], 10, exact=True)]
+    got = [pk for pk, _ in index.search(data[0], 10)]
+    assert len(got) == 10 and not set(got) & set(nearest)
+    assert len(set(got) & set(expected)) >= 8
+
+
+def test_folder_of_an_earlier_layout_is_searched_exactly_until_a_write(tmp_path: Path) -> None:
+    folder = tmp_path / "v"
+    data = _clustered(1000, 32, seed=5)
+    index = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
+    index.upsert(list(range(1, 1001)), data)
+    index.flush()
+    (folder / "ann.json").unlink()  # as a folder written before graph versions
+    legacy = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
+    assert not legacy.approximate  # searched exactly until a writer builds the graph
+    assert legacy.search(data[10], 1)[0][0] == 11
+    legacy.upsert([1001], data[:1])
+    assert legacy.approximate
+    legacy.flush()
+    again = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
+    assert again.approximate and again.search(data[10], 1)[0][0] == 11
 
 
 _HAVE_ST = bool(
@@ -251,7 +319,8 @@ def test_hnsw_is_centred_and_reports_cosines(tmp_path: Path) -> None:
     index.upsert(list(range(1, 6001)), data)
     assert index.approximate
     # The graph holds vectors minus half their mean: most of the shared direction is gone.
-    assert np.linalg.norm(index._center) == pytest.approx(
+    assert index._graph is not None
+    assert np.linalg.norm(index._graph.center) == pytest.approx(
         0.5 * np.linalg.norm(data.mean(axis=0)), rel=1e-3
     )
     queries = emb.normalize_rows(
@@ -267,28 +336,11 @@ def test_hnsw_is_centred_and_reports_cosines(tmp_path: Path) -> None:
                 assert score == pytest.approx(cosines[pk], abs=2e-3)
     assert np.mean(recalls) >= 0.95
     index.flush()
-    assert (tmp_path / "v" / "center.f32").is_file()
+    assert (tmp_path / "v" / "ann-000001.center").is_file()
     reopened = VectorIndex.open(tmp_path / "v", model="m", dim=64, ann_threshold=500)
-    assert np.array_equal(reopened._center, index._center)
+    assert reopened._graph is not None
+    assert np.array_equal(reopened._graph.center, index._graph.center)
     assert reopened.search(data[7], 1)[0][0] == 8
-
-
-def test_cosine_graph_of_an_earlier_version_is_rebuilt(tmp_path: Path) -> None:
-    folder = tmp_path / "v"
-    data = _clustered(1000, 32, seed=5)
-    index = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
-    index.upsert(list(range(1, 1001)), data)
-    index.flush()
-    (folder / "center.f32").unlink()  # as a folder written before graphs were centred
-    legacy = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
-    assert not legacy.approximate  # searched exactly until a writer rebuilds the graph
-    assert legacy.search(data[10], 1)[0][0] == 11
-    legacy.upsert([1001], data[:1])
-    assert legacy.approximate and np.linalg.norm(legacy._center) > 0
-    legacy.flush()
-    assert (folder / "center.f32").is_file()
-    again = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
-    assert again.approximate and again.search(data[10], 1)[0][0] == 11
 
 
 def test_vectors_are_mapped_and_rewrites_replace_the_file(tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ def test_paper_page_has_bibtex_similar_and_listing(site) -> None:
     (subject,) = store.list_papers(day=date(2025, 3, 12))
     page = client.get(f"/papers/{subject.id}")
     assert page.status_code == 200
-    assert '<pre class="bibtex">@misc{' in page.text
+    assert re.search(r'<pre class="bibtex"[^>]*>@misc\{', page.text)
     assert "title = {{MInference 1.0" in page.text
     assert 'id="similar"' in page.text
     similar = re.findall(r'<section id="similar">(.*?)</section>', page.text, re.S)[0]
@@ -379,10 +379,16 @@ def test_api_docs_are_served_by_the_site_itself(site) -> None:
     client, _ = site
     docs = client.get("/docs")
     assert docs.status_code == 200
-    assert "/static/swagger/swagger-ui-bundle.js" in docs.text
+    bundle = re.search(r'src="(/static/swagger/swagger-ui-bundle\.[0-9a-f]{10}\.js)"', docs.text)
+    assert bundle, "the docs page does not load the site's own (hashed) Swagger UI"
     assert "cdn" not in docs.text.lower()
+    assert client.get(bundle.group(1)).status_code == 200
     assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
-    assert "script-src 'self';" in client.get("/").headers["content-security-policy"]
+    page_csp = client.get("/").headers["content-security-policy"]
+    assert (
+        "script-src 'self' 'sha256-" in page_csp
+        and "unsafe-inline'" not in page_csp.split("style-src")[0]
+    )
     assert "script-src 'self' 'unsafe-inline'" in docs.headers["content-security-policy"]
 
 

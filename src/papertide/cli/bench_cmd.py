@@ -49,13 +49,19 @@ def bench_search(
     keep: Path | None = typer.Option(
         None, "--keep", metavar="DIR", help="Keep the data folder here."
     ),
+    workers: int = typer.Option(
+        4, "--workers", "-w", min=0, help="Memory of `serve --workers N` per backend (0: skip)."
+    ),
 ) -> None:
     """Ingest and index N generated papers, then time lexical, dense, hybrid and similar.
 
     Prints: the embedder's rate (abstracts/s, first sight); ingest+index papers/s; index
     size; serving RSS (a fresh process, after the queries); p50/p99 latency per kind over
     warm queries (similar: computed on a paper's first view; similar stored: later views,
-    read back); HNSW recall@10 against exact search, for 3-word queries and for papers.
+    read back); HNSW recall@10 against exact search, for 3-word queries and for papers;
+    then the memory of a real `papertide serve --workers N` over the index, queried
+    through every worker: PSS summed over its processes (shared pages divided between the
+    processes that map them: what the machine spends) beside RSS summed.
 
     With --database-url naming a PostgreSQL server, the papers go into a scratch database
     there, and the same figures are measured in the same run for both vector backends:
@@ -68,7 +74,7 @@ def bench_search(
     """
     from papertide.cli.bench_search import run_bench_search
 
-    run_bench_search(settings_of(ctx), papers=papers, queries=queries, keep=keep)
+    run_bench_search(settings_of(ctx), papers=papers, queries=queries, keep=keep, workers=workers)
 
 
 @bench_app.command("nodes")

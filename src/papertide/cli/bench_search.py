@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from papertide.cli.bench_memory import measure_server_memory
 from papertide.cli.common import console, fail
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
@@ -53,17 +54,22 @@ class TopicalSnapshotGenerator(SnapshotGenerator):
         ]
 
 
-def run_bench_search(base: Settings, *, papers: int, queries: int, keep: Path | None) -> None:
+def run_bench_search(
+    base: Settings, *, papers: int, queries: int, keep: Path | None, workers: int = 4
+) -> None:
     """Ingest and index ``papers`` generated papers, then time each kind of query; with a
     PostgreSQL database_url, in a scratch database there, for both vector backends."""
     if base.database_url:
         with scratch_database(base.database_url) as url:
-            _bench_search(base.model_copy(update={"database_url": url}), papers, queries, keep)
+            node = base.model_copy(update={"database_url": url})
+            _bench_search(node, papers, queries, keep, workers)
     else:
-        _bench_search(base, papers, queries, keep)
+        _bench_search(base, papers, queries, keep, workers)
 
 
-def _bench_search(base: Settings, papers: int, queries: int, keep: Path | None) -> None:
+def _bench_search(
+    base: Settings, papers: int, queries: int, keep: Path | None, workers: int
+) -> None:
     with tempfile.TemporaryDirectory(prefix="papertide-bench-search-") as tmp:
         folder = keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -103,6 +109,25 @@ def _bench_search(base: Settings, papers: int, queries: int, keep: Path | None) 
             with ctx_spawn.Pool(1) as pool:
                 figures = pool.apply(serve_figures, (node, queries))
             _print_figures(backend, figures)
+            if workers:
+                _print_memory(node, workers, papers, queries)
+
+
+def _print_memory(settings: Settings, workers: int, papers: int, queries: int) -> None:
+    """`serve --workers N` over the index: PSS and RSS summed over its processes."""
+    rng = random.Random(11)
+    records = list(map(TopicalSnapshotGenerator(seed=1).record, range(min(papers, 5_000))))
+    picked = rng.sample(records, min(queries, len(records)))
+    titles = [" ".join(rng.sample(t, min(3, len(t)))) for t in (r["title"].split() for r in picked)]
+    memory = measure_server_memory(
+        settings, workers=workers, titles=titles, paper_ids=[r["id"] for r in picked]
+    )
+    console.print(
+        f"  [bold]serve --workers {workers}: PSS {memory.pss_total:,.0f} MB in all[/] "
+        f"(RSS summed {memory.rss_total:,.0f} MB); per process PSS "
+        + ", ".join(f"{mb:,.0f}" for mb in memory.pss)
+        + f" MB, after {2 * len(titles) + len(picked):,} requests spread over the workers"
+    )
 
 
 def _pgvector_node(settings: Settings, folder: Path, papers: int) -> Settings:

@@ -1,8 +1,11 @@
-"""`papertide bench web`: server time of each page at a given store size."""
+"""`papertide bench web`: server time of each page at a given store size, and its weight
+on the wire (gzip): the page alone (a repeat visit: assets have immutable addresses) and
+with every asset it links (a first visit; fonts a stylesheet loads are not counted)."""
 
 from __future__ import annotations
 
 import random
+import re
 import statistics
 import tempfile
 import time
@@ -90,6 +93,18 @@ def _time_pages(client: TestClient, store: Store, ids: list[str], requests: int)
         times.sort()
         p50, p99 = statistics.median(times), times[int(len(times) * 0.99) - 1]
         base_p50 = base_p50 or p50
+        weight = "" if path().startswith(("/healthz", "/api/")) else _weight(client, path())
         console.print(
             f"{name:22} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   ({p50 / base_p50:5.1f}x baseline)"
+            f"{weight}"
         )
+
+
+def _weight(client: TestClient, path: str) -> str:
+    """The page's gzipped size, and with the assets it links (as a first visit fetches)."""
+    gzip = {"Accept-Encoding": "gzip"}
+    response = client.get(path, headers=gzip)
+    page = response.num_bytes_downloaded  # as sent: httpx has un-gzipped .content
+    assets = set(re.findall(r'(?:href|src)="(/static/[^"]+)"', response.text))
+    linked = sum(client.get(url, headers=gzip).num_bytes_downloaded for url in assets)
+    return f"   {page / 1024:5.1f} KB gz, first visit {(page + linked) / 1024:6.1f} KB"

@@ -43,12 +43,13 @@ class IndexFollower:
         load another process's commit. Returns how many papers this round indexed."""
         svc = self.svc
         if not svc.ready or svc.store.has_changes(svc.position):
-            indexed = svc.refresh(wait=False)
+            indexed = svc.refresh(wait=False)  # builds a missing HNSW graph too
             if indexed:
                 log.info("search index: %d papers indexed from the change feed", indexed)
             svc.sync()
             return indexed
         svc.sync()
+        svc.build_graph(wait=False)  # a builder that died after its swap left none
         return 0
 
     def _run(self) -> None:

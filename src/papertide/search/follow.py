@@ -23,6 +23,7 @@ from papertide.models import Paper
 from papertide.search import passages as ps
 from papertide.search.embedders import Embedder, Vectors, paper_text
 from papertide.search.generation import Generation, IndexRoot, wanted_state
+from papertide.search.pgvector_index import PgVectorIndex
 from papertide.search.rwlock import ReadWriteLock
 from papertide.search.settings import SearchSettings
 from papertide.search.vectors import VectorIndex
@@ -54,12 +55,19 @@ class FollowMixin:
         @property
         def embedder(self) -> Embedder: ...
         def _catch_up_files(self) -> bool: ...
+        def _vector_index(self) -> VectorIndex | PgVectorIndex: ...
         def _adopt(self, generation: Generation) -> None: ...
 
     def refresh(self, progress: Progress | None = None, *, wait: bool = True) -> int:
         """Apply the changes committed since the live generation's position (building the
-        first generation when there is none); returns how many papers were (re)indexed.
-        With ``wait`` off, returns 0 at once when another process holds the folder."""
+        first generation when there is none), then give it the HNSW graph it lacks; returns
+        how many papers were (re)indexed. With ``wait`` off, returns 0 at once when another
+        process holds the folder."""
+        count = self._refresh(progress, wait=wait)
+        self.build_graph(wait=wait)
+        return count
+
+    def _refresh(self, progress: Progress | None, *, wait: bool) -> int:
         self.indexed = []
         if self._needs_build():
             return self.rebuild(progress, wait=wait)
@@ -87,11 +95,8 @@ class FollowMixin:
                     "position": None,
                     "build": {"start": self.store.feed_head().to_json(), "after_pk": 0},
                 }
-            vectors = generation.open_vectors(self.embedder.dim)
-            if isinstance(vectors, VectorIndex):
-                vectors.deferred = True
+            generation.open_vectors(self.embedder.dim)
             count = self._scan_store(generation, progress)
-            vectors.finish_build()  # the HNSW graph (or pgvector's index), built once
             with self.root.lock():
                 start = FeedPosition.from_json(generation.state["build"]["start"])
                 generation.state.pop("build")
@@ -100,6 +105,45 @@ class FollowMixin:
                 self.root.make_current(name)
                 self._adopt(generation)
         return count
+
+    def build_graph(self, *, wait: bool = True) -> bool:
+        """Give the live generation the HNSW graph (or pgvector index) its vectors lack.
+
+        A generation goes live without one: searches are exact until then (100k vectors:
+        about 15 ms a query), so a new node is fully searchable as soon as its rows are
+        in. The graph is built over the rows as they are, holding no folder lock (minutes
+        at 1M vectors, while the feed goes on being applied by others), then adopted under
+        the lock: the commit folds in the rows written meanwhile and saves it for every
+        process. Returns True when this call built one."""
+        live = self.live
+        if live is None:
+            return False
+        vectors = self._vector_index()
+        if not vectors.graph_wanted():
+            return False
+        with self.root.build_lock(wait=wait) as held:
+            if not held:
+                return False
+            if not isinstance(vectors, VectorIndex):  # pgvector: PostgreSQL builds it
+                vectors.build_graph()
+                return True
+            with self.guard.reading():
+                rows = vectors.graph_rows()
+            graph = vectors.build_graph_apart(rows)
+            with self.root.lock():
+                self._catch_up_files()
+                current = self.live
+                if current is None or current.name != live.name:
+                    return False  # swapped for a new generation meanwhile: it builds its own
+                fresh = current.open_vectors(self.embedder.dim)
+                assert isinstance(fresh, VectorIndex)
+                with self._guarding(current):
+                    if not fresh.attach_graph(graph):
+                        return False
+                    current.commit()
+                self._stamp = self.root.stamp()  # our own commit: nothing to reload
+        log.info("search index: HNSW graph of %d vectors built and saved", len(fresh))
+        return True
 
     def remove(self, pks: list[int]) -> None:
         """Drop papers (by pk) from the live indexes (they stay out until they change)."""

@@ -36,7 +36,7 @@ from papertide.search.settings import SearchSettings
 from papertide.search.vectors import VectorIndex
 from papertide.store import FeedPosition
 
-LAYOUT = 2
+LAYOUT = 3  # 3: the HNSW graph saved in versions and mapped read-only (graph.py)
 # Files of layout 1 (one set of files straight under index/), removed by the first build.
 _OLD_LAYOUT = ("lexical", "vectors", "passages", "state.json", "state.json.tmp")
 
@@ -107,6 +107,7 @@ class Generation:
                     ann_threshold=self.config.ann_threshold,
                     ef_search=self.config.ann_ef_search,
                 )
+                self.vectors.deferred = True  # the service builds the graph: build_graph
             if self.use_passages:
                 self.passages = PassageIndex.open(
                     self.folder / "passages", model=name, dim=self.state["dim"]

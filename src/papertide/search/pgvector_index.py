@@ -20,6 +20,7 @@ class PgVectorIndex:
     def __init__(self, table: PgVectorTable, *, ef_search: int) -> None:
         self.table = table
         self.ef_search = ef_search
+        self._indexed = False  # the HNSW index exists (known once seen)
         table.ensure()
 
     @property
@@ -64,9 +65,16 @@ class PgVectorIndex:
         """Exact top-``k`` pks for many queries (for recall checks)."""
         return [[pk for pk, _ in self.search(q, k, exact=True)] for q in queries]
 
-    def finish_build(self) -> None:
-        """After a full load: build the HNSW index if the table has none yet."""
+    def graph_wanted(self) -> bool:
+        """Whether the table still lacks its HNSW index (a first load runs without it)."""
+        if not self._indexed:
+            self._indexed = self.table.has_index()
+        return not self._indexed
+
+    def build_graph(self) -> None:
+        """Build the HNSW index inside PostgreSQL (once, for every node)."""
         self.table.ensure_index()
+        self._indexed = True
 
     def flush(self) -> None:
         """Nothing to write: every upsert committed."""

@@ -146,12 +146,16 @@ class SearchService(FollowMixin, SimilarMixin):
     def status(self) -> dict[str, object]:
         """Where the index stands: ready, generation, feed position, changes still to apply."""
         position = self.position
+        vectors = self.live.vectors if self.live is not None else None
         return {
             "ready": self.ready,
             "generation": self.live.name if self.live is not None else None,
             "position": position.horizon if position is not None else None,
             "lag": self.store.feed_lag(position),
             "building": self.root.unfinished(self.config) is not None,
+            # Dense search through the HNSW graph (True), exact until it is built (False),
+            # or not loaded in this process yet (None).
+            "graph": None if vectors is None else not vectors.graph_wanted(),
         }
 
     def sync(self) -> bool:

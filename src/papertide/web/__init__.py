@@ -6,6 +6,8 @@ functions. Every response gets security headers and a CSRF cookie (see web/deps.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import logging
 import re
@@ -19,7 +21,6 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -32,30 +33,33 @@ from papertide.mail.digest import signing_secret
 from papertide.normalize import web_url
 from papertide.store import Store
 from papertide.web import account_link, api, auth, feeds, pages, subscriptions
+from papertide.web.assets import Assets, has_math, katex_fonts
 from papertide.web.cache import PageCache
+from papertide.web.compress import SafeGZip
 from papertide.web.deps import CSRF_COOKIE, csrf_token, current_user
 from papertide.web.limits import BodyLimit
 
 _HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
 
-# Scripts and styles come from this site only; KaTeX needs inline styles and data: fonts.
+# Scripts and styles come from this site only (plus the one inline start-up script, by its
+# hash: it sets the theme before the first paint); KaTeX needs inline styles and data: fonts.
+_CSP = (
+    "default-src 'self'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'; "
+    "base-uri 'self'; form-action 'self'"
+)
+_BOOT_SCRIPT = (_HERE / "static" / "boot.js").read_text(encoding="utf-8").strip()
+_BOOT_HASH = base64.b64encode(hashlib.sha256(_BOOT_SCRIPT.encode()).digest()).decode()
 _SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'; "
-        "base-uri 'self'; form-action 'self'"
-    ),
+    "Content-Security-Policy": _CSP.format(scripts=f" 'sha256-{_BOOT_HASH}'"),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "strict-origin-when-cross-origin",
     "Permissions-Policy": "interest-cohort=()",
 }
-
-
-_DOCS_CSP = _SECURITY_HEADERS["Content-Security-Policy"].replace(
-    "script-src 'self'", "script-src 'self' 'unsafe-inline'"
-)
+# Swagger UI starts itself with an inline script; a hash beside 'unsafe-inline' would void it.
+_DOCS_CSP = _CSP.format(scripts=" 'unsafe-inline'")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -83,8 +87,14 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.templates = _templates()
-    app.mount("/static", StaticFiles(directory=_HERE / "static", check_dir=False), name="static")
+    assets = Assets(_HERE / "static")
+    app.state.assets = assets
+    app.state.templates = _templates(assets)
+
+    @app.api_route("/static/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
+    async def static(request: Request, path: str) -> Response:
+        return await assets.respond(request, path)
+
     for module in (pages, auth, api, feeds, account_link, subscriptions):
         app.include_router(module.router)
 
@@ -93,9 +103,9 @@ def create_app(settings: Settings) -> FastAPI:
         return get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json",
             title="papertide API",
-            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg",
+            swagger_js_url=assets.url("swagger/swagger-ui-bundle.js"),
+            swagger_css_url=assets.url("swagger/swagger-ui.css"),
+            swagger_favicon_url=assets.url("favicon.svg"),
         )
 
     _add_middleware(app, settings)
@@ -105,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     # Outermost of ours: an oversize body is refused before any route or CSRF check reads it.
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, error_page=error_page)
+    app.add_middleware(SafeGZip)  # outside the page cache, which keeps bodies uncompressed
     _add_error_pages(app)
     return app
 
@@ -119,12 +130,16 @@ def _open_search(settings: Settings, store: Store) -> tuple[Any, Any]:
     return svc, follower
 
 
-def _templates() -> Jinja2Templates:
+def _templates(assets: Assets) -> Jinja2Templates:
     def context(request: Request) -> dict[str, Any]:
         return {"csrf_token": csrf_token(request), "user": current_user(request)}
 
     templates = Jinja2Templates(directory=_HERE / "templates", context_processors=[context])
     templates.env.globals["version"] = __version__
+    templates.env.globals["static_url"] = assets.url
+    templates.env.globals["boot_script"] = Markup(_BOOT_SCRIPT)
+    templates.env.tests["math"] = has_math
+    templates.env.globals["katex_fonts"] = katex_fonts
     templates.env.filters["highlight"] = highlight
     templates.env.filters["web_url"] = web_url  # links from imported data: http(s) only
     templates.env.filters["dict_without"] = lambda params, key: [

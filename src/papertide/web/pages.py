@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -118,7 +119,10 @@ def vote(
     votes, voted = community.cast_vote(store, ref, user=user, up=up)
     if wants_json:
         return JSONResponse({"votes": votes, "voted": voted})
-    return RedirectResponse(request.headers.get("referer") or f"/papers/{ref}", status_code=303)
+    # Back to the page, with the paper named in the fragment: app.js puts the focus back on
+    # its vote button (a keyboard user is not sent to the top of the page).
+    back = (request.headers.get("referer") or f"/papers/{ref}").split("#", 1)[0]
+    return RedirectResponse(f"{back}#voted={quote(ref, safe='')}", status_code=303)
 
 
 @router.get("/users/{username}", response_class=HTMLResponse)

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
-from fastapi import APIRouter, Body, Form, HTTPException, Request
+from fastapi import APIRouter, Body, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
@@ -91,9 +91,15 @@ def _request_subscription(
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
-def subscribe_form(request: Request, templates: TemplatesDep) -> Response:
-    """The subscribe form (empty: an account's address is not shown back, see web/auth.py)."""
-    return templates.TemplateResponse(request, "mail_subscribe.html", {"email": ""})
+def subscribe_form(
+    request: Request,
+    templates: TemplatesDep,
+    q: Annotated[str, Query(max_length=500, description="A topic to fill in.")] = "",
+) -> Response:
+    """The subscribe form (the address empty: an account's is not shown back, see
+    web/auth.py); ``q`` fills in a topic (a search page's "Mail me new matches")."""
+    context = {"email": "", "queries": q.strip()}
+    return templates.TemplateResponse(request, "mail_subscribe.html", context)
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
@@ -295,6 +301,37 @@ async def save_preferences(
     return _prefs_page(request, templates, store, settings, found, token, saved=True)
 
 
+def _confirm_delete(
+    request: Request, templates: TemplatesDep, sub: Subscriber, token: str
+) -> Response:
+    return _message(
+        request,
+        templates,
+        "Delete your data?",
+        f"This deletes {sub.email}, its preferences and the record of every digest sent to "
+        "it. It cannot be undone.",
+        extra={
+            "action": f"/subscription/{token}/delete",
+            "button": "Delete everything",
+            "confirm": True,
+            "danger": True,
+            "back": f"/subscription/{token}",
+            "back_text": "Keep my subscription",
+        },
+    )
+
+
+@router.get("/subscription/{token}/delete", response_class=HTMLResponse)
+def delete_page(
+    request: Request, token: str, store: StoreDep, settings: SettingsDep, templates: TemplatesDep
+) -> Response:
+    """The confirmation step of "Delete my data" (a page of its own: works without scripts)."""
+    found = _token_page(request, templates, store, settings, "prefs", token)
+    if isinstance(found, Response):
+        return found
+    return _confirm_delete(request, templates, found, token)
+
+
 @router.post("/subscription/{token}/delete", response_class=HTMLResponse)
 def delete_my_data(
     request: Request,
@@ -303,11 +340,15 @@ def delete_my_data(
     settings: SettingsDep,
     templates: TemplatesDep,
     _csrf: CsrfDep,
+    confirm: Annotated[str, Form()] = "",
 ) -> Response:
-    """Delete the subscriber and everything stored about them (digests, sent papers)."""
+    """Delete the subscriber and everything stored about them (digests, sent papers), once
+    the confirmation page's button said so (``confirm=yes``); else show that page."""
     found = _token_page(request, templates, store, settings, "prefs", token)
     if isinstance(found, Response):
         return found
+    if confirm != "yes":
+        return _confirm_delete(request, templates, found, token)
     subs.delete_subscriber(store, pk=found.pk)
     return _message(request, templates, "Deleted", f"Everything about {found.email} is gone.")
 

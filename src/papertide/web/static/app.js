@@ -1,6 +1,7 @@
 // papertide: small progressive enhancements. Every page works without this file:
 // math then shows as TeX source, abstracts stay clamped (the paper page shows them whole),
-// and vote forms post normally.
+// vote forms post normally, and the theme follows the system's.
+// boot.js (inline in <head>, before the first paint) applies the stored theme and density.
 (function () {
   "use strict";
 
@@ -12,11 +13,18 @@
       window.renderMathInElement(nodes[i], {
         delimiters: [
           { left: "$$", right: "$$", display: true },
+          { left: "\\[", right: "\\]", display: true },
           { left: "$", right: "$", display: false },
+          { left: "\\(", right: "\\)", display: false },
         ],
         throwOnError: false,
         ignoredTags: ["script", "noscript", "style", "textarea", "pre", "code", "option"],
       });
+    }
+    // A formula wider than the column scrolls: let the keyboard scroll it too.
+    var wide = root.querySelectorAll(".katex-display");
+    for (var j = 0; j < wide.length; j++) {
+      if (wide[j].scrollWidth > wide[j].clientWidth) wide[j].setAttribute("tabindex", "0");
     }
   }
 
@@ -31,8 +39,8 @@
       if (!abstract.id) abstract.id = "abstract-" + (card.dataset.paperId || i).replace(/\W/g, "-");
       button.setAttribute("aria-controls", abstract.id);
       button.setAttribute("aria-expanded", "false");
-      // Short abstracts that fit in the clamp need no button.
-      if (abstract.scrollHeight <= abstract.clientHeight + 1) button.hidden = true;
+      // Short abstracts that fit in the clamp need no button; it keeps its line (no shift).
+      if (abstract.scrollHeight <= abstract.clientHeight + 1) button.classList.add("fits");
       button.addEventListener("click", toggleAbstract);
     }
   }
@@ -58,7 +66,8 @@
     event.preventDefault();
     if (form.dataset.busy) return;
     form.dataset.busy = "1";
-    if (button) button.disabled = true;
+    // Not `disabled`: a disabled button loses focus, and a keyboard user is left on <body>.
+    if (button) button.setAttribute("aria-disabled", "true");
     fetch(form.action, {
       method: "POST",
       credentials: "same-origin",
@@ -94,8 +103,27 @@
       })
       .finally(function () {
         delete form.dataset.busy;
-        if (button) button.disabled = false;
+        if (button) button.removeAttribute("aria-disabled");
       });
+  }
+
+  // After a vote posted without scripts' help (the fallback), the page comes back with
+  // #voted=<paper id>: focus that paper's vote button again, and drop the fragment.
+  function refocusVote() {
+    var match = /^#voted=(.+)$/.exec(window.location.hash);
+    if (!match) return;
+    var id = decodeURIComponent(match[1]);
+    var cards = document.querySelectorAll("article.paper");
+    for (var i = 0; i < cards.length; i++) {
+      var button = cards[i].querySelector("button.upvote");
+      if (cards[i].dataset.paperId === id && button) {
+        button.focus();
+        break;
+      }
+    }
+    if (window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    }
   }
 
   // BibTeX: copy the entry to the clipboard; say so on the button for a moment.
@@ -134,13 +162,68 @@
     selection.addRange(range);
   }
 
+  // View toggles in the header: dark theme and compact list, kept in localStorage.
+  // Picking what the system prefers anyway forgets the choice (the page follows the system).
+  var root = document.documentElement;
+  var systemDark = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+
+  function store(key, value) {
+    try {
+      if (value === null) window.localStorage.removeItem(key);
+      else window.localStorage.setItem(key, value);
+    } catch (e) { /* storage refused (private mode): the choice lasts for this page */ }
+  }
+
+  function isDark() {
+    var chosen = root.getAttribute("data-theme");
+    if (chosen) return chosen === "dark";
+    return Boolean(systemDark && systemDark.matches);
+  }
+
+  function showToggles() {
+    var theme = document.querySelector('button[data-toggle="theme"]');
+    var density = document.querySelector('button[data-toggle="density"]');
+    if (theme) theme.setAttribute("aria-pressed", isDark() ? "true" : "false");
+    if (density) {
+      var compact = root.getAttribute("data-density") === "compact";
+      density.setAttribute("aria-pressed", compact ? "true" : "false");
+    }
+  }
+
+  function toggleTheme() {
+    var dark = !isDark();
+    var systemMatches = Boolean(systemDark && systemDark.matches) === dark;
+    if (systemMatches) root.removeAttribute("data-theme");
+    else root.setAttribute("data-theme", dark ? "dark" : "light");
+    store("pt-theme", systemMatches ? null : dark ? "dark" : "light");
+    showToggles();
+  }
+
+  function toggleDensity() {
+    var compact = root.getAttribute("data-density") !== "compact";
+    if (compact) root.setAttribute("data-density", "compact");
+    else root.removeAttribute("data-density");
+    store("pt-density", compact ? "compact" : null);
+    showToggles();
+  }
+
+  function setUpToggles() {
+    var theme = document.querySelector('button[data-toggle="theme"]');
+    var density = document.querySelector('button[data-toggle="density"]');
+    if (theme) theme.addEventListener("click", toggleTheme);
+    if (density) density.addEventListener("click", toggleDensity);
+    if (systemDark && systemDark.addEventListener) systemDark.addEventListener("change", showToggles);
+    showToggles();
+  }
+
   function start() {
-    // First: the stylesheet clamps abstracts only under .js, and the expanders measure that.
-    document.documentElement.classList.add("js");
+    root.classList.add("js");  // boot.js did it already; kept for pages cached without it
+    setUpToggles();
     renderMath(document.body);
     setUpExpanders(document);
     setUpVotes(document);
     setUpCopy(document);
+    refocusVote();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,1 @@
+(function(){var d=document.documentElement,s;d.classList.add("js");try{s=window.localStorage;var t=s.getItem("pt-theme");if(t==="dark"||t==="light")d.setAttribute("data-theme",t);if(s.getItem("pt-density")==="compact")d.setAttribute("data-density","compact")}catch(e){}})();
