@@ -74,7 +74,13 @@ def test_bench_cli_times_every_help_against_python(tmp_path: Path) -> None:
     for label in labels:
         line = rf"^papertide {re.escape(label)} +[\d.]+ ms +\(\+ *-?[\d.]+ ms over python\)"
         assert re.search(line, out, re.M), label
-    assert re.search(r"^slowest: papertide .* --help [\d.]+ ms; budget 300 ms: ", out, re.M)
+    # Which command is slowest depends on the machine's load: check the line names the
+    # largest of the figures printed above it, not a particular command.
+    timed = dict(re.findall(r"^(papertide .+?) +([\d.]+) ms +\(\+", out, re.M))
+    slowest = re.search(r"^slowest: (papertide .+?) ([\d.]+) ms; budget 300 ms: ", out, re.M)
+    assert slowest and timed, out
+    assert slowest.group(1) == max(timed, key=lambda name: float(timed[name]))
+    assert slowest.group(2) == timed[slowest.group(1)]
 
 
 def test_bench_load_drives_serve_with_wrk(tmp_path: Path) -> None:
