@@ -50,12 +50,27 @@ class Paper:
 
     @property
     def day(self) -> date | None:
-        """The day a feed files this paper under: when it was listed, else published."""
+        """The paper's one date, everywhere: the day it was listed (on a trending page or a
+        daily feed) when it was, else the day it was published, else the day it was first
+        seen here. Feeds file it under this day, cards show it, search filters
+        (``after:``/``before:``) and sorts by it."""
         if self.listed_on is not None:
             return self.listed_on
         if self.published is not None:
             return self.published.date()
         return self.first_seen.date() if self.first_seen is not None else None
+
+    @property
+    def day_kind(self) -> str:
+        """Which date ``day`` is: "listed", "published" or "added" (first seen here)."""
+        if self.listed_on is not None:
+            return "listed"
+        return "published" if self.published is not None else "added"
+
+    @property
+    def day_label(self) -> str:
+        """How a card introduces ``day``: "listed on", "published" or "added"."""
+        return {"listed": "listed on"}.get(self.day_kind, self.day_kind)
 
 
 @dataclass(slots=True)

@@ -51,7 +51,7 @@ def filter_clauses(schema: tantivy.Schema, parsed: ParsedQuery) -> list[Clause]:
         high = _seconds(parsed.before) if parsed.before else None
         dates = Query.range_query(
             schema,
-            "published",
+            "day",
             tantivy.FieldType.Integer,
             low,
             high,

@@ -259,7 +259,7 @@ class SearchService(FollowMixin, SimilarMixin):
         schema, cfg = self.lexical.schema, self.config
         filters = fq.filter_clauses(schema, parsed)
         if not parsed.text:  # filters only: every paper that passes them, newest first
-            found, total = self.lexical.search(fq.combine([], filters), depth, order_by="published")
+            found, total = self.lexical.search(fq.combine([], filters), depth, order_by="day")
             return _Found(found, total)
         lexical: Ranked = []
         total = 0
@@ -303,9 +303,9 @@ class SearchService(FollowMixin, SimilarMixin):
 
     def _sort(self, ranked: Ranked, sort: str) -> Ranked:
         pks = [pk for pk, _ in ranked]
-        published = self.lexical.fast_values(pks, "published")
-        if sort == "date":
-            return sorted(ranked, key=lambda item: -published.get(item[0], 0))
+        if sort == "date":  # the paper's day (what its card shows), newest first
+            day = self.lexical.fast_values(pks, "day")
+            return sorted(ranked, key=lambda item: -day.get(item[0], 0))
         # Votes change without re-indexing (site votes): score from the store's current rows,
         # with the one trending formula the whole site uses.
         now, params = utcnow(), self.settings.trending

@@ -17,6 +17,10 @@ from papertide.ranking.trending import keys_trending
 from papertide.store import Store
 
 NEW_FOR = timedelta(hours=24)
+# A paper first seen in the last NEW_FOR is "new" only if its own date is that recent too:
+# an import of old captures or an archive is not news (arXiv announces up to 3 days after
+# submission, over a weekend).
+NEW_DAY_SLACK = timedelta(days=3)
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -141,17 +145,18 @@ class FeedPage:
         return max(1, -(-self.total // self.per_page))
 
 
+def is_new(paper: Paper, now: datetime) -> bool:
+    """Whether to mark a paper "new": first seen here in the last day, and of recent date."""
+    seen, day = paper.first_seen, paper.day
+    if seen is None or now - seen >= NEW_FOR:
+        return False
+    return day is None or day >= (seen - NEW_DAY_SLACK).date()
+
+
 def views(store: Store, found: list[Paper], user: User | None, now: datetime) -> list[PaperView]:
     """Wrap papers for display: the reader's votes in one query, the "new" mark."""
     voted = store.voted(user.pk, [p.pk for p in found if p.pk]) if user else set()
-    return [
-        PaperView(
-            paper=p,
-            voted=p.pk in voted,
-            is_new=p.first_seen is not None and now - p.first_seen < NEW_FOR,
-        )
-        for p in found
-    ]
+    return [PaperView(paper=p, voted=p.pk in voted, is_new=is_new(p, now)) for p in found]
 
 
 def period_feed(
