@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from papertide.clock import utcnow
 from papertide.models import Paper, User
+from papertide.normalize import username_key
 from papertide.store.schema import (
     papers,
     rate_events,
@@ -52,8 +53,15 @@ class CommunityMixin:
     def create_user(
         self, *, username: str, email: str | None, password_hash: str, now: datetime
     ) -> User:
-        """A new account, or NameTaken when the username or email is in use."""
-        row = {"username": username, "email": email, "password_hash": password_hash, "created": now}
+        """A new account, or NameTaken when the username (compared as ``username_key``:
+        case and Unicode form ignored) or the email is in use."""
+        row = {
+            "username": username,
+            "username_key": username_key(username),
+            "email": email,
+            "password_hash": password_hash,
+            "created": now,
+        }
         try:
             with writing(self.engine) as conn:
                 pk = conn.execute(insert(users).returning(users.c.pk), row).scalar_one()
@@ -62,14 +70,14 @@ class CommunityMixin:
         return User(pk=pk, username=username, email=email, created=now)
 
     def user_with_hash(self, username: str) -> tuple[User, str] | None:
-        """An account and its password hash, by username (case-insensitive)."""
-        query = select(users).where(func.lower(users.c.username) == username.lower())
+        """An account and its password hash, by username (any case or Unicode form)."""
+        query = select(users).where(users.c.username_key == username_key(username))
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return (_user(row), row.password_hash) if row else None
 
     def user_by_name(self, username: str) -> User | None:
-        """An account by username (case-insensitive)."""
+        """An account by username (any case or Unicode form: ``ADA_UX`` finds ``ada_ux``)."""
         found = self.user_with_hash(username)
         return found[0] if found else None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from datetime import timedelta
 from typing import Annotated
 
@@ -131,7 +132,8 @@ def register(
     email: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
     """Create an account and sign it in."""
-    username, email = username.strip(), email.strip().lower()
+    # NFKC first: "ada" in fullwidth letters is "ada", and is then checked and compared as such.
+    username, email = unicodedata.normalize("NFKC", username.strip()), email.strip().lower()
     context: dict[str, str] = {"username": username, "email": email}
     error = None
     if not _USERNAME_RE.match(username):

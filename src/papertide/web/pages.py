@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -125,8 +126,12 @@ def vote(
 def profile(
     request: Request, username: str, store: StoreDep, templates: TemplatesDep, user: UserDep
 ) -> Response:
-    """A user's upvotes and submissions."""
+    """A user's upvotes and submissions; another spelling of the name (``ADA_UX`` for
+    ``ada_ux``) redirects to the account's own address."""
     context = community.profile(store, username, viewer=user)
+    canonical = context["person"].username
+    if canonical != username:
+        return RedirectResponse(f"/users/{quote(canonical)}", status_code=301)
     return templates.TemplateResponse(request, "profile.html", context)
 
 
