@@ -138,6 +138,22 @@ class FeedPage:
     per_page: int
     previous: Period | None  # the nearest earlier period with papers
     following: Period | None  # the nearest later period with papers
+    anchor: date | None = None  # the day the reader came from (kept by Day/Week/Month)
+
+    @property
+    def day(self) -> date:
+        """The day the Day / Week / Month links keep: the one the reader came from when it
+        lies in this period, else the period's first day."""
+        anchor = self.anchor
+        if anchor is not None and self.period.start <= anchor < self.period.end:
+            return anchor
+        return self.period.start
+
+    def kind_path(self, kind: str) -> str:
+        """The day, week or month holding ``day``; a week or month remembers the day, so
+        Week then Day comes back to it (not to the Monday), Month then Day too."""
+        path = period_containing(kind, self.day).path
+        return path if kind == "date" else f"{path}?on={self.day.isoformat()}"
 
     @property
     def pages(self) -> int:
@@ -160,7 +176,13 @@ def views(store: Store, found: list[Paper], user: User | None, now: datetime) ->
 
 
 def period_feed(
-    store: Store, period: Period, *, user: User | None, page: int = 1, per_page: int = 30
+    store: Store,
+    period: Period,
+    *,
+    user: User | None,
+    page: int = 1,
+    per_page: int = 30,
+    anchor: date | None = None,
 ) -> FeedPage:
     """The papers of a period, most voted first, with the nearest periods that have papers."""
     found, total = store.papers_between(
@@ -175,6 +197,7 @@ def period_feed(
         per_page=per_page,
         previous=period_containing(period.kind, before) if before else None,
         following=period_containing(period.kind, after) if after else None,
+        anchor=anchor,
     )
 
 
