@@ -271,7 +271,7 @@ def test_submit_when_arxiv_is_unreachable_says_so(settings: Settings) -> None:
 
 
 def test_login_is_rate_limited(settings: Settings) -> None:
-    limited = settings.model_copy(update={"rate_limit_per_hour": 3})
+    limited = settings.model_copy(update={"login_failures_per_account": 3})
     with serving(create_app(limited)) as client:
         token = _csrf(client)
         codes = [

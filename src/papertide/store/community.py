@@ -208,3 +208,29 @@ class CommunityMixin:
                 return False
             conn.execute(insert(rate_events), {"key": key, "at": now})
             return True
+
+    def count_events(self, *, low: str, high: str, since: datetime) -> tuple[int, datetime | None]:
+        """Rate events whose key lies in [low, high) at or after ``since``: how many, and
+        the oldest (a key range, so one index scan counts every key under a prefix)."""
+        where = (rate_events.c.key >= low, rate_events.c.key < high, rate_events.c.at >= since)
+        query = select(func.count(), func.min(rate_events.c.at)).where(*where)
+        with self.engine.connect() as conn:
+            count, oldest = conn.execute(query).one()
+        return int(count), oldest
+
+    def add_events(self, keys: list[str], *, now: datetime, forget_before: datetime) -> None:
+        """Record one rate event per key (and forget those keys' events before
+        ``forget_before``), in one transaction."""
+        with writing(self.engine) as conn:
+            for key in keys:
+                conn.execute(
+                    delete(rate_events).where(
+                        rate_events.c.key == key, rate_events.c.at < forget_before
+                    )
+                )
+                conn.execute(insert(rate_events), {"key": key, "at": now})
+
+    def clear_events(self, keys: list[str]) -> None:
+        """Forget every rate event of these keys (a success resets its failures)."""
+        with writing(self.engine) as conn:
+            conn.execute(delete(rate_events).where(rate_events.c.key.in_(keys)))

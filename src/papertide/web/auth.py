@@ -24,7 +24,8 @@ from papertide.mail.notices import notify_address_taken
 from papertide.models import User
 from papertide.passwords import password_problem
 from papertide.store import NameTaken, Store
-from papertide.web.community import allow
+from papertide.web import login_limit
+from papertide.web.community import allow, client_address
 from papertide.web.deps import (
     SESSION_COOKIE,
     CsrfDep,
@@ -84,14 +85,22 @@ def login(
 ) -> Response:
     """Check the password; on success set the session cookie and go back where asked."""
     context = {"next": _safe_next(next), "username": username}
-    if not allow(request, store, settings, "login"):
-        context["error"] = "Too many attempts from your address; try again in an hour."
-        return templates.TemplateResponse(request, "login.html", context, status_code=429)
-    found = store.user_with_hash(username.strip())
+    address = client_address(request)
+    name = username.strip()
+    refused = login_limit.locked(store, settings, username=name, address=address)
+    if refused is not None:
+        context["error"] = refused.message
+        headers = {"Retry-After": str(refused.retry_after)}
+        return templates.TemplateResponse(
+            request, "login.html", context, status_code=429, headers=headers
+        )
+    found = store.user_with_hash(name)
     user = _verified(store, found, password)
     if user is None:
+        login_limit.record_failure(store, settings, username=name, address=address)
         context["error"] = "Wrong username or password."
         return templates.TemplateResponse(request, "login.html", context, status_code=401)
+    login_limit.record_success(store, username=name, address=address)
     response = RedirectResponse(_safe_next(next), status_code=303)
     _signed_in(
         request, response, store, user, days=settings.session_days, secure=settings.cookie_secure
