@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -21,7 +20,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -35,6 +34,7 @@ from papertide.web import account_link, api, auth, feeds, pages, subscriptions
 from papertide.web.cache import PageCache
 from papertide.web.deps import CSRF_COOKIE, csrf_token, current_user
 from papertide.web.limits import BodyLimit
+from papertide.web.tex import tex_html
 
 _HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -126,6 +126,7 @@ def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=_HERE / "templates", context_processors=[context])
     templates.env.globals["version"] = __version__
     templates.env.filters["highlight"] = highlight
+    templates.env.filters["tex"] = tex_html  # math delimited for KaTeX (web/tex.py)
     templates.env.filters["web_url"] = web_url  # links from imported data: http(s) only
     templates.env.filters["dict_without"] = lambda params, key: [
         (k, v) for k, v in params.multi_items() if k != key
@@ -133,17 +134,10 @@ def _templates() -> Jinja2Templates:
     return templates
 
 
-_ENTITY_WORDS = {"amp", "lt", "gt", "quot", "x27"}
-
-
 def highlight(text: str, terms: list[str]) -> Markup:
-    """Escape ``text`` and wrap words starting with a query term in <mark>."""
-    escaped = str(escape(text))
-    words = sorted({t.lower() for t in terms if len(t) > 1 and t.lower() not in _ENTITY_WORDS})
-    if not words:
-        return Markup(escaped)
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\w*", re.IGNORECASE)
-    return Markup(pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", escaped))
+    """Escape ``text``, delimit its math for KaTeX and wrap words starting with a query term
+    in <mark>, never inside math (web/tex.py)."""
+    return tex_html(text, terms)
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
