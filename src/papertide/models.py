@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from papertide.normalize import web_url
+
 
 @dataclass(slots=True)
 class Paper:
@@ -59,6 +61,22 @@ class Paper:
         if self.published is not None:
             return self.published.date()
         return self.first_seen.date() if self.first_seen is not None else None
+
+    @property
+    def abs_link(self) -> str | None:
+        """The abstract page to link: the stored http(s) URL, else arXiv's from the id."""
+        stored = web_url(self.url_abs)
+        if stored or not self.arxiv_id:
+            return stored
+        return f"https://arxiv.org/abs/{self.arxiv_id}"
+
+    @property
+    def pdf_link(self) -> str | None:
+        """The PDF to link: the stored http(s) URL, else arXiv's from the id."""
+        stored = web_url(self.url_pdf)
+        if stored or not self.arxiv_id:
+            return stored
+        return f"https://arxiv.org/pdf/{self.arxiv_id}"
 
     @property
     def day_kind(self) -> str:

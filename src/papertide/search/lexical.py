@@ -21,7 +21,7 @@ import orjson
 import tantivy
 
 from papertide.models import Paper
-from papertide.search.tokenize import analyze, words
+from papertide.search.tokenize import analyze, name_words
 
 # 2: the date field is the paper's day (what cards show and feeds file it under), not its
 # publication time.
@@ -203,7 +203,7 @@ class LexicalIndex:
         return tantivy.Document(
             pk=paper.pk,
             body=" ".join(body),
-            author=" ".join(w for name in paper.authors for w in words(name)),
+            author=" ".join(w for name in paper.authors for w in name_words(name)),
             cat=" ".join(category_terms(paper.categories)),
             day=paper_time(paper),
             upvotes=paper.upvotes_external or 0,

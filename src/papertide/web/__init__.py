@@ -34,6 +34,7 @@ from papertide.web import account_link, api, auth, feeds, pages, subscriptions
 from papertide.web.cache import PageCache
 from papertide.web.deps import CSRF_COOKIE, csrf_token, current_user
 from papertide.web.limits import BodyLimit
+from papertide.web.openapi import install_openapi
 from papertide.web.tex import tex_html
 
 _HERE = Path(__file__).parent
@@ -98,6 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
             swagger_favicon_url="/static/favicon.svg",
         )
 
+    install_openapi(app)  # errors documented as {"error", "status"}, as answered
     _add_middleware(app, settings)
     # Outside the headers middleware: a hit replays the headers it added, minus the cookie.
     app.add_middleware(
@@ -127,11 +129,17 @@ def _templates() -> Jinja2Templates:
     templates.env.globals["version"] = __version__
     templates.env.filters["highlight"] = highlight
     templates.env.filters["tex"] = tex_html  # math delimited for KaTeX (web/tex.py)
+    templates.env.filters["plural"] = plural
     templates.env.filters["web_url"] = web_url  # links from imported data: http(s) only
     templates.env.filters["dict_without"] = lambda params, key: [
         (k, v) for k, v in params.multi_items() if k != key
     ]
     return templates
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """'1 paper', '2 papers', '1,204 papers' (``many`` for irregular plurals)."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
 
 
 def highlight(text: str, terms: list[str]) -> Markup:

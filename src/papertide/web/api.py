@@ -132,8 +132,8 @@ def paper_out(request: Request, view: PaperView, user: User | None) -> PaperOut:
         day=p.day,
         day_kind=p.day_kind,
         links=Links(
-            abstract=web_url(p.url_abs),
-            pdf=web_url(p.url_pdf),
+            abstract=p.abs_link,
+            pdf=p.pdf_link,
             code=web_url(p.url_code),
             project=web_url(p.url_project),
         ),

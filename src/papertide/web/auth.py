@@ -12,6 +12,7 @@ import secrets
 import unicodedata
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -42,10 +43,17 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never redirect a login to another host."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return "/"
+    """Only same-site paths: never redirect a login to another host. Browsers read a
+    backslash as "/" and skip tabs and newlines, so "/" + backslash + "evil.example" is
+    another host too; the login and registration pages themselves lead home."""
+    if not target or not target.startswith("/") or len(target) > 2000:
+        return "/"
+    if any(c in target for c in "\\\t\r\n") or target.startswith("//"):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path in ("/login", "/register", "/logout"):
+        return "/"
+    return target
 
 
 def _signed_in(

@@ -245,10 +245,23 @@ def hits_to_views(store: Store, hits: list[Hit], user: User | None) -> list[Pape
     return shown
 
 
+def _publication_year(paper: Paper) -> int | str:
+    """The year the paper was published: its date, else its arXiv id's (YYMM since 2007,
+    YYMM after the slash before); never the day it was imported or listed."""
+    if paper.published is not None:
+        return paper.published.year
+    if paper.arxiv_id:
+        found = re.match(r"^(?:[a-z.-]+/)?(\d{2})(\d{2})", paper.arxiv_id)
+        if found and 1 <= int(found[2]) <= 12:
+            yy = int(found[1])
+            return 1900 + yy if yy >= 91 else 2000 + yy
+    return ""
+
+
 def bibtex(paper: Paper) -> str:
     """A BibTeX entry for the paper (arXiv's own style: @misc with eprint fields)."""
     first = paper.authors[0].split()[-1] if paper.authors else "anon"
-    year = paper.published.year if paper.published else (paper.day.year if paper.day else "")
+    year = _publication_year(paper)
     key = re.sub(r"\W+", "", f"{first}{year}{(paper.title.split() or ['x'])[0]}").lower()
     fields = {
         "title": "{" + paper.title + "}",
