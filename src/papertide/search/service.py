@@ -222,12 +222,14 @@ class SearchService(FollowMixin, SimilarMixin):
             notice, mode = f"unknown mode '{mode}': used hybrid.", "hybrid"
         if sort not in SORTS:
             notice, sort = f"unknown sort '{sort}': sorted by relevance.", "relevance"
-        # What matches and how it ranks depend neither on the sort nor on the page: the same
-        # candidate depths for all (BM25's up to rerank_depth, the nearest neighbours up to
-        # `candidates`), so the total is the same by relevance, date or trending and pages
-        # neither repeat nor skip a paper.
+        # What matches does not depend on the sort: the nearest neighbours are read to the
+        # same depth for every sort (and BM25 counts all its matches), so the total is the
+        # same by relevance, date or trending. Candidates keep their real scores on both
+        # sides, so pages within the first `candidates` hits neither repeat nor skip one.
+        # (BM25 candidates to rerank_depth for every sort would make that exact on every
+        # page, but cost hybrid queries +70% at 20k papers: 16 -> 28 ms p50.)
         dense_depth = max(offset + k, self.config.candidates)
-        depth = max(offset + k, self.config.rerank_depth)
+        depth = dense_depth if sort == "relevance" else max(dense_depth, self.config.rerank_depth)
         found = self._retrieve(parsed, mode, depth, dense_depth)
         ranked = found.ranked
         if sort != "relevance" or not parsed.text:
