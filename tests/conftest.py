@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from papertide.clock import frozen
 from papertide.config import Settings
+from papertide.models import Paper
 from papertide.store import Store
 
 if TYPE_CHECKING:
@@ -27,6 +28,16 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
 SCIFACT = SHARED / "data" / "scifact-dev"
 PG_URL = os.environ.get("PAPERTIDE_TEST_POSTGRES_URL")
+
+
+def page_subject(store: Store, day: date) -> Paper:
+    """The paper a capture of ``day`` was opened for: its listing's subject. Every paper of a
+    capture is filed under the capture's day (or an earlier capture's, if it was on both)."""
+    for paper in store.list_papers(day=day, limit=1000):
+        for listed_on, subject, _ in store.listed_with(paper):
+            if listed_on == day:
+                return subject
+    raise AssertionError(f"no capture of {day} in the store")
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from papertide.ingest import IngestOptions, ingest_paths
 from papertide.models import Paper
 from papertide.store import Store
 from papertide.web import create_app
-from tests.conftest import caught_up, serving
+from tests.conftest import caught_up, page_subject, serving
 from tests.search_corpus import add_papers
 
 
@@ -98,7 +98,7 @@ def test_pages_are_shared_but_each_visitor_gets_their_own_csrf_token(site) -> No
 
 def test_a_vote_ends_the_cached_copy_at_once(site) -> None:
     client, store, _ = site
-    (paper,) = store.list_papers(day=date(2025, 3, 12))
+    paper = page_subject(store, date(2025, 3, 12))
     reader = _anonymous(client)
     before = reader.get(f"/api/papers/{paper.id}")
     page = reader.get(f"/papers/{paper.id}")
@@ -135,7 +135,7 @@ def test_an_import_ends_the_cached_copy_once_the_index_has_it(site) -> None:
 
 def test_a_signed_in_reader_sees_their_vote_at_once_and_nothing_is_cached(site) -> None:
     client, store, _ = site
-    (paper,) = store.list_papers(day=date(2025, 3, 12))
+    paper = page_subject(store, date(2025, 3, 12))
     _sign_in(client, "grace")
     page = client.get(f"/papers/{paper.id}")
     assert page.headers["cache-control"] == "private, no-store" and "etag" not in page.headers

@@ -127,7 +127,10 @@ def test_forwarded_for_from_an_untrusted_client_does_not_escape_the_rate_limit(
 ) -> None:
     """Issue 13, finding 5: a new X-Forwarded-For per request from loopback got past the
     login limit (uvicorn trusts the header from 127.0.0.1 unless told otherwise)."""
-    env = {"PAPERTIDE_RATE_LIMIT_PER_HOUR": "3"}
+    env = {
+        "PAPERTIDE_LOGIN_FAILURES_PER_ADDRESS": "3",
+        "PAPERTIDE_LOGIN_FAILURES_PER_ACCOUNT": "1000",
+    }
     with live_site(tmp_path / "data", env=env) as running:
         forged = [f"203.0.113.{i}" for i in range(8)]
         assert _wrong_logins(running.url, forged) == [401] * 3 + [429] * 5
@@ -136,7 +139,11 @@ def test_forwarded_for_from_an_untrusted_client_does_not_escape_the_rate_limit(
 
 
 def test_a_trusted_proxy_names_each_client(tmp_path: Path) -> None:
-    env = {"PAPERTIDE_RATE_LIMIT_PER_HOUR": "3", "PAPERTIDE_TRUSTED_PROXIES": "127.0.0.1,::1"}
+    env = {
+        "PAPERTIDE_LOGIN_FAILURES_PER_ADDRESS": "3",
+        "PAPERTIDE_LOGIN_FAILURES_PER_ACCOUNT": "1000",
+        "PAPERTIDE_TRUSTED_PROXIES": "127.0.0.1,::1",
+    }
     with live_site(tmp_path / "data", env=env) as running:
         # Each client has a bucket of its own; one client still meets its limit.
         assert _wrong_logins(running.url, [f"198.51.100.{i}" for i in range(6)]) == [401] * 6

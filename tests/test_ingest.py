@@ -13,7 +13,7 @@ from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
 from papertide.store import Store
 from papertide.synth import write_snapshot
-from tests.conftest import SCIFACT
+from tests.conftest import SCIFACT, page_subject
 
 
 def _snapshot_line(arxiv_id: str, title: str, *, versions: int = 1, **extra: object) -> bytes:
@@ -54,11 +54,11 @@ def test_page_listing_keeps_subject_and_order(
 ) -> None:
     options = IngestOptions(page_year=2025)
     ingest_paths(any_store, seeds[:1], settings=any_settings, options=options)
-    (subject,) = any_store.list_papers(day=date(2025, 3, 12))  # only the subject is dated
+    subject = page_subject(any_store, date(2025, 3, 12))
     assert subject.title.startswith("MInference 1.0")
-    ((day, page_subject, others),) = any_store.listed_with(subject)
+    ((day, listing_subject, others),) = any_store.listed_with(subject)
     assert str(day) == "2025-03-12"
-    assert page_subject.id == subject.id
+    assert listing_subject.id == subject.id
     assert len(others) == 84
     assert others[0].title.startswith("Improving FIM Code Completions")
     assert others[1].title == "Deep Networks Always Grok and Here is Why"

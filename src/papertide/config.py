@@ -84,7 +84,23 @@ class Settings(BaseSettings):
     rate_limit_per_hour: int = Field(
         default=20,
         ge=1,
-        description="Logins, registrations and submissions one address may make per hour.",
+        description="Registrations and submissions one address may make per hour.",
+    )
+    login_failures_per_account: int = Field(
+        default=10,
+        ge=1,
+        description="Failed logins one account takes (from anywhere) within the window.",
+    )
+    login_failures_per_address: int = Field(
+        default=50,
+        ge=1,
+        description="Failed logins one address makes (on any accounts) within the window.",
+    )
+    login_failure_window_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=24 * 60,
+        description="The sliding window of the failed-login limits; a success clears them.",
     )
     # NoDecode: the validator below reads both JSON lists and comma-separated env values.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from papertide.normalize import web_url
+
 
 @dataclass(slots=True)
 class Paper:
@@ -50,12 +52,43 @@ class Paper:
 
     @property
     def day(self) -> date | None:
-        """The day a feed files this paper under: when it was listed, else published."""
+        """The paper's one date, everywhere: the day it was listed (on a trending page or a
+        daily feed) when it was, else the day it was published, else the day it was first
+        seen here. Feeds file it under this day, cards show it, search filters
+        (``after:``/``before:``) and sorts by it."""
         if self.listed_on is not None:
             return self.listed_on
         if self.published is not None:
             return self.published.date()
         return self.first_seen.date() if self.first_seen is not None else None
+
+    @property
+    def abs_link(self) -> str | None:
+        """The abstract page to link: the stored http(s) URL, else arXiv's from the id."""
+        stored = web_url(self.url_abs)
+        if stored or not self.arxiv_id:
+            return stored
+        return f"https://arxiv.org/abs/{self.arxiv_id}"
+
+    @property
+    def pdf_link(self) -> str | None:
+        """The PDF to link: the stored http(s) URL, else arXiv's from the id."""
+        stored = web_url(self.url_pdf)
+        if stored or not self.arxiv_id:
+            return stored
+        return f"https://arxiv.org/pdf/{self.arxiv_id}"
+
+    @property
+    def day_kind(self) -> str:
+        """Which date ``day`` is: "listed", "published" or "added" (first seen here)."""
+        if self.listed_on is not None:
+            return "listed"
+        return "published" if self.published is not None else "added"
+
+    @property
+    def day_label(self) -> str:
+        """How a card introduces ``day``: "listed on", "published" or "added"."""
+        return {"listed": "listed on"}.get(self.day_kind, self.day_kind)
 
 
 @dataclass(slots=True)

@@ -84,6 +84,14 @@ def fold(text: str) -> str:
     return _NON_WORD_RE.sub(" ", text.lower()).strip()
 
 
+def username_key(name: str) -> str:
+    """The form two usernames are compared in: Unicode NFKC, then case folded (NFKC again,
+    as casefolding can leave text that is not NFKC: Unicode's NFKC_Casefold, UAX #31 and
+    RFC 8265's comparison of user names). ``ada_ux``, ``ADA_UX`` and the fullwidth
+    ``ada_ux`` written in fullwidth letters (U+FF41...) are one name."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
 def title_key(title: str) -> str:
     """The dedupe form of a title: case, accents, punctuation and spacing ignored."""
     return fold(title)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 import tantivy
 
 from papertide.search.query import ParsedQuery
-from papertide.search.tokenize import analyze, words
+from papertide.search.tokenize import analyze, name_words
 
 Occur = tantivy.Occur
 Query = tantivy.Query
@@ -25,7 +25,7 @@ def text_clauses(schema: tantivy.Schema, parsed: ParsedQuery, author_boost: floa
         (Occur.Should, Query.term_query(schema, "body", term)) for term in query_terms(parsed)
     ]
     if author_boost > 0:
-        for word in dict.fromkeys(words(parsed.text)):
+        for word in dict.fromkeys(name_words(parsed.text)):
             author = Query.term_query(schema, "author", word)
             clauses.append((Occur.Should, Query.boost_query(author, author_boost)))
     return clauses
@@ -41,7 +41,10 @@ def filter_clauses(schema: tantivy.Schema, parsed: ParsedQuery) -> list[Clause]:
             clauses.append((Occur.MustNot, _body_phrase(schema, excluded)))
     if parsed.authors:
         clauses.append(
-            (Occur.Must, _any_of([_phrase(schema, "author", words(a)) for a in parsed.authors]))
+            (
+                Occur.Must,
+                _any_of([_phrase(schema, "author", name_words(a)) for a in parsed.authors]),
+            )
         )
     if parsed.categories:
         cats = [Query.term_query(schema, "cat", c) for c in parsed.categories]
@@ -51,7 +54,7 @@ def filter_clauses(schema: tantivy.Schema, parsed: ParsedQuery) -> list[Clause]:
         high = _seconds(parsed.before) if parsed.before else None
         dates = Query.range_query(
             schema,
-            "published",
+            "day",
             tantivy.FieldType.Integer,
             low,
             high,

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from papertide.search import passages as ps
+from papertide.search.lexical import SCHEMA_VERSION as LEXICAL_SCHEMA
 from papertide.search.lexical import LexicalIndex
 from papertide.search.passages import PassageIndex
 from papertide.search.pgvector_index import PgVectorIndex
@@ -45,6 +46,7 @@ def wanted_state(config: SearchSettings) -> dict[str, Any]:
     """What a generation must have been built with to serve ``config``."""
     return {
         "layout": LAYOUT,
+        "lexical_schema": LEXICAL_SCHEMA,
         "title_repeat": config.title_repeat,
         "embedder": config.embedder,
         "passages": ps.enabled(config.passages, config.embedder),

@@ -2,8 +2,9 @@
 
 Each paper is one document: ``body`` holds the stemmed, stopword-free terms of the title
 (repeated ``title_repeat`` times, so title words weigh more) and of the abstract; ``author``
-holds author-name words; ``cat`` the arXiv categories and their archives; ``published`` and
-``upvotes`` are fast fields for filters and sorting; ``doc`` keeps what a result shows.
+holds author-name words; ``cat`` the arXiv categories and their archives; ``day`` (the paper's
+one date, ``Paper.day``: listed, else published, else first seen) and ``upvotes`` are fast
+fields for filters and sorting; ``doc`` keeps what a result shows.
 tantivy scores with Okapi BM25 (Robertson & Zaragoza 2009, k1=1.2, b=0.75, fixed by
 tantivy) and finds the top hits with block-max WAND, so OR queries stay fast at millions of
 documents. Segments take adds, updates (delete + add) and deletes without a rebuild.
@@ -12,7 +13,7 @@ documents. Segments take adds, updates (delete + add) and deletes without a rebu
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,11 @@ import orjson
 import tantivy
 
 from papertide.models import Paper
-from papertide.search.tokenize import analyze, words
+from papertide.search.tokenize import analyze, name_words
 
-_SCHEMA_VERSION = 1
+# 2: the date field is the paper's day (what cards show and feeds file it under), not its
+# publication time.
+SCHEMA_VERSION = 2
 _WRITER_HEAP = 256_000_000
 
 
@@ -33,7 +36,7 @@ def build_schema() -> tantivy.Schema:
     builder.add_text_field("body", tokenizer_name="whitespace", index_option="position")
     builder.add_text_field("author", tokenizer_name="whitespace", index_option="position")
     builder.add_text_field("cat", tokenizer_name="whitespace", index_option="basic")
-    builder.add_integer_field("published", indexed=True, fast=True)
+    builder.add_integer_field("day", indexed=True, fast=True)
     builder.add_integer_field("upvotes", fast=True)
     builder.add_bytes_field("doc", stored=True)
     return builder.build()
@@ -51,9 +54,10 @@ def category_terms(categories: Iterable[str]) -> list[str]:
 
 
 def paper_time(paper: Paper) -> int:
-    """Seconds since the epoch of the paper's publication (or first sight); 0 if unknown."""
-    when = paper.published or paper.updated or paper.first_seen
-    return int(when.replace(tzinfo=UTC).timestamp()) if when else 0
+    """Seconds since the epoch of the paper's day (midnight UTC; see ``Paper.day``), 0 if
+    it has none: the one date that filters and date sorts read."""
+    day = paper.day
+    return int(datetime.combine(day, time(), tzinfo=UTC).timestamp()) if day else 0
 
 
 def stored_doc(paper: Paper) -> bytes:
@@ -199,9 +203,9 @@ class LexicalIndex:
         return tantivy.Document(
             pk=paper.pk,
             body=" ".join(body),
-            author=" ".join(w for name in paper.authors for w in words(name)),
+            author=" ".join(w for name in paper.authors for w in name_words(name)),
             cat=" ".join(category_terms(paper.categories)),
-            published=paper_time(paper),
+            day=paper_time(paper),
             upvotes=paper.upvotes_external or 0,
             doc=stored_doc(paper),
         )

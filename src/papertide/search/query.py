@@ -7,8 +7,9 @@
 - author:NAME or author:"first last" keeps papers with that author; cat:cs.LG keeps papers
   in a category (cat:cs: in the archive); filters of one kind are OR-ed, of different kinds
   AND-ed;
-- after:DATE keeps papers published on or after DATE, before:DATE those published before it;
-  DATE is YYYY, YYYY-MM or YYYY-MM-DD.
+- after:DATE keeps papers dated on or after DATE, before:DATE those dated before it; DATE
+  is YYYY, YYYY-MM or YYYY-MM-DD. A paper's date is the one its card shows (``Paper.day``:
+  the day it was listed, else published, else first seen), the day the feeds file it under.
 
 A malformed query (unbalanced quote, bad date, empty filter, after later than before) never
 fails: it is searched as plain text, and ``notice`` says why.

@@ -64,6 +64,14 @@ class SearchSettings(BaseModel):
         ge=0.0,
         description="Weight of the best passage's cosine in 'blend' fusion, when passages are on.",
     )
+    dense_floor: float | None = Field(
+        default=None,
+        ge=-1.0,
+        le=1.0,
+        description="Least cosine for a paper found by meaning alone (no query word in it) "
+        "to count as a match; unset, the embedder's own: 0.25 for 'wordllama-256', 0.3 for "
+        "'st:' models. Without it every query matches every paper a little.",
+    )
     rrf_k: int = Field(default=60, ge=1, description="The k constant of reciprocal rank fusion.")
     candidates: int = Field(
         default=100, ge=10, description="Candidates each retriever hands to fusion."

@@ -8,6 +8,7 @@ query word matches whatever the index stored for it. Stemming is Snowball's Engl
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 import Stemmer  # type: ignore[import-not-found]
@@ -41,6 +42,23 @@ def _stemmer() -> Stemmer.Stemmer:
 # word -> its index term ("" for a stopword); bounded so odd tokens cannot grow it forever.
 _TERMS: dict[str, str] = dict.fromkeys(STOPWORDS, "")
 _TERMS_LIMIT = 1_000_000
+
+
+def fold_accents(text: str) -> str:
+    """``text`` without accents (combining marks dropped after NFKD: "Stéphane" ->
+    "Stephane", "Łukasz" stays as is), other scripts untouched: for author names, which
+    people type without their accents."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
+    )
+
+
+def name_words(text: str) -> list[str]:
+    """The words of an author name as the index keeps them: lowercase, accents folded."""
+    return words(fold_accents(text))
 
 
 def words(text: str) -> list[str]:

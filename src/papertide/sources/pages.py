@@ -3,7 +3,8 @@
 A capture is paragraphs separated by blank lines: a header (``new``, ``Get trending papers
 in your email inbox!``, ``Subscribe``, ``byAK and the research community``), a date line
 such as ``Mar 12``, then title / abstract paragraph pairs. The first paper is the one the
-page was opened for; the rest are the papers the site listed with it, in order.
+page was opened for; the rest are the papers the site listed with it, in order. All of them
+were on the page that day, so each is dated (``listed_on``) the capture's day.
 """
 
 from __future__ import annotations
@@ -102,8 +103,9 @@ def parse_page(
     positions: list[int] = []
     for item in _pair(paragraphs, origin):
         if isinstance(item, Record):
-            if not positions:  # the paper the page was opened for was listed that day
-                item.paper.listed_on = listed_on
+            # Every paper on the page was listed there that day, the one the page was opened
+            # for and those listed with it: the feeds file them all under the capture's day.
+            item.paper.listed_on = listed_on
             positions.append(len(positions))
         yield item
     if positions:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from papertide.clock import utcnow
 from papertide.models import Paper, User
+from papertide.normalize import username_key
 from papertide.store.schema import (
     papers,
     rate_events,
@@ -55,8 +56,15 @@ class CommunityMixin:
     def create_user(
         self, *, username: str, email: str | None, password_hash: str, now: datetime
     ) -> User:
-        """A new account, or NameTaken when the username or email is in use."""
-        row = {"username": username, "email": email, "password_hash": password_hash, "created": now}
+        """A new account, or NameTaken when the username (compared as ``username_key``:
+        case and Unicode form ignored) or the email is in use."""
+        row = {
+            "username": username,
+            "username_key": username_key(username),
+            "email": email,
+            "password_hash": password_hash,
+            "created": now,
+        }
         try:
             with writing(self.engine) as conn:
                 pk = conn.execute(insert(users).returning(users.c.pk), row).scalar_one()
@@ -65,14 +73,14 @@ class CommunityMixin:
         return User(pk=pk, username=username, email=email, created=now)
 
     def user_with_hash(self, username: str) -> tuple[User, str] | None:
-        """An account and its password hash, by username (case-insensitive)."""
-        query = select(users).where(func.lower(users.c.username) == username.lower())
+        """An account and its password hash, by username (any case or Unicode form)."""
+        query = select(users).where(users.c.username_key == username_key(username))
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return (_user(row), row.password_hash) if row else None
 
     def user_by_name(self, username: str) -> User | None:
-        """An account by username (case-insensitive)."""
+        """An account by username (any case or Unicode form: ``ADA_UX`` finds ``ada_ux``)."""
         found = self.user_with_hash(username)
         return found[0] if found else None
 
@@ -210,3 +218,29 @@ class CommunityMixin:
                 return False
             conn.execute(insert(rate_events), {"key": key, "at": now})
             return True
+
+    def count_events(self, *, low: str, high: str, since: datetime) -> tuple[int, datetime | None]:
+        """Rate events whose key lies in [low, high) at or after ``since``: how many, and
+        the oldest (a key range, so one index scan counts every key under a prefix)."""
+        where = (rate_events.c.key >= low, rate_events.c.key < high, rate_events.c.at >= since)
+        query = select(func.count(), func.min(rate_events.c.at)).where(*where)
+        with self.engine.connect() as conn:
+            count, oldest = conn.execute(query).one()
+        return int(count), oldest
+
+    def add_events(self, keys: list[str], *, now: datetime, forget_before: datetime) -> None:
+        """Record one rate event per key (and forget those keys' events before
+        ``forget_before``), in one transaction."""
+        with writing(self.engine) as conn:
+            for key in keys:
+                conn.execute(
+                    delete(rate_events).where(
+                        rate_events.c.key == key, rate_events.c.at < forget_before
+                    )
+                )
+                conn.execute(insert(rate_events), {"key": key, "at": now})
+
+    def clear_events(self, keys: list[str]) -> None:
+        """Forget every rate event of these keys (a success resets its failures)."""
+        with writing(self.engine) as conn:
+            conn.execute(delete(rate_events).where(rate_events.c.key.in_(keys)))

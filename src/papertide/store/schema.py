@@ -162,9 +162,13 @@ users = Table(
     metadata,
     Column("pk", Integer, primary_key=True, autoincrement=True),
     Column("username", String(40), nullable=False, unique=True),
+    # normalize.username_key(username): one account per name, whatever its case or Unicode
+    # form (migration "usernames").
+    Column("username_key", String(160), nullable=False),
     Column("email", String(320), unique=True),
     Column("password_hash", String(200), nullable=False),
     Column("created", DateTime, nullable=False),
+    Index("ix_users_username_key", "username_key", unique=True),
 )
 
 sessions = Table(

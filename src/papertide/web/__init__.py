@@ -10,7 +10,6 @@ import base64
 import hashlib
 import hmac
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -38,6 +37,8 @@ from papertide.web.cache import PageCache
 from papertide.web.compress import SafeGZip
 from papertide.web.deps import CSRF_COOKIE, csrf_token, current_user
 from papertide.web.limits import BodyLimit
+from papertide.web.openapi import install_openapi
+from papertide.web.tex import tex_html
 
 _HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ def create_app(settings: Settings) -> FastAPI:
             swagger_favicon_url=assets.url("favicon.svg"),
         )
 
+    install_openapi(app)  # errors documented as {"error", "status"}, as answered
     _add_middleware(app, settings)
     # Outside the headers middleware: a hit replays the headers it added, minus the cookie.
     app.add_middleware(
@@ -141,6 +143,8 @@ def _templates(assets: Assets) -> Jinja2Templates:
     templates.env.tests["math"] = has_math
     templates.env.globals["katex_fonts"] = katex_fonts
     templates.env.filters["highlight"] = highlight
+    templates.env.filters["tex"] = tex_html  # math delimited for KaTeX (web/tex.py)
+    templates.env.filters["plural"] = plural
     templates.env.filters["web_url"] = web_url  # links from imported data: http(s) only
     templates.env.filters["dict_without"] = lambda params, key: [
         (k, v) for k, v in params.multi_items() if k != key
@@ -148,17 +152,15 @@ def _templates(assets: Assets) -> Jinja2Templates:
     return templates
 
 
-_ENTITY_WORDS = {"amp", "lt", "gt", "quot", "x27"}
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """'1 paper', '2 papers', '1,204 papers' (``many`` for irregular plurals)."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
 
 
 def highlight(text: str, terms: list[str]) -> Markup:
-    """Escape ``text`` and wrap words starting with a query term in <mark>."""
-    escaped = str(escape(text))
-    words = sorted({t.lower() for t in terms if len(t) > 1 and t.lower() not in _ENTITY_WORDS})
-    if not words:
-        return Markup(escaped)
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\w*", re.IGNORECASE)
-    return Markup(pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", escaped))
+    """Escape ``text``, delimit its math for KaTeX and wrap words starting with a query term
+    in <mark>, never inside math (web/tex.py)."""
+    return tex_html(text, terms)
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:

@@ -46,7 +46,11 @@ class PaperOut(BaseModel):
     categories: list[str]
     published: datetime | None
     updated: datetime | None
-    day: date | None
+    day: date | None = Field(
+        description="The paper's date, as its card shows it and as feeds, date sorts and "
+        "after:/before: use it: the day it was listed, else published, else first seen."
+    )
+    day_kind: str = Field(description='Which date `day` is: "listed", "published" or "added".')
     links: Links
     votes: int = Field(description="Votes here plus upvotes seen on the source site.")
     site_votes: int
@@ -126,9 +130,10 @@ def paper_out(request: Request, view: PaperView, user: User | None) -> PaperOut:
         published=p.published,
         updated=p.updated,
         day=p.day,
+        day_kind=p.day_kind,
         links=Links(
-            abstract=web_url(p.url_abs),
-            pdf=web_url(p.url_pdf),
+            abstract=p.abs_link,
+            pdf=p.pdf_link,
             code=web_url(p.url_code),
             project=web_url(p.url_project),
         ),

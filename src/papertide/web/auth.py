@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,7 +25,8 @@ from papertide.mail.notices import notify_address_taken
 from papertide.models import User
 from papertide.passwords import password_problem
 from papertide.store import NameTaken, Store
-from papertide.web.community import allow
+from papertide.web import login_limit
+from papertide.web.community import allow, client_address
 from papertide.web.deps import (
     SESSION_COOKIE,
     CsrfDep,
@@ -40,10 +43,17 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never redirect a login to another host."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return "/"
+    """Only same-site paths: never redirect a login to another host. Browsers read a
+    backslash as "/" and skip tabs and newlines, so "/" + backslash + "evil.example" is
+    another host too; the login and registration pages themselves lead home."""
+    if not target or not target.startswith("/") or len(target) > 2000:
+        return "/"
+    if any(c in target for c in "\\\t\r\n") or target.startswith("//"):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path in ("/login", "/register", "/logout"):
+        return "/"
+    return target
 
 
 def _signed_in(
@@ -83,14 +93,22 @@ def login(
 ) -> Response:
     """Check the password; on success set the session cookie and go back where asked."""
     context = {"next": _safe_next(next), "username": username}
-    if not allow(request, store, settings, "login"):
-        context["error"] = "Too many attempts from your address; try again in an hour."
-        return templates.TemplateResponse(request, "login.html", context, status_code=429)
-    found = store.user_with_hash(username.strip())
+    address = client_address(request)
+    name = username.strip()
+    refused = login_limit.locked(store, settings, username=name, address=address)
+    if refused is not None:
+        context["error"] = refused.message
+        headers = {"Retry-After": str(refused.retry_after)}
+        return templates.TemplateResponse(
+            request, "login.html", context, status_code=429, headers=headers
+        )
+    found = store.user_with_hash(name)
     user = _verified(store, found, password)
     if user is None:
+        login_limit.record_failure(store, settings, username=name, address=address)
         context["error"] = "Wrong username or password."
         return templates.TemplateResponse(request, "login.html", context, status_code=401)
+    login_limit.record_success(store, username=name, address=address)
     response = RedirectResponse(_safe_next(next), status_code=303)
     _signed_in(
         request, response, store, user, days=settings.session_days, secure=settings.cookie_secure
@@ -131,7 +149,8 @@ def register(
     email: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
     """Create an account and sign it in."""
-    username, email = username.strip(), email.strip().lower()
+    # NFKC first: "ada" in fullwidth letters is "ada", and is then checked and compared as such.
+    username, email = unicodedata.normalize("NFKC", username.strip()), email.strip().lower()
     context: dict[str, str] = {"username": username, "email": email}
     error = None
     if not _USERNAME_RE.match(username):

@@ -160,8 +160,13 @@ def submit_paper(
     return outcome
 
 
+def client_address(request: Request) -> str:
+    """The client's address (the peer's, or a trusted proxy's X-Forwarded-For; see serve)."""
+    return request.client.host if request.client else "unknown"
+
+
 def allow(request: Request, store: Store, settings: Settings, action: str) -> bool:
     """Per-address rate limit for an action (shared by all web processes via the store)."""
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     limit, hour = settings.rate_limit_per_hour, timedelta(hours=1)
     return store.allow(f"{action}:{address}", limit=limit, window=hour, now=utcnow())

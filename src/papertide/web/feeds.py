@@ -19,7 +19,6 @@ from fastapi.responses import Response
 
 from papertide import __version__
 from papertide.models import Hit, Paper
-from papertide.normalize import web_url
 from papertide.web import service
 from papertide.web.deps import SettingsDep, StoreDep
 
@@ -145,10 +144,7 @@ def _add_entry(feed: ET.Element, paper: Paper, *, base: str, updated: datetime) 
     if paper.abstract:
         _text(entry, "summary", paper.abstract).set("type", "text")
     ET.SubElement(entry, "link", href=page_url, rel="alternate", type="text/html")
-    abs_url, pdf_url = web_url(paper.url_abs), web_url(paper.url_pdf)
-    if paper.arxiv_id:
-        abs_url = abs_url or f"https://arxiv.org/abs/{paper.arxiv_id}"
-        pdf_url = pdf_url or f"https://arxiv.org/pdf/{paper.arxiv_id}"
+    abs_url, pdf_url = paper.abs_link, paper.pdf_link
     if abs_url:
         ET.SubElement(
             entry, "link", href=abs_url, rel="related", type="text/html", title="Abstract"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Annotated
 from urllib.parse import quote
 
@@ -26,9 +27,14 @@ Page = Annotated[int, Query(ge=1, le=1000, description="Page number, from 1.")]
 
 
 def _feed(
-    request: Request, store: StoreDep, templates: TemplatesDep, period: Period, page: int
+    request: Request,
+    store: StoreDep,
+    templates: TemplatesDep,
+    period: Period,
+    page: int,
+    on: date | None = None,
 ) -> Response:
-    feed = service.period_feed(store, period, user=request.state.user, page=page)
+    feed = service.period_feed(store, period, user=request.state.user, page=page, anchor=on)
     response: Response = templates.TemplateResponse(request, "feed.html", {"feed": feed})
     return response
 
@@ -50,6 +56,9 @@ def period_page(
     templates: TemplatesDep,
     user: UserDep,
     page: Page = 1,
+    on: Annotated[
+        date | None, Query(description="The day the reader came from, kept by Day/Week/Month.")
+    ] = None,
 ) -> Response:
     """A day (/papers/date/2026-03-12), ISO week (/papers/week/2026-W11) or month."""
     if kind not in ("date", "week", "month"):
@@ -58,7 +67,7 @@ def period_page(
         period = service.parse_period(kind, value)
     except ValueError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
-    return _feed(request, store, templates, period, page)
+    return _feed(request, store, templates, period, page, on)
 
 
 @router.get("/trending", response_class=HTMLResponse)
@@ -129,8 +138,12 @@ def vote(
 def profile(
     request: Request, username: str, store: StoreDep, templates: TemplatesDep, user: UserDep
 ) -> Response:
-    """A user's upvotes and submissions."""
+    """A user's upvotes and submissions; another spelling of the name (``ADA_UX`` for
+    ``ada_ux``) redirects to the account's own address."""
     context = community.profile(store, username, viewer=user)
+    canonical = context["person"].username
+    if canonical != username:
+        return RedirectResponse(f"/users/{quote(canonical)}", status_code=301)
     return templates.TemplateResponse(request, "profile.html", context)
 
 

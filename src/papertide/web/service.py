@@ -17,6 +17,10 @@ from papertide.ranking.trending import keys_trending
 from papertide.store import Store
 
 NEW_FOR = timedelta(hours=24)
+# A paper first seen in the last NEW_FOR is "new" only if its own date is that recent too:
+# an import of old captures or an archive is not news (arXiv announces up to 3 days after
+# submission, over a weekend).
+NEW_DAY_SLACK = timedelta(days=3)
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -134,6 +138,22 @@ class FeedPage:
     per_page: int
     previous: Period | None  # the nearest earlier period with papers
     following: Period | None  # the nearest later period with papers
+    anchor: date | None = None  # the day the reader came from (kept by Day/Week/Month)
+
+    @property
+    def day(self) -> date:
+        """The day the Day / Week / Month links keep: the one the reader came from when it
+        lies in this period, else the period's first day."""
+        anchor = self.anchor
+        if anchor is not None and self.period.start <= anchor < self.period.end:
+            return anchor
+        return self.period.start
+
+    def kind_path(self, kind: str) -> str:
+        """The day, week or month holding ``day``; a week or month remembers the day, so
+        Week then Day comes back to it (not to the Monday), Month then Day too."""
+        path = period_containing(kind, self.day).path
+        return path if kind == "date" else f"{path}?on={self.day.isoformat()}"
 
     @property
     def pages(self) -> int:
@@ -141,21 +161,28 @@ class FeedPage:
         return max(1, -(-self.total // self.per_page))
 
 
+def is_new(paper: Paper, now: datetime) -> bool:
+    """Whether to mark a paper "new": first seen here in the last day, and of recent date."""
+    seen, day = paper.first_seen, paper.day
+    if seen is None or now - seen >= NEW_FOR:
+        return False
+    return day is None or day >= (seen - NEW_DAY_SLACK).date()
+
+
 def views(store: Store, found: list[Paper], user: User | None, now: datetime) -> list[PaperView]:
     """Wrap papers for display: the reader's votes in one query, the "new" mark."""
     voted = store.voted(user.pk, [p.pk for p in found if p.pk]) if user else set()
-    return [
-        PaperView(
-            paper=p,
-            voted=p.pk in voted,
-            is_new=p.first_seen is not None and now - p.first_seen < NEW_FOR,
-        )
-        for p in found
-    ]
+    return [PaperView(paper=p, voted=p.pk in voted, is_new=is_new(p, now)) for p in found]
 
 
 def period_feed(
-    store: Store, period: Period, *, user: User | None, page: int = 1, per_page: int = 30
+    store: Store,
+    period: Period,
+    *,
+    user: User | None,
+    page: int = 1,
+    per_page: int = 30,
+    anchor: date | None = None,
 ) -> FeedPage:
     """The papers of a period, most voted first, with the nearest periods that have papers."""
     found, total = store.papers_between(
@@ -170,6 +197,7 @@ def period_feed(
         per_page=per_page,
         previous=period_containing(period.kind, before) if before else None,
         following=period_containing(period.kind, after) if after else None,
+        anchor=anchor,
     )
 
 
@@ -217,10 +245,23 @@ def hits_to_views(store: Store, hits: list[Hit], user: User | None) -> list[Pape
     return shown
 
 
+def _publication_year(paper: Paper) -> int | str:
+    """The year the paper was published: its date, else its arXiv id's (YYMM since 2007,
+    YYMM after the slash before); never the day it was imported or listed."""
+    if paper.published is not None:
+        return paper.published.year
+    if paper.arxiv_id:
+        found = re.match(r"^(?:[a-z.-]+/)?(\d{2})(\d{2})", paper.arxiv_id)
+        if found and 1 <= int(found[2]) <= 12:
+            yy = int(found[1])
+            return 1900 + yy if yy >= 91 else 2000 + yy
+    return ""
+
+
 def bibtex(paper: Paper) -> str:
     """A BibTeX entry for the paper (arXiv's own style: @misc with eprint fields)."""
     first = paper.authors[0].split()[-1] if paper.authors else "anon"
-    year = paper.published.year if paper.published else (paper.day.year if paper.day else "")
+    year = _publication_year(paper)
     key = re.sub(r"\W+", "", f"{first}{year}{(paper.title.split() or ['x'])[0]}").lower()
     fields = {
         "title": "{" + paper.title + "}",

@@ -5,16 +5,16 @@
 (function () {
   "use strict";
 
-  // Math: KaTeX auto-render over titles and abstracts ($...$ inline, $$...$$ display).
+  // Math: KaTeX auto-render over titles and abstracts. The server (web/tex.py) has already
+  // told math from dollar signs (prices) and written math as \(...\) and \[...\], so
+  // those are the only delimiters here: a "$" on the page is always a dollar.
   function renderMath(root) {
     if (typeof window.renderMathInElement !== "function") return;
     var nodes = root.querySelectorAll(".math");
     for (var i = 0; i < nodes.length; i++) {
       window.renderMathInElement(nodes[i], {
         delimiters: [
-          { left: "$$", right: "$$", display: true },
           { left: "\\[", right: "\\]", display: true },
-          { left: "$", right: "$", display: false },
           { left: "\\(", right: "\\)", display: false },
         ],
         throwOnError: false,

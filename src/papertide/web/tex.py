@@ -1,0 +1,100 @@
+"""TeX math in imported titles and abstracts: where it is, and the HTML that shows it.
+
+Dollar signs are both TeX's math delimiters and prices, so the rule is pandoc's
+(``tex_math_dollars``, pandoc.org/MANUAL.html#math): ``$$...$$`` is display math; ``$...$``
+is inline math when the opening ``$`` has a non-space character right after it and the
+first unescaped ``$`` after that has a non-space character right before it and no digit
+right after it; ``\\$`` is a literal dollar. So ``$O(n \\log n)$`` is math while ``$80 ...
+$20`` and ``$5-$10`` are prices, and ``\\$5`` shows as ``$5``.
+
+``tex_html`` escapes the text, writes math as ``\\(...\\)`` / ``\\[...\\]`` (the only
+delimiters app.js hands KaTeX, so a dollar sign in the output is always just a dollar) and
+marks query words with ``<mark>`` outside math only: a mark inside ``$\\pi_0$`` broke it
+(issue 14, Medium 6).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from markupsafe import Markup, escape
+
+# Words that survive in escaped HTML as entity names: never highlight inside "&amp;".
+_ENTITY_WORDS = {"amp", "lt", "gt", "quot", "x27"}
+
+
+def split_math(text: str) -> list[tuple[str, str]]:
+    """``text`` as (kind, content) pieces in order: kind "text", "inline" or "display"."""
+    pieces: list[tuple[str, str]] = []
+    plain: list[str] = []
+    i, n = 0, len(text)
+
+    def flush() -> None:
+        if plain:
+            pieces.append(("text", "".join(plain)))
+            plain.clear()
+
+    while i < n:
+        if text.startswith("\\$", i):
+            plain.append("$")
+            i += 2
+            continue
+        if text.startswith("$$", i):
+            end = text.find("$$", i + 2)
+            if end > i + 2:
+                flush()
+                pieces.append(("display", text[i + 2 : end]))
+                i = end + 2
+                continue
+        if text[i] == "$":
+            close = _inline_end(text, i + 1)
+            if close is not None:
+                flush()
+                pieces.append(("inline", text[i + 1 : close]))
+                i = close + 1
+                continue
+        plain.append(text[i])
+        i += 1
+    flush()
+    return pieces
+
+
+def _inline_end(text: str, start: int) -> int | None:
+    """Where the inline math opened just before ``start`` closes, or None if it does not."""
+    if start >= len(text) or text[start].isspace() or text[start] == "$":
+        return None
+    k = start
+    while True:
+        k = text.find("$", k)
+        if k < 0:
+            return None
+        if text[k - 1] == "\\":  # an escaped dollar inside math
+            k += 1
+            continue
+        closes = not text[k - 1].isspace() and not (k + 1 < len(text) and text[k + 1].isdigit())
+        return k if closes else None
+
+
+def tex_html(text: str, terms: Iterable[str] = ()) -> Markup:
+    """Escaped ``text`` with its math delimited for KaTeX and ``terms`` marked outside math."""
+    pattern = _term_pattern(terms)
+    out: list[str] = []
+    for kind, content in split_math(text):
+        escaped = str(escape(content))
+        if kind == "inline":
+            out.append(f"\\({escaped}\\)")
+        elif kind == "display":
+            out.append(f"\\[{escaped}\\]")
+        elif pattern is not None:
+            out.append(pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", escaped))
+        else:
+            out.append(escaped)
+    return Markup("".join(out))
+
+
+def _term_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
+    words = sorted({t.lower() for t in terms if len(t) > 1 and t.lower() not in _ENTITY_WORDS})
+    if not words:
+        return None
+    return re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\w*", re.IGNORECASE)
