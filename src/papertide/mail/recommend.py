@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,8 @@ from papertide.models import Hit, Paper
 from papertide.search.tokenize import analyze
 
 Vector = NDArray[np.float64]
+# How many sampled negatives one explicit "not interested" counts as.
+DISLIKE_WEIGHT = 10.0
 
 
 @dataclass(slots=True)
@@ -111,13 +114,23 @@ def _terms(paper: Paper) -> list[str]:
 
 
 def fit_logistic(
-    x: Rows, y: Vector, dim: int, *, l2: float = 1e-3, steps: int = 150, rate: float = 2.0
+    x: Rows,
+    y: Vector,
+    dim: int,
+    *,
+    l2: float = 1e-3,
+    steps: int = 150,
+    rate: float = 2.0,
+    importance: Vector | None = None,
 ) -> tuple[Vector, float]:
-    """Weights and bias of L2-regularised logistic regression (class-balanced gradient descent)."""
+    """Weights and bias of L2-regularised logistic regression (class-balanced gradient descent).
+
+    ``importance`` weighs rows within their class (default: all equal)."""
     w, b = np.zeros(dim), 0.0
-    pos = max(float(y.sum()), 1.0)
-    neg = max(len(y) - pos, 1.0)
-    sample_weight = np.where(y > 0, 0.5 / pos, 0.5 / neg)  # each class counts half
+    weight = np.ones(len(y)) if importance is None else importance
+    pos = max(float(weight[y > 0].sum()), 1e-12) if (y > 0).any() else 1.0
+    neg = max(float(weight[y <= 0].sum()), 1e-12) if (y <= 0).any() else 1.0
+    sample_weight = weight * np.where(y > 0, 0.5 / pos, 0.5 / neg)  # each class counts half
     for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-(x.dot(w) + b)))
         r = (p - y) * sample_weight
@@ -135,6 +148,7 @@ def recommend(
     negatives: int = 300,
     seed: int = 0,
     min_similarity: float = 0.1,
+    dislikes: Sequence[Paper] = (),
 ) -> list[Hit]:
     """Candidates the user's classifier ranks highest, with a "like: <title>" reason.
 
@@ -142,19 +156,29 @@ def recommend(
     below ``min_similarity`` is left out, so a user with few votes is not sent noise.
 
     ``space`` must have been built from ``candidates`` (its rows are theirs, in order);
-    ``positives`` are the upvoted papers, anywhere in the corpus.
+    ``positives`` are the upvoted papers, anywhere in the corpus. ``dislikes`` (papers the
+    user said "not interested" to) are never recommended and are negatives that each weigh
+    DISLIKE_WEIGHT sampled ones, so papers like them sink.
     """
     if not positives or not candidates:
         return []
     pos_rows = space.vectorise(positives)
     liked = {p.pk for p in positives}
-    others = [i for i, p in enumerate(candidates) if p.pk not in liked]
+    unwanted = {p.pk for p in dislikes} - liked
+    others = [i for i, p in enumerate(candidates) if p.pk not in liked | unwanted]
     sample = random.Random(seed).sample(others, min(negatives, len(others)))
     x = pos_rows.stack(space.rows.take(sample))
-    y = np.concatenate([np.ones(len(positives)), np.zeros(len(sample))])
-    w, b = fit_logistic(x, y, space.dim)
+    told = [p for p in dislikes if p.pk in unwanted]
+    if told:
+        x = x.stack(space.vectorise(told))
+    y = np.concatenate([np.ones(len(positives)), np.zeros(len(sample) + len(told))])
+    importance = np.concatenate(
+        [np.ones(len(positives) + len(sample)), np.full(len(told), DISLIKE_WEIGHT)]
+    )
+    w, b = fit_logistic(x, y, space.dim, importance=importance if told else None)
     scores = space.rows.dot(w) + b
-    order = [i for i in np.argsort(-scores, kind="stable") if candidates[i].pk not in liked]
+    skip = liked | unwanted
+    order = [i for i in np.argsort(-scores, kind="stable") if candidates[i].pk not in skip]
     hits: list[Hit] = []
     for i in order:
         if len(hits) >= k:

@@ -31,7 +31,18 @@ from papertide.lifetime import watch_supervisor
 from papertide.mail.digest import signing_secret
 from papertide.normalize import web_url
 from papertide.store import Store
-from papertide.web import account_link, api, auth, feeds, pages, subscriptions
+from papertide.web import (
+    account_link,
+    api,
+    auth,
+    cards,
+    feeds,
+    list_pages,
+    pages,
+    social_api,
+    social_pages,
+    subscriptions,
+)
 from papertide.web.cache import PageCache
 from papertide.web.deps import CSRF_COOKIE, csrf_token, current_user
 from papertide.web.limits import BodyLimit
@@ -85,7 +96,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.templates = _templates()
     app.mount("/static", StaticFiles(directory=_HERE / "static", check_dir=False), name="static")
-    for module in (pages, auth, api, feeds, account_link, subscriptions):
+    # social_* first: their /papers/ID/... and /api/papers/ID/... routes would otherwise be
+    # taken by the paper routes' {ref:path}.
+    routers = (social_pages, list_pages, social_api, pages, auth, api, feeds)
+    for module in (*routers, account_link, subscriptions):
         app.include_router(module.router)
 
     @app.get("/docs", include_in_schema=False)
@@ -125,6 +139,7 @@ def _templates() -> Jinja2Templates:
 
     templates = Jinja2Templates(directory=_HERE / "templates", context_processors=[context])
     templates.env.globals["version"] = __version__
+    cards.register(templates.env)
     templates.env.filters["highlight"] = highlight
     templates.env.filters["web_url"] = web_url  # links from imported data: http(s) only
     templates.env.filters["dict_without"] = lambda params, key: [
