@@ -14,7 +14,7 @@ from papertide.mail.digest import (
     user_dismissals,
     user_votes,
 )
-from papertide.mail.recommend import TfidfSpace, recommend
+from papertide.mail.recommend import TfidfSpace, recommend, similarities
 from papertide.mail.records import Preferences
 from papertide.models import Hit, Paper
 from papertide.store import outbox
@@ -178,3 +178,27 @@ def test_saved_papers_recommend_and_not_interested_is_never_mailed(settings, sto
     [digest] = outbox.list_digests(store, subscriber_pk=sub.pk)
     why = {i.paper_pk: (i.section, i.why[0]) for i in digest.items}
     assert why == {papers[1].pk: ("recommended", "like: Folding proteins by residues")}
+
+
+def test_similarities_equal_the_dot_products_of_the_rows() -> None:
+    """The vectorised candidate x positive similarities behind each "like:" reason."""
+    papers = [
+        _paper(1, "Sparse attention", "attention heads sparse"),
+        _paper(2, "Protein folding", "protein residues folding"),
+        _paper(3, "Attention for proteins", "attention protein residues"),
+        _paper(4, "Galaxies", ""),
+    ]
+    space = TfidfSpace(papers)
+    rows = space.rows
+
+    def dense(i: int) -> dict[int, float]:
+        lo, hi = rows.indptr[i], rows.indptr[i + 1]
+        return dict(zip(rows.indices[lo:hi].tolist(), rows.data[lo:hi].tolist(), strict=True))
+
+    got = similarities(rows, rows.take([0, 1]), space.dim)
+    for i in range(4):
+        for j in range(2):
+            want = sum(v * dense(j).get(t, 0.0) for t, v in dense(i).items())
+            assert abs(got[i, j] - want) < 1e-12
+    assert abs(got[0, 0] - 1.0) < 1e-12 and got[3].tolist() == [0.0, 0.0]
+    assert got[2, 0] > 0 and got[2, 1] > 0 and got[0, 1] == 0.0

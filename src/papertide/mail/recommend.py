@@ -25,6 +25,9 @@ from papertide.search.tokenize import analyze
 Vector = NDArray[np.float64]
 # How many sampled negatives one explicit "not interested" counts as.
 DISLIKE_WEIGHT = 10.0
+# A reason names the most similar of the first this-many positives (newest first): bounds
+# the similarity matrix (candidates x positives) for readers with thousands of votes.
+MAX_EXPLAINED = 200
 
 
 @dataclass(slots=True)
@@ -179,31 +182,31 @@ def recommend(
     scores = space.rows.dot(w) + b
     skip = liked | unwanted
     order = [i for i in np.argsort(-scores, kind="stable") if candidates[i].pk not in skip]
+    explained = positives[:MAX_EXPLAINED]
+    sims = similarities(space.rows, space.vectorise(explained), space.dim)
+    best, best_sim = sims.argmax(axis=1), sims.max(axis=1)
     hits: list[Hit] = []
     for i in order:
         if len(hits) >= k:
             break
-        paper = candidates[i]
-        like, similarity = _most_like(space.rows.take([int(i)]), pos_rows, positives)
-        if similarity < min_similarity:  # the model ranks it high, but it shares ~nothing
+        if best_sim[i] < min_similarity:  # the model ranks it high, but it shares ~nothing
             continue
+        paper, like = candidates[i], explained[int(best[i])]
         hits.append(
             Hit(paper.id or str(paper.pk), float(scores[i]), [f"like: {like.title}"], paper)
         )
     return hits
 
 
-def _most_like(row: Rows, pos_rows: Rows, positives: list[Paper]) -> tuple[Paper, float]:
-    mine = dict(zip(row.indices.tolist(), row.data.tolist(), strict=True))
-    best, best_sim = positives[0], -1.0
-    for j, paper in enumerate(positives):
-        lo, hi = pos_rows.indptr[j], pos_rows.indptr[j + 1]
-        sim = sum(
-            mine.get(t, 0.0) * v
-            for t, v in zip(
-                pos_rows.indices[lo:hi].tolist(), pos_rows.data[lo:hi].tolist(), strict=True
-            )
-        )
-        if sim > best_sim:
-            best, best_sim = paper, sim
-    return best, best_sim
+def similarities(rows: Rows, others: Rows, dim: int) -> NDArray[np.float64]:
+    """Cosine similarity of every row to every row of ``others`` (rows are unit length):
+    one bincount over the rows' non-zeros per row of ``others``, in C."""
+    out = np.zeros((len(rows), len(others)))
+    owner = np.repeat(np.arange(len(rows)), np.diff(rows.indptr))
+    for j in range(len(others)):
+        lo, hi = others.indptr[j], others.indptr[j + 1]
+        dense = np.zeros(dim)
+        dense[others.indices[lo:hi]] = others.data[lo:hi]
+        weights = rows.data * dense[rows.indices]
+        out[:, j] = np.bincount(owner, weights=weights, minlength=len(rows))
+    return out
