@@ -28,6 +28,7 @@ DISLIKE_WEIGHT = 10.0
 # A reason names the most similar of the first this-many positives (newest first): bounds
 # the similarity matrix (candidates x positives) for readers with thousands of votes.
 MAX_EXPLAINED = 200
+REASON_BLOCK = 256  # candidates compared with the positives at a time
 
 
 @dataclass(slots=True)
@@ -134,10 +135,14 @@ def fit_logistic(
     pos = max(float(weight[y > 0].sum()), 1e-12) if (y > 0).any() else 1.0
     neg = max(float(weight[y <= 0].sum()), 1e-12) if (y <= 0).any() else 1.0
     sample_weight = weight * np.where(y > 0, 0.5 / pos, 0.5 / neg)  # each class counts half
+    # Rows.dot and Rows.tdot, with the row of each non-zero worked out once, not per step.
+    owner = np.repeat(np.arange(len(x)), np.diff(x.indptr))
     for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-(x.dot(w) + b)))
+        margin = np.bincount(owner, weights=x.data * w[x.indices], minlength=len(x))
+        p = 1.0 / (1.0 + np.exp(-(margin + b)))
         r = (p - y) * sample_weight
-        w -= rate * (x.tdot(r, dim) + l2 * w)
+        grad = np.bincount(x.indices, weights=x.data * r[owner], minlength=dim)
+        w -= rate * (grad + l2 * w)
         b -= rate * float(r.sum())
     return w, b
 
@@ -168,7 +173,8 @@ def recommend(
     pos_rows = space.vectorise(positives)
     liked = {p.pk for p in positives}
     unwanted = {p.pk for p in dislikes} - liked
-    others = [i for i, p in enumerate(candidates) if p.pk not in liked | unwanted]
+    skip = liked | unwanted
+    others = [i for i, p in enumerate(candidates) if p.pk not in skip]
     sample = random.Random(seed).sample(others, min(negatives, len(others)))
     x = pos_rows.stack(space.rows.take(sample))
     told = [p for p in dislikes if p.pk in unwanted]
@@ -180,21 +186,24 @@ def recommend(
     )
     w, b = fit_logistic(x, y, space.dim, importance=importance if told else None)
     scores = space.rows.dot(w) + b
-    skip = liked | unwanted
     order = [i for i in np.argsort(-scores, kind="stable") if candidates[i].pk not in skip]
     explained = positives[:MAX_EXPLAINED]
-    sims = similarities(space.rows, space.vectorise(explained), space.dim)
-    best, best_sim = sims.argmax(axis=1), sims.max(axis=1)
+    explained_rows = space.vectorise(explained)
     hits: list[Hit] = []
-    for i in order:
-        if len(hits) >= k:
-            break
-        if best_sim[i] < min_similarity:  # the model ranks it high, but it shares ~nothing
-            continue
-        paper, like = candidates[i], explained[int(best[i])]
-        hits.append(
-            Hit(paper.id or str(paper.pk), float(scores[i]), [f"like: {like.title}"], paper)
-        )
+    # Reasons for the best-ranked candidates first, a block at a time: the first block
+    # usually holds the k hits, so the rest is never compared with the positives.
+    for start in range(0, len(order), REASON_BLOCK):
+        block = [int(i) for i in order[start : start + REASON_BLOCK]]
+        sims = similarities(space.rows.take(block), explained_rows, space.dim)
+        for i, best, best_sim in zip(block, sims.argmax(axis=1), sims.max(axis=1), strict=True):
+            if best_sim < min_similarity:  # ranked high, but it shares ~nothing
+                continue
+            paper, like = candidates[i], explained[int(best)]
+            hits.append(
+                Hit(paper.id or str(paper.pk), float(scores[i]), [f"like: {like.title}"], paper)
+            )
+            if len(hits) >= k:
+                return hits
     return hits
 
 

@@ -10,6 +10,7 @@ when papers were added or the newest day moved.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -26,6 +27,7 @@ from papertide.web.service import PaperView
 FOR_YOU_DAYS = 30
 MAX_CANDIDATES = 5000
 SHOWN = 30
+KEPT_READERS = 256  # readers whose last recommendations each process keeps
 _LOCK = threading.Lock()
 
 
@@ -85,19 +87,37 @@ def for_you(request: Request, store: Store, user: User, *, k: int = SHOWN) -> Fo
     if not liked:
         return result
     window = _candidates(request, store)
-    dislikes = list(subs.papers_by_pk(store, dismissed).values())
-    hits = recommend(
-        window.space,
-        window.candidates,
-        list(liked.values()),
-        k=k,
-        seed=user.pk,
-        dislikes=dislikes,
-    )
-    titles = {p.title: pk for pk, p in liked.items()}
-    hits = [Hit(h.paper_id, h.score, _reasons(h, set(voted), titles), h.paper) for h in hits]
+    key = (user.pk, k, window.key, tuple(voted), tuple(saved), tuple(dismissed))
+    kept: OrderedDict[tuple[object, ...], list[Hit]] = _kept(request)
+    hits = kept.get(key)
+    if hits is None:
+        dislikes = list(subs.papers_by_pk(store, dismissed).values())
+        found = recommend(
+            window.space,
+            window.candidates,
+            list(liked.values()),
+            k=k,
+            seed=user.pk,
+            dislikes=dislikes,
+        )
+        titles = {p.title: pk for pk, p in liked.items()}
+        hits = [Hit(h.paper_id, h.score, _reasons(h, set(voted), titles)) for h in found]
+        with _LOCK:
+            kept[key] = hits
+            while len(kept) > KEPT_READERS:
+                kept.popitem(last=False)
     result.papers = service.hits_to_views(store, hits, user)
     return result
+
+
+def _kept(request: Request) -> OrderedDict[tuple[object, ...], list[Hit]]:
+    """The process's last recommendations per reader, keyed on everything they depend on
+    (the candidates, the reader's votes, saves and dismissals): a repeat visit is a lookup."""
+    with _LOCK:
+        kept = getattr(request.app.state, "for_you_kept", None)
+        if kept is None:
+            kept = request.app.state.for_you_kept = OrderedDict()
+        return kept
 
 
 def not_interested(store: Store, paper: Paper, *, user: User, undo: bool = False) -> bool:
