@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 from functools import partial
 
 import pytest
+from sqlalchemy import text
 
 from papertide.clock import utcnow
+from papertide.config import Settings
 from papertide.models import Paper, User
 from papertide.store import CollectionError, CommentError, Store
 from papertide.store.collections import slugify
@@ -255,3 +257,47 @@ def test_social_writes_change_the_page_cache_token(any_store: Store) -> None:
     after_list = store.change_token()
     store.set_saved(collection_pk=shelf.pk, paper_pk=paper.pk or 0, saved=True, now=T0)
     assert len({before, after_comment, after_list, store.change_token()}) == 4
+
+
+def test_the_social_migration_keeps_existing_accounts_votes_and_sessions(
+    any_settings: Settings,
+) -> None:
+    """Upgrading a database at the previous head: users get moderator = false and nothing
+    that refers to them (sessions, votes) is lost on the way."""
+    from alembic import command
+    from alembic.config import Config
+
+    url = any_settings.resolved_database_url
+    old = Store.open(url, migrate=False)
+    cfg = Config()
+    cfg.set_main_option("script_location", "papertide.store:migrations")
+    with old.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "counters")
+    with old.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (username, email, password_hash, created) "
+                "VALUES ('ada', NULL, 'x', :t)"
+            ),
+            {"t": T0},
+        )
+        pk = conn.execute(text("SELECT pk FROM users")).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO sessions (token_hash, user_pk, created, expires) "
+                "VALUES ('h', :u, :t, :t)"
+            ),
+            {"u": pk, "t": T0},
+        )
+    old.close()
+    store = Store.open(url)
+    try:
+        ada = store.user_by_name("ada")
+        assert ada is not None and ada.moderator is False
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM sessions")).scalar_one() == 1
+        assert store.set_moderator("ada", moderator=True)
+        assert (store.user_by_name("ada") or ada).moderator
+    finally:
+        store.close()

@@ -26,10 +26,11 @@ def _fk(table: str, column: str, target: str, ondelete: str = "CASCADE") -> sa.F
 
 def upgrade() -> None:
     """Create the social tables and users.moderator."""
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column("moderator", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # A plain ALTER TABLE ... ADD COLUMN (SQLite takes it with a default): batch mode would
+    # copy and drop users, and the drop cascades to every session and vote (foreign keys on).
+    op.add_column(
+        "users", sa.Column("moderator", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     op.create_table(
         "comments",
         sa.Column("pk", sa.Integer(), autoincrement=True, nullable=False),
@@ -92,5 +93,4 @@ def downgrade() -> None:
     """Drop what the upgrade made."""
     for table in ("dismissals", "collection_items", "collections", "comments"):
         op.drop_table(table)
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("moderator")
+    op.drop_column("users", "moderator")  # SQLite >= 3.35 drops a column in place
