@@ -333,6 +333,8 @@ FIELDS = [
     "next",
     "topics",
     "csrf_token",
+    *("body", "parent", "hidden", "name", "public", "description", "paper", "list", "saved"),
+    "undo",
 ]
 FORM = st.dictionaries(
     st.sampled_from(FIELDS) | st.text(max_size=10), st.text(max_size=80), max_size=6
@@ -358,10 +360,27 @@ WRITE_ROUTES = [
     ("POST", "/account/link-subscription/{token}"),
     ("POST", "/login"),
     ("POST", "/register"),
+    # Discussion, lists and For you (issue 14); {pk} is a small comment key that may exist.
+    ("POST", "/papers/{paper}/comments"),
+    ("POST", "/api/papers/{paper}/comments"),
+    ("POST", "/comments/{pk}/edit"),
+    ("POST", "/comments/{pk}/delete"),
+    ("POST", "/comments/{pk}/hide"),
+    ("PATCH", "/api/comments/{pk}"),
+    ("DELETE", "/api/comments/{pk}"),
+    ("POST", "/api/comments/{pk}/hide"),
+    ("POST", "/lists"),
+    ("POST", "/api/lists"),
+    ("POST", "/lists/save"),
+    ("PUT", "/api/users/fuzzer/lists/{token}/papers/{paper}"),
+    ("PUT", "/api/users/fuzzer/lists/{token}"),
+    ("POST", "/users/fuzzer/lists/{token}/settings"),
+    ("POST", "/for-you/dismiss"),
+    ("POST", "/api/papers/{paper}/dismiss"),
 ]
 
 
-@settings(FUZZ, max_examples=120)
+@settings(FUZZ, max_examples=240)
 @given(
     route=st.sampled_from(WRITE_ROUTES),
     token=st.text(string.ascii_letters + string.digits + ".-_%", max_size=40),
@@ -380,7 +399,7 @@ def test_write_routes_answer_every_body_without_a_500(
     client, store = site
     method, template = route
     paper = store.list_papers()[0].id or ""
-    path = template.format(paper=paper, token=token or "x")
+    path = template.format(paper=paper, token=token or "x", pk=len(token) % 4 + 1)
     headers = {"X-CSRF-Token": _token(client)} if with_csrf else {}
     kind, payload = body
     if kind == "form" and with_csrf and isinstance(payload, dict):

@@ -6,8 +6,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from papertide.mail import compose
-from papertide.mail.digest import compose_due, links_for, site_search, user_votes
-from papertide.mail.recommend import TfidfSpace, recommend
+from papertide.mail.digest import (
+    compose_due,
+    links_for,
+    site_search,
+    user_dismissals,
+    user_votes,
+)
+from papertide.mail.recommend import TfidfSpace, recommend, similarities
 from papertide.mail.records import Preferences
 from papertide.models import Hit, Paper
 from papertide.store import outbox
@@ -134,3 +140,66 @@ def test_pipeline_uses_search_votes_and_never_resends(any_settings, any_store) -
     after = compose_due(store, now=now + timedelta(days=2), **args)
     assert (after.created, after.empty) == (0, 1)  # same papers in the window, all sent
     assert outbox.outbox_counts(store) == {"pending": 2, "empty": 1}
+
+
+def test_saved_papers_recommend_and_not_interested_is_never_mailed(settings, store) -> None:
+    """The digest's model takes the For you page's signals: saved papers are positives, and
+    a paper marked "not interested" is never mailed (nor recommended)."""
+    now = FIXED_NOW
+    papers = add_papers(
+        store,
+        [
+            {"title": "Protein folding with diffusion", "abstract": "protein residues folding"},
+            {"title": "Protein design with language models", "abstract": "protein residues"},
+            {"title": "Galaxy clusters", "abstract": "dark matter galaxy", "upvotes_external": 40},
+        ],
+        now=now,
+    )
+    (old,) = add_papers(
+        store,
+        [{"title": "Folding proteins by residues", "abstract": "protein residues folding"}],
+        now=now - timedelta(days=30),
+    )
+    user = store.create_user(username="ada", email="ada@example.org", password_hash="x", now=now)
+    shelf = store.create_collection(user_pk=user.pk, name="Proteins", public=False, now=now)
+    store.set_saved(collection_pk=shelf.pk, paper_pk=old.pk or 0, saved=True, now=now)
+    store.dismiss(user_pk=user.pk, paper_pk=papers[0].pk or 0, now=now)
+    store.dismiss(user_pk=user.pk, paper_pk=papers[2].pk or 0, now=now)
+    sub = add_subscriber(store, "ada@example.org", now=now, include_trending=True)
+    subs.link_account(store, pk=sub.pk, user_pk=user.pk, now=now)
+    args = {
+        "links": links_for(settings, store),
+        "weekly_day": 0,
+        "votes": user_votes(store),
+        "search": site_search(settings, store),
+    }
+    unheeded = compose_due(store, now=now, dry_run=True, **args).digests[0]
+    assert {papers[0].pk, papers[2].pk} <= {i.paper_pk for i in unheeded.items}
+    assert compose_due(store, now=now, dismissed=user_dismissals(store), **args).created == 1
+    [digest] = outbox.list_digests(store, subscriber_pk=sub.pk)
+    why = {i.paper_pk: (i.section, i.why[0]) for i in digest.items}
+    assert why == {papers[1].pk: ("recommended", "like: Folding proteins by residues")}
+
+
+def test_similarities_equal_the_dot_products_of_the_rows() -> None:
+    """The vectorised candidate x positive similarities behind each "like:" reason."""
+    papers = [
+        _paper(1, "Sparse attention", "attention heads sparse"),
+        _paper(2, "Protein folding", "protein residues folding"),
+        _paper(3, "Attention for proteins", "attention protein residues"),
+        _paper(4, "Galaxies", ""),
+    ]
+    space = TfidfSpace(papers)
+    rows = space.rows
+
+    def dense(i: int) -> dict[int, float]:
+        lo, hi = rows.indptr[i], rows.indptr[i + 1]
+        return dict(zip(rows.indices[lo:hi].tolist(), rows.data[lo:hi].tolist(), strict=True))
+
+    got = similarities(rows, rows.take([0, 1]), space.dim)
+    for i in range(4):
+        for j in range(2):
+            want = sum(v * dense(j).get(t, 0.0) for t, v in dense(i).items())
+            assert abs(got[i, j] - want) < 1e-12
+    assert abs(got[0, 0] - 1.0) < 1e-12 and got[3].tolist() == [0.0, 0.0]
+    assert got[2, 0] > 0 and got[2, 1] > 0 and got[0, 1] == 0.0

@@ -149,6 +149,7 @@ class User:
     username: str
     email: str | None
     created: datetime
+    moderator: bool = False
 
 
 @dataclass(slots=True)
@@ -172,3 +173,40 @@ class ImportReport:
     def rate(self) -> float:
         """Records read per second."""
         return self.records / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(slots=True)
+class Comment:
+    """A comment on a paper; top-level comments carry their replies (one level deep).
+
+    ``deleted`` comments are kept only as a "[deleted]" placeholder while they have replies
+    (their body is gone); ``hidden`` ones were hidden by a moderator.
+    """
+
+    pk: int
+    paper_pk: int
+    user_pk: int
+    username: str
+    body: str
+    created: datetime
+    parent_pk: int | None = None
+    edited: datetime | None = None
+    deleted: datetime | None = None
+    hidden: datetime | None = None
+    replies: list[Comment] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Collection:
+    """A user's named list of saved papers, private unless ``public``."""
+
+    pk: int
+    user_pk: int
+    owner: str
+    slug: str
+    name: str
+    public: bool
+    created: datetime
+    updated: datetime
+    description: str = ""
+    size: int = 0

@@ -22,6 +22,7 @@ from papertide.cli import (
     serve_cmd,
     subscribers_cmd,
     sync_cmd,
+    users_cmd,
 )
 from papertide.cli.common import GlobalOptions
 from papertide.cli.helpfmt import PlainGroup
@@ -84,6 +85,7 @@ search_cmd.register(app)
 demo_cmd.register(app)
 digest_cmd.register(app)
 subscribers_cmd.register(app)
+users_cmd.register(app)
 sync_cmd.register(app)
 bench_cmd.register(app)
 

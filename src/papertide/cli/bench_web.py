@@ -52,6 +52,8 @@ def run_bench_web(base: Settings, *, papers: int, requests: int, voters: int) ->
                 f"app started (search index built) in {time.perf_counter() - started:.0f} s"
             )
             _time_pages(client, store, ids, requests)
+            _sign_in(client, store)
+            _time_signed_in(client, store, ids, requests)
         store.close()
 
 
@@ -64,6 +66,56 @@ def _cast_votes(store: Store, voters: int) -> list[str]:
         for paper in rng.sample(recent, 10):
             store.set_vote(user_pk=user.pk, paper_pk=paper.pk or 0, up=True, now=utcnow())
     return [p.id or "" for p in store.list_papers(limit=5000, offset=0)]
+
+
+def _sign_in(client: TestClient, store: Store) -> None:
+    """Give the client the session of the first voter (never answered from the page cache)."""
+    from datetime import timedelta
+
+    from papertide.web.deps import SESSION_COOKIE
+
+    user = store.user_by_name("bench-0")
+    assert user is not None
+    token = "bench-web-session"
+    store.create_session(user_pk=user.pk, token=token, now=utcnow(), ttl=timedelta(hours=1))
+    client.cookies.set(SESSION_COOKIE, token)
+
+
+def _time_signed_in(client: TestClient, store: Store, ids: list[str], requests: int) -> None:
+    """A voter's pages: the latest day with their votes, and For you (their model): kept
+    from the last visit, and recomputed after each of their votes."""
+    _report(client, "/ (signed in)", lambda: "/", requests, base_p50=0.0)
+    _report(client, "/for-you (signed in)", lambda: "/for-you", requests, base_p50=0.0)
+    user = store.user_by_name("bench-0")
+    assert user is not None
+    papers = store.papers_by_id(ids[-requests:])
+
+    def after_a_vote() -> str:
+        paper = papers.pop() if papers else None
+        if paper is not None:
+            store.set_vote(user_pk=user.pk, paper_pk=paper.pk or 0, up=True, now=utcnow())
+        return "/for-you"
+
+    _report(client, "/for-you (after a vote)", after_a_vote, max(1, requests - 5), base_p50=0.0)
+
+
+def _report(
+    client: TestClient, name: str, path: Callable[[], str], requests: int, *, base_p50: float
+) -> float:
+    """Time one page: warm-up, then ``requests`` requests; print and return the p50."""
+    for _ in range(5):  # warm up
+        client.get(path())
+    times = []
+    for _ in range(requests):
+        response = client.get(path())
+        assert response.status_code == 200, (name, response.status_code)
+        times.append(float(response.headers["server-timing"].split("dur=")[1]))
+    times.sort()
+    p50, p99 = statistics.median(times), times[int(len(times) * 0.99) - 1]
+    ratio = f"({p50 / base_p50:5.1f}x baseline)" if base_p50 else ""
+    weight = "" if path().startswith(("/healthz", "/api/")) else _weight(client, path())
+    console.print(f"{name:23} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   {ratio}{weight}")
+    return p50
 
 
 def _time_pages(client: TestClient, store: Store, ids: list[str], requests: int) -> None:
@@ -83,21 +135,8 @@ def _time_pages(client: TestClient, store: Store, ids: list[str], requests: int)
     }
     base_p50 = 0.0
     for name, path in pages.items():
-        for _ in range(5):  # warm up
-            client.get(path())
-        times = []
-        for _ in range(requests):
-            response = client.get(path())
-            assert response.status_code == 200, (name, response.status_code)
-            times.append(float(response.headers["server-timing"].split("dur=")[1]))
-        times.sort()
-        p50, p99 = statistics.median(times), times[int(len(times) * 0.99) - 1]
+        p50 = _report(client, name, path, requests, base_p50=base_p50)
         base_p50 = base_p50 or p50
-        weight = "" if path().startswith(("/healthz", "/api/")) else _weight(client, path())
-        console.print(
-            f"{name:22} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   ({p50 / base_p50:5.1f}x baseline)"
-            f"{weight}"
-        )
 
 
 def _weight(client: TestClient, path: str) -> str:

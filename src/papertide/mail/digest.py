@@ -90,8 +90,13 @@ def compose_due(
     votes: VotesFn,
     trending: TrendingParams = DEFAULT_TRENDING,
     dry_run: bool = False,
+    dismissed: VotesFn | None = None,
 ) -> ComposeReport:
-    """Compose every due, not yet composed digest and put it in the outbox (unless dry_run)."""
+    """Compose every due, not yet composed digest and put it in the outbox (unless dry_run).
+
+    ``votes`` gives each subscriber's liked papers (the recommender's positives);
+    ``dismissed`` the papers they said "not interested" to: never mailed to them, and
+    negatives for their recommender."""
     report = ComposeReport()
     due = [
         (s, period)
@@ -104,7 +109,10 @@ def compose_due(
     report.already = len(due) - len(todo)
     ledger = subs.sent_papers(store, (s.pk for s, _ in todo))
     liked = {s.pk: votes(s) for s, _ in todo}
-    liked_papers = subs.papers_by_pk(store, (pk for pks in liked.values() for pk in pks))
+    unwanted = {s.pk: dismissed(s) if dismissed else [] for s, _ in todo}
+    liked_papers = subs.papers_by_pk(
+        store, (pk for pks in (*liked.values(), *unwanted.values()) for pk in pks)
+    )
     windows: dict[str, _Window] = {}
     searched: dict[str, list[Hit]] = {}
     batch: list[tuple[NewDigest, str]] = []
@@ -114,7 +122,9 @@ def compose_due(
             if query not in searched:
                 searched[query] = search(query)
         positives = [liked_papers[pk] for pk in liked[sub.pk] if pk in liked_papers]
-        digest = _compose_one(sub, period, window, searched, positives, ledger[sub.pk], links)
+        negatives = [liked_papers[pk] for pk in unwanted[sub.pk] if pk in liked_papers]
+        skip = ledger[sub.pk] | set(unwanted[sub.pk])
+        digest = _compose_one(sub, period, window, searched, (positives, negatives), skip, links)
         wanted = bool(digest.items) or sub.prefs.send_empty
         report.created += wanted
         report.empty += not wanted
@@ -149,11 +159,12 @@ def _compose_one(
     period: str,
     window: _Window,
     searched: dict[str, list[Hit]],
-    positives: list[Paper],
+    likes: tuple[list[Paper], list[Paper]],
     sent: set[int],
     links: Links,
 ) -> NewDigest:
     prefs = sub.prefs
+    positives, negatives = likes
     interests = compose.match_interests(
         prefs=prefs,
         candidates=window.index,
@@ -165,7 +176,12 @@ def _compose_one(
     if positives:
         papers = list(window.candidates.values())
         recommended = recommend(
-            window.space(), papers, positives, k=prefs.papers_per_mail, seed=sub.pk
+            window.space(),
+            papers,
+            positives,
+            k=prefs.papers_per_mail,
+            seed=sub.pk,
+            dislikes=negatives,
         )
     items = compose.compose_items(
         prefs=prefs,
@@ -251,8 +267,22 @@ def site_search(settings: Settings, store: Store, *, k: int = 100) -> SiteSearch
 
 
 def user_votes(store: Store) -> VotesFn:
-    """Each subscriber's upvoted papers (through the account linked to their address)."""
-    return lambda sub: store.user_votes(sub.user_pk) if sub.user_pk is not None else []
+    """Each subscriber's upvoted and saved papers (through the account linked to their
+    address): the recommender's positives, as on the For you page."""
+
+    def liked(sub: Subscriber) -> list[int]:
+        if sub.user_pk is None:
+            return []
+        voted = store.user_votes(sub.user_pk)
+        seen = set(voted)
+        return voted + [pk for pk in store.user_saved(sub.user_pk) if pk not in seen]
+
+    return liked
+
+
+def user_dismissals(store: Store) -> VotesFn:
+    """Each subscriber's "not interested" papers (through their linked account)."""
+    return lambda sub: store.user_dismissed(sub.user_pk) if sub.user_pk is not None else []
 
 
 def run_digests(
@@ -269,6 +299,7 @@ def run_digests(
         votes=user_votes(store),
         trending=settings.trending,
         dry_run=dry_run,
+        dismissed=user_dismissals(store),
     )
     if dry_run:
         return composed, None
@@ -287,9 +318,12 @@ def preview_message(
     finally:
         search.close()
     liked = subs.papers_by_pk(store, user_votes(store)(subscriber))
-    sent = subs.sent_papers(store, [subscriber.pk])[subscriber.pk]
+    unwanted = user_dismissals(store)(subscriber)
+    negatives = list(subs.papers_by_pk(store, unwanted).values())
+    sent = subs.sent_papers(store, [subscriber.pk])[subscriber.pk] | set(unwanted)
     window = _window(store, {}, period, now, settings.trending)
-    digest = _compose_one(subscriber, period, window, searched, list(liked.values()), sent, links)
+    likes = (list(liked.values()), negatives)
+    digest = _compose_one(subscriber, period, window, searched, likes, sent, links)
     papers = subs.papers_by_pk(store, (item.paper_pk for item in digest.items))
     context = digest_context(
         items=digest.items,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,12 @@ from papertide.models import Hit, Paper
 from papertide.search.tokenize import analyze
 
 Vector = NDArray[np.float64]
+# How many sampled negatives one explicit "not interested" counts as.
+DISLIKE_WEIGHT = 10.0
+# A reason names the most similar of the first this-many positives (newest first): bounds
+# the similarity matrix (candidates x positives) for readers with thousands of votes.
+MAX_EXPLAINED = 200
+REASON_BLOCK = 256  # candidates compared with the positives at a time
 
 
 @dataclass(slots=True)
@@ -111,17 +118,31 @@ def _terms(paper: Paper) -> list[str]:
 
 
 def fit_logistic(
-    x: Rows, y: Vector, dim: int, *, l2: float = 1e-3, steps: int = 150, rate: float = 2.0
+    x: Rows,
+    y: Vector,
+    dim: int,
+    *,
+    l2: float = 1e-3,
+    steps: int = 150,
+    rate: float = 2.0,
+    importance: Vector | None = None,
 ) -> tuple[Vector, float]:
-    """Weights and bias of L2-regularised logistic regression (class-balanced gradient descent)."""
+    """Weights and bias of L2-regularised logistic regression (class-balanced gradient descent).
+
+    ``importance`` weighs rows within their class (default: all equal)."""
     w, b = np.zeros(dim), 0.0
-    pos = max(float(y.sum()), 1.0)
-    neg = max(len(y) - pos, 1.0)
-    sample_weight = np.where(y > 0, 0.5 / pos, 0.5 / neg)  # each class counts half
+    weight = np.ones(len(y)) if importance is None else importance
+    pos = max(float(weight[y > 0].sum()), 1e-12) if (y > 0).any() else 1.0
+    neg = max(float(weight[y <= 0].sum()), 1e-12) if (y <= 0).any() else 1.0
+    sample_weight = weight * np.where(y > 0, 0.5 / pos, 0.5 / neg)  # each class counts half
+    # Rows.dot and Rows.tdot, with the row of each non-zero worked out once, not per step.
+    owner = np.repeat(np.arange(len(x)), np.diff(x.indptr))
     for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-(x.dot(w) + b)))
+        margin = np.bincount(owner, weights=x.data * w[x.indices], minlength=len(x))
+        p = 1.0 / (1.0 + np.exp(-(margin + b)))
         r = (p - y) * sample_weight
-        w -= rate * (x.tdot(r, dim) + l2 * w)
+        grad = np.bincount(x.indices, weights=x.data * r[owner], minlength=dim)
+        w -= rate * (grad + l2 * w)
         b -= rate * float(r.sum())
     return w, b
 
@@ -135,6 +156,7 @@ def recommend(
     negatives: int = 300,
     seed: int = 0,
     min_similarity: float = 0.1,
+    dislikes: Sequence[Paper] = (),
 ) -> list[Hit]:
     """Candidates the user's classifier ranks highest, with a "like: <title>" reason.
 
@@ -142,44 +164,58 @@ def recommend(
     below ``min_similarity`` is left out, so a user with few votes is not sent noise.
 
     ``space`` must have been built from ``candidates`` (its rows are theirs, in order);
-    ``positives`` are the upvoted papers, anywhere in the corpus.
+    ``positives`` are the upvoted papers, anywhere in the corpus. ``dislikes`` (papers the
+    user said "not interested" to) are never recommended and are negatives that each weigh
+    DISLIKE_WEIGHT sampled ones, so papers like them sink.
     """
     if not positives or not candidates:
         return []
     pos_rows = space.vectorise(positives)
     liked = {p.pk for p in positives}
-    others = [i for i, p in enumerate(candidates) if p.pk not in liked]
+    unwanted = {p.pk for p in dislikes} - liked
+    skip = liked | unwanted
+    others = [i for i, p in enumerate(candidates) if p.pk not in skip]
     sample = random.Random(seed).sample(others, min(negatives, len(others)))
     x = pos_rows.stack(space.rows.take(sample))
-    y = np.concatenate([np.ones(len(positives)), np.zeros(len(sample))])
-    w, b = fit_logistic(x, y, space.dim)
+    told = [p for p in dislikes if p.pk in unwanted]
+    if told:
+        x = x.stack(space.vectorise(told))
+    y = np.concatenate([np.ones(len(positives)), np.zeros(len(sample) + len(told))])
+    importance = np.concatenate(
+        [np.ones(len(positives) + len(sample)), np.full(len(told), DISLIKE_WEIGHT)]
+    )
+    w, b = fit_logistic(x, y, space.dim, importance=importance if told else None)
     scores = space.rows.dot(w) + b
-    order = [i for i in np.argsort(-scores, kind="stable") if candidates[i].pk not in liked]
+    order = [i for i in np.argsort(-scores, kind="stable") if candidates[i].pk not in skip]
+    explained = positives[:MAX_EXPLAINED]
+    explained_rows = space.vectorise(explained)
     hits: list[Hit] = []
-    for i in order:
-        if len(hits) >= k:
-            break
-        paper = candidates[i]
-        like, similarity = _most_like(space.rows.take([int(i)]), pos_rows, positives)
-        if similarity < min_similarity:  # the model ranks it high, but it shares ~nothing
-            continue
-        hits.append(
-            Hit(paper.id or str(paper.pk), float(scores[i]), [f"like: {like.title}"], paper)
-        )
+    # Reasons for the best-ranked candidates first, a block at a time: the first block
+    # usually holds the k hits, so the rest is never compared with the positives.
+    for start in range(0, len(order), REASON_BLOCK):
+        block = [int(i) for i in order[start : start + REASON_BLOCK]]
+        sims = similarities(space.rows.take(block), explained_rows, space.dim)
+        for i, best, best_sim in zip(block, sims.argmax(axis=1), sims.max(axis=1), strict=True):
+            if best_sim < min_similarity:  # ranked high, but it shares ~nothing
+                continue
+            paper, like = candidates[i], explained[int(best)]
+            hits.append(
+                Hit(paper.id or str(paper.pk), float(scores[i]), [f"like: {like.title}"], paper)
+            )
+            if len(hits) >= k:
+                return hits
     return hits
 
 
-def _most_like(row: Rows, pos_rows: Rows, positives: list[Paper]) -> tuple[Paper, float]:
-    mine = dict(zip(row.indices.tolist(), row.data.tolist(), strict=True))
-    best, best_sim = positives[0], -1.0
-    for j, paper in enumerate(positives):
-        lo, hi = pos_rows.indptr[j], pos_rows.indptr[j + 1]
-        sim = sum(
-            mine.get(t, 0.0) * v
-            for t, v in zip(
-                pos_rows.indices[lo:hi].tolist(), pos_rows.data[lo:hi].tolist(), strict=True
-            )
-        )
-        if sim > best_sim:
-            best, best_sim = paper, sim
-    return best, best_sim
+def similarities(rows: Rows, others: Rows, dim: int) -> NDArray[np.float64]:
+    """Cosine similarity of every row to every row of ``others`` (rows are unit length):
+    one bincount over the rows' non-zeros per row of ``others``, in C."""
+    out = np.zeros((len(rows), len(others)))
+    owner = np.repeat(np.arange(len(rows)), np.diff(rows.indptr))
+    for j in range(len(others)):
+        lo, hi = others.indptr[j], others.indptr[j + 1]
+        dense = np.zeros(dim)
+        dense[others.indices[lo:hi]] = others.data[lo:hi]
+        weights = rows.data * dense[rows.indices]
+        out[:, j] = np.bincount(owner, weights=weights, minlength=len(rows))
+    return out

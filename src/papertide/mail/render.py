@@ -35,7 +35,7 @@ from papertide.models import Paper
 SECTION_TITLES: dict[Section, str] = {
     "trending": "Trending",
     "interests": "New papers matching your interests",
-    "recommended": "Recommended from papers you upvoted",
+    "recommended": "Recommended from papers you upvoted or saved",
 }
 
 

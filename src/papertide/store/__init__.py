@@ -28,6 +28,8 @@ from sqlalchemy.exc import OperationalError
 from papertide.models import Paper
 from papertide.normalize import parse_arxiv_id
 from papertide.store.changes import ChangeFeedMixin, FeedPosition
+from papertide.store.collections import CollectionError, CollectionMixin
+from papertide.store.comments import CommentError, CommentMixin
 from papertide.store.community import CommunityMixin, NameTaken
 from papertide.store.embeddings import EmbeddingMixin, StoredEmbedding
 from papertide.store.feeds import FeedMixin, with_external_ids
@@ -36,7 +38,15 @@ from papertide.store.schema import ingest_runs, listing_items, listings, papers
 from papertide.store.similar import SimilarMixin
 from papertide.store.writer import WriteSession
 
-__all__ = ["FeedPosition", "NameTaken", "Store", "StoredEmbedding", "WriteSession"]
+__all__ = [
+    "CollectionError",
+    "CommentError",
+    "FeedPosition",
+    "NameTaken",
+    "Store",
+    "StoredEmbedding",
+    "WriteSession",
+]
 
 # pg_advisory_xact_lock keys: one for migrations, one for imports and other paper writes.
 _MIGRATE_LOCK = 0x70617065_72000001
@@ -50,7 +60,15 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
 
-class Store(ChangeFeedMixin, CommunityMixin, EmbeddingMixin, FeedMixin, SimilarMixin):
+class Store(
+    ChangeFeedMixin,
+    CollectionMixin,
+    CommentMixin,
+    CommunityMixin,
+    EmbeddingMixin,
+    FeedMixin,
+    SimilarMixin,
+):
     """Papers and everything about them, in one database."""
 
     def __init__(self, engine: Engine) -> None:

@@ -36,7 +36,13 @@ def _token_hash(token: str) -> str:
 
 
 def _user(row: object) -> User:
-    return User(pk=row.pk, username=row.username, email=row.email, created=row.created)  # type: ignore[attr-defined]
+    return User(
+        pk=row.pk,  # type: ignore[attr-defined]
+        username=row.username,  # type: ignore[attr-defined]
+        email=row.email,  # type: ignore[attr-defined]
+        created=row.created,  # type: ignore[attr-defined]
+        moderator=bool(row.moderator),  # type: ignore[attr-defined]
+    )
 
 
 def _insert_new(conn: Connection, row: dict[str, object]) -> int:
@@ -196,6 +202,18 @@ class CommunityMixin:
         )
         with self.engine.connect() as conn:
             return list(conn.scalars(query))
+
+    def local_submitters(self, paper_pks: list[int]) -> dict[int, str]:
+        """The account on this site that first submitted each paper (papers with one only)."""
+        if not paper_pks:
+            return {}
+        query = (
+            select(submissions.c.paper_pk, users.c.username)
+            .join(users, users.c.pk == submissions.c.user_pk)
+            .where(submissions.c.paper_pk.in_(paper_pks))
+        )
+        with self.engine.connect() as conn:
+            return {int(pk): str(name) for pk, name in conn.execute(query)}
 
     def allow(self, key: str, *, limit: int, window: timedelta, now: datetime) -> bool:
         """Sliding-window rate limit shared by every process: record a hit if under ``limit``."""

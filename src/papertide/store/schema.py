@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -168,6 +170,8 @@ users = Table(
     Column("email", String(320), unique=True),
     Column("password_hash", String(200), nullable=False),
     Column("created", DateTime, nullable=False),
+    # Moderators may hide any comment (granted by `papertide users moderator NAME`).
+    Column("moderator", Boolean, nullable=False, server_default=false()),
     Index("ix_users_username_key", "username_key", unique=True),
 )
 
@@ -320,4 +324,66 @@ site_counters = Table(
     metadata,
     Column("name", String(40), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+# Discussion (migration social): comments on papers, one level of replies. A deleted comment
+# that has replies keeps its row as a "[deleted]" placeholder (body emptied); a hidden one
+# (by a moderator) is shown to no one but its author and moderators.
+comments = Table(
+    "comments",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), nullable=False),
+    Column("user_pk", Integer, ForeignKey("users.pk", ondelete="CASCADE"), nullable=False),
+    Column("parent_pk", Integer, ForeignKey("comments.pk", ondelete="CASCADE")),
+    Column("body", Text, nullable=False),
+    Column("created", DateTime, nullable=False),
+    Column("edited", DateTime),
+    Column("deleted", DateTime),
+    Column("hidden", DateTime),
+    Column("hidden_by", Integer, ForeignKey("users.pk", ondelete="SET NULL")),
+    Index("ix_comments_paper_pk_created", "paper_pk", "created"),
+    Index("ix_comments_parent_pk", "parent_pk"),
+    Index("ix_comments_user_pk", "user_pk"),
+)
+
+# Collections: a user's named lists of papers, private unless made public.
+collections = Table(
+    "collections",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("user_pk", Integer, ForeignKey("users.pk", ondelete="CASCADE"), nullable=False),
+    Column("slug", String(80), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("public", Boolean, nullable=False, server_default=false()),
+    Column("created", DateTime, nullable=False),
+    Column("updated", DateTime, nullable=False),
+    UniqueConstraint("user_pk", "slug"),
+)
+
+collection_items = Table(
+    "collection_items",
+    metadata,
+    Column(
+        "collection_pk",
+        Integer,
+        ForeignKey("collections.pk", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    Column("added", DateTime, nullable=False),
+    # Order of saving within the list (times are to the second): newest is highest.
+    Column("position", Integer, nullable=False),
+    Index("ix_collection_items_paper_pk", "paper_pk"),
+)
+
+# "Not interested": papers a reader dismissed from For you; negatives for their model.
+dismissals = Table(
+    "dismissals",
+    metadata,
+    Column("user_pk", Integer, ForeignKey("users.pk", ondelete="CASCADE"), primary_key=True),
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    Column("created", DateTime, nullable=False),
+    Index("ix_dismissals_paper_pk", "paper_pk"),
 )

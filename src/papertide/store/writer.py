@@ -12,7 +12,14 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, or_, selec
 
 from papertide.models import ImportReport, Paper
 from papertide.store.rows import paper_to_row, row_to_paper
-from papertide.store.schema import external_ids, ingest_runs, listing_items, listings, papers
+from papertide.store.schema import (
+    external_ids,
+    ingest_runs,
+    listing_items,
+    listings,
+    papers,
+    site_counters,
+)
 
 
 @contextmanager
@@ -26,6 +33,17 @@ def writing(engine: Engine) -> Iterator[Connection]:
     """
     with engine.connect().execution_options(papertide_write=True) as conn, conn.begin():
         yield conn
+
+
+def touch_pages(conn: Connection) -> None:
+    """Tell page caches that something a page shows changed (a vote, a comment, a saved
+    paper): the writes the change feed does not carry bump this counter, in their own
+    transaction (``Store.change_token`` reads it)."""
+    conn.execute(
+        update(site_counters)
+        .where(site_counters.c.name == "votes")
+        .values(value=site_counters.c.value + 1)
+    )
 
 
 class WriteSession:

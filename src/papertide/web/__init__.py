@@ -31,7 +31,18 @@ from papertide.lifetime import watch_supervisor
 from papertide.mail.digest import signing_secret
 from papertide.normalize import web_url
 from papertide.store import Store
-from papertide.web import account_link, api, auth, feeds, pages, subscriptions
+from papertide.web import (
+    account_link,
+    api,
+    auth,
+    cards,
+    feeds,
+    list_pages,
+    pages,
+    social_api,
+    social_pages,
+    subscriptions,
+)
 from papertide.web.assets import Assets, has_math, katex_fonts
 from papertide.web.cache import PageCache
 from papertide.web.compress import SafeGZip
@@ -96,7 +107,10 @@ def create_app(settings: Settings) -> FastAPI:
     async def static(request: Request, path: str) -> Response:
         return await assets.respond(request, path)
 
-    for module in (pages, auth, api, feeds, account_link, subscriptions):
+    # social_* first: their /papers/ID/... and /api/papers/ID/... routes would otherwise be
+    # taken by the paper routes' {ref:path}.
+    routers = (social_pages, list_pages, social_api, pages, auth, api, feeds)
+    for module in (*routers, account_link, subscriptions):
         app.include_router(module.router)
 
     @app.get("/docs", include_in_schema=False)
@@ -142,6 +156,7 @@ def _templates(assets: Assets) -> Jinja2Templates:
     templates.env.globals["boot_script"] = Markup(_BOOT_SCRIPT)
     templates.env.tests["math"] = has_math
     templates.env.globals["katex_fonts"] = katex_fonts
+    cards.register(templates.env)
     templates.env.filters["highlight"] = highlight
     templates.env.filters["tex"] = tex_html  # math delimited for KaTeX (web/tex.py)
     templates.env.filters["plural"] = plural

@@ -1,7 +1,8 @@
 """The JSON API under /api/: every page's data, from the same service calls as the pages.
 
-Errors are JSON ``{"error": message, "status": code}``. Writes (vote, submit) need a session
-cookie and the CSRF token in an ``X-CSRF-Token`` header (the ``pt_csrf`` cookie's value).
+Errors are JSON ``{"error": message, "status": code}``. Writes (vote, submit, comments, lists,
+not interested) need a session cookie and the CSRF token in an ``X-CSRF-Token`` header (the
+``pt_csrf`` cookie's value). Comments, lists and For you are in web/social_api.py.
 """
 
 from __future__ import annotations
@@ -56,8 +57,18 @@ class PaperOut(BaseModel):
     site_votes: int
     upvotes_external: int | None
     github_stars: int | None
-    comments_count: int | None
+    comments_count: int | None = Field(description="Comments on the source site (Hugging Face).")
+    site_comments: int = Field(default=0, description="Live comments on this site.")
+    ai_summary: str | None = Field(
+        default=None, description="The source's machine-written summary, when it gave one."
+    )
+    ai_keywords: list[str] = Field(
+        default_factory=list, description="The source's machine-picked keywords, if any."
+    )
     submitted_by: str | None
+    submitter_url: str | None = Field(
+        default=None, description="The submitter's profile (here, or on the source site)."
+    )
     sources: list[str]
     is_new: bool
     voted: bool | None = Field(description="Whether you upvoted it (null when not logged in).")
@@ -132,8 +143,8 @@ def paper_out(request: Request, view: PaperView, user: User | None) -> PaperOut:
         day=p.day,
         day_kind=p.day_kind,
         links=Links(
-            abstract=p.abs_link,
-            pdf=p.pdf_link,
+            abstract=view.abs_url,
+            pdf=view.pdf_url,
             code=web_url(p.url_code),
             project=web_url(p.url_project),
         ),
@@ -142,12 +153,23 @@ def paper_out(request: Request, view: PaperView, user: User | None) -> PaperOut:
         upvotes_external=p.upvotes_external,
         github_stars=p.github_stars,
         comments_count=p.comments_count,
+        site_comments=view.site_comments,
+        ai_summary=view.ai_summary,
+        ai_keywords=view.ai_keywords,
         submitted_by=p.submitted_by,
+        submitter_url=_absolute(request, view.submitter_url),
         sources=p.sources,
         is_new=view.is_new,
         voted=view.voted if user else None,
         why=view.why,
     )
+
+
+def _absolute(request: Request, url: str | None) -> str | None:
+    """A site path as an absolute URL (other URLs as they are)."""
+    if url and url.startswith("/"):
+        return str(request.base_url).rstrip("/") + url
+    return url
 
 
 def _period_out(period: Period) -> PeriodOut:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from papertide.clock import utcnow
 from papertide.config import Settings
-from papertide.models import Paper, User
+from papertide.models import Comment, Paper, User
 from papertide.normalize import parse_arxiv_id
 from papertide.store import Store
 from papertide.submit import SubmitOutcome, resolve_submission
@@ -99,6 +99,7 @@ class PaperDetail:
     bibtex: str
     similar: list[PaperView]
     listed: list[tuple[date, Paper, list[Paper]]]
+    comments: list[Comment] = field(default_factory=list)
 
 
 def find_paper(store: Store, ref: str) -> Paper:
@@ -119,6 +120,7 @@ def paper_detail(request: Request, store: Store, ref: str, *, user: User | None)
         bibtex=service.bibtex(paper),
         similar=service.hits_to_views(store, similar, user),
         listed=store.listed_with(paper),
+        comments=store.paper_comments(paper.pk or 0, viewer=user),
     )
 
 
@@ -140,7 +142,9 @@ def profile(store: Store, username: str, *, viewer: User | None) -> dict[str, An
     submitted = service.views(
         store, store.papers_by_pk(store.user_submissions(person.pk)), viewer, now
     )
-    return {"person": person, "upvoted": upvoted, "submitted": submitted}
+    own = viewer is not None and viewer.pk == person.pk
+    shown = [c for c in store.user_collections(person.pk) if c.public or own]
+    return {"person": person, "upvoted": upvoted, "submitted": submitted, "lists": shown}
 
 
 def submit_paper(

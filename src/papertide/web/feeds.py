@@ -192,3 +192,6 @@ def _as_utc(moment: datetime | date) -> datetime:
 def _clean(text: str) -> str:
     """Text without the characters XML cannot carry at all (escaping is ElementTree's job)."""
     return _NOT_XML.sub("", text)
+
+
+atom_response = _atom_response  # for other routers' feeds (collections)

@@ -19,7 +19,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Path prefixes whose bodies may be larger than the default, and by what factor.
-LARGER_BODIES: dict[str, int] = {"/subscription/": 4, "/subscribe": 4, "/api/subscriptions": 4}
+LARGER_BODIES: dict[str, int] = {
+    **{"/subscription/": 4, "/subscribe": 4, "/api/subscriptions": 4},
+    "/api/comments/": 8,  # editing a comment (see LARGER_SUFFIXES)
+}
+# Path endings likewise: comments (up to store.comments.MAX_COMMENT characters, which a form
+# sends percent-encoded: up to 9 bytes a character for most scripts).
+LARGER_SUFFIXES: dict[str, int] = {"/comments": 8, "/edit": 8}
 ErrorPage = Callable[[Request, int, str], Response | Awaitable[Response]]
 
 
@@ -27,6 +33,9 @@ def body_limit(path: str, default: int) -> int:
     """The body cap in bytes for a request to ``path``."""
     for prefix, factor in LARGER_BODIES.items():
         if path.startswith(prefix):
+            return default * factor
+    for suffix, factor in LARGER_SUFFIXES.items():
+        if path.endswith(suffix):
             return default * factor
     return default
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from urllib.parse import quote
 
 from papertide.clock import utcnow
 from papertide.config import Settings
@@ -120,11 +121,49 @@ class PaperView:
     voted: bool = False
     is_new: bool = False
     why: list[str] = field(default_factory=list)
+    site_comments: int = 0  # live comments on this site
+    local_submitter: str | None = None  # the account here that submitted it, if any
 
     @property
     def votes(self) -> int:
         """Votes here plus votes seen on the source site."""
         return self.paper.site_votes + (self.paper.upvotes_external or 0)
+
+    @property
+    def abs_url(self) -> str | None:
+        """The abstract page: the stored link, else arXiv's built from the id."""
+        p = self.paper
+        return web_url(p.url_abs) or (f"https://arxiv.org/abs/{p.arxiv_id}" if p.arxiv_id else None)
+
+    @property
+    def pdf_url(self) -> str | None:
+        """The PDF: the stored link, else arXiv's built from the id."""
+        p = self.paper
+        return web_url(p.url_pdf) or (f"https://arxiv.org/pdf/{p.arxiv_id}" if p.arxiv_id else None)
+
+    @property
+    def submitter_url(self) -> str | None:
+        """The submitter's profile: here for a local account, on Hugging Face for theirs."""
+        if self.local_submitter:
+            return f"/users/{quote(self.local_submitter)}"
+        name = self.paper.submitted_by
+        if name and "hf-daily" in self.paper.sources and re.fullmatch(r"[\w.-]+", name):
+            return f"https://huggingface.co/{quote(name)}"
+        return None
+
+    @property
+    def ai_summary(self) -> str | None:
+        """The source's machine-written one-line summary (Hugging Face's ai_summary), if any."""
+        value = self.paper.extra.get("ai_summary")
+        return value if isinstance(value, str) and value.strip() else None
+
+    @property
+    def ai_keywords(self) -> list[str]:
+        """The source's machine-picked keywords (Hugging Face's ai_keywords), if any."""
+        value = self.paper.extra.get("ai_keywords")
+        if not isinstance(value, list):
+            return []
+        return [k for k in value if isinstance(k, str) and k.strip()]
 
 
 @dataclass(slots=True)
@@ -170,9 +209,22 @@ def is_new(paper: Paper, now: datetime) -> bool:
 
 
 def views(store: Store, found: list[Paper], user: User | None, now: datetime) -> list[PaperView]:
-    """Wrap papers for display: the reader's votes in one query, the "new" mark."""
-    voted = store.voted(user.pk, [p.pk for p in found if p.pk]) if user else set()
-    return [PaperView(paper=p, voted=p.pk in voted, is_new=is_new(p, now)) for p in found]
+    """Wrap papers for display: the reader's votes and the comment counts (a query each),
+    the "new" mark."""
+    pks = [p.pk for p in found if p.pk]
+    voted = store.voted(user.pk, pks) if user else set()
+    counts = store.comment_counts(pks)
+    local = store.local_submitters(pks)
+    return [
+        PaperView(
+            paper=p,
+            voted=p.pk in voted,
+            is_new=is_new(p, now),
+            site_comments=counts.get(p.pk or 0, 0),
+            local_submitter=local.get(p.pk or 0),
+        )
+        for p in found
+    ]
 
 
 def period_feed(

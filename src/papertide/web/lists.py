@@ -1,0 +1,117 @@
+"""Collection logic the pages, the API and the feeds share: who may see a list, its papers,
+its BibTeX, saving and removing papers. A private list is a 404 to everyone but its owner."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from fastapi import HTTPException
+
+from papertide.clock import utcnow
+from papertide.models import Collection, Paper, User
+from papertide.store import Store
+from papertide.store.collections import CollectionError
+from papertide.web import service
+from papertide.web.community import find_paper
+from papertide.web.service import PaperView
+
+MAX_SHOWN = 500
+
+
+def visible_collection(store: Store, owner: str, slug: str, *, viewer: User | None) -> Collection:
+    """The list ``owner``/``slug`` if the viewer may see it, else 404 (never 403: a private
+    list's existence is not told)."""
+    person = store.user_by_name(owner)
+    found = store.get_collection(person.pk, slug) if person else None
+    if found is None or (not found.public and (viewer is None or viewer.pk != found.user_pk)):
+        raise HTTPException(status_code=404, detail=f"No list {owner}/{slug} here.")
+    return found
+
+
+def owned_collection(store: Store, owner: str, slug: str, *, user: User) -> Collection:
+    """The list ``owner``/``slug`` when it is the user's own, else 404."""
+    found = visible_collection(store, owner, slug, viewer=user)
+    if found.user_pk != user.pk:
+        raise HTTPException(status_code=404, detail=f"You have no list {slug!r}.")
+    return found
+
+
+def own_collection(store: Store, user: User, slug: str) -> Collection:
+    """One of the signed-in user's own lists, or 404."""
+    found = store.get_collection(user.pk, slug)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"You have no list {slug!r}.")
+    return found
+
+
+def collection_papers(store: Store, collection: Collection) -> list[Paper]:
+    """The list's papers, most recently saved first (at most MAX_SHOWN)."""
+    pks = store.collection_paper_pks(collection.pk)[:MAX_SHOWN]
+    by_pk = {p.pk: p for p in store.papers_by_pk(pks)}
+    return [by_pk[pk] for pk in pks if pk in by_pk]
+
+
+def collection_views(
+    store: Store, collection: Collection, *, viewer: User | None
+) -> list[PaperView]:
+    """The list's papers as cards."""
+    return service.views(store, collection_papers(store, collection), viewer, utcnow())
+
+
+def collection_bibtex(store: Store, collection: Collection) -> str:
+    """Every paper of the list as BibTeX, keys made unique (a, b, ... after a repeat)."""
+    entries, seen = [], Counter[str]()
+    for paper in collection_papers(store, collection):
+        entry = service.bibtex(paper)
+        key = entry[entry.index("{") + 1 : entry.index(",")]
+        seen[key] += 1
+        if seen[key] > 1:
+            suffix = chr(ord("a") + seen[key] - 2) if seen[key] < 28 else str(seen[key])
+            entry = entry.replace("{" + key + ",", "{" + key + suffix + ",", 1)
+        entries.append(entry)
+    return "\n\n".join(entries) + ("\n" if entries else "")
+
+
+def bib_filename(collection: Collection) -> str:
+    """A safe download name for the list's BibTeX."""
+    return re.sub(r"[^A-Za-z0-9_-]", "", f"{collection.owner}-{collection.slug}") + ".bib"
+
+
+def create_collection(
+    store: Store, *, user: User, name: str, public: bool, description: str = ""
+) -> Collection:
+    """A new list of the user's; 400 with the reason for a bad name."""
+    try:
+        return store.create_collection(
+            user_pk=user.pk, name=name, public=public, description=description, now=utcnow()
+        )
+    except CollectionError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+
+
+def update_collection(
+    store: Store, collection: Collection, *, name: str, public: bool, description: str
+) -> None:
+    """Rename a list or change who sees it; 400 with the reason for a bad name."""
+    try:
+        store.update_collection(
+            pk=collection.pk, name=name, public=public, description=description, now=utcnow()
+        )
+    except CollectionError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+
+
+def save_paper(store: Store, *, user: User, slug: str, ref: str, saved: bool) -> Paper:
+    """Put the paper ``ref`` in the user's list ``slug`` (or take it out)."""
+    collection = own_collection(store, user, slug)
+    paper = find_paper(store, ref)
+    assert paper.pk is not None
+    store.set_saved(collection_pk=collection.pk, paper_pk=paper.pk, saved=saved, now=utcnow())
+    return paper
+
+
+def lists_for_paper(store: Store, user: User, paper: Paper) -> list[tuple[Collection, bool]]:
+    """The user's lists, each with whether it holds the paper."""
+    holding = store.saved_in(user.pk, paper.pk or 0)
+    return [(c, c.pk in holding) for c in store.user_collections(user.pk)]

@@ -1,0 +1,56 @@
+"""Issue 14 in real Chromium against the real server: the Save menu (mouse and keyboard),
+a comment with Markdown and math, For you's "Not interested"."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import MATH_ARXIV_ID, Site, register
+
+
+def test_save_menu_by_keyboard_saves_into_a_list(page: Page, site: Site) -> None:
+    name = register(page, site)
+    page.goto(site.at("/lists"))
+    page.fill("input[name=name]", "Keyboard picks")
+    with page.expect_navigation():
+        page.press("input[name=name]", "Enter")
+    page.goto(site.at(f"/papers/{MATH_ARXIV_ID}"))
+    save = page.locator("form.save button").first
+    save.focus()
+    page.keyboard.press("Enter")
+    menu = page.locator(".save-menu")
+    expect(menu).to_be_visible()
+    box = menu.get_by_label("Keyboard picks")
+    expect(box).to_be_focused()
+    with page.expect_response(lambda r: "/papers/" in r.url and r.request.method == "PUT"):
+        page.keyboard.press("Space")
+    expect(box).to_be_checked()
+    page.keyboard.press("Escape")
+    expect(menu).to_have_count(0)
+    expect(save).to_be_focused()
+    page.goto(site.at(f"/users/{name}/lists/keyboard-picks"))
+    expect(page.locator("article.paper")).to_have_count(1)
+
+
+def test_save_without_a_session_goes_to_login(page: Page, site: Site) -> None:
+    page.goto(site.at(f"/papers/{MATH_ARXIV_ID}"))
+    with page.expect_navigation():
+        page.locator("form.save button").first.click()
+    assert "/login?next=" in page.url
+
+
+def test_a_comment_with_markdown_and_math_renders_and_replies(page: Page, site: Site) -> None:
+    register(page, site)
+    page.goto(site.at(f"/papers/{MATH_ARXIV_ID}"))
+    page.fill("#discussion textarea[name=body]", "Is the bound *tight*? $O(n \\log n)$ <b>x</b>")
+    with page.expect_navigation():
+        page.locator("#discussion form.comment-form button").click()
+    comment = page.locator("#discussion article.comment").first
+    expect(comment.locator("em")).to_have_text("tight")
+    expect(comment.locator(".katex")).to_have_count(1)
+    expect(comment.locator("b")).to_have_count(0)  # typed HTML stays text
+    page.locator("details.reply summary").first.click()
+    page.locator("details.reply textarea").fill("Yes, up to constants.")
+    with page.expect_navigation():
+        page.locator("details.reply button").click()
+    expect(page.locator(".replies article.comment")).to_have_count(1)
