@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -240,7 +241,10 @@ class CommunityMixin:
     def count_events(self, *, low: str, high: str, since: datetime) -> tuple[int, datetime | None]:
         """Rate events whose key lies in [low, high) at or after ``since``: how many, and
         the oldest (a key range, so one index scan counts every key under a prefix)."""
-        where = (rate_events.c.key >= low, rate_events.c.key < high, rate_events.c.at >= since)
+        key: Any = rate_events.c.key
+        if self.engine.dialect.name == "postgresql":
+            key = key.collate("C")  # byte order, as on SQLite: the range is a prefix
+        where = (key >= low, key < high, rate_events.c.at >= since)
         query = select(func.count(), func.min(rate_events.c.at)).where(*where)
         with self.engine.connect() as conn:
             count, oldest = conn.execute(query).one()

@@ -68,7 +68,7 @@ def locked(store: Store, settings: Settings, *, username: str, address: str) -> 
     now, window = utcnow(), _window(settings)
     account_key, _ = _keys(username, address)
     checks = (
-        ("account", account_key, account_key + "\0", settings.login_failures_per_account),
+        ("account", account_key, account_key + "\x01", settings.login_failures_per_account),
         (
             "address",
             f"{_ADDRESS}{address}{_SEP}",
