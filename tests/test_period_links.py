@@ -24,7 +24,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
 def _link(client: TestClient, path: str, name: str) -> str:
     page = client.get(path)
     assert page.status_code == 200, path
-    nav = re.search(r'<nav class="periods">(.*?)</nav>', page.text, re.S)
+    nav = re.search(r'<nav class="periods"[^>]*>(.*?)</nav>', page.text, re.S)
     assert nav, path
     found = re.search(r'<a href="([^"]+)"[^>]*>' + name + "</a>", nav.group(1))
     assert found, (path, name)

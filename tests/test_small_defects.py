@@ -56,7 +56,7 @@ def test_arxiv_and_pdf_links_come_from_the_id_when_no_url_is_stored(client: Test
     assert 'href="https://arxiv.org/abs/2401.00007"' in page
     assert 'href="https://arxiv.org/pdf/2401.00007"' in page
     detail = client.get("/papers/2401.00007").text
-    assert 'href="https://arxiv.org/abs/2401.00007" rel="noopener nofollow">arXiv page' in detail
+    assert 'href="https://arxiv.org/abs/2401.00007" rel="noopener nofollow">arXiv' in detail
     links = client.get("/api/papers/2401.00007").json()["links"]
     assert links["abstract"] == "https://arxiv.org/abs/2401.00007"
     assert links["pdf"] == "https://arxiv.org/pdf/2401.00007"
