@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from papertide.store import Store, outbox
 from papertide.store import subscriptions as subs
 from papertide.store.schema import papers, rate_events, subscribers, votes
 from tests.conftest import FIXED_NOW
+from tests.crowd import all_at_once
 
 VOTERS = 30
 
@@ -45,26 +45,6 @@ def _users(store: Store, n: int) -> list[int]:
         store.create_user(username=f"voter{i}", email=None, password_hash="x", now=now).pk
         for i in range(n)
     ]
-
-
-def _all_at_once(jobs: list[Callable[[], object]]) -> list[BaseException]:
-    """Run every job in its own thread, released together; the exceptions they raised."""
-    gate = threading.Barrier(len(jobs))
-    errors: list[BaseException] = []
-
-    def run(job: Callable[[], object]) -> None:
-        gate.wait()
-        try:
-            job()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
 
 
 def _counters_match_rows(store: Store) -> dict[int, int]:
@@ -93,7 +73,7 @@ def test_thirty_voters_on_one_paper_and_on_many(any_store: Store) -> None:
             jobs.append(
                 lambda u=user, p=own: store.set_vote(user_pk=u, paper_pk=p, up=True, now=now)
             )
-        assert _all_at_once(jobs) == []
+        assert all_at_once(jobs) == []
         rows = _counters_match_rows(store)
         assert rows[one] == VOTERS
         # And withdraw them all at once, each twice (the second changes nothing).
@@ -102,7 +82,7 @@ def test_thirty_voters_on_one_paper_and_on_many(any_store: Store) -> None:
             for user in users
             for _twice in range(2)
         ]
-        assert _all_at_once(jobs) == []
+        assert all_at_once(jobs) == []
         assert one not in _counters_match_rows(store)
 
 
@@ -117,7 +97,7 @@ def test_the_same_vote_cast_twice_at_once_counts_once(any_store: Store) -> None:
         for user in users
         for _twice in range(3)
     ]
-    assert _all_at_once(jobs) == []
+    assert all_at_once(jobs) == []
     assert _counters_match_rows(store) == {pk: 10}
 
 
@@ -140,7 +120,7 @@ def _together(jobs: list[Callable[[], object]]) -> list[object]:
     def run(i: int, job: Callable[[], object]) -> None:
         results[i] = job()
 
-    errors = _all_at_once([lambda i=i, job=job: run(i, job) for i, job in enumerate(jobs)])
+    errors = all_at_once([lambda i=i, job=job: run(i, job) for i, job in enumerate(jobs)])
     assert errors == []
     return results
 

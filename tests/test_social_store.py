@@ -3,7 +3,6 @@ including writers racing (issue 14, points 3-5)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
@@ -17,6 +16,7 @@ from papertide.models import Paper, User
 from papertide.store import CollectionError, CommentError, Store
 from papertide.store.collections import slugify
 from papertide.store.comments import CommentForbidden, CommentNotFound
+from tests.crowd import all_at_once
 
 T0 = datetime(2026, 3, 12, 9, 0)
 
@@ -32,26 +32,6 @@ def _papers(store: Store, n: int) -> list[Paper]:
 
 def _user(store: Store, name: str) -> User:
     return store.create_user(username=name, email=None, password_hash="x", now=T0)
-
-
-def _all_at_once(jobs: list[Callable[[], object]]) -> list[BaseException]:
-    """Run every job in its own thread, released together; the exceptions they raised."""
-    gate = threading.Barrier(len(jobs))
-    errors: list[BaseException] = []
-
-    def run(job: Callable[[], object]) -> None:
-        gate.wait()
-        try:
-            job()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
 
 
 def test_threads_replies_edit_and_delete(any_store: Store) -> None:
@@ -146,7 +126,7 @@ def test_a_delete_racing_replies_never_loses_one(any_store: Store) -> None:
             partial(_reply, store, pk, user, parent.pk, accepted) for user in repliers
         ]
         jobs.insert(4, partial(store.delete_comment, pk=parent.pk, user=ada, now=T0))
-        assert _all_at_once(jobs) == []
+        assert all_at_once(jobs) == []
         for made in accepted:
             assert store.get_comment(made) is not None
         left = store.get_comment(parent.pk)
@@ -219,14 +199,14 @@ def test_saving_and_naming_race(any_store: Store) -> None:
         )
         for _ in range(10)
     ]
-    assert _all_at_once(saves) == []
+    assert all_at_once(saves) == []
     assert sorted(results) == [False] * 9 + [True]
     assert store.collection_paper_pks(shelf.pk) == [paper.pk]
     names: list[Callable[[], object]] = [
         lambda: store.create_collection(user_pk=ada.pk, name="Same", public=False, now=T0)
         for _ in range(10)
     ]
-    assert _all_at_once(names) == []
+    assert all_at_once(names) == []
     slugs = {c.slug for c in store.user_collections(ada.pk)} - {"shelf"}
     assert slugs == {"same"} | {f"same-{n}" for n in range(2, 11)}
 
