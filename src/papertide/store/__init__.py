@@ -11,7 +11,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -109,9 +109,26 @@ class Store(
         with self.engine.connect() as conn:  # a read first: at head, no lock is needed
             if MigrationContext.configure(conn).get_current_revision() == head:
                 return
-        with self._queued(_MIGRATE_LOCK) as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        sqlite = self.engine.dialect.name == "sqlite"
+        with self.engine.connect() as fk_conn:
+            if sqlite:
+                # Batch mode changes a SQLite column by copying the table and dropping the old
+                # one; with foreign keys on, that drop cascades to every row that refers to it
+                # (users -> sessions, votes). Alembic's documented answer: keys off during the
+                # migration (the pragma only takes effect outside a transaction), checked
+                # before commit, on again after.
+                _set_foreign_keys(fk_conn, on=False)
+            try:
+                with self._queued(_MIGRATE_LOCK, conn=fk_conn) as conn:
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+                    if sqlite:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        if broken:
+                            raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
+            finally:
+                if sqlite:
+                    _set_foreign_keys(fk_conn, on=True)
 
     @contextmanager
     def write(self) -> Iterator[WriteSession]:
@@ -125,15 +142,15 @@ class Store(
             yield WriteSession(conn)
 
     @contextmanager
-    def _queued(self, lock: int) -> Iterator[Connection]:
+    def _queued(self, lock: int, conn: Connection | None = None) -> Iterator[Connection]:
         """A write transaction that waits its turn: SQLite's write lock (however long it
-        takes), and on PostgreSQL the advisory lock ``lock`` as well."""
-        with (
-            self.engine.connect().execution_options(
-                papertide_write=True, papertide_wait=math.inf
-            ) as conn,
-            conn.begin(),
-        ):
+        takes), and on PostgreSQL the advisory lock ``lock`` as well (on ``conn``, or on a
+        connection of its own)."""
+        with ExitStack() as stack:
+            if conn is None:
+                conn = stack.enter_context(self.engine.connect())
+            conn = conn.execution_options(papertide_write=True, papertide_wait=math.inf)
+            stack.enter_context(conn.begin())
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
             yield conn
@@ -271,6 +288,16 @@ class Store(
             "by_category": {(c or "(none)"): n for c, n in by_category},
             "by_day": {(d.isoformat() if d else "(none)"): n for d, n in by_day},
         }
+
+
+def _set_foreign_keys(conn: Connection, *, on: bool) -> None:
+    """SQLite's foreign_keys pragma on ``conn``'s own DBAPI connection, outside any
+    transaction (SQLAlchemy would begin one around a statement sent through ``conn``)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
 
 
 def _configure_sqlite(engine: Engine) -> None:
