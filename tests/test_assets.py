@@ -30,7 +30,12 @@ MATH_ID = "2001.00042"
 def client(settings: Settings, seeds: list[Path], tmp_path: Path) -> Iterator[TestClient]:
     """The app over the seed papers plus one paper with TeX in its title."""
     math = tmp_path / "math.jsonl"
-    row = {"title": r"Bounds in $O(n \log n)$", "abstract": "Fast.", "arxiv_id": MATH_ID}
+    row = {
+        "title": r"Bounds in $O(n \log n)$",
+        "abstract": "Fast.",
+        "arxiv_id": MATH_ID,
+        "published": "2024-01-10",  # filed before the captures: not on the home page
+    }
     math.write_bytes(orjson.dumps(row) + b"\n")
     store = Store.open(settings.resolved_database_url)
     ingest_paths(store, [*seeds, math], settings=settings, options=IngestOptions(page_year=2025))

@@ -305,3 +305,49 @@ def test_search_feed_lists_matches_with_the_query_escaped(hand: Store, settings:
     odd_parsed = feedparser.parse(odd.content)
     assert odd_parsed.bozo == 0
     assert 'grok & <"why">' in odd_parsed.feed.title
+
+
+def test_a_store_without_recent_papers_shows_the_ranking_as_it_stood_then(
+    settings: Settings, seeds: list[Path], fixed_clock: datetime, tmp_path: Path
+) -> None:
+    """The captures are months older than the window (the demo's case): trending shows the
+    window that ends on the newest day with papers, ranked as on that day, and says so;
+    once a paper of today arrives, the window ends today again and the notice is gone."""
+    store = Store.open(settings.resolved_database_url)
+    try:
+        ingest_paths(store, seeds, settings=settings)
+        latest = store.latest_day()
+        assert latest is not None and latest < fixed_clock.date() - timedelta(days=30)
+        start = latest - timedelta(days=settings.trending_window_days)
+        at = datetime(latest.year, latest.month, latest.day) + timedelta(days=1)
+        window = [p for p in store.list_papers(limit=1000) if p.day and p.day >= start]
+        for i in range(1, 4):  # votes on some papers of the window, more on some
+            user = store.create_user(
+                username=f"u{i}", email=None, password_hash="x", now=fixed_clock
+            )
+            for paper in window[: 7 * i : i]:
+                store.set_vote(user_pk=user.pk, paper_pk=paper.pk or 0, up=True, now=fixed_clock)
+        papers = [p for p in store.list_papers(limit=1000) if p.day and p.day >= start]
+        # Ranked as on the newest day (its end), not as months-old papers today.
+        voted = sorted(
+            (p for p in papers if p.site_votes),
+            key=lambda p: (-paper_trending(p, at, settings.trending), -(p.pk or 0)),
+        )
+        assert len(voted) >= 7 and len({p.site_votes for p in voted}) == 3
+        with _client(settings) as client:
+            page = client.get("/trending").text
+            assert "No papers arrived in the last" in page
+            assert f'href="/papers/date/{latest.isoformat()}"' in page
+            api = client.get("/api/trending").json()["papers"]
+            assert [p["id"] for p in api[: len(voted)]] == [p.id for p in voted]
+            assert all(p["id"] in {q.id for q in papers} for p in api)
+        fresh = tmp_path / "today.jsonl"
+        row = {"title": "A paper of today", "abstract": "New.", "arxiv_id": "2611.00001"}
+        fresh.write_bytes(orjson.dumps({**row, "published": fixed_clock.date().isoformat()}))
+        ingest_paths(store, [fresh], settings=settings)
+        with _client(settings) as client:
+            assert "No papers arrived" not in client.get("/trending").text
+            api = client.get("/api/trending").json()["papers"]
+            assert [p["title"] for p in api] == ["A paper of today"]
+    finally:
+        store.close()

@@ -76,8 +76,9 @@ class _Tags(HTMLParser):
 
 def test_math_is_kept_whole_for_katex() -> None:
     html = str(render_comment(r"Loss $a_1 * b_2 + c_3 * d$ and $$\sum_i x_i^2$$ and \(x<y\)"))
-    assert '<span class="math">$a_1 * b_2 + c_3 * d$</span>' in html  # no <em> inside
-    assert r'<span class="math">$$\sum_i x_i^2$$</span>' in html
+    # No <em> inside; dollars become the only delimiters app.js gives KaTeX (web/tex.py).
+    assert r'<span class="math">\(a_1 * b_2 + c_3 * d\)</span>' in html
+    assert r'<span class="math">\[\sum_i x_i^2\]</span>' in html
     assert r'<span class="math">\(x&lt;y\)</span>' in html
 
 

@@ -32,7 +32,7 @@ def site(settings: Settings, seeds: list[Path]) -> Iterator[tuple[TestClient, St
 
 def test_long_listed_with_lists_are_folded(site: tuple[TestClient, Store]) -> None:
     client, store = site
-    (subject,) = store.list_papers(day=date(2025, 3, 12))
+    subject = store.list_papers(day=date(2025, 3, 12))[0]  # the capture of that day
     section = client.get(f"/papers/{subject.id}").text.split('<section id="listed-with">')[1]
     folded = re.findall(
         r"<details><summary>(\d+) papers</summary><ol>(.*?)</ol></details>", section, re.S
@@ -57,7 +57,7 @@ def test_search_offers_its_feed_and_mail_me_new_matches(site: tuple[TestClient, 
 
 def test_vote_buttons_are_named_and_tabs_marked(site: tuple[TestClient, Store]) -> None:
     client, store = site
-    (subject,) = store.list_papers(day=date(2025, 3, 12))
+    subject = store.list_papers(day=date(2025, 3, 12))[0]  # the capture of that day
     page = client.get("/papers/date/2025-03-12").text
     assert re.search(
         r'<button class="upvote" type="submit" aria-pressed="false" aria-label="Upvote '

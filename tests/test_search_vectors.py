@@ -363,3 +363,34 @@ def test_vectors_are_mapped_and_rewrites_replace_the_file(tmp_path: Path) -> Non
     assert reader.search(data[7], 3) == before  # the old mapping still reads the old rows
     fresh = VectorIndex.open(tmp_path / "v", model="m", dim=16, ann_threshold=10_000)
     assert len(fresh) == 101 and fresh.search(data[250], 1)[0][0] == 251
+
+
+def test_the_writer_maps_its_rows_after_a_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The web worker that applied the feed keeps no private copy of the rows once they are
+    in the file (it maps them, as the other workers do); its next writes still go through,
+    and a pk written twice in one batch keeps its last vector."""
+    monkeypatch.setattr(vectors_module, "_MAP_AFTER_FLUSH", 100)
+    rng = np.random.default_rng(4)
+    data = rng.normal(size=(400, 16)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    folder = tmp_path / "v"
+    index = VectorIndex.open(folder, model="m", dim=16, ann_threshold=10_000)
+    index.upsert(list(range(1, 51)), data[:50])
+    index.flush()
+    assert not isinstance(index._vectors, np.memmap)  # small: kept in memory
+    index.upsert(list(range(51, 201)), data[50:200])
+    index.flush()
+    assert isinstance(index._vectors, np.memmap)
+    assert str(folder / "vectors.f16") in Path("/proc/self/maps").read_text()
+    index.upsert([5, 300, 5], data[200:203])  # 5 twice: the second vector wins
+    index.delete([7])
+    assert len(index) == 200 and 7 not in index and 300 in index
+    assert index.search(data[202], 1)[0][0] == 5 and index.search(data[201], 1)[0][0] == 300
+    index.flush()
+    reopened = VectorIndex.open(folder, model="m", dim=16, ann_threshold=10_000)
+    assert len(reopened) == 200
+    assert np.array_equal(reopened.get([5, 9]), index.get([5, 9]))
+    assert np.array_equal(reopened.get([5])[0], data[202].astype(np.float16))
+    assert reopened.search(data[100], 1)[0][0] == 101

@@ -35,3 +35,57 @@ class GrowingArray:
     def replace(self, values: npt.NDArray[Any]) -> None:
         """Make ``values`` the whole array (it becomes the buffer, not a copy)."""
         self._buffer, self.size = values, len(values)
+
+
+class RowOfKey:
+    """Which row holds each key (a paper's pk), as one int32 array indexed by the key: -1
+    for none. Paper pks are a database sequence, dense from 1, so at 1M papers this is
+    4 MB per process where a dict of Python ints took about 100 MB in every web worker."""
+
+    def __init__(self) -> None:
+        self._rows: npt.NDArray[np.int32] = np.full(0, -1, dtype=np.int32)
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, key: int) -> bool:
+        return 0 <= key < len(self._rows) and self._rows[key] >= 0
+
+    def get(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The row of each key, -1 for keys without one."""
+        keys = np.asarray(keys, dtype=np.int64)
+        inside = (keys >= 0) & (keys < len(self._rows))
+        out = np.full(len(keys), -1, dtype=np.int64)
+        out[inside] = self._rows[keys[inside]]
+        return out
+
+    def set(self, keys: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]) -> None:
+        """Point each of ``keys`` (distinct, none present) at its row."""
+        keys = np.asarray(keys, dtype=np.int64)
+        if not len(keys):
+            return
+        if keys.min() < 0:
+            raise ValueError("keys must not be negative")
+        top = int(keys.max()) + 1
+        if top > len(self._rows):
+            grown = np.full(max(top, len(self._rows) * 3 // 2, 1024), -1, dtype=np.int32)
+            grown[: len(self._rows)] = self._rows
+            self._rows = grown
+        self._rows[keys] = rows
+        self._count += len(keys)
+
+    def pop(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Forget ``keys`` (distinct); the rows they had (absent keys are skipped)."""
+        rows = self.get(keys)
+        present = rows >= 0
+        self._rows[np.asarray(keys, dtype=np.int64)[present]] = -1
+        self._count -= int(present.sum())
+        return rows[present]
+
+    @classmethod
+    def of(cls, keys: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]) -> RowOfKey:
+        """An index of ``keys`` at ``rows``."""
+        index = cls()
+        index.set(keys, rows)
+        return index

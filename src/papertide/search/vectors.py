@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from papertide.search.arrays import GrowingArray
+from papertide.search.arrays import GrowingArray, RowOfKey
 from papertide.search.embedders import Vectors
 from papertide.search.graph import DEAD, Graph, Keys, new_rows_epoch, remove_graph, rows_token
 
@@ -42,6 +42,8 @@ _DEAD = DEAD
 # changed: they are searched exactly until then (20k rows: about 1 ms a query), and each fold
 # costs a load and a save of the graph (at 1M vectors, a second or two each).
 _ANN_MERGE = 20_000
+# Rows from which a flush maps the file rather than keep them in memory (see flush).
+_MAP_AFTER_FLUSH = 65_536
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class VectorIndex:
         self.deferred = False
         self._key_rows = GrowingArray(np.int64)
         self._vector_rows = GrowingArray(np.float16, (dim,))
-        self._row: dict[int, int] = {}
+        self._row = RowOfKey()
         self._exact: Vectors | None = None
         self._graph: Graph | None = None
         self._delta: tuple[npt.NDArray[np.int64], Vectors] | None = None  # rows, float32
@@ -98,7 +100,7 @@ class VectorIndex:
         index._set_rows(keys[:rows], vectors[:rows])
         index._flushed, index._rewrite = rows, rows != len(keys) or rows != len(vectors)
         live = np.flatnonzero(index._keys != _DEAD)
-        index._row = dict(zip(index._keys[live].tolist(), live.tolist(), strict=True))
+        index._row = RowOfKey.of(index._keys[live], live)
         index._graph = Graph.load(folder, index._keys, dim=dim, ef_search=ef_search)
         if index._graph is None and len(index._row) > ann_threshold:
             # No graph for these rows (a folder of an earlier layout, or a save cut short):
@@ -136,11 +138,15 @@ class VectorIndex:
         later flush, and searches them exactly until then)."""
         if not pks:
             return
+        keys = np.asarray(pks, dtype=np.int64)
+        if len(np.unique(keys)) != len(keys):  # a pk twice: its last vector wins
+            last = len(keys) - 1 - np.unique(keys[::-1], return_index=True)[1]
+            keys, vectors = keys[np.sort(last)], vectors[np.sort(last)]
         self.delete(pks)
         start = self._key_rows.size
-        self._key_rows.extend(np.asarray(pks, dtype=np.int64))
+        self._key_rows.extend(keys)
         self._vector_rows.extend(vectors.astype(np.float16))
-        self._row.update(zip(pks, range(start, start + len(pks)), strict=True))
+        self._row.set(keys, np.arange(start, start + len(keys)))
         self._exact = self._delta = None
         if not self.deferred:
             self._build_graph()
@@ -181,10 +187,10 @@ class VectorIndex:
 
     def delete(self, pks: list[int]) -> None:
         """Forget the vectors of ``pks`` (unknown pks are ignored)."""
-        rows = [self._row.pop(pk) for pk in pks if pk in self._row]
-        if rows:
+        rows = self._row.pop(np.unique(np.asarray(pks, dtype=np.int64)))
+        if len(rows):
             self._keys[rows] = _DEAD
-            self._dead_rows += [r for r in rows if r < self._flushed]
+            self._dead_rows += rows[rows < self._flushed].tolist()
             self._exact = self._delta = None
         if self._graph is not None:
             self._graph.forget(pks)
@@ -196,13 +202,13 @@ class VectorIndex:
     def clear(self) -> None:
         """Forget every vector."""
         self._set_rows(np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float16))
-        self._row, self._exact, self._graph, self._delta = {}, None, None, None
+        self._row, self._exact, self._graph, self._delta = RowOfKey(), None, None, None
         self._rewrite, self._dead_rows = True, []
         remove_graph(self.folder)
 
     def get(self, pks: list[int]) -> Vectors:
         """The vectors of ``pks`` as float32 rows (zeros for unknown pks)."""
-        rows = np.fromiter((self._row.get(pk, -1) for pk in pks), dtype=np.int64, count=len(pks))
+        rows = self._row.get(np.asarray(pks, dtype=np.int64))
         out = np.zeros((len(pks), self.dim), dtype=np.float32)
         known = rows >= 0
         out[known] = self._vectors[rows[known]]  # one gather (passages ask ~1,500 a query)
@@ -214,7 +220,7 @@ class VectorIndex:
 
     def search(self, query: Vectors, k: int, *, exact: bool = False) -> list[tuple[int, float]]:
         """The ``k`` nearest pks to a unit ``query`` vector with their cosine similarity."""
-        if not self._row or k <= 0:
+        if not len(self._row) or k <= 0:
             return []
         query = query.astype(np.float32)
         if self._graph is not None and not exact:
@@ -274,7 +280,7 @@ class VectorIndex:
         if compact:
             live = np.flatnonzero(self._keys != _DEAD)
             self._set_rows(self._keys[live], self._vectors[live])
-            self._row = dict(zip(self._keys.tolist(), range(len(live)), strict=True))
+            self._row = RowOfKey.of(self._keys, np.arange(len(live)))
             self._exact, self._delta, self._rewrite = None, None, True
             if graph is not None:
                 graph.covered = len(self._keys)
@@ -298,6 +304,11 @@ class VectorIndex:
             graph.save()  # after the rows it covers, and mapped read-only from here on
             self._delta = None
         self._flushed, self._dead_rows, self._rewrite = len(self._keys), [], False
+        if len(self._keys) >= _MAP_AFTER_FLUSH and not isinstance(self._vectors, np.memmap):
+            # Every row is in the file now: map it, as the other web workers do, instead of
+            # keeping a private copy (512 MB at 1M) in the worker that applied the feed. The
+            # next upsert copies the rows back into memory (about 0.2 s at 1M).
+            self._vector_rows.replace(_mapped_rows(vectors_path, self.dim)[: len(self._keys)])
 
     def size_on_disk(self) -> int:
         """Bytes used by this index's files."""

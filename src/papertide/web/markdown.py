@@ -5,9 +5,10 @@ raw HTML off, so every ``<`` a reader types is escaped, and only these rules on:
 paragraphs, line breaks, emphasis, inline code and code blocks, lists, links and
 autolinks. No images, headings, tables or HTML. Links must be http(s) (anything else stays
 text) and get rel="nofollow ugc noopener". Math ($..$, $$..$$, \\(..\\), \\[..\\]) is taken
-out before parsing, so emphasis never breaks it (``$a_1 + b_2$``), and put back escaped for
-KaTeX's auto-render; an inline $ pair follows pandoc's rule (no space inside the dollars, no
-digit after the closing one), so "$80 and $20" stays text.
+out before parsing, so emphasis never breaks it (``$a_1 + b_2$``), and put back escaped, in
+the delimiters KaTeX's auto-render is given (web/tex.py); an inline $ pair follows pandoc's
+rule (no space inside the dollars, no digit after the closing one), so "$80 and $20" stays
+text.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import re
 from typing import Any
 
 from markdown_it import MarkdownIt
-from markupsafe import Markup, escape
+from markupsafe import Markup
+
+from papertide.web.tex import tex_html
 
 _RULES = ["emphasis", "backticks", "link", "autolink", "list", "fence", "code", "newline"]
 _RULES += ["escape", "entity"]
@@ -60,6 +63,7 @@ def render_comment(text: str) -> Markup:
         return f"\ue000{len(kept) - 1}\ue001"
 
     html = _MD.render(_TOKENS.sub(slot, text))
-    restored = _SLOT.sub(lambda m: f'<span class="math">{escape(kept[int(m[1])])}</span>', html)
-    # Safe: markdown-it escaped every character typed (html off); math was re-escaped.
+    restored = _SLOT.sub(lambda m: f'<span class="math">{tex_html(kept[int(m[1])])}</span>', html)
+    # Safe: markdown-it escaped every character typed (html off); math was re-escaped, its
+    # dollars written as \(..\) / \[..\], the only delimiters app.js gives KaTeX (web/tex.py).
     return Markup(restored)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
 
+from papertide.clock import utcnow
 from papertide.web import community, service
 from papertide.web.deps import (
     CsrfDep,
@@ -84,7 +85,14 @@ def trending_page(
     papers = service.trending(
         store, settings, user=user, limit=per_page, offset=(page - 1) * per_page
     )
-    context = {"papers": papers, "page": page, "settings": settings, "per_page": per_page}
+    until = service.trending_until(store, settings)
+    context = {
+        "papers": papers,
+        "page": page,
+        "settings": settings,
+        "per_page": per_page,
+        "until": None if until == utcnow().date() else service.day_period(until),
+    }
     return templates.TemplateResponse(request, "trending.html", context)
 
 

@@ -258,6 +258,16 @@ def latest_period(store: Store) -> Period:
     return day_period(store.latest_day() or utcnow().date())
 
 
+def trending_until(store: Store, settings: Settings) -> date:
+    """The last day of the trending window: today, or the newest day with papers when no
+    paper arrived in the window's days before today."""
+    today = utcnow().date()
+    latest = store.latest_day()
+    if latest is None or latest >= today - timedelta(days=settings.trending_window_days):
+        return today
+    return latest
+
+
 def trending(
     store: Store, settings: Settings, *, user: User | None, limit: int = 30, offset: int = 0
 ) -> list[PaperView]:
@@ -265,9 +275,15 @@ def trending(
 
     Only papers with votes can score above zero, so only they are scored; papers without
     votes follow, newest first, from an indexed query (fast at any store size).
+
+    The window ends today, or on the newest day with papers when that is older
+    (``trending_until``): a store that stopped receiving papers (the demo's captures, a site
+    whose sync is paused) shows the ranking as it stood then, said so on the page, rather
+    than "nothing trending".
     """
-    now = utcnow()
-    window_start = now.date() - timedelta(days=settings.trending_window_days)
+    until = trending_until(store, settings)
+    now = min(utcnow(), datetime(until.year, until.month, until.day) + timedelta(days=1))
+    window_start = until - timedelta(days=settings.trending_window_days)
     params = settings.trending
     scored = [
         (keys_trending(k.site_votes, k.upvotes_external, k.day, now, params), k.pk)
