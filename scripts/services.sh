@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Install (when missing) and start the servers the tests talk to, on loopback only:
-#   PostgreSQL: a throwaway cluster under $PT_SERVICES_DIR, port $PT_PG_PORT.
+#   PostgreSQL: a throwaway cluster under $PT_SERVICES_DIR, port $PT_PG_PORT (extra server
+#   options in $PT_PG_OPTS; later -c options win: the README's bench server is
+#   PT_SERVICES_DIR=/tmp/papertide-bench PT_PG_PORT=54340 ENV_FILE=.bench.env
+#   PT_PG_OPTS="-c fsync=on -c shared_buffers=4GB" bash scripts/services.sh).
 # Writes ./.services.env, which `make test` sources, so the tests find them.
 set -euo pipefail
 PT_SERVICES_DIR=${PT_SERVICES_DIR:-/tmp/papertide-services}
@@ -70,7 +73,7 @@ if ! run_pg "$pg_bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; then
     exit 1
   fi
   run_pg "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_data/server.log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $PT_PG_PORT -k $pg_data -c fsync=off -c max_connections=200" start >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $PT_PG_PORT -k $pg_data -c fsync=off -c max_connections=200 ${PT_PG_OPTS:-}" start >/dev/null
 fi
 for db in papertide_test; do  # the admin database; each test process makes its own
   run_pg "$pg_bin/psql" -h 127.0.0.1 -p "$PT_PG_PORT" -U postgres -tAc \
@@ -92,7 +95,7 @@ ENV
 if ! command -v wrk >/dev/null 2>&1; then
   apt_install wrk
 fi
-echo "services: $(wrk -v 2>&1 | head -n 1 || echo 'wrk missing')" >&2
+echo "services: $( (wrk -v 2>&1 || true) | head -n 1)" >&2  # wrk -v exits 1 after printing its version
 
 [ "${PT_SKIP_CHROMIUM:-}" = 1 ] && exit 0
 

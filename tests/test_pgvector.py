@@ -81,3 +81,38 @@ def test_pgvector_needs_postgresql(settings: Settings, store: Store) -> None:
     svc = SearchService.open(_node(settings, "c", "pgvector"), store, catch_up=False)
     with pytest.raises(ValueError, match="needs a PostgreSQL database_url"):
         svc.refresh()
+
+
+def test_other_hnsw_knobs_build_another_index_and_drop_the_old(pg_settings: Settings) -> None:
+    """The index's name carries m and ef_construction: a node configured with others builds
+    its own (the old graph is never taken for it) and drops the old one; answers agree."""
+    store = Store.open(pg_settings.resolved_database_url)
+    add_papers(store, pg_settings, CORPUS)
+    table = table_name(pg_settings.search.embedder)
+
+    def hnsw_indexes() -> list[str]:
+        with store.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT indexname FROM pg_indexes WHERE tablename = %s "
+                "AND indexdef ILIKE '%%USING hnsw%%'",
+                (table,),
+            )
+            return [name for (name,) in rows]
+
+    first = SearchService.open(_node(pg_settings, "a", "pgvector"), store)
+    first._vector_index().build_graph()  # type: ignore[union-attr]
+    assert hnsw_indexes() == [f"{table}_hnsw_m24_ef128"]
+    query = "dark matter halos"
+    want = [h.paper_id for h in first.search(query, mode="dense").hits]
+    first.close()
+    node = _node(pg_settings, "b", "pgvector")
+    node = node.model_copy(
+        update={"search": node.search.model_copy(update={"pg_hnsw_m": 8, "pg_ef_search": 20})}
+    )
+    second = SearchService.open(node, store)
+    vectors = second._vector_index()  # opening caught up: its own index was built then
+    vectors.build_graph()  # type: ignore[union-attr]
+    assert hnsw_indexes() == [f"{table}_hnsw_m8_ef128"] and not vectors.graph_wanted()
+    assert [h.paper_id for h in second.search(query, mode="dense").hits] == want
+    second.close()
+    store.close()

@@ -158,7 +158,7 @@ def test_comments_are_posted_with_csrf_rendered_safely_and_counted(site) -> None
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert 'href="javascript' not in page
     assert '<a href="https://github.com/x" rel="nofollow ugc noopener">code</a>' in page
-    assert '<span class="math">$a_1 * b_2$</span>' in page
+    assert r'<span class="math">\(a_1 * b_2\)</span>' in page  # KaTeX's delimiters
     refused = client.post("/papers/2401.00001/comments", data={"body": "x"})
     assert refused.status_code == 403
     # Counted on cards and in the API.

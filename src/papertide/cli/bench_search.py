@@ -160,6 +160,11 @@ def _print_figures(backend: str, figures: dict[str, Any]) -> None:
         f"dense index {'HNSW' if figures['ann'] else 'exact'}, recall@10 vs exact "
         f"{figures['recall']:.3f} for 3-word queries, {figures['recall_papers']:.3f} for papers"
     )
+    for ef, recall, ms, recall_papers, ms_papers in figures.get("sweep", []):
+        console.print(
+            f"  ef_search {ef:4}: 3-word queries recall@10 {recall:.3f}, p50 {ms:6.2f} ms; "
+            f"papers (top 30) recall@10 {recall_papers:.3f}, p50 {ms_papers:6.2f} ms"
+        )
 
 
 def serve_figures(settings: Settings, count: int) -> dict[str, Any]:
@@ -189,10 +194,29 @@ def serve_figures(settings: Settings, count: int) -> dict[str, Any]:
     figures["rss_mb"] = _rss_mb()
     vectors = svc._vector_index()
     figures["ann"] = vectors.approximate
-    figures["recall"] = _recall(vectors, svc.embedder.embed(texts[:200]))
+    text_queries = svc.embedder.embed(texts[:200])
     # Papers as queries (what similar papers asks): abstract-length vectors, clearer ties.
     pks = [p.pk for p in store.papers_by_id([pid for pid, _ in sample[:200]]) if p.pk]
-    figures["recall_papers"] = _recall(vectors, vectors.get(pks))
+    paper_queries = vectors.get(pks)
+    exact_text = vectors.exact_many(text_queries, 10)
+    exact_papers = vectors.exact_many(paper_queries, 10)
+    figures["recall"] = _recall(vectors, text_queries, exact_text)
+    figures["recall_papers"] = _recall(vectors, paper_queries, exact_papers, paper=True)
+    if isinstance(vectors, PgVectorIndex):  # the depth sweep behind the pg_ef_* defaults
+        kept = vectors.ef_search, vectors.ef_search_papers
+        figures["sweep"] = []
+        for ef in (40, 80, 160, 400, 1000):
+            vectors.ef_search = vectors.ef_search_papers = ef
+            figures["sweep"].append(
+                (
+                    ef,
+                    _recall(vectors, text_queries, exact_text),
+                    _percentiles([_timed(vectors.search, q, 10) for q in text_queries])[0],
+                    _recall(vectors, paper_queries, exact_papers, paper=True),
+                    _percentiles([_timed(vectors.search, q, 30) for q in paper_queries])[0],
+                )
+            )
+        vectors.ef_search, vectors.ef_search_papers = kept
     store.close()
     return figures
 
@@ -216,11 +240,16 @@ def _embed_rate(name: str, count: int) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def _recall(vectors: VectorIndex | PgVectorIndex, queries: np.ndarray) -> float:
+def _recall(
+    vectors: VectorIndex | PgVectorIndex,
+    queries: np.ndarray,
+    exact: list[list[int]],
+    *,
+    paper: bool = False,
+) -> float:
     """Share of the exact top 10 that the search (HNSW above the threshold) returns."""
-    exact = vectors.exact_many(queries, 10)
     found = [
-        len({pk for pk, _ in vectors.search(q, 10)} & set(e)) / 10
+        len({pk for pk, _ in vectors.search(q, 10, paper=paper)} & set(e)) / 10
         for q, e in zip(queries, exact, strict=True)
     ]
     return float(np.mean(found)) if found else 0.0

@@ -99,7 +99,7 @@ class Generation:
                     self.engine,
                     model=name,
                     dim=self.state["dim"],
-                    ef_search=self.config.pg_ef_search,
+                    config=self.config,
                 )
             else:
                 self.vectors = VectorIndex.open(

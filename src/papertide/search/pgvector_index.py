@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from papertide.search.embedders import Vectors
+from papertide.search.settings import SearchSettings
 from papertide.store.pgvectors import PgVectorTable
 
 
@@ -17,9 +18,10 @@ class PgVectorIndex:
     reset = False
     approximate = True
 
-    def __init__(self, table: PgVectorTable, *, ef_search: int) -> None:
+    def __init__(self, table: PgVectorTable, *, ef_search: int, ef_search_papers: int) -> None:
         self.table = table
         self.ef_search = ef_search
+        self.ef_search_papers = ef_search_papers
         self._indexed = False  # the HNSW index exists (known once seen)
         table.ensure()
 
@@ -47,11 +49,15 @@ class PgVectorIndex:
         """Forget the vectors of ``pks``."""
         self.table.delete(pks)
 
-    def search(self, query: Vectors, k: int, *, exact: bool = False) -> list[tuple[int, float]]:
-        """The ``k`` nearest pks to a unit ``query`` with their cosine similarity."""
+    def search(
+        self, query: Vectors, k: int, *, exact: bool = False, paper: bool = False
+    ) -> list[tuple[int, float]]:
+        """The ``k`` nearest pks to a unit ``query`` with their cosine similarity; ``paper``
+        says the query is a paper's own vector (similar papers), which needs less depth."""
         if k <= 0:
             return []
-        return self.table.search(query, k, ef_search=self.ef_search, exact=exact)
+        ef = self.ef_search_papers if paper else self.ef_search
+        return self.table.search(query, k, ef_search=ef, exact=exact)
 
     def get(self, pks: list[int]) -> Vectors:
         """The vectors of ``pks`` as float32 rows (zeros for unknown pks)."""
@@ -90,6 +96,16 @@ class PgVectorIndex:
         return 0
 
 
-def open_pg_index(engine: Any, *, model: str, dim: int, ef_search: int) -> PgVectorIndex:
-    """The pgvector index of ``model`` on the store's engine (created when missing)."""
-    return PgVectorIndex(PgVectorTable(engine, model=model, dim=dim), ef_search=ef_search)
+def open_pg_index(engine: Any, *, model: str, dim: int, config: SearchSettings) -> PgVectorIndex:
+    """The pgvector index of ``model`` on the store's engine (created when missing), with
+    the HNSW knobs of ``config``."""
+    table = PgVectorTable(
+        engine,
+        model=model,
+        dim=dim,
+        m=config.pg_hnsw_m,
+        ef_construction=config.pg_hnsw_ef_construction,
+    )
+    return PgVectorIndex(
+        table, ef_search=config.pg_ef_search, ef_search_papers=config.pg_ef_search_papers
+    )

@@ -6,6 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+# pgvector's HNSW knobs (README, "Several machines": the sweep these come from).
+PG_EF_SEARCH = 400
+PG_EF_SEARCH_PAPERS = 80
+PG_HNSW_M = 24
+PG_HNSW_EF_CONSTRUCTION = 128
+
 
 class SearchSettings(BaseModel):
     """How papers are indexed, embedded, fused and ranked; each field has a default."""
@@ -30,11 +36,32 @@ class SearchSettings(BaseModel):
         "Changing it builds the index again.",
     )
     pg_ef_search: int = Field(
-        default=200,
+        default=PG_EF_SEARCH,
         ge=10,
         le=1000,
-        description="pgvector's HNSW search depth (hnsw.ef_search) with vector_backend = "
-        "'pgvector'.",
+        description="pgvector's HNSW search depth (hnsw.ef_search) for search queries with "
+        "vector_backend = 'pgvector': higher is closer to exact search, and slower.",
+    )
+    pg_ef_search_papers: int = Field(
+        default=PG_EF_SEARCH_PAPERS,
+        ge=10,
+        le=1000,
+        description="pgvector's HNSW search depth when a paper is the query (similar "
+        "papers): its abstract-length vector sits among the papers, so far less depth finds "
+        "its neighbours than a few-word query needs.",
+    )
+    pg_hnsw_m: int = Field(
+        default=PG_HNSW_M,
+        ge=4,
+        le=100,
+        description="pgvector's HNSW links per node (m); changing it builds the index again.",
+    )
+    pg_hnsw_ef_construction: int = Field(
+        default=PG_HNSW_EF_CONSTRUCTION,
+        ge=16,
+        le=1000,
+        description="pgvector's HNSW build depth (ef_construction); changing it builds the "
+        "index again.",
     )
     ann_ef_search: int = Field(
         default=1024,

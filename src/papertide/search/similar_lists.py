@@ -129,9 +129,11 @@ class SimilarMixin:
         """Neighbours by cosine (HNSW or exact) blended with a BM25 query of the title."""
         assert paper.pk is not None
         vectors = self._vector_index()
-        vector = vectors.get([paper.pk])[0] if paper.pk in vectors else self._embed_one(paper)
+        vector = vectors.get([paper.pk])[0]  # zeros when it has none (one query on pgvector)
+        if not vector.any():
+            vector = self._embed_one(paper)
         pool = k + 20
-        dense = dict(vectors.search(vector, pool))
+        dense = dict(vectors.search(vector, pool, paper=True))
         title = [
             (fq.Occur.Should, fq.Query.term_query(self.lexical.schema, "body", t))
             for t in dict.fromkeys(analyze(paper.title))

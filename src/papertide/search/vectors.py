@@ -218,8 +218,11 @@ class VectorIndex:
         """The cosine of each of ``pks`` with a unit ``query`` (0 for unknown pks)."""
         return [float(s) for s in self.get(pks) @ query]
 
-    def search(self, query: Vectors, k: int, *, exact: bool = False) -> list[tuple[int, float]]:
-        """The ``k`` nearest pks to a unit ``query`` vector with their cosine similarity."""
+    def search(
+        self, query: Vectors, k: int, *, exact: bool = False, paper: bool = False
+    ) -> list[tuple[int, float]]:
+        """The ``k`` nearest pks to a unit ``query`` vector with their cosine similarity
+        (``paper``, a paper's own vector as the query, changes nothing here: one depth)."""
         if not len(self._row) or k <= 0:
             return []
         query = query.astype(np.float32)

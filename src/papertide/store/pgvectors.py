@@ -37,7 +37,9 @@ def _literal(vector: npt.NDArray[Any]) -> str:
 class PgVectorTable:
     """The vectors of one model in PostgreSQL, with exact and HNSW top-k by cosine."""
 
-    def __init__(self, engine: Engine, *, model: str, dim: int) -> None:
+    def __init__(
+        self, engine: Engine, *, model: str, dim: int, m: int = 24, ef_construction: int = 128
+    ) -> None:
         if engine.dialect.name != "postgresql":
             raise ValueError(
                 "search.vector_backend = 'pgvector' needs a PostgreSQL database_url "
@@ -47,6 +49,10 @@ class PgVectorTable:
         self.model = model
         self.dim = dim
         self.table = table_name(model)
+        self.m, self.ef_construction = m, ef_construction
+        # The index's name carries its knobs: other knobs make another index (built, then
+        # the old one dropped), never an old graph taken for the one asked for.
+        self.index = f"{self.table}_hnsw_m{m}_ef{ef_construction}"
         self.center = np.zeros(dim, dtype=np.float32)
 
     def ensure(self) -> None:
@@ -87,20 +93,33 @@ class PgVectorTable:
         """Whether the HNSW index exists (a first load runs without it, then builds it)."""
         query = text("SELECT 1 FROM pg_indexes WHERE indexname = :n")
         with self.engine.connect() as conn:
-            return conn.execute(query, {"n": f"{self.table}_hnsw"}).first() is not None
+            return conn.execute(query, {"n": self.index}).first() is not None
 
     def ensure_index(self) -> None:
-        """Build the HNSW index (M=16, ef 64 on insert) when missing. Built once over a full
-        table it costs a fraction of maintaining it row by row during the first load."""
+        """Build the HNSW index (``m`` links, ``ef_construction`` on insert) when missing,
+        and drop one built with other knobs. Built once over a full table it costs a fraction
+        of maintaining it row by row during the first load."""
         with self.engine.begin() as conn:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
-            conn.execute(text("SELECT set_config('maintenance_work_mem', '2GB', true)"))
+            # The graph is built in memory when it fits (1M halfvec(256) at m = 24: ~2 GB);
+            # beyond, pgvector goes on on disk, many times slower.
+            conn.execute(text("SELECT set_config('maintenance_work_mem', '3GB', true)"))
             conn.execute(
                 text(
-                    f"CREATE INDEX IF NOT EXISTS {self.table}_hnsw ON {self.table} USING hnsw "
-                    "(embedding halfvec_ip_ops) WITH (m = 16, ef_construction = 64)"
+                    f"CREATE INDEX IF NOT EXISTS {self.index} ON {self.table} USING hnsw "
+                    f"(embedding halfvec_ip_ops) WITH (m = {int(self.m)}, "
+                    f"ef_construction = {int(self.ef_construction)})"
                 )
             )
+            others = conn.execute(
+                text(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = :t "
+                    "AND indexdef ILIKE '%USING hnsw%' AND indexname <> :n"
+                ),
+                {"t": self.table, "n": self.index},
+            ).scalars()
+            for name in list(others):
+                conn.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
 
     def _new_center(self, conn: Any) -> npt.NDArray[np.float32]:
         """Half the mean of the stored embeddings of this model (zeros when none yet)."""
