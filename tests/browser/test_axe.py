@@ -81,6 +81,22 @@ def _pages(site: Site) -> dict[str, str]:
     }
 
 
+def _social_pages_filled(page: Page, site: Site) -> None:
+    """A list with a paper in it, and a comment with math on the paper page (so the
+    discussion, the list page and For you are checked with content, not empty)."""
+    page.goto(site.at("/lists"))
+    page.fill("input[name=name]", "Axe picks")
+    with page.expect_navigation():
+        page.press("input[name=name]", "Enter")
+    page.goto(site.at(f"/papers/{MATH_ARXIV_ID}"))
+    page.fill("#discussion textarea[name=body]", "Is it *tight*? $O(n \\log n)$")
+    with page.expect_navigation():
+        page.locator("#discussion form.comment-form button").click()
+    page.locator("form.save button").first.click()
+    with page.expect_response(lambda r: "/papers/" in r.url and r.request.method == "PUT"):
+        page.locator(".save-menu").get_by_label("Axe picks").check()
+
+
 def _serious(page: Page, axe: Path) -> list[str]:
     page.add_script_tag(path=str(axe))
     result = page.evaluate(
@@ -109,8 +125,16 @@ def test_no_serious_accessibility_violations_on_any_page(
     signed_in: tuple[BrowserContext, str], site: Site, axe_js: Path, size: str, scheme: str
 ) -> None:
     context, name = signed_in
-    pages = {**_pages(site), "submit": "/submit", "profile": f"/users/{name}"}
     page = context.new_page()
+    _social_pages_filled(page, site)
+    pages = {
+        **_pages(site),
+        "submit": "/submit",
+        "profile": f"/users/{name}",
+        "lists": "/lists",
+        "list": f"/users/{name}/lists/axe-picks",
+        "for you": "/for-you",
+    }
     page.set_viewport_size(VIEWPORTS[size])
     page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
     found = {}

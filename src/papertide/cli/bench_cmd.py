@@ -47,7 +47,11 @@ def bench_search(
     papers: int = typer.Option(100_000, "--papers", "-n", min=100, help="Generated papers."),
     queries: int = typer.Option(300, "--queries", "-q", min=10, help="Queries per kind."),
     keep: Path | None = typer.Option(
-        None, "--keep", metavar="DIR", help="Keep the data folder here."
+        None,
+        "--keep",
+        metavar="DIR",
+        help="Keep the data folder here (and, on PostgreSQL, the scratch database; "
+        "its name is printed).",
     ),
     workers: int = typer.Option(
         4, "--workers", "-w", min=0, help="Memory of `serve --workers N` per backend (0: skip)."

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy.engine import make_url
 
 from papertide.cli.bench_memory import measure_server_memory
 from papertide.cli.common import console, fail
@@ -60,8 +61,10 @@ def run_bench_search(
     """Ingest and index ``papers`` generated papers, then time each kind of query; with a
     PostgreSQL database_url, in a scratch database there, for both vector backends."""
     if base.database_url:
-        with scratch_database(base.database_url) as url:
+        with scratch_database(base.database_url, keep=keep is not None) as url:
             node = base.model_copy(update={"database_url": url})
+            if keep is not None:  # the folder's indexes are of this database: keep both
+                console.print(f"scratch database kept: {make_url(url).database}")
             _bench_search(node, papers, queries, keep, workers)
     else:
         _bench_search(base, papers, queries, keep, workers)

@@ -15,9 +15,9 @@ _serial = count()
 
 
 @contextmanager
-def scratch_database(url: str) -> Iterator[str]:
+def scratch_database(url: str, *, keep: bool = False) -> Iterator[str]:
     """The URL of a new, empty database on the same PostgreSQL server as ``url`` (dropped
-    afterwards); needs the right to CREATE DATABASE."""
+    afterwards, unless ``keep``); needs the right to CREATE DATABASE."""
     parsed = make_url(url)
     name = f"papertide_bench_{os.getpid()}_{next(_serial)}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
@@ -26,6 +26,7 @@ def scratch_database(url: str) -> Iterator[str]:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         yield parsed.set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

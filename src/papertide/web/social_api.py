@@ -10,7 +10,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from papertide.models import Collection, Comment
+from papertide.models import Collection, Comment, User
+from papertide.store import Store
 from papertide.web import community, discussion, foryou, lists
 from papertide.web.api import FeedOut, PaperOut, paper_out
 from papertide.web.deps import CsrfDep, RequiredUserDep, SettingsDep, StoreDep, UserDep
@@ -258,9 +259,7 @@ def api_save(
     _csrf: CsrfDep,
 ) -> ListOut:
     """Save a paper in your list (saving twice changes nothing)."""
-    lists.owned_collection(store, owner, slug, user=user)
-    lists.save_paper(store, user=user, slug=slug, ref=ref, saved=True)
-    return _list_out(request, lists.own_collection(store, user, slug), True)
+    return _set_saved(request, store, user, owner, slug, ref, saved=True)
 
 
 @router.delete("/users/{owner}/lists/{slug}/papers/{ref:path}", response_model=ListOut)
@@ -274,9 +273,16 @@ def api_unsave(
     _csrf: CsrfDep,
 ) -> ListOut:
     """Take a paper out of your list."""
+    return _set_saved(request, store, user, owner, slug, ref, saved=False)
+
+
+def _set_saved(
+    request: Request, store: Store, user: User, owner: str, slug: str, ref: str, *, saved: bool
+) -> ListOut:
+    """Save or unsave ``ref`` in the caller's own list ``owner/slug`` (404 if not theirs)."""
     lists.owned_collection(store, owner, slug, user=user)
-    lists.save_paper(store, user=user, slug=slug, ref=ref, saved=False)
-    return _list_out(request, lists.own_collection(store, user, slug), False)
+    lists.save_paper(store, user=user, slug=slug, ref=ref, saved=saved)
+    return _list_out(request, lists.own_collection(store, user, slug), saved)
 
 
 @router.get("/for-you", response_model=FeedOut)
