@@ -84,7 +84,9 @@ class Store(
             url,
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
-            pool_pre_ping=True,  # a pooled connection the server dropped (restart) is replaced
+            # A pooled connection the server dropped (a restart) is replaced. A SQLite file
+            # has no server to drop it: its ping was 7% of a search page's time.
+            pool_pre_ping=parsed.get_backend_name() != "sqlite",
         )
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine)
