@@ -93,3 +93,48 @@ def test_the_data_folder_and_database_files_are_private(tmp_path: Path) -> None:
         assert stat.S_IMODE((data / "papertide.db").stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+def test_a_big_import_on_postgresql_keeps_its_lookups_on_indexes(pg_url: str) -> None:
+    """Inside one import transaction PostgreSQL's statistics are refreshed as the table
+    fills, so the dedupe look-up (keys IN (...) OR ...) runs on the indexes instead of a
+    sequential scan of every row inserted so far (found at 1M papers: 17 s a batch)."""
+    from papertide.models import Paper
+    from papertide.store import writer
+
+    store = Store.open(pg_url)
+    batch, batches = 1_000, 12
+    try:
+        with store.write() as session:
+            for b in range(batches):
+                session.insert_papers(
+                    [
+                        Paper(
+                            id=f"2401.{n:05d}",
+                            title=f"Paper number {n} on topic {n % 97}",
+                            arxiv_id=f"2401.{n:05d}",
+                            authors=[f"Author {n % 50}"],
+                            first_seen=utcnow(),
+                        )
+                        for n in range(b * batch, (b + 1) * batch)
+                    ]
+                )
+            assert session._analyze_at > writer._FIRST_ANALYZE  # refreshed at least once
+            # A batch's keys (20 here, as the table is small); title_key is not unique, so
+            # without statistics each key is guessed to match 0.5% of the rows.
+            sample = range(0, 12_000, 600)
+            ids = ", ".join(f"'2401.{n:05d}'" for n in sample)
+            titles = ", ".join(f"'paper number {n} on topic {n % 97}'" for n in sample)
+            plan = "\n".join(
+                session.conn.exec_driver_sql(
+                    f"EXPLAIN SELECT pk FROM papers WHERE arxiv_id IN ({ids}) "
+                    f"OR doi IN ('x') OR title_key IN ({titles})"
+                ).scalars()
+            )
+            assert "Seq Scan" not in plan and "Index" in plan, plan
+            found = session.find_candidates(
+                arxiv_ids=["2401.00007", "2401.11999"], dois=[], external=[], title_keys=[]
+            )
+            assert sorted(p.arxiv_id or "" for p in found) == ["2401.00007", "2401.11999"]
+    finally:
+        store.close()
