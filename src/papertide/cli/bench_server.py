@@ -4,6 +4,7 @@ port (stopped with SIGTERM afterwards), and waiting for it to answer."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -31,6 +32,7 @@ def serve_process(
         **os.environ,
         "PAPERTIDE_DATA_DIR": str(settings.data_dir),
         "PAPERTIDE_DATABASE_URL": settings.resolved_database_url,
+        **search_environment(settings),
         **(env or {}),
     }
     argv = [sys.executable, "-m", "papertide", "serve", "--port", str(port)]
@@ -48,6 +50,17 @@ def serve_process(
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def search_environment(settings: Settings) -> dict[str, str]:
+    """The search settings that differ from the defaults, as the server reads them from its
+    environment (PAPERTIDE_SEARCH__FIELD): without them a server over a pgvector node's
+    folder ran with the local backend, and rebuilt the whole index with local vectors."""
+    changed = settings.search.model_dump(mode="json", exclude_defaults=True)
+    return {
+        f"PAPERTIDE_SEARCH__{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+        for name, value in changed.items()
+    }
 
 
 def wait_until(
