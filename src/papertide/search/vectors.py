@@ -44,6 +44,7 @@ _DEAD = DEAD
 _ANN_MERGE = 20_000
 # Rows from which a flush maps the file rather than keep them in memory (see flush).
 _MAP_AFTER_FLUSH = 65_536
+_SCAN_ROWS = 8_192
 
 
 @dataclass(frozen=True)
@@ -324,8 +325,11 @@ class VectorIndex:
                 self._exact = self._vectors.astype(np.float32)
             return self._exact @ query
         out = np.empty(len(self._vectors), dtype=np.float32)
-        for start in range(0, len(self._vectors), 65_536):
-            chunk = self._vectors[start : start + 65_536].astype(np.float32)
+        # 8,192 rows (8 MB as float32) a chunk: as fast, and 40 request threads of a web
+        # worker searching exactly at once (a new node before its graph) hold 320 MB, not
+        # 2.7 GB as with 65,536-row chunks.
+        for start in range(0, len(self._vectors), _SCAN_ROWS):
+            chunk = self._vectors[start : start + _SCAN_ROWS].astype(np.float32)
             out[start : start + len(chunk)] = chunk @ query
         return out
 
