@@ -89,9 +89,11 @@ def _social_pages_filled(page: Page, site: Site) -> None:
     with page.expect_navigation():
         page.press("input[name=name]", "Enter")
     page.goto(site.at(f"/papers/{MATH_ARXIV_ID}"))
-    page.fill("#discussion textarea[name=body]", "Is it *tight*? $O(n \\log n)$")
+    # The new-comment form by its label: once comments exist, their reply and edit forms
+    # (folded away) hold textareas too.
+    page.get_by_label("Your comment", exact=True).fill("Is it *tight*? $O(n \\log n)$")
     with page.expect_navigation():
-        page.locator("#discussion form.comment-form button").click()
+        page.get_by_role("button", name="Post comment").click()
     page.locator("form.save button").first.click()
     with page.expect_response(lambda r: "/papers/" in r.url and r.request.method == "PUT"):
         page.locator(".save-menu").get_by_label("Axe picks").check()

@@ -42,15 +42,20 @@ def test_save_without_a_session_goes_to_login(page: Page, site: Site) -> None:
 def test_a_comment_with_markdown_and_math_renders_and_replies(page: Page, site: Site) -> None:
     register(page, site)
     page.goto(site.at(f"/papers/{MATH_ARXIV_ID}"))
-    page.fill("#discussion textarea[name=body]", "Is the bound *tight*? $O(n \\log n)$ <b>x</b>")
+    # The new-comment form by its label (other tests' comments bring reply forms along).
+    typed = "Is the bound *tight*? $O(n \\log n)$ <b>x</b>"
+    page.get_by_label("Your comment", exact=True).fill(typed)
     with page.expect_navigation():
-        page.locator("#discussion form.comment-form button").click()
-    comment = page.locator("#discussion article.comment").first
+        page.get_by_role("button", name="Post comment").click()
+    comment = page.locator("#discussion article.comment", has_text="Is the bound")
     expect(comment.locator("em")).to_have_text("tight")
     expect(comment.locator(".katex")).to_have_count(1)
     expect(comment.locator("b")).to_have_count(0)  # typed HTML stays text
-    page.locator("details.reply summary").first.click()
-    page.locator("details.reply textarea").fill("Yes, up to constants.")
+    thread = page.locator("#discussion div.thread", has_text="Is the bound")
+    thread.locator("details.reply summary").click()
+    thread.locator("details.reply textarea").fill("Yes, up to constants.")
     with page.expect_navigation():
-        page.locator("details.reply button").click()
-    expect(page.locator(".replies article.comment")).to_have_count(1)
+        thread.locator("details.reply button").click()
+    replied = page.locator("#discussion div.thread", has_text="Is the bound")
+    expect(replied.locator(".replies article.comment")).to_have_count(1)
+    expect(replied.locator(".replies article.comment")).to_contain_text("Yes, up to constants.")
