@@ -82,10 +82,10 @@ def trending_page(
 ) -> Response:
     """Papers ranked by votes decayed by age; the formula is shown on the page."""
     per_page = 30
-    papers = service.trending(
-        store, settings, user=user, limit=per_page, offset=(page - 1) * per_page
-    )
     until = service.trending_until(store, settings)
+    papers = service.trending(
+        store, settings, user=user, limit=per_page, offset=(page - 1) * per_page, until=until
+    )
     context = {
         "papers": papers,
         "page": page,

@@ -269,7 +269,13 @@ def trending_until(store: Store, settings: Settings) -> date:
 
 
 def trending(
-    store: Store, settings: Settings, *, user: User | None, limit: int = 30, offset: int = 0
+    store: Store,
+    settings: Settings,
+    *,
+    user: User | None,
+    limit: int = 30,
+    offset: int = 0,
+    until: date | None = None,
 ) -> list[PaperView]:
     """Papers of the trending window ranked by ``trending_score`` (formula in ranking/).
 
@@ -277,11 +283,11 @@ def trending(
     votes follow, newest first, from an indexed query (fast at any store size).
 
     The window ends today, or on the newest day with papers when that is older
-    (``trending_until``): a store that stopped receiving papers (the demo's captures, a site
-    whose sync is paused) shows the ranking as it stood then, said so on the page, rather
-    than "nothing trending".
+    (``trending_until``, read here unless the caller has it): a store that stopped
+    receiving papers (the demo's captures, a site whose sync is paused) shows the ranking as
+    it stood then, said so on the page, rather than "nothing trending".
     """
-    until = trending_until(store, settings)
+    until = until or trending_until(store, settings)
     now = min(utcnow(), datetime(until.year, until.month, until.day) + timedelta(days=1))
     window_start = until - timedelta(days=settings.trending_window_days)
     params = settings.trending
