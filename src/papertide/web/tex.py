@@ -50,7 +50,8 @@ def split_math(text: str) -> list[tuple[str, str]]:
             plain.append(text[i:])
             break
         j = found.start()
-        plain.append(text[i:j])
+        if j > i:
+            plain.append(text[i:j])
         if found.group() == "\\$":
             plain.append("$")
             i = j + 2
@@ -71,7 +72,7 @@ def split_math(text: str) -> list[tuple[str, str]]:
         plain.append("$")
         i = j + 1
     flush()
-    return [(kind, content) for kind, content in pieces if kind != "text" or content]
+    return pieces
 
 
 def _inline_end(text: str, start: int) -> int | None:
