@@ -38,7 +38,7 @@ class PgVectorTable:
     """The vectors of one model in PostgreSQL, with exact and HNSW top-k by cosine."""
 
     def __init__(
-        self, engine: Engine, *, model: str, dim: int, m: int = 24, ef_construction: int = 128
+        self, engine: Engine, *, model: str, dim: int, m: int, ef_construction: int
     ) -> None:
         if engine.dialect.name != "postgresql":
             raise ValueError(
