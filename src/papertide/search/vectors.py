@@ -141,8 +141,8 @@ class VectorIndex:
             return
         keys = np.asarray(pks, dtype=np.int64)
         if len(np.unique(keys)) != len(keys):  # a pk twice: its last vector wins
-            last = len(keys) - 1 - np.unique(keys[::-1], return_index=True)[1]
-            keys, vectors = keys[np.sort(last)], vectors[np.sort(last)]
+            last = np.sort(len(keys) - 1 - np.unique(keys[::-1], return_index=True)[1])
+            keys, vectors = keys[last], vectors[last]
         self.delete(pks)
         start = self._key_rows.size
         self._key_rows.extend(keys)
