@@ -255,6 +255,55 @@ def test_the_address_owner_ties_the_subscription_through_the_mailed_link(site, s
     assert prefs.status_code == 200 and "ada@example.org" in prefs.text
 
 
+def test_an_address_taken_by_a_squatter_is_still_tied_by_its_owner(site, smtp) -> None:
+    """Registering first with someone's address must not keep them from tying their own
+    digests: the link goes to the address typed, and following it proves it."""
+    client, _ = site
+    store = _store(client)
+    sub = add_subscriber(store, "vic@example.org", now=utcnow(), queries=["private topic"])
+    with TestClient(client.app) as squatter:
+        _register(squatter, "squatter", "vic@example.org")
+        squatter.post("/account/link-subscription", data={"csrf_token": _csrf(squatter)})
+    _register(client, "vic", "vic@example.org")  # the address is taken: the account keeps none
+    assert store.user_by_name("vic").email is None
+    page = client.get("/subscription")
+    assert 'name="email"' in page.text and "private topic" not in page.text
+    smtp.received.clear()
+    asked = client.post(
+        "/account/link-subscription",
+        data={"csrf_token": _csrf(client), "email": " Vic@Example.org "},
+    )
+    assert asked.status_code == 200 and "on its way" in asked.text
+    [mail] = smtp.received
+    assert mail["To"] == "vic@example.org"
+    link = _link(mail, "/account/link-subscription")
+    with TestClient(client.app) as squatter:  # the squatter, signed in, cannot use it
+        data = {"username": "squatter", "password": "correct horse battery"}
+        squatter.get("/login")
+        squatter.post("/login", data={**data, "csrf_token": _csrf(squatter)})
+        refused = squatter.post(link, data={"csrf_token": _csrf(squatter)})
+        assert refused.status_code == 400 and "another account" in refused.text
+    tied = client.post(link, data={"csrf_token": _csrf(client)}, follow_redirects=False)
+    assert tied.status_code == 303
+    assert subs.get_subscriber(store, pk=sub.pk).user_pk == store.user_by_name("vic").pk
+    assert "private topic" in client.get("/subscription").text
+
+
+def test_asking_for_a_link_to_an_unknown_or_bad_address(site, smtp) -> None:
+    client, _ = site
+    _register(client, "cyd", "cyd@example.org")
+    unknown = client.post(
+        "/account/link-subscription",
+        data={"csrf_token": _csrf(client), "email": "nobody@example.org"},
+    )
+    assert unknown.status_code == 200 and "on its way" in unknown.text
+    assert smtp.received == []  # the same answer, and no mail: it does not subscribe
+    bad = client.post(
+        "/account/link-subscription", data={"csrf_token": _csrf(client), "email": "not an address"}
+    )
+    assert bad.status_code == 422 and "valid email" in bad.text
+
+
 def test_confirming_while_signed_in_with_that_address_ties_the_account(site, smtp) -> None:
     client, _ = site
     _register(client, "bea", "bea@example.org")

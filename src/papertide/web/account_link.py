@@ -5,14 +5,18 @@ An account's email field is never verified, so it alone never reaches a subscrip
 preferences and "Delete my data"). A subscription is tied to an account only when the
 address is proven: its confirmation link followed while signed in to the account with that
 address, or an account link (mail/tokens.py, purpose ``link``) mailed to the address and
-confirmed, signed in, with a button. The answers never tell whether the address subscribes.
+confirmed, signed in, with a button. The address asked for is typed on /subscription (the
+account's own one is offered): someone who registered first with your address cannot keep
+you from tying your digests to your account, since the mail, not the account, proves it.
+The answers never tell whether the address subscribes.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from papertide.clock import utcnow
@@ -24,6 +28,7 @@ from papertide.models import User
 from papertide.store import subscriptions as subs
 from papertide.web.community import allow
 from papertide.web.deps import CsrfDep, SettingsDep, StoreDep, TemplatesDep, UserDep
+from papertide.web.subscriptions import normalise_email
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -60,10 +65,11 @@ def my_subscription(
         request,
         templates,
         "Your digests",
-        "No subscription is tied to your account yet. If the address you registered with "
-        "subscribes, we can mail it a link that ties the subscription to this account.",
+        "No subscription is tied to your account yet. If an address of yours subscribes, we "
+        "can mail it a link that ties the subscription to this account.",
         action=LINK_PATH,
-        button="Mail the link to my address",
+        email_field=True,
+        button="Mail the link to this address",
         link="/subscribe",
         link_text="Or subscribe",
     )
@@ -77,17 +83,22 @@ def request_link(
     settings: SettingsDep,
     templates: TemplatesDep,
     _csrf: CsrfDep,
+    email: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
-    """Mail an account link to the account's address if it subscribes (same answer if not)."""
+    """Mail an account link to the address typed (by default the account's own) if it
+    subscribes; the same answer if not."""
     if user is None:
         return _login("/subscription")
+    # Empty: the account's own address, and the same answer when it kept none (a taken
+    # address at registration), so that nothing tells the two apart (finding 8).
+    address = normalise_email(email) if email.strip() else user.email
     text = (
-        "If the address you registered with subscribes to digests, a mail with a link is on "
-        "its way to it: open it while signed in here."
+        "If that address subscribes to digests, a mail with a link is on its way to it: open "
+        "it while signed in here."
     )
     if not allow(request, store, settings, "link"):
         return _page(request, templates, "Try later", "Too many requests.", status=429)
-    sub = subs.get_subscriber(store, email=user.email) if user.email else None
+    sub = subs.get_subscriber(store, email=address) if address else None
     if sub is not None:
         _mail_link(settings, store, user, sub.pk, sub.email)
     return _page(request, templates, "Check your inbox", text)
