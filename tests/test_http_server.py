@@ -108,6 +108,36 @@ def test_body_caps_of_the_settings(tmp_path: Path) -> None:
         assert client.post("/login", content=b"a" * 2049).status_code == 413
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_worker_runs_as_many_requests_at_once_as_its_threads(
+    tmp_path: Path, threads: int
+) -> None:
+    """Sync routes share the worker's thread pool, sized by the setting (AnyIO's default, 40,
+    made them fight over the GIL): 8 slow requests at once never overlap more than that."""
+    app = create_app(Settings(data_dir=tmp_path / "d", threads=threads))
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    @app.get("/_slow")
+    def slow() -> dict[str, int]:  # a stand-in for a page's work, in the same pool
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.2)
+        with lock:
+            running -= 1
+        return {"ok": 1}
+
+    with TestClient(app) as client:
+        calls = [threading.Thread(target=client.get, args=("/_slow",)) for _ in range(8)]
+        for call in calls:
+            call.start()
+        for call in calls:
+            call.join()
+    assert most == threads
+
+
 def _wrong_logins(url: str, forwarded: list[str]) -> list[int]:
     with httpx.Client(base_url=url) as client:
         client.get("/login")

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `papertide serve` binds.")
     port: int = Field(default=8000, description="Port `papertide serve` listens on.")
     workers: int = Field(default=1, description="Web worker processes for `serve`.")
+    threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Requests a web worker process handles at once (its thread pool). "
+        "Python runs one thread at a time, so more threads than the native parts can overlap "
+        "(search libraries, SQLite) only add switching: on 2 cores at 100k papers 2 threads "
+        "served 1.7x the requests of 40, the default of the framework beneath.",
+    )
     import_batch_size: int = Field(
         default=2000, ge=1, description="Records merged and written per database round trip."
     )

@@ -131,6 +131,9 @@ def bench_load(
     duration: int = typer.Option(60, "--duration", "-d", min=1, help="Seconds per mix."),
     threads: int = typer.Option(2, "--threads", "-t", min=1, help="wrk threads."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="serve's worker processes."),
+    serve_threads: int | None = typer.Option(
+        None, "--serve-threads", min=1, max=64, help="serve's --threads (default: the setting)."
+    ),
     voters: int = typer.Option(30, "--voters", min=1, help="Signed-in voters (connections)."),
 ) -> None:
     """Serve N generated papers with `papertide serve` and load it with wrk.
@@ -147,7 +150,7 @@ def bench_load(
     """
     from papertide.cli.bench_load import LoadPlan, run_bench_load
 
-    plan = LoadPlan(papers, connections, duration, threads, workers, voters)
+    plan = LoadPlan(papers, connections, duration, threads, workers, voters, serve_threads)
     run_bench_load(settings_of(ctx), plan)
 
 

@@ -46,6 +46,7 @@ class LoadPlan:
     threads: int
     workers: int
     voters: int
+    serve_threads: int | None = None  # serve's --threads; None: the setting
 
 
 def run_bench_load(base: Settings, plan: LoadPlan) -> None:
@@ -76,7 +77,7 @@ def _bench(settings: Settings, folder: Path, plan: LoadPlan, wrk: str) -> None:
     recent = store.list_papers(limit=2000)
     oldest = min(p.day for p in store.list_papers(limit=1, offset=plan.papers - 1) if p.day)
     window = (utcnow().date() - oldest).days + 1  # generated papers are old: rank them all
-    with _serve(settings, plan.workers, window) as (server, pid):
+    with _serve(settings, plan, window) as (server, pid):
         started = time.perf_counter()
         _until(lambda: _index_ready(server), 3600)
         console.print(
@@ -234,12 +235,15 @@ def _tree(pid: int) -> list[int]:
 
 
 @contextlib.contextmanager
-def _serve(settings: Settings, workers: int, window: int) -> Iterator[tuple[httpx.Client, int]]:
+def _serve(settings: Settings, plan: LoadPlan, window: int) -> Iterator[tuple[httpx.Client, int]]:
+    threads = plan.serve_threads or settings.threads
+    console.print(f"serve: {plan.workers} worker(s), {threads} thread(s) each")
     env = {
+        "PAPERTIDE_THREADS": str(threads),
         "PAPERTIDE_TRENDING_WINDOW_DAYS": str(window),
         "PAPERTIDE_RATE_LIMIT_PER_HOUR": "1000000",  # the voters sign up from one address
     }
-    with serve_process(settings, workers=workers, env=env) as served:
+    with serve_process(settings, workers=plan.workers, env=env) as served:
         yield served
 
 

@@ -17,10 +17,20 @@ def serve(
     workers: int | None = typer.Option(
         None, "--workers", "-w", help="Worker processes (setting: workers)."
     ),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        min=1,
+        max=64,
+        help="Requests each worker handles at once (setting: threads; default 2).",
+    ),
 ) -> None:
     """Serve the site and API.
 
-    Example:  papertide serve --port 8080
+    One worker per core is the usual choice (`--workers 2` on two cores); each handles
+    --threads requests at once and queues the rest.
+
+    Example:  papertide serve --port 8080 --workers 2
     """
     import uvicorn
 
@@ -32,6 +42,8 @@ def serve(
     os.environ["PAPERTIDE_DATA_DIR"] = str(settings.data_dir)
     if settings.database_url:
         os.environ["PAPERTIDE_DATABASE_URL"] = settings.database_url
+    if threads:
+        os.environ["PAPERTIDE_THREADS"] = str(threads)
     if settings.config_file:
         os.environ["PAPERTIDE_CONFIG_FILE"] = str(settings.config_file)
     os.environ[SUPERVISOR_ENV] = str(os.getpid())  # workers stop if this process dies

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -79,6 +80,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run in AnyIO's thread pool, 40 threads by default: under load they
+        # contend for the GIL and the pool's connections, and the switching cost more than
+        # the work (a third of the CPU in the kernel). The loop's own limiter: per process.
+        to_thread.current_default_thread_limiter().total_tokens = settings.threads
         store = Store.open(settings.resolved_database_url)
         app.state.store = store
         secret = signing_secret(settings, store)  # shared by every node (in the database)
