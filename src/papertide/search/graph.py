@@ -165,11 +165,12 @@ class Graph:
         count = min(want + min(len(self.stale), want) + 8, len(self.keys))
         while True:
             found = self.ann.search(query, count, threads=1)
-            hits = [
-                (int(key), shift - float(d))
-                for key, d in zip(found.keys, found.distances, strict=True)
-                if int(key) not in self.stale
-            ]
+            keys = found.keys.tolist()
+            cosines = (shift - found.distances.astype(np.float64)).tolist()
+            if self.stale:
+                hits = [(p, c) for p, c in zip(keys, cosines, strict=True) if p not in self.stale]
+            else:
+                hits = list(zip(keys, cosines, strict=True))
             if len(hits) >= want or count >= len(self.keys) or len(found.keys) < count:
                 return hits[:want]
             count = min(count * 4, len(self.keys))
