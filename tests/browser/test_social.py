@@ -59,3 +59,38 @@ def test_a_comment_with_markdown_and_math_renders_and_replies(page: Page, site: 
     replied = page.locator("#discussion div.thread", has_text="Is the bound")
     expect(replied.locator(".replies article.comment")).to_have_count(1)
     expect(replied.locator(".replies article.comment")).to_contain_text("Yes, up to constants.")
+
+
+def _tab_to(page: Page, is_target: str, limit: int = 400) -> None:
+    """Press Tab until ``is_target`` (a JS predicate of document.activeElement) holds."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(el => {is_target})(document.activeElement)"):
+            return
+    raise AssertionError(f"Tab never reached {is_target}")
+
+
+def test_a_comment_and_a_reply_by_keyboard_alone(page: Page, site: Site) -> None:
+    """Issue 14's target: every action by keyboard alone, commenting included."""
+    register(page, site)
+    page.goto(site.at(f"/papers/{MATH_ARXIV_ID}"))
+    _tab_to(page, "el.labels && [...el.labels].some(l => l.textContent.trim() === 'Your comment')")
+    page.keyboard.type("Typed without a mouse, thread one.")
+    _tab_to(page, "el.tagName === 'BUTTON' && el.textContent.trim() === 'Post comment'", 5)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    thread = page.locator("#discussion div.thread", has_text="Typed without a mouse, thread one.")
+    expect(thread).to_have_count(1)
+    _tab_to(
+        page,
+        "el.tagName === 'SUMMARY' && el.closest('details.reply') !== null"
+        " && el.closest('div.thread').textContent.includes('thread one')",
+    )
+    page.keyboard.press("Enter")  # opens the reply form
+    _tab_to(page, "el.tagName === 'TEXTAREA'", 5)
+    page.keyboard.type("A reply, by keyboard too.")
+    _tab_to(page, "el.tagName === 'BUTTON'", 5)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    replied = page.locator("#discussion div.thread", has_text="thread one")
+    expect(replied.locator(".replies article.comment")).to_contain_text("A reply, by keyboard")
