@@ -6,12 +6,17 @@ without a restart. Requests never wait for it: the server listens at once, and s
 
 Several web workers of one machine share one index folder: whichever takes the folder lock
 applies the changes, and the others load that commit (SearchService.sync).
+
+The HNSW graph a generation lacks (a new node, a rebuild) is built by a second thread: that
+takes seconds at 100k vectors and minutes at 1M, and the feed goes on being applied beside
+it, so a paper stored meanwhile is searchable within a round, not once the graph is in.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from papertide.search.service import SearchService
 
@@ -26,39 +31,52 @@ class IndexFollower:
         self.svc = svc
         self.interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="index-follower", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, args=(self.step,), name="index-follower", daemon=True
+        )
+        self._graph_thread = threading.Thread(
+            target=self._loop, args=(self.graph_step,), name="index-graph", daemon=True
+        )
         self.rounds = 0  # completed rounds (tests and /healthz can tell it is alive)
 
     def start(self) -> None:
         """Start following (the first round runs at once)."""
         self._thread.start()
+        self._graph_thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Ask the thread to end after its current round, and wait a while for it."""
+        """Ask the threads to end after their current round, and wait a while for them (a
+        graph being built is left to the daemon thread: the next start builds it again)."""
         self._stop.set()
         self._thread.join(timeout)
+        self._graph_thread.join(timeout)
 
     def step(self) -> int:
         """One round: build or apply what is new (unless another process is at it), else
         load another process's commit. Returns how many papers this round indexed."""
         svc = self.svc
         if not svc.ready or svc.store.has_changes(svc.position):
-            indexed = svc.refresh(wait=False)  # builds a missing HNSW graph too
+            indexed = svc.refresh(wait=False, graph=False)  # the graph: graph_step
             if indexed:
                 log.info("search index: %d papers indexed from the change feed", indexed)
             svc.sync()
             return indexed
         svc.sync()
-        svc.build_graph(wait=False)  # a builder that died after its swap left none
         return 0
 
-    def _run(self) -> None:
+    def graph_step(self) -> int:
+        """Build the HNSW graph the live generation lacks, if no process is at it (also when
+        a builder died after its swap and left none). Returns 1 when it built one."""
+        return int(self.svc.build_graph(wait=False)) if self.svc.ready else 0
+
+    def _loop(self, round_: Callable[[], int]) -> None:
         delay = 0.0
         while not self._stop.wait(delay):
             try:
-                self.step()
+                round_()
                 delay = self.interval
             except Exception:  # a database restart, a full disk: retry, slower each time
                 delay = min(max(delay * 2, self.interval, 1.0), _MAX_BACKOFF)
                 log.exception("search index: following the store failed; retrying in %.0f s", delay)
-            self.rounds += 1
+            if round_ == self.step:
+                self.rounds += 1

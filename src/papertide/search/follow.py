@@ -58,13 +58,16 @@ class FollowMixin:
         def _vector_index(self) -> VectorIndex | PgVectorIndex: ...
         def _adopt(self, generation: Generation) -> None: ...
 
-    def refresh(self, progress: Progress | None = None, *, wait: bool = True) -> int:
+    def refresh(
+        self, progress: Progress | None = None, *, wait: bool = True, graph: bool = True
+    ) -> int:
         """Apply the changes committed since the live generation's position (building the
-        first generation when there is none), then give it the HNSW graph it lacks; returns
-        how many papers were (re)indexed. With ``wait`` off, returns 0 at once when another
-        process holds the folder."""
+        first generation when there is none), then (``graph``) give it the HNSW graph it
+        lacks; returns how many papers were (re)indexed. With ``wait`` off, returns 0 at
+        once when another process holds the folder."""
         count = self._refresh(progress, wait=wait)
-        self.build_graph(wait=wait)
+        if graph:
+            self.build_graph(wait=wait)
         return count
 
     def _refresh(self, progress: Progress | None, *, wait: bool) -> int:
