@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from papertide.cli.bench_server import serve_process, wait_until
+from papertide.cli.bench_server import index_ready, serve_process, wait_until
 from papertide.cli.common import console, fail
 from papertide.clock import utcnow
 from papertide.config import Settings
@@ -79,7 +79,7 @@ def _bench(settings: Settings, folder: Path, plan: LoadPlan, wrk: str) -> None:
     window = (utcnow().date() - oldest).days + 1  # generated papers are old: rank them all
     with _serve(settings, plan, window) as (server, pid):
         started = time.perf_counter()
-        _until(lambda: _index_ready(server), 3600)
+        _until(lambda: index_ready(server), 3600)
         console.print(
             f"server ready, index and its HNSW graph built, in "
             f"{time.perf_counter() - started:.0f} s"
@@ -195,13 +195,6 @@ def _lua(text: str) -> str:
 
 def _lua_list(items: list[str]) -> str:
     return ", ".join(_lua(item) for item in items)
-
-
-def _index_ready(server: httpx.Client) -> bool:
-    """Caught up, and with its HNSW graph: a new node answers searches exactly while the
-    graph builds in the background, which is not the steady state this bench measures."""
-    index = server.get("/healthz").json()["index"]
-    return bool(index["ready"]) and index["lag"] == 0 and bool(index["graph"])
 
 
 def _load() -> str:

@@ -12,11 +12,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import httpx
 
 from papertide.cli.common import fail
 from papertide.config import Settings
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 
 @contextlib.contextmanager
@@ -61,6 +65,13 @@ def search_environment(settings: Settings) -> dict[str, str]:
         f"PAPERTIDE_SEARCH__{name.upper()}": value if isinstance(value, str) else json.dumps(value)
         for name, value in changed.items()
     }
+
+
+def index_ready(server: httpx.Client | TestClient) -> bool:
+    """Caught up, and with its HNSW graph: a new node answers searches exactly while the
+    graph builds in the background, which is not the steady state the benches measure."""
+    index = server.get("/healthz").json()["index"]
+    return bool(index["ready"]) and index["lag"] == 0 and bool(index["graph"])
 
 
 def wait_until(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from papertide.cli.bench_server import wait_until
+from papertide.cli.bench_server import index_ready, wait_until
 from papertide.cli.common import console
 from papertide.clock import utcnow
 from papertide.config import Settings
@@ -55,7 +55,7 @@ def run_bench_web(base: Settings, *, papers: int, requests: int, voters: int) ->
             answered = time.perf_counter() - started
             # The app listens at once and builds its index in the background: time the
             # pages once searches and similar lists go through the built index and graph.
-            wait_until(lambda: _index_ready(client), 3600, pause=0.2)
+            wait_until(lambda: index_ready(client), 3600, pause=0.2)
             console.print(
                 f"app answered in {answered:.1f} s; index caught up and HNSW graph built in "
                 f"{time.perf_counter() - started:.0f} s"
@@ -64,11 +64,6 @@ def run_bench_web(base: Settings, *, papers: int, requests: int, voters: int) ->
             _sign_in(client, store)
             _time_signed_in(client, store, ids, requests)
         store.close()
-
-
-def _index_ready(client: TestClient) -> bool:
-    index = client.get("/healthz").json()["index"]
-    return bool(index["ready"]) and index["lag"] == 0 and bool(index["graph"])
 
 
 def _cast_votes(store: Store, voters: int) -> list[str]:
