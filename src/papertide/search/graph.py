@@ -165,12 +165,12 @@ class Graph:
         count = min(want + min(len(self.stale), want) + 8, len(self.keys))
         while True:
             found = self.ann.search(query, count, threads=1)
-            keys = found.keys.tolist()
             cosines = (shift - found.distances.astype(np.float64)).tolist()
-            if self.stale:
-                hits = [(p, c) for p, c in zip(keys, cosines, strict=True) if p not in self.stale]
-            else:
-                hits = list(zip(keys, cosines, strict=True))
+            hits = [
+                (pk, cosine)
+                for pk, cosine in zip(found.keys.tolist(), cosines, strict=True)
+                if pk not in self.stale
+            ]
             if len(hits) >= want or count >= len(self.keys) or len(found.keys) < count:
                 return hits[:want]
             count = min(count * 4, len(self.keys))
