@@ -32,10 +32,10 @@ class IndexFollower:
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._loop, args=(self.step,), name="index-follower", daemon=True
+            target=self._loop, args=(self.step, True), name="index-follower", daemon=True
         )
         self._graph_thread = threading.Thread(
-            target=self._loop, args=(self.graph_step,), name="index-graph", daemon=True
+            target=self._loop, args=(self.graph_step, False), name="index-graph", daemon=True
         )
         self.rounds = 0  # completed rounds (tests and /healthz can tell it is alive)
 
@@ -69,7 +69,9 @@ class IndexFollower:
         a builder died after its swap and left none). Returns 1 when it built one."""
         return int(self.svc.build_graph(wait=False)) if self.svc.ready else 0
 
-    def _loop(self, round_: Callable[[], int]) -> None:
+    def _loop(self, round_: Callable[[], int], counted: bool) -> None:
+        """Run ``round_`` every interval, backing off on errors; ``counted``: the feed's
+        rounds, which ``rounds`` counts."""
         delay = 0.0
         while not self._stop.wait(delay):
             try:
@@ -78,5 +80,5 @@ class IndexFollower:
             except Exception:  # a database restart, a full disk: retry, slower each time
                 delay = min(max(delay * 2, self.interval, 1.0), _MAX_BACKOFF)
                 log.exception("search index: following the store failed; retrying in %.0f s", delay)
-            if round_ == self.step:
+            if counted:
                 self.rounds += 1
