@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         description="Requests a web worker process handles at once (its thread pool). "
         "Python runs one thread at a time, so more threads than the native parts can overlap "
         "(search libraries, SQLite) only add switching: on 2 cores at 100k papers 2 threads "
-        "served 1.7x the requests of 40, the default of the framework beneath.",
+        "served 2.9x the requests of 40, the default of the framework beneath (bench load).",
     )
     import_batch_size: int = Field(
         default=2000, ge=1, description="Records merged and written per database round trip."
