@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
 
 from papertide.mail import compose
 from papertide.mail.digest import (
@@ -13,7 +17,7 @@ from papertide.mail.digest import (
     user_dismissals,
     user_votes,
 )
-from papertide.mail.recommend import TfidfSpace, recommend, similarities
+from papertide.mail.recommend import TfidfSpace, _terms, fit_logistic, recommend, similarities
 from papertide.mail.records import Preferences
 from papertide.models import Hit, Paper
 from papertide.store import outbox
@@ -203,3 +207,68 @@ def test_similarities_equal_the_dot_products_of_the_rows() -> None:
             assert abs(got[i, j] - want) < 1e-12
     assert abs(got[0, 0] - 1.0) < 1e-12 and got[3].tolist() == [0.0, 0.0]
     assert got[2, 0] > 0 and got[2, 1] > 0 and got[0, 1] == 0.0
+
+
+def _corpus() -> list[Paper]:
+    topics = [
+        "sparse attention heads transformers language",
+        "protein folding residues structure biology",
+        "galaxy clusters dark matter telescope",
+        "graph neural networks message passing",
+    ]
+    return [
+        _paper(i, f"Study {i} of {topics[i % 4].split()[0]}", f"{topics[i % 4]} variant{i}")
+        for i in range(1, 41)
+    ]
+
+
+def test_a_row_with_no_known_term_scores_zero_not_its_neighbours_value() -> None:
+    """Rows are summed slice by slice (add.reduceat): an empty row, in the middle or last,
+    must come out 0 in scores and similarities, and leave its neighbours right."""
+    papers = _corpus()
+    space = TfidfSpace(papers)
+    unknown = [_paper(900, "zzqx"), _paper(901, "qqzx wvvy")]
+    rows = space.vectorise([unknown[0], papers[0], unknown[1]])
+    assert np.diff(rows.indptr).tolist()[0] == 0 and np.diff(rows.indptr).tolist()[2] == 0
+    w = np.ones(space.dim)
+    scores = rows.dot(w)
+    assert scores[0] == 0.0 and scores[2] == 0.0
+    assert scores[1] == pytest.approx(space.rows.take([0]).data.sum())
+    sims = similarities(rows, space.rows.take([0, 1]), space.dim)
+    assert sims[0].tolist() == [0.0, 0.0] and sims[2].tolist() == [0.0, 0.0]
+    assert sims[1, 0] == pytest.approx(1.0)
+
+
+def test_vectorise_gives_a_space_paper_its_own_row_and_keeps_the_others() -> None:
+    """Papers of the space take their rows; others are vectorised once and kept: the
+    same rows, in the order asked, whichever way they came."""
+    papers = _corpus()
+    space = TfidfSpace(papers[:30])
+    mixed = [papers[35], papers[3], papers[31], papers[0]]
+    first, again = space.vectorise(mixed), space.vectorise(list(reversed(mixed)))
+    fresh = TfidfSpace(papers[:30])._rows([Counter(_terms(p)) for p in mixed])
+    assert first.indptr.tolist() == fresh.indptr.tolist()
+    assert first.indices.tolist() == fresh.indices.tolist()
+    assert first.data.tolist() == pytest.approx(fresh.data.tolist())
+    back = again.take([3, 2, 1, 0])
+    assert back.indices.tolist() == first.indices.tolist()
+    assert back.data.tolist() == first.data.tolist()
+    own = space.rows.take([3])
+    assert first.take([1]).data.tolist() == own.data.tolist()
+
+
+def test_the_fitted_reader_model_lands_near_the_optimum() -> None:
+    """The default fit (accelerated gradient) is within 10% of a fit run ten times as
+    long, and ranks the reader's topic first (plain gradient descent at the same cost
+    was 28-60% away)."""
+    papers = _corpus()
+    space = TfidfSpace(papers)
+    liked = [p for p in papers if "protein" in p.abstract][:5]
+    x = space.vectorise(liked).stack(space.rows.take(list(range(20, 40))))
+    y = np.concatenate([np.ones(5), np.zeros(20)])
+    w, b = fit_logistic(x, y, space.dim)
+    best, best_b = fit_logistic(x, y, space.dim, steps=5000)
+    assert np.linalg.norm(w - best) / np.linalg.norm(best) < 0.10
+    assert abs(b - best_b) < 0.1 * max(abs(best_b), 1.0)
+    top = np.argsort(-(space.rows.dot(w) + b))[:8]
+    assert all("protein" in papers[int(i)].abstract for i in top)
