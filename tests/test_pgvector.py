@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from papertide.cli import app
 from papertide.config import Settings
 from papertide.search import SearchService
 from papertide.store import Store
@@ -83,9 +86,13 @@ def test_pgvector_needs_postgresql(settings: Settings, store: Store) -> None:
         svc.refresh()
 
 
-def test_other_hnsw_knobs_build_another_index_and_drop_the_old(pg_settings: Settings) -> None:
-    """The index's name carries m and ef_construction: a node configured with others builds
-    its own (the old graph is never taken for it) and drops the old one; answers agree."""
+def test_nodes_set_to_other_hnsw_knobs_share_one_index_until_reindex_replaces_it(
+    pg_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The index's name carries m and ef_construction. A node set to other knobs searches
+    the index another node built and says so (building its own would drop the other's,
+    which that node would then build again: the two took turns, minutes each at 1M);
+    `papertide reindex` on a node builds its knobs' index for all and drops the old."""
     store = Store.open(pg_settings.resolved_database_url)
     add_papers(store, pg_settings, CORPUS)
     table = table_name(pg_settings.search.embedder)
@@ -99,20 +106,38 @@ def test_other_hnsw_knobs_build_another_index_and_drop_the_old(pg_settings: Sett
             )
             return [name for (name,) in rows]
 
-    first = SearchService.open(_node(pg_settings, "a", "pgvector"), store)
-    first._vector_index().build_graph()  # type: ignore[union-attr]
-    assert hnsw_indexes() == [f"{table}_hnsw_m24_ef128"]
+    first = SearchService.open(_node(pg_settings, "a", "pgvector"), store)  # catches up, and
+    assert hnsw_indexes() == [f"{table}_hnsw_m24_ef128"]  # builds the index: its knobs
     query = "dark matter halos"
     want = [h.paper_id for h in first.search(query, mode="dense").hits]
-    first.close()
     node = _node(pg_settings, "b", "pgvector")
     node = node.model_copy(
         update={"search": node.search.model_copy(update={"pg_hnsw_m": 8, "pg_ef_search": 20})}
     )
-    second = SearchService.open(node, store)
-    vectors = second._vector_index()  # opening caught up: its own index was built then
-    vectors.build_graph()  # type: ignore[union-attr]
-    assert hnsw_indexes() == [f"{table}_hnsw_m8_ef128"] and not vectors.graph_wanted()
+    with caplog.at_level(logging.WARNING, logger="papertide.search.pgvector_index"):
+        second = SearchService.open(node, store)  # opening catches up, graph included
+        for _ in range(3):  # both nodes' background rounds, turn by turn
+            assert second.build_graph() is False and first.build_graph() is False
+            assert hnsw_indexes() == [f"{table}_hnsw_m24_ef128"]
+    assert any(
+        "built with m=24, ef_construction=128; this node is set to m=8" in r.getMessage()
+        for r in caplog.records
+    )
     assert [h.paper_id for h in second.search(query, mode="dense").hits] == want
     second.close()
+    # reindex, the real command, on a node set to m=8: the shared index becomes m=8.
+    env = {
+        "PAPERTIDE_SEARCH__VECTOR_BACKEND": "pgvector",
+        "PAPERTIDE_SEARCH__PG_HNSW_M": "8",
+    }
+    args = ["--data-dir", str(node.data_dir), "--database-url", pg_settings.database_url or ""]
+    result = CliRunner().invoke(app, [*args, "reindex"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "shared HNSW index: m=8, ef_construction=128 (was: m=24, ef_construction=128)" in (
+        " ".join(result.output.split())
+    )
+    assert hnsw_indexes() == [f"{table}_hnsw_m8_ef128"]
+    assert first.build_graph() is False and hnsw_indexes() == [f"{table}_hnsw_m8_ef128"]
+    assert [h.paper_id for h in first.search(query, mode="dense").hits] == want
+    first.close()
     store.close()

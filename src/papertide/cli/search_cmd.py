@@ -117,7 +117,10 @@ def reindex(ctx: typer.Context) -> None:
 
     The new index is written beside the live one, which goes on serving until the new one
     is complete; a rebuild that is stopped resumes where it stood the next time. Embeddings
-    stored in the database for the same model are reused, not computed again.
+    stored in the database for the same model are reused, not computed again. With
+    search.vector_backend = 'pgvector' it also builds the HNSW index that every node shares
+    with this node's pg_hnsw_m and pg_hnsw_ef_construction, replacing one built with others
+    (nodes never replace it on their own: set the new knobs on every node too).
 
     Example:  PAPERTIDE_SEARCH__EMBEDDER=st:all-MiniLM-L6-v2 papertide reindex
     """
@@ -129,6 +132,11 @@ def reindex(ctx: typer.Context) -> None:
         svc = SearchService.open(settings, store, catch_up=False)
         with progress_bar("reindexing", total=store.count_papers()) as advance:
             count = svc.rebuild(advance)
+        if settings.search.vector_backend == "pgvector":
+            with console.status("building the shared HNSW index in PostgreSQL"):
+                knobs = svc.replace_shared_graph()
+            if knobs is not None:
+                console.print(f"shared HNSW index: {knobs[1]} (was: {knobs[0]})")
         svc.close()
     finally:
         store.close()

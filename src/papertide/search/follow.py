@@ -23,7 +23,7 @@ from papertide.models import Paper
 from papertide.search import passages as ps
 from papertide.search.embedders import Embedder, Vectors, paper_text
 from papertide.search.generation import Generation, IndexRoot, wanted_state
-from papertide.search.pgvector_index import PgVectorIndex
+from papertide.search.pgvector_index import PgVectorIndex, knobs_of
 from papertide.search.rwlock import ReadWriteLock
 from papertide.search.settings import SearchSettings
 from papertide.search.vectors import VectorIndex
@@ -108,6 +108,17 @@ class FollowMixin:
                 self.root.make_current(name)
                 self._adopt(generation)
         return count
+
+    def replace_shared_graph(self) -> tuple[str, str] | None:
+        """pgvector (`papertide reindex`): build the shared HNSW index with this node's
+        knobs, dropping one another node built with others; returns the knobs the table
+        had and has, or None on the local backend (its graph is this node's own)."""
+        vectors = self._vector_index()
+        if isinstance(vectors, VectorIndex):
+            return None
+        before = vectors.table.index_in_use()
+        vectors.build_graph(replace=True)
+        return (knobs_of(before) if before else "none", knobs_of(vectors.table.index))
 
     def build_graph(self, *, wait: bool = True) -> bool:
         """Give the live generation the HNSW graph (or pgvector index) its vectors lack.

@@ -4,11 +4,21 @@ vector files and every node searches one shared HNSW index."""
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 from papertide.search.embedders import Vectors
 from papertide.search.settings import SearchSettings
 from papertide.store.pgvectors import PgVectorTable
+
+log = logging.getLogger(__name__)
+
+
+def knobs_of(index: str) -> str:
+    """ "m=24, ef_construction=128" from an index name that carries them."""
+    found = re.search(r"_hnsw_m(\d+)_ef(\d+)$", index)
+    return f"m={found[1]}, ef_construction={found[2]}" if found else index
 
 
 class PgVectorIndex:
@@ -72,15 +82,35 @@ class PgVectorIndex:
         return [[pk for pk, _ in self.search(q, k, exact=True)] for q in queries]
 
     def graph_wanted(self) -> bool:
-        """Whether the table still lacks its HNSW index (a first load runs without it)."""
+        """Whether the table still lacks an HNSW index (a first load runs without it).
+
+        An index built by a node with other knobs serves this one too (a warning says so,
+        once): building this node's own would drop the other's, and that node would then
+        build its own again, and so on."""
         if not self._indexed:
             self._indexed = self.table.has_index()
+            if self._indexed:
+                self._warn_if_other_knobs()
         return not self._indexed
 
-    def build_graph(self) -> None:
-        """Build the HNSW index inside PostgreSQL (once, for every node)."""
-        self.table.ensure_index()
+    def build_graph(self, *, replace: bool = False) -> None:
+        """Build the HNSW index inside PostgreSQL (once, for every node); ``replace``
+        (`papertide reindex`) builds this node's knobs' index even when one with other
+        knobs exists, and drops that one."""
+        self.table.ensure_index(replace=replace)
         self._indexed = True
+        self._warn_if_other_knobs()
+
+    def _warn_if_other_knobs(self) -> None:
+        used = self.table.index_in_use()
+        if used is not None and used != self.table.index:
+            log.warning(
+                "pgvector: the shared HNSW index was built with %s; this node is set to "
+                "%s and searches the shared one. To change it for every node, run "
+                "`papertide reindex` with the new settings, then set them on every node.",
+                knobs_of(used),
+                knobs_of(self.table.index),
+            )
 
     def flush(self) -> None:
         """Nothing to write: every upsert committed."""

@@ -90,17 +90,33 @@ class PgVectorTable:
             )
 
     def has_index(self) -> bool:
-        """Whether the HNSW index exists (a first load runs without it, then builds it)."""
-        query = text("SELECT 1 FROM pg_indexes WHERE indexname = :n")
+        """Whether the table has an HNSW index, built with this node's knobs or another's
+        (a first load runs without one, then builds it)."""
         with self.engine.connect() as conn:
-            return conn.execute(query, {"n": self.index}).first() is not None
+            return bool(self._hnsw_indexes(conn))
 
-    def ensure_index(self) -> None:
-        """Build the HNSW index (``m`` links, ``ef_construction`` on insert) when missing,
-        and drop one built with other knobs. Built once over a full table it costs a fraction
-        of maintaining it row by row during the first load."""
+    def index_in_use(self) -> str | None:
+        """The name of the HNSW index searches use: this node's when it exists, else the
+        one another node built (None when there is none)."""
+        with self.engine.connect() as conn:
+            names = self._hnsw_indexes(conn)
+        return self.index if self.index in names else (names[0] if names else None)
+
+    def ensure_index(self, *, replace: bool = False) -> bool:
+        """Build the HNSW index (``m`` links, ``ef_construction`` on insert) when the table
+        has none; returns True when this call built one. Built once over a full table it
+        costs a fraction of maintaining it row by row during the first load.
+
+        An index another node built with other knobs is kept: nodes configured apart must
+        not take turns dropping each other's (minutes at 1M vectors, each time). Only
+        ``replace`` (``papertide reindex``) builds this node's and then drops the others."""
         with self.engine.begin() as conn:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
+            existing = self._hnsw_indexes(conn)
+            if self.index in existing and existing == [self.index]:
+                return False
+            if existing and not replace:
+                return False
             # The graph is built in memory when it fits (1M halfvec(256) at m = 24: ~2 GB);
             # beyond, pgvector goes on on disk, many times slower.
             conn.execute(text("SELECT set_config('maintenance_work_mem', '3GB', true)"))
@@ -111,15 +127,20 @@ class PgVectorTable:
                     f"ef_construction = {int(self.ef_construction)})"
                 )
             )
-            others = conn.execute(
-                text(
-                    "SELECT indexname FROM pg_indexes WHERE tablename = :t "
-                    "AND indexdef ILIKE '%USING hnsw%' AND indexname <> :n"
-                ),
-                {"t": self.table, "n": self.index},
-            ).scalars()
-            for name in list(others):
-                conn.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
+            for name in existing:
+                if name != self.index:
+                    conn.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
+            return self.index not in existing
+
+    def _hnsw_indexes(self, conn: Connection) -> list[str]:
+        rows = conn.execute(
+            text(
+                "SELECT indexname FROM pg_indexes WHERE tablename = :t "
+                "AND indexdef ILIKE '%USING hnsw%' ORDER BY indexname"
+            ),
+            {"t": self.table},
+        )
+        return [name for (name,) in rows]
 
     def _new_center(self, conn: Any) -> npt.NDArray[np.float32]:
         """Half the mean of the stored embeddings of this model (zeros when none yet)."""
