@@ -140,15 +140,22 @@ class LexicalIndex:
         self.searcher = self.index.searcher()
 
     def search(
-        self, query: tantivy.Query, limit: int, *, order_by: str | None = None
+        self,
+        query: tantivy.Query,
+        limit: int,
+        *,
+        order_by: str | None = None,
+        count: bool = True,
     ) -> tuple[list[tuple[int, float]], int]:
-        """(pk, score) pairs of the best ``limit`` matches, and how many matched in all."""
+        """(pk, score) pairs of the best ``limit`` matches, and how many matched in all
+        (0 without ``count``: counting visits every match, where the best ``limit`` alone
+        let tantivy skip blocks that cannot make the top, block-max WAND)."""
         if limit <= 0:
             return [], 0
         if order_by:
-            result = self.searcher.search(query, limit, count=True, order_by_field=order_by)
+            result = self.searcher.search(query, limit, count=count, order_by_field=order_by)
         else:
-            result = self.searcher.search(query, limit, count=True)
+            result = self.searcher.search(query, limit, count=count)
         hits = result.hits
         pks = (
             self.searcher.fast_field_values("pk", [address for _, address in hits]) if hits else []

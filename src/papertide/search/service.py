@@ -286,7 +286,7 @@ class SearchService(FollowMixin, SimilarMixin):
         dense = vectors.search(vector, dense_depth * (5 if filters else 1))
         if filters and dense:
             allowed, _ = self.lexical.search(
-                fq.restrict_to(schema, [p for p, _ in dense], filters), len(dense)
+                fq.restrict_to(schema, [p for p, _ in dense], filters), len(dense), count=False
             )
             keep = {pk for pk, _ in allowed}
             dense = [(pk, c) for pk, c in dense if pk in keep]
@@ -325,7 +325,7 @@ class SearchService(FollowMixin, SimilarMixin):
         schema = self.lexical.schema
         only = fq.Query.const_score_query(fq.Query.term_set_query(schema, "pk", pks), 0.0)
         query = fq.combine(scored, [*filters, (fq.Occur.Must, only)])
-        return self.lexical.search(query, len(pks))[0]
+        return self.lexical.search(query, len(pks), count=False)[0]
 
     def _add_cosines(self, cosine: dict[int, float], pks: list[int], vector: Vectors) -> None:
         missing = [pk for pk in pks if pk not in cosine]

@@ -138,7 +138,7 @@ class SimilarMixin:
             (fq.Occur.Should, fq.Query.term_query(self.lexical.schema, "body", t))
             for t in dict.fromkeys(analyze(paper.title))
         ]
-        lexical = self.lexical.search(fq.combine(title, []), pool)[0] if title else []
+        lexical = self.lexical.search(fq.combine(title, []), pool, count=False)[0] if title else []
         self._add_cosines(dense, [pk for pk, _ in lexical], vector)
         candidates = self.lexical.papers(list(set(dense) | {pk for pk, _ in lexical}))
         return rank_similar(paper, dense, lexical, candidates, k=k)
