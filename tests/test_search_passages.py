@@ -63,7 +63,7 @@ def test_passage_index_scores_the_best_passage(tmp_path: Path) -> None:
 def test_passages_follow_the_setting(
     settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("papertide.search.service.load_embedder", lambda _: FakeEmbedder())
+    monkeypatch.setattr("papertide.search.service.load_embedder", lambda *_, **__: FakeEmbedder())
     assert ps.enabled("auto", "st:all-MiniLM-L6-v2") and not ps.enabled("auto", "wordllama-256")
     assert ps.enabled("on", "wordllama-256") and not ps.enabled("off", "st:x")
     add_papers(store, settings, CORPUS)

@@ -54,6 +54,27 @@ def test_default_embedder_loads_offline(monkeypatch: pytest.MonkeyPatch) -> None
     )
 
 
+def test_the_table_is_one_file_that_processes_map_and_a_broken_one_is_rewritten(
+    tmp_path: Path,
+) -> None:
+    """With a cache folder the default embedder's float32 table is a .npy file mapped
+    read-only (web workers share its pages, not one 31 MB copy each); its vectors are the
+    in-memory table's, to the bit; a truncated file is written again, whole."""
+    texts = ["sparse attention for long sequences", "dark matter halos", ""]
+    want = emb.StaticEmbedder.wordllama().embed(texts)
+    mapped = emb.StaticEmbedder.wordllama(tmp_path)
+    assert isinstance(mapped.table, np.memmap) and not mapped.table.flags.writeable
+    (kept,) = tmp_path.glob("wordllama-256-*.f32.npy")
+    assert Path(mapped.table.filename or "") == kept
+    assert np.array_equal(mapped.embed(texts), want)
+    again = emb.StaticEmbedder.wordllama(tmp_path)  # a second process: the same file
+    assert Path(again.table.filename or "") == kept and list(tmp_path.iterdir()) == [kept]
+    kept.write_bytes(kept.read_bytes()[: 1 << 20])  # cut short (a full disk, say)
+    repaired = emb.StaticEmbedder.wordllama(tmp_path)
+    assert np.array_equal(repaired.embed(texts), want)
+    assert kept.stat().st_size > 32_000 * 256 * 4 and list(tmp_path.iterdir()) == [kept]
+
+
 def test_chunk_cache_matches_whole_text_tokenizing() -> None:
     model = emb.load_embedder()
     assert isinstance(model, emb.StaticEmbedder)
@@ -87,7 +108,7 @@ def test_model_change_re_embeds(
     fake = settings.model_copy(
         update={"search": settings.search.model_copy(update={"embedder": "fake-8"})}
     )
-    monkeypatch.setattr("papertide.search.service.load_embedder", lambda _: FakeEmbedder())
+    monkeypatch.setattr("papertide.search.service.load_embedder", lambda *_, **__: FakeEmbedder())
     svc = SearchService.open(fake, store)
     assert svc._vector_index().dim == 8 and len(svc._vector_index()) == len(CORPUS)
     svc.close()
@@ -108,7 +129,7 @@ def test_blend_weight_is_the_embedders_unless_set(
     monkeypatch.setenv("PAPERTIDE_SEARCH__DENSE_WEIGHT", "2.5")
     assert Settings().search.dense_weight == 2.5
     add_papers(store, settings, CORPUS)
-    monkeypatch.setattr("papertide.search.service.load_embedder", lambda _: FakeEmbedder())
+    monkeypatch.setattr("papertide.search.service.load_embedder", lambda *_, **__: FakeEmbedder())
     for name, default in (("fake-8", 1.0), ("st:fake-8", 1.5)):
         search = settings.search.model_copy(update={"embedder": name})
         svc = SearchService.open(settings.model_copy(update={"search": search}), store)

@@ -196,7 +196,7 @@ class SearchService(FollowMixin, SimilarMixin):
     def embedder(self) -> Embedder:
         """The configured embedder, loaded on first use."""
         if self._embedder is None:
-            self._embedder = load_embedder(self.config.embedder)
+            self._embedder = load_embedder(self.config.embedder, cache_dir=self.folder)
         return self._embedder
 
     def search(
