@@ -167,6 +167,24 @@ def test_similar_excludes_itself_and_duplicates(
     assert svc.similar("no-such-paper") == []
 
 
+def test_similar_query_leaves_out_title_words_most_papers_hold(
+    svc: SearchService, settings: Settings
+) -> None:
+    # Paper 1's title words: "attention" and "transformers" are in 3 of the 7 papers (more
+    # than a fifth), "sparse", "long" and "context" in paper 1 alone: only those three
+    # weigh in its similar list's BM25 query (Lucene MoreLikeThis's maxDocFreqPct).
+    title = paper(
+        1, "Sparse attention for long context transformers", "", "A", "cs.CL", "2024-01-01"
+    )
+    assert svc._telling_title_terms(title) == ["spars", "long", "context"]
+    # Every word common: the rarest three are kept, so the query is never empty.
+    common = paper(9, "Attention transformers", "", "A", "cs.CL", "2024-01-01")
+    assert sorted(svc._telling_title_terms(common)) == ["attent", "transform"]
+    # 1.0 keeps every word, as before the setting.
+    svc.config = svc.config.model_copy(update={"similar_max_doc_freq": 1.0})
+    assert svc._telling_title_terms(title) == ["spars", "attent", "long", "context", "transform"]
+
+
 def test_similar_lists_are_stored_and_served_until_stale(svc: SearchService, store: Store) -> None:
     first = svc.similar(ids(1)[0], k=3)
     pk = pk_of(store, ids(1)[0])

@@ -123,6 +123,14 @@ class SearchSettings(BaseModel):
     similar_keep: int = Field(
         default=20, ge=1, description="Similar papers stored per paper (pages show 8)."
     )
+    similar_max_doc_freq: float = Field(
+        default=0.2,
+        gt=0.0,
+        le=1.0,
+        description="A paper's title words that more than this share of papers hold are "
+        "left out of its similar list's BM25 query (as Lucene's MoreLikeThis maxDocFreqPct): "
+        "they weigh little in BM25 and cost the most to score; 1.0 keeps every word.",
+    )
     similar_max_age_hours: float = Field(
         default=24.0,
         gt=0,

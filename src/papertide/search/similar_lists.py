@@ -136,9 +136,22 @@ class SimilarMixin:
         dense = dict(vectors.search(vector, pool, paper=True))
         title = [
             (fq.Occur.Should, fq.Query.term_query(self.lexical.schema, "body", t))
-            for t in dict.fromkeys(analyze(paper.title))
+            for t in self._telling_title_terms(paper)
         ]
         lexical = self.lexical.search(fq.combine(title, []), pool, count=False)[0] if title else []
         self._add_cosines(dense, [pk for pk, _ in lexical], vector)
         candidates = self.lexical.papers(list(set(dense) | {pk for pk, _ in lexical}))
         return rank_similar(paper, dense, lexical, candidates, k=k)
+
+    def _telling_title_terms(self, paper: Paper) -> list[str]:
+        """The title's terms but those in more than ``similar_max_doc_freq`` of the papers
+        (the three rarest when every one is that common): a term in a fifth of 1M papers
+        scores little (idf about 1.6, against 5-10 for the rare ones) and dominates the
+        query's cost (the title query at 1M: 9.6 ms with every term, 1.1 ms without them)."""
+        terms = list(dict.fromkeys(analyze(paper.title)))
+        limit = self.config.similar_max_doc_freq
+        if limit >= 1.0 or not terms:
+            return terms
+        most = limit * self.lexical.num_docs()
+        freq = {t: self.lexical.doc_freq(t) for t in terms}
+        return [t for t in terms if freq[t] <= most] or sorted(terms, key=freq.__getitem__)[:3]
