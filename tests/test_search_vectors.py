@@ -181,6 +181,30 @@ def test_hnsw_agrees_with_exact_search(tmp_path: Path) -> None:
     assert reopened.search(data[0], 1)[0][0] == 1
 
 
+def test_papers_as_queries_search_the_mapped_graph_at_their_own_depth(tmp_path: Path) -> None:
+    data = _clustered(3000, 64, seed=1)
+    writer = VectorIndex.open(
+        tmp_path / "v", model="m", dim=64, ann_threshold=500, ef_search_papers=10
+    )
+    writer.upsert(list(range(1, 3001)), data)
+    writer.flush()
+    reader = VectorIndex.open(
+        tmp_path / "v", model="m", dim=64, ann_threshold=500, ef_search_papers=10
+    )
+    queries = _clustered(100, 64, seed=2)
+
+    def recall(**kw: bool) -> float:
+        exact = [{p for p, _ in reader.search(q, 10, exact=True)} for q in queries]
+        found = [{p for p, _ in reader.search(q, 10, **kw)} for q in queries]
+        return float(np.mean([len(f & e) / 10 for f, e in zip(found, exact, strict=True)]))
+
+    # One mapped file, two depths: a few-word query at ef 1024, a paper at ef 10 (here far
+    # too shallow, so that the depth shows in the answers).
+    assert reader.approximate
+    assert recall() >= 0.95
+    assert recall(paper=True) < 0.9
+
+
 def test_vector_updates_deletes_and_compaction(tmp_path: Path) -> None:
     index = VectorIndex.open(tmp_path / "v", model="m", dim=4, ann_threshold=1000)
     eye = np.eye(4, dtype=np.float32)

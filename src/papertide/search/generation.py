@@ -108,6 +108,7 @@ class Generation:
                     dim=self.state["dim"],
                     ann_threshold=self.config.ann_threshold,
                     ef_search=self.config.ann_ef_search,
+                    ef_search_papers=self.config.ann_ef_search_papers,
                 )
                 self.vectors.deferred = True  # the service builds the graph: build_graph
             if self.use_passages:

@@ -38,11 +38,15 @@ Keys = npt.NDArray[np.int64]
 class Graph:
     """An HNSW graph (inner product of vectors minus a center) over the first rows."""
 
-    def __init__(self, folder: Path, *, dim: int, ef_search: int) -> None:
+    def __init__(
+        self, folder: Path, *, dim: int, ef_search: int, ef_papers: int | None = None
+    ) -> None:
         self.folder = folder
         self.dim = dim
         self.ef_search = ef_search
+        self.ef_papers = ef_papers or ef_search  # the depth when a paper is the query
         self.ann: Any = new_ann(dim, ef_search)
+        self.papers_ann: Any = None  # a second view of the saved file, at ef_papers
         self.center: Vectors = np.zeros(dim, dtype=np.float32)
         self.covered = 0  # rows [0, covered) are in the graph (the live ones)
         self.keys: Keys = np.zeros(0, dtype=np.int64)  # the graph's pks, sorted
@@ -55,10 +59,16 @@ class Graph:
 
     @classmethod
     def build(
-        cls, folder: Path, keys: Keys, vectors: npt.NDArray[np.float16], *, ef_search: int
+        cls,
+        folder: Path,
+        keys: Keys,
+        vectors: npt.NDArray[np.float16],
+        *,
+        ef_search: int,
+        ef_papers: int | None = None,
     ) -> Graph:
         """A new graph of every live row, centred on half their mean (in memory)."""
-        graph = cls(folder, dim=vectors.shape[1], ef_search=ef_search)
+        graph = cls(folder, dim=vectors.shape[1], ef_search=ef_search, ef_papers=ef_papers)
         live = np.flatnonzero(keys != DEAD)
         total = np.zeros(graph.dim, dtype=np.float64)
         for start in range(0, len(live), 65_536):
@@ -72,21 +82,21 @@ class Graph:
         return graph
 
     @classmethod
-    def load(cls, folder: Path, keys: Keys, *, dim: int, ef_search: int) -> Graph | None:
+    def load(
+        cls, folder: Path, keys: Keys, *, dim: int, ef_search: int, ef_papers: int | None = None
+    ) -> Graph | None:
         """Map the saved graph read-only, or None when there is none for these rows."""
         try:
             meta = json.loads((folder / "ann.json").read_text())
             if meta["rows_file"] != rows_token(folder) or meta["covered"] > len(keys):
                 return None
-            graph = cls(folder, dim=dim, ef_search=ef_search)
+            graph = cls(folder, dim=dim, ef_search=ef_search, ef_papers=ef_papers)
             graph.version, graph.covered = int(meta["version"]), int(meta["covered"])
             graph.center = np.fromfile(graph._path("center"), dtype=np.float32)
             graph.keys = np.fromfile(graph._path("keys"), dtype=np.int64)
-            graph.ann.view(str(graph._path("usearch")))
+            graph._map()
         except (OSError, ValueError, KeyError, RuntimeError):
             return None
-        graph.ann.expansion_search = ef_search
-        graph.saved = True
         graph.recount(keys)
         return graph
 
@@ -104,7 +114,7 @@ class Graph:
             ann = new_ann(self.dim, self.ef_search)
             ann.load(str(self._path("usearch")))
             ann.expansion_search = self.ef_search
-            self.ann, self.saved = ann, False
+            self.ann, self.papers_ann, self.saved = ann, None, False
         if self.stale:
             self.ann.remove(sorted(self.stale))
         self._add(keys, vectors, self.delta_rows(keys))
@@ -128,10 +138,7 @@ class Graph:
         temporary = self.folder / "ann.json.tmp"
         temporary.write_text(json.dumps(meta))
         temporary.replace(self.folder / "ann.json")
-        view = new_ann(self.dim, self.ef_search)
-        view.view(str(self._path("usearch")))
-        view.expansion_search = self.ef_search
-        self.ann, self.saved = view, True
+        self._map()
         for path in self.folder.glob("ann-*.*"):  # mapped elsewhere: the inode lives on
             if not path.name.startswith(f"ann-{self.version:06d}."):
                 path.unlink(missing_ok=True)
@@ -154,9 +161,24 @@ class Graph:
         """Rows the graph is behind by: the delta plus its stale pks."""
         return len(self.delta_rows(keys)) + len(self.stale)
 
-    def search(self, query: Vectors, k: int) -> list[tuple[int, float]]:
+    def _map(self) -> None:
+        """Map this version's saved file read-only: ``ann`` searches at ef_search and, when
+        papers as queries have a depth of their own, ``papers_ann`` at ef_papers (a second
+        view of the same file: the same pages in memory, no copy)."""
+        views = []
+        for ef in dict.fromkeys((self.ef_search, self.ef_papers)):
+            view = new_ann(self.dim, ef)
+            view.view(str(self._path("usearch")))
+            view.expansion_search = ef
+            views.append(view)
+        self.ann, self.papers_ann = views[0], views[-1] if len(views) > 1 else None
+        self.saved = True
+
+    def search(self, query: Vectors, k: int, *, paper: bool = False) -> list[tuple[int, float]]:
         """The ``k`` nearest live pks the graph holds, with their cosines. Stale pks are
-        skipped; when they crowd the answer, the graph is asked for more."""
+        skipped; when they crowd the answer, the graph is asked for more. ``paper`` (a
+        paper's own vector as the query) searches at ef_papers once the graph is saved."""
+        ann = self.papers_ann if paper and self.papers_ann is not None else self.ann
         live = len(self.keys) - len(self.stale)
         want = min(k, live)
         if want <= 0:
@@ -164,7 +186,7 @@ class Graph:
         shift = 1.0 + float(query @ self.center)  # inner-product distance is 1 - q.(d - c)
         count = min(want + min(len(self.stale), want) + 8, len(self.keys))
         while True:
-            found = self.ann.search(query, count, threads=1)
+            found = ann.search(query, count, threads=1)
             cosines = (shift - found.distances.astype(np.float64)).tolist()
             hits = [
                 (pk, cosine)

@@ -68,6 +68,13 @@ class SearchSettings(BaseModel):
         ge=10,
         description="HNSW search depth (ef): higher is closer to exact search, and slower.",
     )
+    ann_ef_search_papers: int = Field(
+        default=256,
+        ge=10,
+        description="HNSW search depth when a paper is the query (similar papers): its "
+        "abstract-length vector sits among the papers, so it needs far less depth than a "
+        "few-word query (1M papers: recall@10 0.978 at 256 in 3.9 ms, 0.991 at 1024 in 11.8).",
+    )
     fusion: Literal["blend", "rrf"] = Field(
         default="blend",
         description="Hybrid ranking: 'blend' (BM25 / top BM25 + dense_weight * cosine) or "

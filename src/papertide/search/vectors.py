@@ -60,13 +60,21 @@ class VectorIndex:
     """Unit vectors by pk, with cosine top-k search (exact or approximate)."""
 
     def __init__(
-        self, folder: Path, *, model: str, dim: int, ann_threshold: int, ef_search: int = 1024
+        self,
+        folder: Path,
+        *,
+        model: str,
+        dim: int,
+        ann_threshold: int,
+        ef_search: int = 1024,
+        ef_search_papers: int | None = None,
     ) -> None:
         self.folder = folder
         self.model = model
         self.dim = dim
         self.ann_threshold = ann_threshold
         self.ef_search = ef_search
+        self.ef_search_papers = ef_search_papers or ef_search
         self.reset = False
         # Deferred: upserts never build the HNSW graph; the owner builds it when it suits
         # (search/follow.py: after a generation is live, outside the folder lock).
@@ -83,10 +91,24 @@ class VectorIndex:
 
     @classmethod
     def open(
-        cls, folder: Path, *, model: str, dim: int, ann_threshold: int, ef_search: int = 1024
+        cls,
+        folder: Path,
+        *,
+        model: str,
+        dim: int,
+        ann_threshold: int,
+        ef_search: int = 1024,
+        ef_search_papers: int | None = None,
     ) -> VectorIndex:
         """Open the vectors in ``folder``; a different model or size empties it (``reset``)."""
-        index = cls(folder, model=model, dim=dim, ann_threshold=ann_threshold, ef_search=ef_search)
+        index = cls(
+            folder,
+            model=model,
+            dim=dim,
+            ann_threshold=ann_threshold,
+            ef_search=ef_search,
+            ef_search_papers=ef_search_papers,
+        )
         meta_path = folder / "meta.json"
         meta = json.loads(meta_path.read_text()) if meta_path.is_file() else None
         if meta != {"model": model, "dim": dim} or not (folder / "keys.i64").is_file():
@@ -102,7 +124,9 @@ class VectorIndex:
         index._flushed, index._rewrite = rows, rows != len(keys) or rows != len(vectors)
         live = np.flatnonzero(index._keys != _DEAD)
         index._row = RowOfKey.of(index._keys[live], live)
-        index._graph = Graph.load(folder, index._keys, dim=dim, ef_search=ef_search)
+        index._graph = Graph.load(
+            folder, index._keys, dim=dim, ef_search=ef_search, ef_papers=index.ef_search_papers
+        )
         if index._graph is None and len(index._row) > ann_threshold:
             # No graph for these rows (a folder of an earlier layout, or a save cut short):
             # searched exactly (correct, slower) until the next write builds and saves one.
@@ -155,7 +179,11 @@ class VectorIndex:
     def _build_graph(self) -> None:
         if self.graph_wanted():
             self._graph = Graph.build(
-                self.folder, self._keys, self._vectors, ef_search=self.ef_search
+                self.folder,
+                self._keys,
+                self._vectors,
+                ef_search=self.ef_search,
+                ef_papers=self.ef_search_papers,
             )
             self._delta = None
 
@@ -171,7 +199,13 @@ class VectorIndex:
     def build_graph_apart(self, rows: GraphRows) -> Graph:
         """A graph of ``rows``, built without touching this index, so no lock need be held;
         hand it to ``attach_graph`` afterwards."""
-        graph = Graph.build(self.folder, rows.keys, rows.vectors, ef_search=self.ef_search)
+        graph = Graph.build(
+            self.folder,
+            rows.keys,
+            rows.vectors,
+            ef_search=self.ef_search,
+            ef_papers=self.ef_search_papers,
+        )
         graph.rows_token = rows.token
         return graph
 
@@ -223,12 +257,12 @@ class VectorIndex:
         self, query: Vectors, k: int, *, exact: bool = False, paper: bool = False
     ) -> list[tuple[int, float]]:
         """The ``k`` nearest pks to a unit ``query`` vector with their cosine similarity
-        (``paper``, a paper's own vector as the query, changes nothing here: one depth)."""
+        (``paper``: a paper's own vector is the query, searched at ``ef_search_papers``)."""
         if not len(self._row) or k <= 0:
             return []
         query = query.astype(np.float32)
         if self._graph is not None and not exact:
-            hits = self._graph.search(query, k)
+            hits = self._graph.search(query, k, paper=paper)
             rows, delta = self._delta_rows()
             if len(rows):
                 scores = delta @ query
