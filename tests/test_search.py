@@ -167,9 +167,7 @@ def test_similar_excludes_itself_and_duplicates(
     assert svc.similar("no-such-paper") == []
 
 
-def test_similar_query_leaves_out_title_words_most_papers_hold(
-    svc: SearchService, settings: Settings
-) -> None:
+def test_similar_query_leaves_out_title_words_most_papers_hold(svc: SearchService) -> None:
     # Paper 1's title words: "attention" and "transformers" are in 3 of the 7 papers (more
     # than a fifth), "sparse", "long" and "context" in paper 1 alone: only those three
     # weigh in its similar list's BM25 query (Lucene MoreLikeThis's maxDocFreqPct).

@@ -38,13 +38,11 @@ Keys = npt.NDArray[np.int64]
 class Graph:
     """An HNSW graph (inner product of vectors minus a center) over the first rows."""
 
-    def __init__(
-        self, folder: Path, *, dim: int, ef_search: int, ef_papers: int | None = None
-    ) -> None:
+    def __init__(self, folder: Path, *, dim: int, ef_search: int, ef_papers: int) -> None:
         self.folder = folder
         self.dim = dim
         self.ef_search = ef_search
-        self.ef_papers = ef_papers or ef_search  # the depth when a paper is the query
+        self.ef_papers = ef_papers  # the depth when a paper is the query
         self.ann: Any = new_ann(dim, ef_search)
         self.papers_ann: Any = None  # a second view of the saved file, at ef_papers
         self.center: Vectors = np.zeros(dim, dtype=np.float32)
@@ -65,7 +63,7 @@ class Graph:
         vectors: npt.NDArray[np.float16],
         *,
         ef_search: int,
-        ef_papers: int | None = None,
+        ef_papers: int,
     ) -> Graph:
         """A new graph of every live row, centred on half their mean (in memory)."""
         graph = cls(folder, dim=vectors.shape[1], ef_search=ef_search, ef_papers=ef_papers)
@@ -83,7 +81,7 @@ class Graph:
 
     @classmethod
     def load(
-        cls, folder: Path, keys: Keys, *, dim: int, ef_search: int, ef_papers: int | None = None
+        cls, folder: Path, keys: Keys, *, dim: int, ef_search: int, ef_papers: int
     ) -> Graph | None:
         """Map the saved graph read-only, or None when there is none for these rows."""
         try:
