@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +76,43 @@ def test_the_table_is_one_file_that_processes_map_and_a_broken_one_is_rewritten(
     repaired = emb.StaticEmbedder.wordllama(tmp_path)
     assert np.array_equal(repaired.embed(texts), want)
     assert kept.stat().st_size > 32_000 * 256 * 4 and list(tmp_path.iterdir()) == [kept]
+
+
+def test_processes_starting_at_once_share_one_table_and_a_killed_writers_file_goes(
+    tmp_path: Path,
+) -> None:
+    """Two processes that find no table file write it at once (each a whole file under a
+    private name, then renamed): both embed as the in-memory table does, and one file is
+    left. A writer killed midway leaves its partial file; the next writer removes it."""
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    emb.StaticEmbedder.wordllama(tmp_path / "probe")
+    (name,) = [p.name for p in (tmp_path / "probe").iterdir()]  # named after the weights
+    folder = tmp_path / "index"
+    folder.mkdir()
+    (folder / f".{name}.{dead.stdout.strip()}.1").write_bytes(b"\x93NUMPY half of a table")
+    script = (
+        "import sys, hashlib; from pathlib import Path; "
+        "from papertide.search import embedders as emb; "
+        "e = emb.StaticEmbedder.wordllama(Path(sys.argv[1])); "
+        "print(hashlib.sha256(e.embed(['dark matter halos', 'sparse attention']).tobytes())"
+        ".hexdigest())"
+    )
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(folder)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=120)[0].strip() for run in runs]
+    assert [run.returncode for run in runs] == [0, 0]
+    want = emb.StaticEmbedder.wordllama().embed(["dark matter halos", "sparse attention"])
+    assert outputs == [hashlib.sha256(want.tobytes()).hexdigest()] * 2
+    assert [p.name for p in folder.iterdir()] == [name]
 
 
 def test_chunk_cache_matches_whole_text_tokenizing() -> None:

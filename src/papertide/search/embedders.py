@@ -242,6 +242,7 @@ def _shared_table(weights: Path, cache_dir: Path) -> Vectors:
         pass  # missing or unreadable: write it again
     table = _read_table(weights)
     cache_dir.mkdir(parents=True, exist_ok=True)
+    _remove_dead_writers_files(path)
     partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
     with partial.open("wb") as out:
         np.save(out, table)
@@ -250,6 +251,25 @@ def _shared_table(weights: Path, cache_dir: Path) -> Vectors:
     partial.replace(path)
     mapped = np.load(path, mmap_mode="r")
     return mapped
+
+
+def _remove_dead_writers_files(path: Path) -> None:
+    """Remove the partial files of ``path`` whose writers died midway (kill -9): each name
+    carries its writer's pid, and a file of a live process is left alone."""
+    for partial in path.parent.glob(f".{path.name}.*"):
+        pid = partial.name[len(path.name) + 2 :].split(".")[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            partial.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 @lru_cache(maxsize=4)
