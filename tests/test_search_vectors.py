@@ -221,6 +221,28 @@ def test_hnsw_agrees_with_exact_search(tmp_path: Path) -> None:
     assert reopened.search(data[0], 1)[0][0] == 1
 
 
+def test_every_vector_is_reachable_in_the_graph_built_on_every_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """usearch's concurrent insertion can strand a node no search reaches (about one build
+    in two at this size, before the check that inserts such rows again): each paper's own
+    vector must find it, in a fresh graph and after new rows and replacements are folded in."""
+    monkeypatch.setattr(vectors_module, "_ANN_MERGE", 50)  # fold 80 changes into the graph
+    data = _clustered(580, 256, seed=3)
+    for attempt in range(8):
+        index = VectorIndex.open(tmp_path / f"v{attempt}", model="m", dim=256, ann_threshold=100)
+        index.upsert(list(range(1, 501)), data[:500])
+        assert index.approximate
+        index.flush()  # saved: the fold loads a private copy, replaces 20 rows and adds 60
+        index.upsert([*range(1, 21), *range(501, 561)], np.vstack([data[560:], data[500:560]]))
+        index.flush()
+        graph = index._graph
+        assert graph is not None and graph.saved and not graph.stale
+        assert graph.covered == 580 and len(graph.keys) == 560  # 20 rows replaced
+        pks = list(range(1, 561))
+        assert [index.search(v, 1)[0][0] for v in index.get(pks)] == pks
+
+
 def test_papers_as_queries_search_the_mapped_graph_at_their_own_depth(tmp_path: Path) -> None:
     data = _clustered(3000, 64, seed=1)
     writer = VectorIndex.open(
