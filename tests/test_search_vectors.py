@@ -265,6 +265,12 @@ def test_papers_as_queries_search_the_mapped_graph_at_their_own_depth(tmp_path: 
     assert reader.approximate
     assert recall() >= 0.95
     assert recall(paper=True) < 0.9
+    # ... and one mapping each for the writer and the reader: a view of its own for the
+    # second depth would cost every web worker ~50 MB at 1M papers.
+    graph_files = list((tmp_path / "v").glob("ann-*.usearch"))
+    assert len(graph_files) == 1
+    maps = Path("/proc/self/maps").read_text().splitlines()
+    assert sum(line.endswith(str(graph_files[0])) for line in maps) == 2
 
 
 def test_vector_updates_deletes_and_compaction(tmp_path: Path) -> None:
