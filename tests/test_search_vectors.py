@@ -273,6 +273,38 @@ def test_papers_as_queries_search_the_mapped_graph_at_their_own_depth(tmp_path: 
     assert sum(line.endswith(str(graph_files[0])) for line in maps) == 2
 
 
+def _mapped_kb(path: Path) -> int:
+    """Resident kB of this process's mappings of ``path`` (pages it touched)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if "-" in head[0] and len(head) >= 5:  # a mapping's first line
+            inside = line.endswith(str(path))
+        elif inside and head[0] == "Rss:":
+            total += int(head[1])
+    return total
+
+
+def test_a_served_index_reads_the_vectors_its_graph_holds_from_the_graph(tmp_path: Path) -> None:
+    """One copy of the vectors in a web worker's memory, not two: the rows the saved graph
+    holds are read from its file (which searches touch anyway), so a reader leaves the rows
+    file's pages alone; rows written since come from the rows file."""
+    data = _clustered(3000, 64, seed=1)
+    writer = VectorIndex.open(tmp_path / "v", model="m", dim=64, ann_threshold=500)
+    writer.upsert(list(range(1, 3001)), data)
+    writer.flush()
+    writer.upsert([3001], data[:1] * 0.5 + data[1:2] * 0.5)
+    writer.flush()  # one row the graph does not hold
+    reader = VectorIndex.open(tmp_path / "v", model="m", dim=64, ann_threshold=500)
+    rows_file = tmp_path / "v" / "vectors.f16"
+    assert _mapped_kb(rows_file) == 0
+    got = reader.get(list(range(1, 3002)))
+    assert np.abs(got[:3000] - data.astype(np.float16).astype(np.float32)).max() < 1e-3
+    assert np.abs(got[3000] - (data[0] * 0.5 + data[1] * 0.5)).max() < 1e-3
+    assert _mapped_kb(rows_file) <= 64  # the last row's page and its neighbours, not 384 kB
+    assert reader.cosines([6, 9999], data[5]) == [pytest.approx(1.0, abs=1e-3), 0.0]
+
+
 def test_vector_updates_deletes_and_compaction(tmp_path: Path) -> None:
     index = VectorIndex.open(tmp_path / "v", model="m", dim=4, ann_threshold=1000)
     eye = np.eye(4, dtype=np.float32)

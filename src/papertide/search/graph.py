@@ -174,6 +174,12 @@ class Graph:
         view.expansion_search = self._base_ef
         self.ann, self.saved = view, True
 
+    def vectors(self, pks: Keys) -> Vectors:
+        """The vectors of ``pks``, each held by the graph (live and not stale), as float32."""
+        held = self.ann.get(pks.astype(np.uint64), dtype=np.float32)
+        rows = np.vstack(held) if isinstance(held, tuple) else np.atleast_2d(held)
+        return rows + self.center
+
     @property
     def _base_ef(self) -> int:
         return min(self.ef_search, self.ef_papers)
