@@ -176,9 +176,8 @@ class Graph:
 
     def vectors(self, pks: Keys) -> Vectors:
         """The vectors of ``pks``, each held by the graph (live and not stale), as float32."""
-        held = self.ann.get(pks.astype(np.uint64), dtype=np.float32)
-        rows = np.vstack(held) if isinstance(held, tuple) else np.atleast_2d(held)
-        return rows + self.center
+        # Given an array of keys, usearch answers with a tuple of rows, one for each.
+        return np.vstack(self.ann.get(pks.astype(np.uint64), dtype=np.float32)) + self.center
 
     @property
     def _base_ef(self) -> int:
