@@ -80,10 +80,6 @@ def test_api_answers_carry_validators_and_answer_304(site) -> None:
 
 def test_pages_are_shared_but_each_visitor_gets_their_own_csrf_token(site) -> None:
     client, _, _ = site
-    first_visit = TestClient(client.app).get("/trending")
-    assert "set-cookie" in first_visit.headers  # the CSRF cookie: this answer is not shared
-    assert first_visit.headers["cache-control"] == "private, no-store"
-    assert "etag" not in first_visit.headers
     one, two = _anonymous(client), _anonymous(client)
     page_one, page_two = one.get("/trending"), two.get("/trending")
     assert "cache;desc=hit" in page_two.headers["server-timing"]
@@ -94,6 +90,35 @@ def test_pages_are_shared_but_each_visitor_gets_their_own_csrf_token(site) -> No
     etag = page_two.headers["etag"]
     assert two.get("/trending", headers={"If-None-Match": etag}).status_code == 304
     assert one.get("/trending", headers={"If-None-Match": etag}).status_code == 200
+
+
+def test_first_visits_and_cookieless_crawlers_are_served_from_the_cache(site) -> None:
+    client, _, _ = site
+    tokens = []
+    for visit in range(3):  # a miss, then hits: each a first visit with no cookie at all
+        bare = TestClient(client.app)
+        page = bare.get("/trending")
+        assert page.status_code == 200
+        timing = page.headers["server-timing"]
+        assert ("cache;desc=miss" if visit == 0 else "cache;desc=hit") in timing
+        token = _csrf(bare)  # its own CSRF cookie, set by this answer ...
+        assert f'value="{token}"' in page.text  # ... and the same token in the page's forms
+        assert page.headers["cache-control"] == "private, no-store"  # a cookie: not shared
+        assert "etag" not in page.headers and "last-modified" not in page.headers
+        assert page.headers["vary"].startswith("Cookie")
+        tokens.append(token)
+        again = bare.get("/trending")  # now holding the cookie: the shared, public answer
+        assert "set-cookie" not in again.headers and "etag" in again.headers
+        assert again.headers["cache-control"] == "public, max-age=300"
+        assert f'value="{token}"' in again.text
+        form = {"q": "x", "csrf_token": token}  # the token works for a write (CSRF check)
+        assert bare.post("/logout", data=form, follow_redirects=False).status_code == 303
+    assert len(set(tokens)) == 3  # never one visitor's token to another
+    forged = "forged.0123456789abcdef0123456789abcdef"
+    page = TestClient(client.app).get("/trending", headers={"Cookie": f"pt_csrf={forged}"})
+    assert "cache;desc=hit" in page.headers["server-timing"]  # an invalid cookie is replaced
+    assert "forged" not in page.text and page.headers["set-cookie"].startswith("pt_csrf=")
+    assert page.headers["cache-control"] == "private, no-store"
 
 
 def test_a_vote_ends_the_cached_copy_at_once(site) -> None:

@@ -47,7 +47,7 @@ from papertide.web import (
 from papertide.web.assets import Assets, has_math, katex_fonts
 from papertide.web.cache import PageCache
 from papertide.web.compress import SafeGZip
-from papertide.web.deps import CSRF_COOKIE, csrf_token, current_user
+from papertide.web.deps import CSRF_COOKIE, csrf_token, current_user, set_csrf_cookie
 from papertide.web.limits import BodyLimit
 from papertide.web.openapi import install_openapi
 from papertide.web.tex import tex_html
@@ -198,9 +198,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
             response.headers["Content-Security-Policy"] = _DOCS_CSP
         token = getattr(request.state, "new_csrf", None)
         if token and request.cookies.get(CSRF_COOKIE) != token:
-            response.set_cookie(
-                CSRF_COOKIE, token, samesite="lax", secure=settings.cookie_secure, httponly=False
-            )
+            set_csrf_cookie(response, token, secure=settings.cookie_secure)
         return response
 
 

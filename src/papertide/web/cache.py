@@ -13,11 +13,14 @@ and again after every write request this process answered: its own writes (votes
 submissions) show at once, another process's (an import) within a quarter second.
 
 Pages embed the client's CSRF token in their forms: the cached body keeps a placeholder in
-its place and each client gets its own token back, so a page is shared only between clients
-that already hold a valid anonymous CSRF cookie. A response that sets a cookie (a first
-visit gets its CSRF cookie) and everything a signed-in browser sees are never cached, here
-or downstream: ``Cache-Control: private, no-store``. Concurrent misses of one address wait
-for a single render (no stampede when an entry expires under load).
+its place and each client gets its own token back. A client without a valid anonymous CSRF
+cookie (a first visit, a crawler that keeps no cookies) is served from the same entry: it
+gets a new token in the page and a Set-Cookie for it, and that one answer is marked
+``Cache-Control: private, no-store`` (no shared cache downstream may keep a cookie meant for
+one browser) and carries no validators. A render is kept only when the one cookie it sets
+is the CSRF cookie of the token in its body. Everything a signed-in browser sees is never
+cached, here or downstream. Concurrent misses of one address wait for a single render (no
+stampede when an entry expires under load).
 """
 
 from __future__ import annotations
@@ -33,9 +36,16 @@ from typing import Any
 import anyio.to_thread
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from papertide.web.deps import CSRF_COOKIE, SESSION_COOKIE, csrf_cookie_valid
+from papertide.web.deps import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    csrf_cookie_valid,
+    new_csrf_token,
+    set_csrf_cookie,
+)
 
 # Public addresses whose answers are the same for every anonymous client.
 CACHED_EXACT = frozenset({"/", "/trending", "/search", "/api/daily", "/api/trending"})
@@ -101,10 +111,14 @@ class PageCache:
         token = request.cookies.get(CSRF_COOKIE, "")
         token = token if token and csrf_cookie_valid(request, token) else ""
         key = (scope["path"], scope.get("query_string", b""))
-        entry = await self._fresh(key, version, token)
+        entry = await self._fresh(key, version)
         if entry is not None:
             self.hits += 1
-            await _answer(entry, token, request, send, hit=True, started=started)
+            cookie = None
+            if entry.has_token and not token:  # a first visit: its own token, and the cookie
+                token = new_csrf_token(request, None)
+                cookie = _cookie_header(scope["app"], token)
+            await _answer(entry, token, request, send, hit=True, started=started, cookie=cookie)
             return
         self.misses += 1
         done = self.rendering.setdefault(key, asyncio.Event())
@@ -147,7 +161,7 @@ class PageCache:
 
         return forgetting
 
-    async def _fresh(self, key: tuple[str, bytes], version: str, token: str) -> _Entry | None:
+    async def _fresh(self, key: tuple[str, bytes], version: str) -> _Entry | None:
         """The usable entry for ``key``, waiting for a render of it already under way."""
         pending = self.rendering.get(key)
         if pending is not None:
@@ -155,8 +169,6 @@ class PageCache:
         entry = self.entries.get(key)
         if entry is None or entry.version != version or entry.expires < time.monotonic():
             return None
-        if entry.has_token and not token:
-            return None  # this client needs a CSRF cookie first: rendered for it alone
         self.entries.move_to_end(key)
         return entry
 
@@ -184,15 +196,19 @@ class PageCache:
         await self.app(scope, receive, capture)
         body = b"".join(chunks)
         headers = list(start.get("headers", []))
-        sets_cookie = any(name.lower() == b"set-cookie" for name, _ in headers)
-        if start.get("status") != 200 or sets_cookie or len(body) > MAX_BODY:
-            if sets_cookie:
+        cookies = [value for name, value in headers if name.lower() == b"set-cookie"]
+        minted = _csrf_cookie_token(cookies)  # the token the app gave this client, if only that
+        if start.get("status") != 200 or (cookies and not minted) or len(body) > MAX_BODY:
+            if cookies:
                 headers = _with(headers, b"cache-control", PRIVATE.encode())
             await send({**start, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
-        entry = self._keep(key, version, headers, body, token)
-        await _answer(entry, token, Request(scope), send, hit=False, started=started)
+        entry = self._keep(key, version, headers, body, minted or token)
+        cookie = cookies[0] if minted else None
+        await _answer(
+            entry, minted or token, Request(scope), send, hit=False, started=started, cookie=cookie
+        )
 
     def _keep(
         self, key: Any, version: str, headers: list[tuple[bytes, bytes]], body: bytes, token: str
@@ -249,16 +265,53 @@ def _not_modified(request: Request, etag: str, modified: float) -> bool:
         return False
 
 
+def _csrf_cookie_token(cookies: list[bytes]) -> str | None:
+    """The token when ``cookies`` (Set-Cookie values) are exactly one CSRF cookie, else None."""
+    if len(cookies) != 1:
+        return None
+    name, _, rest = cookies[0].decode("latin-1").partition("=")
+    token = rest.partition(";")[0].strip().strip('"')
+    return token if name.strip() == CSRF_COOKIE and token else None
+
+
+def _cookie_header(app: Any, token: str) -> bytes:
+    """The Set-Cookie value the app itself gives a new CSRF token (web/deps.py)."""
+    carrier = Response()
+    set_csrf_cookie(carrier, token, secure=app.state.settings.cookie_secure)
+    return next(value for name, value in carrier.raw_headers if name == b"set-cookie")
+
+
 async def _answer(
-    entry: _Entry, token: str, request: Request, send: Send, *, hit: bool, started: float
+    entry: _Entry,
+    token: str,
+    request: Request,
+    send: Send,
+    *,
+    hit: bool,
+    started: float,
+    cookie: bytes | None = None,
 ) -> None:
+    """Send ``entry`` with ``token`` in its body; with ``cookie`` (a client's first CSRF
+    cookie) as a private answer without validators, else with its ETag and Last-Modified
+    (304 when the client's copy is current)."""
     ms = (time.perf_counter() - started) * 1e3  # the app's own time (bench web reads it)
+    timing = f"cache;desc={'hit' if hit else 'miss'}, app;dur={ms:.1f}".encode()
+    body = entry.body.replace(PLACEHOLDER, token.encode()) if entry.has_token else entry.body
+    if cookie is not None:
+        headers = [
+            *_with(entry.headers, b"cache-control", PRIVATE.encode()),
+            *((b"set-cookie", cookie), (b"vary", b"Cookie"), (b"server-timing", timing)),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": entry.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return
     etag = _etag(entry, token)
     validators = [
         (b"etag", etag.encode()),
         (b"last-modified", formatdate(entry.modified, usegmt=True).encode()),
         (b"vary", b"Cookie"),
-        (b"server-timing", f"cache;desc={'hit' if hit else 'miss'}, app;dur={ms:.1f}".encode()),
+        (b"server-timing", timing),
     ]
     if _not_modified(request, etag, entry.modified):
         cache_control = [(n, v) for n, v in entry.headers if n == b"cache-control"]
@@ -267,7 +320,6 @@ async def _answer(
         )
         await send({"type": "http.response.body", "body": b""})
         return
-    body = entry.body.replace(PLACEHOLDER, token.encode()) if entry.has_token else entry.body
     headers = [*entry.headers, *validators, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": entry.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

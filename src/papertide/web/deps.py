@@ -18,7 +18,7 @@ import secrets
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 from fastapi.templating import Jinja2Templates
 
 from papertide.config import Settings
@@ -71,6 +71,12 @@ def new_csrf_token(request: Request, session: str | None) -> str:
     """A fresh token bound to ``session`` (a session cookie's token, or None)."""
     nonce = secrets.token_urlsafe(16)
     return f"{nonce}.{_mac(request, nonce, session)}"
+
+
+def set_csrf_cookie(response: Response, token: str, *, secure: bool) -> None:
+    """Give the browser ``token`` as its CSRF cookie (readable by the page's script, which
+    echoes it in the header of JSON writes)."""
+    response.set_cookie(CSRF_COOKIE, token, samesite="lax", secure=secure, httponly=False)
 
 
 def csrf_token(request: Request) -> str:
