@@ -18,6 +18,7 @@ from papertide.config import Settings
 from papertide.search import SearchService
 from papertide.search import embedders as emb
 from papertide.search import vectors as vectors_module
+from papertide.search.graph import auto_ef
 from papertide.search.vectors import VectorIndex
 from papertide.store import Store
 from tests.search_corpus import CORPUS, add_papers
@@ -541,3 +542,28 @@ def test_the_writer_maps_its_rows_after_a_flush(
     assert np.array_equal(reopened.get([5, 9]), index.get([5, 9]))
     assert np.array_equal(reopened.get([5])[0], data[202].astype(np.float16))
     assert reopened.search(data[100], 1)[0][0] == 101
+
+
+def test_search_depth_follows_the_graphs_size_unless_configured(tmp_path: Path) -> None:
+    """Unset, a few-word query's HNSW depth is auto_ef of the graph's size (1024 at 1M,
+    by the square root of the size, at least 256); a configured depth is kept as given."""
+    assert [auto_ef(n) for n in (0, 6000, 62_500, 100_000, 1_000_000, 4_000_000)] == [
+        256,
+        256,
+        256,
+        324,
+        1024,
+        2048,
+    ]
+    data = _one_direction(1000, 16, seed=5)
+    auto = VectorIndex.open(tmp_path / "a", model="m", dim=16, ann_threshold=100)
+    auto.upsert(list(range(1, 1001)), data)
+    configured = VectorIndex.open(
+        tmp_path / "c", model="m", dim=16, ann_threshold=100, ef_search=600
+    )
+    configured.upsert(list(range(1, 1001)), data)
+    assert auto.text_depth == 256 and configured.text_depth == 600
+    auto.set_depth(40, 40)
+    assert auto.text_depth == 40
+    assert auto._graph is not None and auto._graph.ann.expansion_search == 40
+    assert auto.search(data[9], 1)[0][0] == 10

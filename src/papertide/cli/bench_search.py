@@ -162,6 +162,7 @@ def _print_figures(backend: str, figures: dict[str, Any]) -> None:
         f"  serving RSS {figures['rss_mb']:,.0f} MB (open {figures['open_s']:.2f} s); "
         f"dense index {'HNSW' if figures['ann'] else 'exact'}, recall@10 vs exact "
         f"{figures['recall']:.3f} for 3-word queries, {figures['recall_papers']:.3f} for papers"
+        + (f" (3-word queries at ef {figures['depth']})" if figures.get("depth") else "")
     )
     for ef, recall, ms, recall_papers, ms_papers in figures.get("sweep", []):
         console.print(
@@ -220,6 +221,22 @@ def serve_figures(settings: Settings, count: int) -> dict[str, Any]:
                 )
             )
         vectors.ef_search, vectors.ef_search_papers = kept
+    elif vectors.approximate:  # the local graph: the depth sweep behind auto_ef
+        figures["depth"] = vectors.text_depth
+        configured = vectors.ef_search, vectors.ef_search_papers
+        figures["sweep"] = []
+        for ef in (128, 256, 384, 512, 1024):
+            vectors.set_depth(ef, ef)
+            figures["sweep"].append(
+                (
+                    ef,
+                    _recall(vectors, text_queries, exact_text),
+                    _percentiles([_timed(vectors.search, q, 10) for q in text_queries])[0],
+                    _recall(vectors, paper_queries, exact_papers, paper=True),
+                    _percentiles([_timed(vectors.search, q, 30) for q in paper_queries])[0],
+                )
+            )
+        vectors.set_depth(*configured)
     store.close()
     return figures
 

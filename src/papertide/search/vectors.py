@@ -66,15 +66,15 @@ class VectorIndex:
         model: str,
         dim: int,
         ann_threshold: int,
-        ef_search: int = 1024,
-        ef_search_papers: int | None = None,
+        ef_search: int | None = None,
+        ef_search_papers: int = 256,
     ) -> None:
         self.folder = folder
         self.model = model
         self.dim = dim
         self.ann_threshold = ann_threshold
-        self.ef_search = ef_search
-        self.ef_search_papers = ef_search_papers or ef_search
+        self.ef_search = ef_search  # None: the graph's auto_ef of its size
+        self.ef_search_papers = ef_search_papers
         self.reset = False
         # Deferred: upserts never build the HNSW graph; the owner builds it when it suits
         # (search/follow.py: after a generation is live, outside the folder lock).
@@ -97,8 +97,8 @@ class VectorIndex:
         model: str,
         dim: int,
         ann_threshold: int,
-        ef_search: int = 1024,
-        ef_search_papers: int | None = None,
+        ef_search: int | None = None,
+        ef_search_papers: int = 256,
     ) -> VectorIndex:
         """Open the vectors in ``folder``; a different model or size empties it (``reset``)."""
         index = cls(
@@ -157,6 +157,18 @@ class VectorIndex:
     def approximate(self) -> bool:
         """Whether searches go through the HNSW graph."""
         return self._graph is not None
+
+    @property
+    def text_depth(self) -> int | None:
+        """The HNSW depth a few-word query searches at now (None: searched exactly)."""
+        return self._graph.text_ef if self._graph is not None else None
+
+    def set_depth(self, ef_search: int | None, ef_papers: int) -> None:
+        """Search few-word queries at ``ef_search`` (None: the graph's auto_ef) and papers
+        as queries at ``ef_papers`` from now on."""
+        self.ef_search, self.ef_search_papers = ef_search, ef_papers
+        if self._graph is not None:
+            self._graph.set_depth(ef_search, ef_papers)
 
     def upsert(self, pks: list[int], vectors: Vectors) -> None:
         """Add or replace the vectors of ``pks`` (in the rows; the graph folds them in at a
