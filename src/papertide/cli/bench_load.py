@@ -84,6 +84,8 @@ def _bench(settings: Settings, folder: Path, plan: LoadPlan, wrk: str) -> None:
             f"server ready, index and its HNSW graph built, in "
             f"{time.perf_counter() - started:.0f} s"
         )
+        settled = _until_quiet(pid)
+        console.print(f"server idle (every worker's start-up work done) {settled:.0f} s later")
         data = _write_data(folder / "data.lua", server, recent, plan.voters)
         console.print(
             f"wrk: {plan.connections} connections, {plan.threads} threads, {plan.duration} s "
@@ -238,6 +240,30 @@ def _serve(settings: Settings, plan: LoadPlan, window: int) -> Iterator[tuple[ht
     }
     with serve_process(settings, workers=plan.workers, env=env) as served:
         yield served
+
+
+def _until_quiet(pid: int, *, window: float = 2.0, timeout: float = 300.0) -> float:
+    """Seconds until ``pid`` and its workers use under a tenth of a core over ``window``:
+    one worker's /healthz says ready while another may still be mapping or checking its
+    graph, and a load run started then measures that work too (seen: 1.7 cores for 15 s)."""
+    started = time.perf_counter()
+    tick = os.sysconf("SC_CLK_TCK")
+    while time.perf_counter() - started < timeout:
+        before = _cpu_ticks(pid)
+        time.sleep(window)
+        if (_cpu_ticks(pid) - before) / tick / window < 0.1:
+            break
+    return time.perf_counter() - started
+
+
+def _cpu_ticks(pid: int) -> int:
+    """User and system clock ticks of ``pid`` and its descendants so far."""
+    total = 0
+    for each in _tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (proc(5))
+    return total
 
 
 def _until(check: Callable[[], object], timeout: float) -> None:
