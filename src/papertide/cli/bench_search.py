@@ -13,6 +13,7 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -206,37 +207,36 @@ def serve_figures(settings: Settings, count: int) -> dict[str, Any]:
     exact_papers = vectors.exact_many(paper_queries, 10)
     figures["recall"] = _recall(vectors, text_queries, exact_text)
     figures["recall_papers"] = _recall(vectors, paper_queries, exact_papers, paper=True)
+
+    def sweep(depths: tuple[int, ...], set_depth: Callable[[int], None]) -> None:
+        figures["sweep"] = []
+        for ef in depths:
+            set_depth(ef)
+            figures["sweep"].append(
+                (
+                    ef,
+                    _recall(vectors, text_queries, exact_text),
+                    _percentiles([_timed(vectors.search, q, 10) for q in text_queries])[0],
+                    _recall(vectors, paper_queries, exact_papers, paper=True),
+                    _percentiles([_timed(vectors.search, q, 30) for q in paper_queries])[0],
+                )
+            )
+
     if isinstance(vectors, PgVectorIndex):  # the depth sweep behind the pg_ef_* defaults
-        kept = vectors.ef_search, vectors.ef_search_papers
-        figures["sweep"] = []
-        for ef in (40, 80, 160, 400, 1000):
-            vectors.ef_search = vectors.ef_search_papers = ef
-            figures["sweep"].append(
-                (
-                    ef,
-                    _recall(vectors, text_queries, exact_text),
-                    _percentiles([_timed(vectors.search, q, 10) for q in text_queries])[0],
-                    _recall(vectors, paper_queries, exact_papers, paper=True),
-                    _percentiles([_timed(vectors.search, q, 30) for q in paper_queries])[0],
-                )
-            )
-        vectors.ef_search, vectors.ef_search_papers = kept
+        pg = vectors
+        kept = pg.ef_search, pg.ef_search_papers
+
+        def pg_depth(ef: int) -> None:
+            pg.ef_search = pg.ef_search_papers = ef
+
+        sweep((40, 80, 160, 400, 1000), pg_depth)
+        pg.ef_search, pg.ef_search_papers = kept
     elif vectors.approximate:  # the local graph: the depth sweep behind auto_ef
-        figures["depth"] = vectors.text_depth
-        configured = vectors.ef_search, vectors.ef_search_papers
-        figures["sweep"] = []
-        for ef in (128, 256, 384, 512, 1024):
-            vectors.set_depth(ef, ef)
-            figures["sweep"].append(
-                (
-                    ef,
-                    _recall(vectors, text_queries, exact_text),
-                    _percentiles([_timed(vectors.search, q, 10) for q in text_queries])[0],
-                    _recall(vectors, paper_queries, exact_papers, paper=True),
-                    _percentiles([_timed(vectors.search, q, 30) for q in paper_queries])[0],
-                )
-            )
-        vectors.set_depth(*configured)
+        local = vectors
+        figures["depth"] = local.text_depth
+        configured = local.ef_search, local.ef_search_papers
+        sweep((128, 256, 384, 512, 1024), lambda ef: local.set_depth(ef, ef))
+        local.set_depth(*configured)
     store.close()
     return figures
 
