@@ -13,7 +13,6 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -208,10 +207,10 @@ def serve_figures(settings: Settings, count: int) -> dict[str, Any]:
     figures["recall"] = _recall(vectors, text_queries, exact_text)
     figures["recall_papers"] = _recall(vectors, paper_queries, exact_papers, paper=True)
 
-    def sweep(depths: tuple[int, ...], set_depth: Callable[[int], None]) -> None:
+    def sweep(depths: tuple[int, ...]) -> None:
         figures["sweep"] = []
         for ef in depths:
-            set_depth(ef)
+            vectors.set_depth(ef, ef)
             figures["sweep"].append(
                 (
                     ef,
@@ -223,20 +222,14 @@ def serve_figures(settings: Settings, count: int) -> dict[str, Any]:
             )
 
     if isinstance(vectors, PgVectorIndex):  # the depth sweep behind the pg_ef_* defaults
-        pg = vectors
-        kept = pg.ef_search, pg.ef_search_papers
-
-        def pg_depth(ef: int) -> None:
-            pg.ef_search = pg.ef_search_papers = ef
-
-        sweep((40, 80, 160, 400, 1000), pg_depth)
-        pg.ef_search, pg.ef_search_papers = kept
+        kept = vectors.ef_search, vectors.ef_search_papers
+        sweep((40, 80, 160, 400, 1000))
+        vectors.set_depth(*kept)
     elif vectors.approximate:  # the local graph: the depth sweep behind auto_ef
-        local = vectors
-        figures["depth"] = local.text_depth
-        configured = local.ef_search, local.ef_search_papers
-        sweep((128, 256, 384, 512, 1024), lambda ef: local.set_depth(ef, ef))
-        local.set_depth(*configured)
+        figures["depth"] = vectors.text_depth
+        configured = vectors.ef_search, vectors.ef_search_papers
+        sweep((128, 256, 384, 512, 1024))
+        vectors.set_depth(*configured)
     store.close()
     return figures
 

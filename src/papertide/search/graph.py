@@ -289,7 +289,7 @@ def auto_ef(size: int) -> int:
     most of a search's cost. Small graphs of hard queries (6,000 random 64-d vectors, queries
     pushed off them by noise: tests/test_search_vectors.py) need the floor: 0.91 at 128.
     Deeper search costs about in proportion to the depth."""
-    return max(AUTO_EF_FLOOR, math.ceil(AUTO_EF_AT_1M * math.sqrt(max(size, 0) / 1_000_000)))
+    return max(AUTO_EF_FLOOR, math.ceil(AUTO_EF_AT_1M * math.sqrt(size / 1_000_000)))
 
 
 def remove_graph(folder: Path) -> None:

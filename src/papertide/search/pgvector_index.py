@@ -35,6 +35,11 @@ class PgVectorIndex:
         self._indexed = False  # the HNSW index exists (known once seen)
         table.ensure()
 
+    def set_depth(self, ef_search: int, ef_papers: int) -> None:
+        """Search few-word queries at ``ef_search`` and papers as queries at ``ef_papers``
+        (hnsw.ef_search) from now on."""
+        self.ef_search, self.ef_search_papers = ef_search, ef_papers
+
     @property
     def model(self) -> str:
         """The embedding model the table holds."""
