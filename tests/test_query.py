@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from papertide.search.query import parse_query
+from papertide.search.tokenize import analyze, terms_in
 
 
 def test_every_part_of_the_language() -> None:
@@ -49,3 +52,67 @@ def test_empty_and_filter_only_queries() -> None:
     assert parse_query("").text == "" and parse_query("   ").notice is None
     q = parse_query("cat:hep-th")
     assert q.text == "" and q.categories == ["hep-th"] and q.has_filters
+
+
+# Words chosen to hit Snowball's corner cases: exceptional forms (dying, skies, news),
+# suffixes that rewrite the ending (generalization, happily), stems shorter than two
+# letters (ued), non-ASCII letters and digits.
+_CORNER_WORDS = [
+    "dying",
+    "die",
+    "lying",
+    "lies",
+    "tying",
+    "tied",
+    "skies",
+    "sky",
+    "news",
+    "idly",
+    "early",
+    "only",
+    "generalization",
+    "generalize",
+    "happily",
+    "happy",
+    "ued",
+    "aed",
+    "relational",
+    "naïve",
+    "Über",
+    "x2",
+    "gpt4",
+    "attention",
+    "attentive",
+    "sparse",
+    "sparsity",
+    "a",
+    "the",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_CORNER_WORDS), st.text(alphabet="aeiouybdlnrsty_-'é2", max_size=9)
+        ),
+        max_size=25,
+    ),
+    st.lists(st.sampled_from(_CORNER_WORDS), min_size=1, max_size=4),
+    st.sampled_from([" ", "-", "_", ", ", "$"]),
+)
+def test_terms_in_agrees_with_full_analysis(
+    text_words: list[str], query: list[str], sep: str
+) -> None:
+    """why_matched's shortcut (stem only words that start as a term does) finds exactly the
+    query terms that tokenizing the whole text finds."""
+    text = sep.join(text_words)
+    wanted = {t for w in query for t in analyze(w)}
+    assert terms_in(text, wanted) == set(analyze(text)) & wanted
+
+
+def test_terms_in_finds_respelled_exceptions() -> None:
+    assert terms_in("Dying stars", analyze("die")) == {"die"}
+    assert terms_in("Skies of Mars", analyze("sky")) == {"sky"}
+    assert terms_in("a died-out line", analyze("dying")) == {"die"}
+    assert terms_in("nothing here", analyze("dying")) == set()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from papertide.models import Paper
-from papertide.search.tokenize import analyze, words
+from papertide.search.tokenize import analyze, terms_in, words
 
 FILTERS = ("author", "cat", "after", "before")
 _TOKEN = re.compile(r'(-?)(?:([A-Za-z]+):)?("[^"]*"|\S+)')
@@ -142,7 +142,7 @@ def why_matched(paper: Paper, wanted: dict[str, str], parsed: ParsedQuery) -> li
     """Reasons a paper matched: query words found in it, authors asked for."""
     why: list[str] = []
     if wanted:
-        stems = set(analyze(f"{paper.title} {paper.abstract}"))
+        stems = terms_in(f"{paper.title} {paper.abstract}", wanted)
         matched = [word for s, word in wanted.items() if s in stems]
         if matched:
             why.append("matched: " + " ".join(matched))
