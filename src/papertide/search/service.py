@@ -59,6 +59,7 @@ from papertide.search.similar_lists import SimilarMixin
 from papertide.search.tokenize import analyze, stem, words
 from papertide.search.vectors import VectorIndex
 from papertide.store import FeedPosition, Store
+from papertide.store.similar import SimilarItem
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class SearchService(FollowMixin, SimilarMixin):
         self.root = IndexRoot(folder)
         self.guard = ReadWriteLock()
         self._embedder: Embedder | None = None
-        self._similar: OrderedDict[tuple[str, int], list[Hit]] = OrderedDict()
+        self._similar: OrderedDict[tuple[str, int], list[SimilarItem]] = OrderedDict()
         self._reloading = threading.Lock()
         self._reloader: threading.Thread | None = None
         self.live: Generation | None = None
@@ -344,7 +345,9 @@ class SearchService(FollowMixin, SimilarMixin):
         return sorted(((pk, scores.get(pk, 0.0)) for pk in pks), key=lambda item: -item[1])
 
     def _explain(self, page: Ranked, parsed: ParsedQuery, found: _Found) -> list[Hit]:
-        papers = self.lexical.papers([pk for pk, _ in page])
+        # The store's rows, not the index's copies: what the page shows (votes, links) is
+        # the store's now, and the page reads no paper twice (web/service.hits_to_views).
+        papers = {p.pk: p for p in self.store.papers_by_pk([pk for pk, _ in page])}
         wanted = {stem(w): w for w in words(parsed.text) if analyze(w)}
         hits = []
         for pk, score in page:

@@ -20,7 +20,7 @@ from papertide.search.similar import rank_similar
 from papertide.search.tokenize import analyze
 from papertide.search.vectors import VectorIndex
 from papertide.store import FeedPosition, Store
-from papertide.store.similar import SimilarList
+from papertide.store.similar import SimilarItem, SimilarList
 
 
 class SimilarMixin:
@@ -28,7 +28,7 @@ class SimilarMixin:
 
     store: Store
     config: SearchSettings
-    _similar: OrderedDict[tuple[str, int], list[Hit]]
+    _similar: OrderedDict[tuple[str, int], list[SimilarItem]]
 
     guard: ReadWriteLock
 
@@ -47,33 +47,45 @@ class SimilarMixin:
             self, cosine: dict[int, float], pks: list[int], vector: Vectors
         ) -> None: ...
 
-    def similar(self, paper_id: str, *, k: int = 10) -> list[Hit]:
-        """The ``k`` papers most like ``paper_id`` (not itself nor its duplicates).
+    def similar(self, paper_id: str, *, k: int = 10, paper: Paper | None = None) -> list[Hit]:
+        """The ``k`` papers most like ``paper_id`` (not itself nor its duplicates), each
+        hit with the store's current row of its paper (votes as they are now).
 
         Served from the list stored with the paper (store.similar_lists) while it is fresh
         (``similar_max_age_hours``, same embedder), else computed and stored: a paper page
         pays for the neighbour search once, not on every view (precompute_similar fills the
-        lists ahead of time, e.g. for the papers a sync brought)."""
+        lists ahead of time, e.g. for the papers a sync brought). A caller that has read
+        the paper already passes it as ``paper``."""
         self.sync()
-        paper = self.store.get_paper(paper_id)
+        if paper is None or paper.pk is None:
+            paper = self.store.get_paper(paper_id)
         if paper is None or paper.pk is None or not self.ready:
             return []
         key = (paper.id or paper_id, k)
-        if key in self._similar:
+        items = self._similar.get(key)
+        if items is not None:
             self._similar.move_to_end(key)
-            return self._similar[key]
-        hits = self._stored_similar(paper.pk, k)
-        if hits is None:
-            self._vector_index()  # loaded outside the guard: loading may wait for the folder
-            with self.guard.reading():
-                hits = self._compute_similar(paper, max(k, self.config.similar_keep))
-            if k <= self.config.similar_keep:
-                self._save_similar(paper.pk, hits)
-            hits = hits[:k]
-        self._similar[key] = hits
-        while len(self._similar) > self.config.similar_cache:
-            self._similar.popitem(last=False)
-        return hits
+        else:
+            items = self._stored_similar(paper.pk, k)
+            if items is None:
+                self._vector_index()  # loaded outside the guard: loading may wait for the folder
+                with self.guard.reading():
+                    hits = self._compute_similar(paper, max(k, self.config.similar_keep))
+                if k <= self.config.similar_keep:
+                    self._save_similar(paper.pk, hits)
+                items = [(h.paper.pk or 0, h.score, h.why) for h in hits if h.paper is not None]
+            self._similar[key] = items
+            while len(self._similar) > self.config.similar_cache:
+                self._similar.popitem(last=False)
+        # A few spare, for papers deleted since the list was made.
+        spare = items[: k + 5]
+        found = {p.pk: p for p in self.store.papers_by_pk([pk for pk, _, _ in spare])}
+        hits = [
+            Hit(found[pk].id or "", score, list(why), found[pk])
+            for pk, score, why in spare
+            if pk in found
+        ]
+        return hits[:k]
 
     def precompute_similar(
         self, pks: list[int], progress: Callable[[int], None] | None = None
@@ -100,19 +112,10 @@ class SimilarMixin:
         max_age = timedelta(hours=self.config.similar_max_age_hours)
         return None if stored.computed < utcnow() - max_age else stored
 
-    def _stored_similar(self, pk: int, k: int) -> list[Hit] | None:
-        """The stored list's first ``k`` hits, or None when missing, stale or too short."""
+    def _stored_similar(self, pk: int, k: int) -> list[SimilarItem] | None:
+        """The stored list of ``pk``, or None when missing, stale or too short for ``k``."""
         stored = self._fresh_list(pk) if k <= self.config.similar_keep else None
-        if stored is None:
-            return None
-        items = stored.items[: k + 5]  # a few spare, for papers deleted since
-        found = {p.pk: p for p in self.store.papers_by_pk([pk for pk, _, _ in items])}
-        hits = [
-            Hit(found[pk].id or "", score, why, found[pk])
-            for pk, score, why in items
-            if pk in found
-        ]
-        return hits[:k]
+        return None if stored is None else list(stored.items)
 
     def _save_similar(self, pk: int, hits: list[Hit]) -> None:
         items = [(h.paper.pk or 0, h.score, h.why) for h in hits if h.paper is not None]

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from papertide.clock import utcnow
 from papertide.config import Settings
-from papertide.models import Comment, Paper, User
+from papertide.models import Comment, Hit, Paper, User
 from papertide.normalize import parse_arxiv_id
 from papertide.store import Store
 from papertide.submit import SubmitOutcome, resolve_submission
@@ -113,12 +113,15 @@ def find_paper(store: Store, ref: str) -> Paper:
 def paper_detail(request: Request, store: Store, ref: str, *, user: User | None) -> PaperDetail:
     """The paper, its BibTeX, similar papers (search/similar) and page listings."""
     paper = find_paper(store, ref)
-    (view,) = service.views(store, [paper], user, utcnow())
-    similar = request.app.state.search.similar(paper.id or "", k=8)
+    similar = request.app.state.search.similar(paper.id or "", k=8, paper=paper)
+    # The paper and its similar papers as one list: one read of votes and comments for all.
+    view, *alike = service.hits_to_views(
+        store, [Hit(paper.id or "", 0.0, [], paper), *similar], user
+    )
     return PaperDetail(
         view=view,
         bibtex=service.bibtex(paper),
-        similar=service.hits_to_views(store, similar, user),
+        similar=alike,
         listed=store.listed_with(paper),
         comments=store.paper_comments(paper.pk or 0, viewer=user),
     )

@@ -310,8 +310,13 @@ def trending(
 
 
 def hits_to_views(store: Store, hits: list[Hit], user: User | None) -> list[PaperView]:
-    """Search or similarity hits as displayable papers, keeping order and reasons."""
-    found = {p.id: p for p in store.papers_by_id([h.paper_id for h in hits])}
+    """Search or similarity hits as displayable papers, keeping order and reasons.
+
+    A hit's ``paper``, when it has one, is the store's row read by the call that made the
+    hit (SearchService.search and .similar do so); papers of the others are read here."""
+    found = {h.paper_id: h.paper for h in hits if h.paper is not None}
+    missing = [h.paper_id for h in hits if h.paper_id not in found]
+    found.update((p.id or "", p) for p in store.papers_by_id(missing))
     shown = views(store, [found[h.paper_id] for h in hits if h.paper_id in found], user, utcnow())
     by_id = {h.paper_id: h for h in hits}
     for view in shown:
