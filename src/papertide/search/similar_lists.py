@@ -70,10 +70,9 @@ class SimilarMixin:
             if items is None:
                 self._vector_index()  # loaded outside the guard: loading may wait for the folder
                 with self.guard.reading():
-                    hits = self._compute_similar(paper, max(k, self.config.similar_keep))
+                    items = _items(self._compute_similar(paper, max(k, self.config.similar_keep)))
                 if k <= self.config.similar_keep:
-                    self._save_similar(paper.pk, hits)
-                items = [(h.paper.pk or 0, h.score, h.why) for h in hits if h.paper is not None]
+                    self._save_similar(paper.pk, items)
             self._similar[key] = items
             while len(self._similar) > self.config.similar_cache:
                 self._similar.popitem(last=False)
@@ -97,8 +96,8 @@ class SimilarMixin:
                 for paper in self.store.papers_by_pk([pk]):
                     self._vector_index()
                     with self.guard.reading():
-                        hits = self._compute_similar(paper, self.config.similar_keep)
-                    self._save_similar(pk, hits)
+                        items = _items(self._compute_similar(paper, self.config.similar_keep))
+                    self._save_similar(pk, items)
                     done += 1
             if progress:
                 progress(1)
@@ -117,8 +116,7 @@ class SimilarMixin:
         stored = self._fresh_list(pk) if k <= self.config.similar_keep else None
         return None if stored is None else list(stored.items)
 
-    def _save_similar(self, pk: int, hits: list[Hit]) -> None:
-        items = [(h.paper.pk or 0, h.score, h.why) for h in hits if h.paper is not None]
+    def _save_similar(self, pk: int, items: list[SimilarItem]) -> None:
         position = self.position
         self.store.save_similar(
             pk,
@@ -158,3 +156,8 @@ class SimilarMixin:
         most = limit * self.lexical.num_docs()
         freq = {t: self.lexical.doc_freq(t) for t in terms}
         return [t for t in terms if freq[t] <= most] or sorted(terms, key=freq.__getitem__)[:3]
+
+
+def _items(hits: list[Hit]) -> list[SimilarItem]:
+    """Hits as a similar list keeps them: paper pk, score, reasons."""
+    return [(h.paper.pk or 0, h.score, h.why) for h in hits if h.paper is not None]

@@ -79,7 +79,7 @@ def analyze(text: str) -> list[str]:
             terms.update(zip(missing, stems, strict=True))
             mapped = list(map(terms.__getitem__, found))
         else:
-            return [t for t in (terms.get(w) or _stem_one(w) for w in found) if t]
+            return list(filter(None, map(_term_of, found)))
     return list(filter(None, mapped))
 
 
