@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -128,9 +129,10 @@ def svc(settings: Settings, store: Store) -> Iterator[SearchService]:
     service.close()
 
 
-def caught_up(client: TestClient, timeout: float = 120.0) -> dict[str, object]:
+def caught_up(client: httpx.Client, timeout: float = 120.0) -> dict[str, object]:
     """Wait until the app's background index follower has applied every stored change (the
-    server answers at once; search is ready only once its index caught up)."""
+    server answers at once; search is ready only once its index caught up). ``client`` is
+    a TestClient or an httpx.Client on a live server's address."""
     deadline = time.monotonic() + timeout
     while True:
         health = client.get("/healthz").json()
