@@ -175,17 +175,8 @@ class CommentMixin:
         """How many live comments (neither deleted nor hidden) each paper has."""
         if not paper_pks:
             return {}
-        query = (
-            select(comments.c.paper_pk, func.count())
-            .where(
-                comments.c.paper_pk.in_(list(paper_pks)),
-                comments.c.deleted.is_(None),
-                comments.c.hidden.is_(None),
-            )
-            .group_by(comments.c.paper_pk)
-        )
         with self.engine.connect() as conn:
-            return {pk: int(n) for pk, n in conn.execute(query)}
+            return count_comments(conn, paper_pks)
 
     def set_moderator(self, username: str, *, moderator: bool) -> bool:
         """Grant or take back the moderator role; False when there is no such user."""
@@ -196,6 +187,20 @@ class CommentMixin:
         )
         with writing(self.engine) as conn:
             return bool(conn.execute(query).rowcount)
+
+
+def count_comments(conn: Connection, paper_pks: Sequence[int]) -> dict[int, int]:
+    """How many live comments each of ``paper_pks`` has (those with any), on ``conn``."""
+    query = (
+        select(comments.c.paper_pk, func.count())
+        .where(
+            comments.c.paper_pk.in_(list(paper_pks)),
+            comments.c.deleted.is_(None),
+            comments.c.hidden.is_(None),
+        )
+        .group_by(comments.c.paper_pk)
+    )
+    return {pk: int(n) for pk, n in conn.execute(query)}
 
 
 def _drop_empty_placeholder(conn: Connection, parent_pk: int) -> None:

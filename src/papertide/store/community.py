@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from papertide.clock import utcnow
 from papertide.models import Paper, User
 from papertide.normalize import username_key
+from papertide.store.comments import count_comments
 from papertide.store.schema import (
     papers,
     rate_events,
@@ -53,6 +55,15 @@ def _insert_new(conn: Connection, row: dict[str, object]) -> int:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     query = dialect.insert(votes).values(row).on_conflict_do_nothing().returning(votes.c.user_pk)
     return 1 if conn.execute(query).first() is not None else 0
+
+
+@dataclass(frozen=True, slots=True)
+class CardMarks:
+    """A reader's marks on a list of papers (Store.card_marks)."""
+
+    voted: set[int]  # the papers the reader upvoted
+    comments: dict[int, int]  # live comments here, for papers with any
+    submitters: dict[int, str]  # the local account that submitted it, for papers with one
 
 
 class CommunityMixin:
@@ -158,16 +169,6 @@ class CommunityMixin:
             counted = conn.scalar(select(func.coalesce(func.sum(papers.c.site_votes), 0)))
         return int(rows or 0), int(counted or 0)
 
-    def voted(self, user_pk: int, paper_pks: list[int]) -> set[int]:
-        """Which of these papers the user has upvoted."""
-        if not paper_pks:
-            return set()
-        query = select(votes.c.paper_pk).where(
-            votes.c.user_pk == user_pk, votes.c.paper_pk.in_(paper_pks)
-        )
-        with self.engine.connect() as conn:
-            return set(conn.scalars(query))
-
     def user_votes(self, user_pk: int) -> list[int]:
         """The papers a user upvoted, newest vote first (row keys)."""
         query = (
@@ -204,17 +205,26 @@ class CommunityMixin:
         with self.engine.connect() as conn:
             return list(conn.scalars(query))
 
-    def local_submitters(self, paper_pks: list[int]) -> dict[int, str]:
-        """The account on this site that first submitted each paper (papers with one only)."""
+    def card_marks(self, paper_pks: list[int], *, user_pk: int | None) -> CardMarks:
+        """What cards show beside the papers' own rows, read on one connection: which of
+        them ``user_pk`` upvoted, their live comment counts, their local submitters."""
         if not paper_pks:
-            return {}
-        query = (
+            return CardMarks(set(), {}, {})
+        submitted = (
             select(submissions.c.paper_pk, users.c.username)
             .join(users, users.c.pk == submissions.c.user_pk)
             .where(submissions.c.paper_pk.in_(paper_pks))
         )
         with self.engine.connect() as conn:
-            return {int(pk): str(name) for pk, name in conn.execute(query)}
+            voted: set[int] = set()
+            if user_pk is not None:
+                query = select(votes.c.paper_pk).where(
+                    votes.c.user_pk == user_pk, votes.c.paper_pk.in_(paper_pks)
+                )
+                voted = set(conn.scalars(query))
+            counts = count_comments(conn, paper_pks)
+            local = {int(pk): str(name) for pk, name in conn.execute(submitted)}
+        return CardMarks(voted, counts, local)
 
     def allow(self, key: str, *, limit: int, window: timedelta, now: datetime) -> bool:
         """Sliding-window rate limit shared by every process: record a hit if under ``limit``."""

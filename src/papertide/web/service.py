@@ -209,19 +209,16 @@ def is_new(paper: Paper, now: datetime) -> bool:
 
 
 def views(store: Store, found: list[Paper], user: User | None, now: datetime) -> list[PaperView]:
-    """Wrap papers for display: the reader's votes and the comment counts (a query each),
-    the "new" mark."""
-    pks = [p.pk for p in found if p.pk]
-    voted = store.voted(user.pk, pks) if user else set()
-    counts = store.comment_counts(pks)
-    local = store.local_submitters(pks)
+    """Wrap papers for display: the reader's votes, comment counts and local submitters
+    (one connection), the "new" mark."""
+    marks = store.card_marks([p.pk for p in found if p.pk], user_pk=user.pk if user else None)
     return [
         PaperView(
             paper=p,
-            voted=p.pk in voted,
+            voted=p.pk in marks.voted,
             is_new=is_new(p, now),
-            site_comments=counts.get(p.pk or 0, 0),
-            local_submitter=local.get(p.pk or 0),
+            site_comments=marks.comments.get(p.pk or 0, 0),
+            local_submitter=marks.submitters.get(p.pk or 0),
         )
         for p in found
     ]
