@@ -10,8 +10,7 @@ import base64
 import hashlib
 import hmac
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,8 @@ from papertide.web import (
 from papertide.web.assets import Assets, has_math, katex_fonts
 from papertide.web.cache import PageCache
 from papertide.web.compress import SafeGZip
-from papertide.web.deps import CSRF_COOKIE, csrf_token, current_user, set_csrf_cookie
+from papertide.web.deps import csrf_token, current_user
+from papertide.web.headers import SiteHeaders
 from papertide.web.limits import BodyLimit
 from papertide.web.openapi import install_openapi
 from papertide.web.tex import tex_html
@@ -129,7 +129,12 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     install_openapi(app)  # errors documented as {"error", "status"}, as answered
-    _add_middleware(app, settings)
+    app.add_middleware(
+        SiteHeaders,
+        headers=_SECURITY_HEADERS,
+        docs_csp=_DOCS_CSP,
+        secure_cookie=settings.cookie_secure,
+    )
     # Outside the headers middleware: a hit replays the headers it added, minus the cookie.
     app.add_middleware(
         PageCache, seconds=settings.page_cache_seconds, entries=settings.page_cache_entries
@@ -181,25 +186,6 @@ def highlight(text: str, terms: list[str]) -> Markup:
     """Escape ``text``, delimit its math for KaTeX and wrap words starting with a query term
     in <mark>, never inside math (web/tex.py)."""
     return tex_html(text, terms)
-
-
-def _add_middleware(app: FastAPI, settings: Settings) -> None:
-    @app.middleware("http")
-    async def headers_and_csrf_cookie(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        # Server-Timing (W3C): how long the app took, visible in browsers' dev tools.
-        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1e3:.1f}"
-        for name, value in _SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.url.path == "/docs":  # Swagger UI starts itself with an inline script
-            response.headers["Content-Security-Policy"] = _DOCS_CSP
-        token = getattr(request.state, "new_csrf", None)
-        if token and request.cookies.get(CSRF_COOKIE) != token:
-            set_csrf_cookie(response, token, secure=settings.cookie_secure)
-        return response
 
 
 def error_page(request: Request, status: int, message: str) -> Response:

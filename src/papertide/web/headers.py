@@ -1,0 +1,77 @@
+"""The headers every answer gets: Server-Timing, the security headers, and the CSRF cookie a
+page minted for a new reader (web/deps.py), as a plain ASGI middleware.
+
+It was an ``@app.middleware("http")`` function: Starlette's BaseHTTPMiddleware runs the app
+in a task of its own and streams the body through a memory channel, work on every request
+that a middleware which only adds headers does not need (Starlette's docs recommend pure
+ASGI middleware for that reason).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import cookie_parser
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from papertide.web.deps import CSRF_COOKIE, set_csrf_cookie
+
+
+class SiteHeaders:
+    """Adds ``headers`` where the answer has none of its own (``docs_csp`` replaces the
+    policy on /docs), Server-Timing, and the CSRF cookie of a token the app minted."""
+
+    def __init__(
+        self, app: ASGIApp, *, headers: Mapping[str, str], docs_csp: str, secure_cookie: bool
+    ) -> None:
+        self.app = app
+        self.headers = dict(headers)
+        self.docs_csp = docs_csp
+        self.secure_cookie = secure_cookie
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; add the headers to the answer's start."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        # The routes' request.state lives here (Starlette keeps it in scope["state"]): made
+        # before the app runs, so a token minted inside is seen on the way out.
+        state = scope.setdefault("state", {})
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                # Server-Timing (W3C): how long the app took, visible in browsers' dev tools.
+                headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1e3:.1f}"
+                for name, value in self.headers.items():
+                    if name not in headers:
+                        headers[name] = value
+                if scope["path"] == "/docs":  # Swagger UI starts itself with an inline script
+                    headers["Content-Security-Policy"] = self.docs_csp
+                token = state.get("new_csrf")
+                if token and _cookie(scope, CSRF_COOKIE) != token:
+                    headers.append("Set-Cookie", self._csrf_cookie(str(token)))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _csrf_cookie(self, token: str) -> str:
+        """The Set-Cookie value of ``token``, written by the one helper that sets it."""
+        carrier = Response()
+        set_csrf_cookie(carrier, token, secure=self.secure_cookie)
+        return carrier.headers["set-cookie"]
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    """The request's cookie ``name``, if it sent one."""
+    for key, value in scope.get("headers") or ():
+        if key == b"cookie":
+            return cookie_parser(value.decode("latin-1")).get(name)
+    return None
+
+
+__all__ = ["SiteHeaders"]
