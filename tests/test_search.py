@@ -218,3 +218,61 @@ def test_precompute_similar_fills_missing_lists_once(svc: SearchService, store: 
     before = [store.similar_list(pk) for pk in pks]
     svc.rebuild()  # a rebuild on this node leaves what every node serves alone
     assert [store.similar_list(pk) for pk in pks] == before
+
+
+def test_a_web_process_stores_the_similar_lists_of_recent_papers_it_indexes(
+    settings: Settings, store: Store
+) -> None:
+    """The follower beside a web process computes the similar lists of the papers it
+    indexed that are dated within similar_precompute_days of the newest (the feeds' papers),
+    so their pages read a stored list on their first view; older papers' lists wait for a
+    view. A paper stored later gets its list from the next round."""
+    import time
+
+    from papertide.search.background import IndexFollower
+
+    config = settings.search.model_copy(
+        update={"similar_precompute_days": 100, "follow_interval": 0.05}
+    )
+    settings = settings.model_copy(update={"search": config})
+    add_papers(store, settings, CORPUS)  # newest 2024-08-01 (3); within 100 days: 3 and 5
+    svc = SearchService.open(settings, store, catch_up=False)
+    follower = IndexFollower(svc, interval=0.05)
+
+    def listed(*numbers: int) -> bool:
+        return all(store.similar_list(pk_of(store, i)) is not None for i in ids(*numbers))
+
+    def wait_for(*numbers: int) -> None:
+        deadline = time.monotonic() + 60
+        while not listed(*numbers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert listed(*numbers)
+
+    follower.start()
+    try:
+        wait_for(3, 5)
+        assert not any(listed(n) for n in (1, 2, 4, 6))
+        stored = store.similar_list(pk_of(store, ids(3)[0]))
+        assert stored is not None and stored.model == svc.config.embedder
+        # The page's view serves the stored list: nothing is computed again.
+        shown = svc.similar(ids(3)[0], k=3)
+        assert [h.paper.pk for h in shown if h.paper] == [pk for pk, _, _ in stored.items[:3]]
+        assert store.similar_list(pk_of(store, ids(3)[0])) == stored
+        add_papers(
+            store,
+            settings,
+            [
+                paper(
+                    7,
+                    "Sparse attention kernels",
+                    "Faster sparse attention.",
+                    "A B",
+                    "cs.LG",
+                    "2024-08-02",
+                )
+            ],
+        )
+        wait_for(7)
+    finally:
+        follower.stop()
+        svc.close()

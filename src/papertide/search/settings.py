@@ -146,6 +146,15 @@ class SearchSettings(BaseModel):
         description="A stored similar-paper list older than this is computed again on view, "
         "so papers that arrived since can join it.",
     )
+    similar_precompute_days: int = Field(
+        default=3,
+        ge=0,
+        description="A web process that indexes papers dated within this many days of the "
+        "newest paper (the latest days' feeds: arXiv announces up to 3 days after submission) "
+        "computes and stores their similar lists in the background, newest first, so those "
+        "pages read a stored list instead of computing one on first view; 0: every list is "
+        "computed on its first view.",
+    )
     embed_batch: int = Field(default=512, ge=1, description="Papers embedded per batch.")
     build_checkpoint: int = Field(
         default=20_000,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, RowMapping, func, select
@@ -63,6 +63,20 @@ class FeedMixin:
         with self.engine.connect() as conn:
             found: date | None = conn.execute(select(func.max(papers.c.day))).scalar_one_or_none()
             return found
+
+    def recent_paper_pks(self, days: int) -> list[int]:
+        """Row keys of the papers filed within ``days`` days of the newest day (that day
+        counted), newest first."""
+        latest = self.latest_day()
+        if latest is None or days <= 0:
+            return []
+        query = (
+            select(papers.c.pk)
+            .where(papers.c.day >= latest - timedelta(days=days - 1))
+            .order_by(papers.c.day.desc(), papers.c.pk.desc())
+        )
+        with self.engine.connect() as conn:
+            return list(conn.scalars(query))
 
     def voted_keys_since(self, day: date, *, limit: int = 50_000) -> list[VoteKeys]:
         """(pk, day, site_votes, upvotes_external) of papers filed on or after ``day`` with
