@@ -90,28 +90,25 @@ _RESPELLED = {"die": "dy", "lie": "ly", "tie": "ty"}
 
 
 @lru_cache(maxsize=4096)
-def _words_starting(start: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![^\W_]){re.escape(start)}[^\W_]*")
+def _words_starting(starts: tuple[str, ...]) -> re.Pattern[str]:
+    """Whole words that begin with any of ``starts``: one scan of a text for every term."""
+    return re.compile(rf"(?<![^\W_])(?:{'|'.join(map(re.escape, starts))})[^\W_]*")
 
 
 def terms_in(text: str, terms: Iterable[str]) -> set[str]:
     """Those of ``terms`` (index terms, as ``analyze`` makes them) that ``text`` holds: the
     same as ``set(analyze(text)) & set(terms)``, but it stems only the words that start as
     a term does, not every word of the text (a search page asks this of 20 abstracts: full
-    analysis was a sixth of its time)."""
+    analysis was a sixth of its time), found in one scan of the text for all the terms."""
+    wanted = {term for term in terms if term}
     lowered = text.lower()
-    found: set[str] = set()
-    for term in terms:
-        if not term:
-            continue
-        starts = [term[:2]] + ([_RESPELLED[term]] if term in _RESPELLED else [])
-        if any(
-            start in lowered
-            and any(_term_of(w) == term for w in _words_starting(start).findall(lowered))
-            for start in starts
-        ):
-            found.add(term)
-    return found
+    starts = {term[:2] for term in wanted}
+    starts.update(_RESPELLED[term] for term in wanted if term in _RESPELLED)
+    present = tuple(sorted(start for start in starts if start in lowered))
+    if not present:
+        return set()
+    found = map(_term_of, _words_starting(present).findall(lowered))
+    return wanted.intersection(found)
 
 
 def _term_of(word: str) -> str:
