@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
@@ -93,7 +94,7 @@ def _inline_end(text: str, start: int) -> int | None:
 
 def tex_html(text: str, terms: Iterable[str] = ()) -> Markup:
     """Escaped ``text`` with its math delimited for KaTeX and ``terms`` marked outside math."""
-    pattern = _term_pattern(terms)
+    pattern = _term_pattern(tuple(terms))
     out: list[str] = []
     for kind, content in split_math(text):
         escaped = str(escape(content))
@@ -102,13 +103,19 @@ def tex_html(text: str, terms: Iterable[str] = ()) -> Markup:
         elif kind == "display":
             out.append(f"\\[{escaped}\\]")
         elif pattern is not None:
-            out.append(pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", escaped))
+            out.append(pattern.sub(_mark, escaped))
         else:
             out.append(escaped)
     return Markup("".join(out))
 
 
-def _term_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
+def _mark(found: re.Match[str]) -> str:
+    return f"<mark>{found.group(0)}</mark>"
+
+
+@lru_cache(maxsize=1024)
+def _term_pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Words starting with any of ``terms`` (a page asks for the same terms 40 times)."""
     words = sorted({t.lower() for t in terms if len(t) > 1 and t.lower() not in _ENTITY_WORDS})
     if not words:
         return None
