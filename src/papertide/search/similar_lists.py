@@ -141,8 +141,7 @@ class SimilarMixin:
         ]
         lexical = self.lexical.search(fq.combine(title, []), pool, count=False)[0] if title else []
         self._add_cosines(dense, [pk for pk, _ in lexical], vector)
-        candidates = self.lexical.papers(list(set(dense) | {pk for pk, _ in lexical}))
-        return rank_similar(paper, dense, lexical, candidates, k=k)
+        return rank_similar(paper, dense, lexical, self.lexical.papers, k=k)
 
     def _telling_title_terms(self, paper: Paper) -> list[str]:
         """The title's terms but those in more than ``similar_max_doc_freq`` of the papers

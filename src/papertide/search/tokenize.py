@@ -126,4 +126,4 @@ def _stem_one(word: str) -> str:
 
 def stem(word: str) -> str:
     """The index term for one lowercase word ("" for a stopword)."""
-    return _stem_one(word)
+    return _term_of(word)
