@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from papertide.store.schema import similar_lists
@@ -69,6 +69,11 @@ class SimilarMixin:
         }
         try:
             with writing(self.engine) as conn:
+                if conn.dialect.name == "postgresql":
+                    # A list is derived data, recomputed on view when missing: its commit
+                    # need not wait for the WAL flush (PostgreSQL docs, "Asynchronous
+                    # Commit": a crash may lose the last such commits, never half of one).
+                    conn.execute(text("SET LOCAL synchronous_commit = off"))
                 found = conn.execute(
                     select(similar_lists.c.model, similar_lists.c.position).where(
                         similar_lists.c.paper_pk == paper_pk
