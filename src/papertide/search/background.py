@@ -45,7 +45,9 @@ class IndexFollower:
         self._similar_thread = threading.Thread(
             target=self._loop, args=(self.similar_step, False), name="index-similar", daemon=True
         )
-        self._pending: set[int] = set()  # indexed here, similar list not yet looked at
+        # Recent papers indexed here whose similar list is not looked at yet, newest first
+        # (a dict keeps the order and drops repeats).
+        self._pending: dict[int, None] = {}
         self._pending_lock = threading.Lock()
         self.rounds = 0  # completed rounds (tests and /healthz can tell it is alive)
 
@@ -71,8 +73,7 @@ class IndexFollower:
             indexed = svc.refresh(wait=False, graph=False)  # the graph: graph_step
             if indexed:
                 log.info("search index: %d papers indexed from the change feed", indexed)
-                with self._pending_lock:
-                    self._pending.update(svc.indexed)
+                self._want_similar(svc.indexed)
             svc.sync()
             return indexed
         svc.sync()
@@ -83,26 +84,35 @@ class IndexFollower:
         a builder died after its swap and left none). Returns 1 when it built one."""
         return int(self.svc.build_graph(wait=False)) if self.svc.ready else 0
 
+    def _want_similar(self, indexed: list[int]) -> None:
+        """Queue those of ``indexed`` dated within ``search.similar_precompute_days`` of the
+        newest paper, newest first: only they wait for similar_step (a first build indexes
+        every paper, and holding a million row keys for a few thousand lists is waste)."""
+        days = self.svc.config.similar_precompute_days
+        if days == 0 or not indexed:
+            return
+        recent = self.svc.store.recent_paper_pks(days)
+        wanted = set(recent).intersection(indexed)
+        with self._pending_lock:
+            self._pending.update(dict.fromkeys(pk for pk in recent if pk in wanted))
+
     def similar_step(self) -> int:
-        """Compute and store the similar lists of the recent papers (``search.
-        similar_precompute_days``) that this process's feed rounds indexed, once the HNSW
-        graph is in; returns how many lists it computed.
+        """Compute and store the similar lists of the recent papers this process's feed
+        rounds indexed (``_want_similar``), once the HNSW graph is in; returns how many
+        lists it computed.
 
         Only the process that applied a change has its papers in hand (web workers sharing
         a folder load each other's commits), so one process computes each list; a node
         that finds a fresh list stored by another skips it. A list left undone when the
         process stops is computed on its paper's first view, as before."""
         svc = self.svc
-        days = svc.config.similar_precompute_days
         vectors = svc.vectors
         with self._pending_lock:
-            if not self._pending or days == 0:
-                self._pending.clear()
+            if not self._pending:
                 return 0
             if not svc.ready or (vectors is not None and vectors.graph_wanted()):
                 return 0  # exact search until the graph is in: later
-            pending, self._pending = self._pending, set()
-        todo = [pk for pk in svc.store.recent_paper_pks(days) if pk in pending]
+            todo, self._pending = list(self._pending), {}
         done = 0
         for start in range(0, len(todo), _SIMILAR_BATCH):
             if self._stop.is_set():
