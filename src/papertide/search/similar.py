@@ -68,7 +68,7 @@ def rank_similar(
         candidates = load([pk for pk, _ in chunk if pk != paper.pk])
         for pk, score in chunk:
             other = candidates.get(pk)
-            if other is None or pk == paper.pk or other.id == paper.id:
+            if other is None or other.id == paper.id:  # the paper itself is never loaded
                 continue
             if is_duplicate(paper, other, mine=mine):
                 continue

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 
 from starlette.datastructures import MutableHeaders
-from starlette.requests import cookie_parser
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,7 +53,7 @@ class SiteHeaders:
                 if scope["path"] == "/docs":  # Swagger UI starts itself with an inline script
                     headers["Content-Security-Policy"] = self.docs_csp
                 token = state.get("new_csrf")
-                if token and _cookie(scope, CSRF_COOKIE) != token:
+                if token and Request(scope).cookies.get(CSRF_COOKIE) != token:
                     headers.append("Set-Cookie", self._csrf_cookie(str(token)))
             await send(message)
 
@@ -64,14 +64,6 @@ class SiteHeaders:
         carrier = Response()
         set_csrf_cookie(carrier, token, secure=self.secure_cookie)
         return carrier.headers["set-cookie"]
-
-
-def _cookie(scope: Scope, name: str) -> str | None:
-    """The request's cookie ``name``, if it sent one."""
-    for key, value in scope.get("headers") or ():
-        if key == b"cookie":
-            return cookie_parser(value.decode("latin-1")).get(name)
-    return None
 
 
 __all__ = ["SiteHeaders"]
