@@ -4,6 +4,7 @@ exclusions, filters, sorting, paging, explanations, incremental updates, similar
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -276,3 +277,64 @@ def test_a_web_process_stores_the_similar_lists_of_recent_papers_it_indexes(
     finally:
         follower.stop()
         svc.close()
+
+
+_PRECOMPUTE = """
+import os, sys
+from papertide.config import Settings
+from papertide.search import SearchService
+from papertide.store import Store
+settings = Settings()
+store = Store.open(settings.resolved_database_url)
+svc = SearchService.open(settings, store, catch_up=False)
+pks = [int(pk) for pk in sys.argv[1:]]
+print(svc.precompute_similar(pks if os.environ.get("PT_ORDER") != "reverse" else pks[::-1]))
+"""
+
+
+def test_processes_storing_similar_lists_at_once_and_one_killed_keep_one_whole_list_each(
+    settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    """Three processes compute the same papers' similar lists at once (as two web
+    processes' followers, or a sync beside them, may); one is killed with SIGKILL midway.
+    The others finish without an error, and every paper has one whole list of real papers."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from papertide.ingest import IngestOptions, ingest_paths
+    from papertide.synth import write_snapshot
+
+    source = write_snapshot(tmp_path / "s.jsonl", 300, seed=4)
+    ingest_paths(store, [source], settings=settings, options=IngestOptions(fmt="arxiv-snapshot"))
+    SearchService.open(settings, store).close()  # the index the processes share
+    pks = [p.pk or 0 for p in store.list_papers(limit=300)]
+    env = {**os.environ, "PAPERTIDE_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env["PAPERTIDE_DATABASE_URL"] = settings.database_url
+    else:
+        env["PAPERTIDE_DATABASE_URL"] = settings.resolved_database_url
+
+    def start(**extra: str) -> subprocess.Popen[str]:
+        argv = [sys.executable, "-c", _PRECOMPUTE, *map(str, pks)]
+        return subprocess.Popen(
+            argv, env={**env, **extra}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    victim = start()
+    first, second = start(), start(PT_ORDER="reverse")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(store.similar_list(pk) for pk in pks[:40]):
+        time.sleep(0.01)
+    victim.send_signal(signal.SIGKILL)
+    assert victim.wait(30) == -signal.SIGKILL  # killed midway, not after it was done
+    for process in (first, second):
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-2000:]  # no failure on the others' rows
+    known = set(pks)
+    for pk in pks:
+        stored = store.similar_list(pk)
+        assert stored is not None, pk
+        assert len(stored.items) >= 10 and {p for p, _, _ in stored.items} <= known - {pk}
