@@ -57,6 +57,37 @@ def test_pgvector_answers_like_the_local_index_and_keeps_no_vector_files(
     store.close()
 
 
+def test_a_papers_neighbours_and_cosines_in_one_call_match_the_separate_calls(
+    pg_settings: Settings,
+) -> None:
+    """near_paper (one statement on pgvector) gives what a paper's vector, a search with it
+    and the cosines of other papers gave as separate calls, on both backends; a paper with
+    no vector gets None, so the caller embeds it."""
+    store = Store.open(pg_settings.resolved_database_url)
+    add_papers(store, pg_settings, CORPUS)
+    for backend in ("local", "pgvector"):
+        svc = SearchService.open(_node(pg_settings, backend, backend), store)
+        vectors = svc._vector_index()
+        pks = [pk_of(store, p.arxiv_id or "") for p in CORPUS]
+        for pk in pks:
+            found = vectors.near_paper(pk, 5, pks[::-1])
+            assert found is not None
+            near, cosines = found
+            vector = vectors.get([pk])[0]
+            want = vectors.search(vector, 5, paper=True)
+            assert [p for p, _ in near] == [p for p, _ in want]
+            assert near[0][0] == pk  # a paper is nearest to itself
+            for (_, got), (_, cosine) in zip(near, want, strict=True):
+                assert got == pytest.approx(cosine, abs=1e-3)
+            rest = [p for p in pks if p not in dict(near)]
+            assert sorted(cosines) == sorted(rest)
+            for other, cosine in zip(rest, vectors.cosines(rest, vector), strict=True):
+                assert cosines[other] == pytest.approx(cosine, abs=1e-3)
+        assert vectors.near_paper(max(pks) + 1000, 5, pks) is None
+        svc.close()
+    store.close()
+
+
 def test_pgvector_follows_the_feed(pg_settings: Settings) -> None:
     store = Store.open(pg_settings.resolved_database_url)
     add_papers(store, pg_settings, CORPUS)

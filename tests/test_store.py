@@ -8,13 +8,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import delete, text
 
 from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.ingest import ingest_paths
 from papertide.store import Store
-from papertide.store.schema import metadata
+from papertide.store.schema import metadata, papers
+from papertide.store.writer import writing
 
 
 def test_migrations_build_exactly_the_declared_schema(any_store: Store) -> None:
@@ -138,3 +139,34 @@ def test_a_big_import_on_postgresql_keeps_its_lookups_on_indexes(pg_url: str) ->
             assert sorted(p.arxiv_id or "" for p in found) == ["2401.00007", "2401.11999"]
     finally:
         store.close()
+
+
+def test_a_similar_list_from_a_staler_index_never_replaces_a_fresher_one(
+    any_store: Store, any_settings: Settings, seeds: list[Path]
+) -> None:
+    """A list carries the feed position of the index that ranked it: a node behind on the
+    feed saving the same paper's list later keeps the fresher one; a list of another model,
+    or one saved by hand (no position), replaces it; a deleted paper keeps nothing."""
+    ingest_paths(any_store, seeds[:1], settings=any_settings)
+    pk, other = [p.pk or 0 for p in any_store.list_papers(limit=2)]
+    now = utcnow()
+
+    def save(items: list, model: str = "m1", position: int | None = None) -> bool:
+        return any_store.save_similar(pk, model=model, items=items, now=now, position=position)
+
+    assert save([(other, 0.9, ["a"])], position=10)
+    assert not save([(other, 0.1, ["staler"])], position=9)
+    kept = any_store.similar_list(pk)
+    assert kept is not None and kept.items == [(other, 0.9, ["a"])] and kept.position == 10
+    assert save([(other, 0.8, ["same"])], position=10)  # equally fresh: the later one
+    assert save([(other, 0.7, ["fresher"])], position=11)
+    assert save([(other, 0.6, ["other model"])], model="m2", position=3)
+    assert save([(other, 0.5, ["by hand"])], model="m2")
+    assert save([(other, 0.4, ["old"])], model="m2", position=1)  # over a hand-saved list
+    kept = any_store.similar_list(pk)
+    assert kept is not None and kept.items == [(other, 0.4, ["old"])] and kept.model == "m2"
+    assert any_store.similar_list(other) is None
+    with writing(any_store.engine) as conn:
+        conn.execute(delete(papers).where(papers.c.pk == pk))
+    assert not save([(other, 0.3, ["gone"])], position=20)
+    assert any_store.similar_list(pk) is None

@@ -74,6 +74,13 @@ class PgVectorIndex:
         ef = self.ef_search_papers if paper else self.ef_search
         return self.table.search(query, k, ef_search=ef, exact=exact)
 
+    def near_paper(
+        self, pk: int, k: int, also: list[int]
+    ) -> tuple[list[tuple[int, float]], dict[int, float]] | None:
+        """A stored paper's ``k`` nearest pks with their cosines, and the cosines of the
+        pks of ``also`` not among them, in one round trip; None when it has no vector."""
+        return self.table.near_paper(pk, k, also, ef_search=self.ef_search_papers)
+
     def get(self, pks: list[int]) -> Vectors:
         """The vectors of ``pks`` as float32 rows (zeros for unknown pks)."""
         return self.table.get(pks)

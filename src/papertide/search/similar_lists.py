@@ -130,17 +130,22 @@ class SimilarMixin:
         """Neighbours by cosine (HNSW or exact) blended with a BM25 query of the title."""
         assert paper.pk is not None
         vectors = self._vector_index()
-        vector = vectors.get([paper.pk])[0]  # zeros when it has none (one query on pgvector)
-        if not vector.any():
-            vector = self._embed_one(paper)
         pool = k + 20
-        dense = dict(vectors.search(vector, pool, paper=True))
         title = [
             (fq.Occur.Should, fq.Query.term_query(self.lexical.schema, "body", t))
             for t in self._telling_title_terms(paper)
         ]
         lexical = self.lexical.search(fq.combine(title, []), pool, count=False)[0] if title else []
-        self._add_cosines(dense, [pk for pk, _ in lexical], vector)
+        # The paper's stored vector, its neighbours and the title matches' cosines (one
+        # statement on pgvector).
+        found = vectors.near_paper(paper.pk, pool, [pk for pk, _ in lexical])
+        if found is None:  # no stored vector yet
+            vector = self._embed_one(paper)
+            dense = dict(vectors.search(vector, pool, paper=True))
+            self._add_cosines(dense, [pk for pk, _ in lexical], vector)
+        else:
+            near, cosines = found
+            dense = dict(near) | cosines
         return rank_similar(paper, dense, lexical, self.lexical.papers, k=k)
 
     def _telling_title_terms(self, paper: Paper) -> list[str]:

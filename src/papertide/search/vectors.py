@@ -301,6 +301,20 @@ class VectorIndex:
         best = best[np.argsort(-scores[best])]
         return [(int(self._keys[r]), float(scores[r])) for r in best]
 
+    def near_paper(
+        self, pk: int, k: int, also: list[int]
+    ) -> tuple[list[tuple[int, float]], dict[int, float]] | None:
+        """For a paper with a stored vector: its ``k`` nearest pks with their cosines (as
+        ``search(..., paper=True)``) and the cosines of the pks of ``also`` not among them;
+        None when ``pk`` has no vector here (the caller embeds the paper)."""
+        vector = self.get([pk])[0]
+        if not vector.any():
+            return None
+        near = self.search(vector, k, paper=True)
+        found = {p for p, _ in near}
+        rest = [p for p in dict.fromkeys(also) if p not in found]
+        return near, dict(zip(rest, self.cosines(rest, vector), strict=True))
+
     def _delta_rows(self) -> tuple[npt.NDArray[np.int64], Vectors]:
         """The rows the graph does not hold yet, with a float32 copy (kept until a change)."""
         if self._delta is None:

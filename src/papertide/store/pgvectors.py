@@ -54,6 +54,7 @@ class PgVectorTable:
         # the old one dropped), never an old graph taken for the one asked for.
         self.index = f"{self.table}_hnsw_m{m}_ef{ef_construction}"
         self.center = np.zeros(dim, dtype=np.float32)
+        self._center_text = _literal(self.center)  # the center as a halfvec literal
 
     def ensure(self) -> None:
         """Create the extension, the table and its HNSW index when missing (under a lock,
@@ -72,8 +73,10 @@ class PgVectorTable:
             ).first()
             if row is not None and row.dim == self.dim:
                 self.center = np.frombuffer(bytes(row.center), dtype=np.float32).copy()
+                self._center_text = _literal(self.center)
                 return
             self.center = self._new_center(conn)
+            self._center_text = _literal(self.center)
             conn.execute(text(f"DROP TABLE IF EXISTS {self.table}"))
             conn.execute(
                 text(
@@ -232,6 +235,49 @@ class PgVectorTable:
             ).all()
         # <#> is the negative inner product: cosine = q.(d - c) + q.c.
         return [(int(pk), -float(d) + shift) for pk, d in rows]
+
+    def near_paper(
+        self, pk: int, k: int, also: Sequence[int], *, ef_search: int
+    ) -> tuple[list[tuple[int, float]], dict[int, float]] | None:
+        """A stored paper's ``k`` nearest pks by HNSW and the cosines of ``also`` with it,
+        in one statement (a first view's similar list made four round trips for these: the
+        paper's vector, the search, the cosines, and the query vector sent back as text);
+        None when ``pk`` has no vector.
+
+        The query is the paper's own unit vector, its stored row plus the center; its
+        cosine with a stored row d - c is q.(d - c) + q.c, as in ``search``."""
+        ef = str(max(min(ef_search, 1000), k, 10))
+        vector = f"CAST(:center AS halfvec({self.dim}))"
+        query = text(
+            f"WITH q AS MATERIALIZED (SELECT embedding + {vector} AS v FROM {self.table} "
+            "WHERE paper_pk = :pk) "
+            f"SELECT 0 AS part, 0 AS paper_pk, (SELECT v FROM q) <#> {vector} AS d "
+            f"UNION ALL (SELECT 1, paper_pk, embedding <#> (SELECT v FROM q) FROM {self.table}"
+            " WHERE EXISTS (SELECT FROM q) ORDER BY embedding <#> (SELECT v FROM q) LIMIT :k) "
+            f"UNION ALL SELECT 2, paper_pk, embedding <#> (SELECT v FROM q) FROM {self.table} "
+            "WHERE paper_pk = ANY(:also)"
+        )
+        with self.engine.connect() as conn, conn.begin():
+            conn.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": ef})
+            rows = conn.execute(
+                query,
+                {
+                    "center": self._center_text,
+                    "pk": int(pk),
+                    "k": k,
+                    "also": [int(p) for p in also],
+                },
+            ).all()
+        shift = next((-float(d) for part, _, d in rows if part == 0 and d is not None), None)
+        if shift is None:
+            return None
+        # <#> is the negative inner product.
+        near = sorted((float(d), int(p)) for part, p, d in rows if part == 1)
+        found = {p for _, p in near}
+        cosines = {int(p): -float(d) + shift for part, p, d in rows if part == 2}
+        return [(p, -d + shift) for d, p in near], {
+            p: c for p, c in cosines.items() if p not in found
+        }
 
     def cosines(self, pks: Sequence[int], query: npt.NDArray[Any]) -> list[float]:
         """The cosine of each of ``pks`` with a unit query (0 for pks without a vector)."""

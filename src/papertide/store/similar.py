@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, text
+from sqlalchemy import Engine, delete, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from papertide.store.schema import similar_lists
@@ -24,6 +25,27 @@ class SimilarList:
     computed: datetime
     items: list[SimilarItem]
     position: int | None = None  # the change-feed horizon of the index that ranked them
+
+
+def _upsert(dialect: Any) -> Any:
+    """One statement that saves a list: inserted, or replacing the stored one unless that was
+    ranked further along the feed under the same model (returns the pk when written). Built
+    once: making ``excluded`` cost a fifth of a save."""
+    upsert = dialect.insert(similar_lists)
+    stored, new = similar_lists.c, upsert.excluded
+    return upsert.on_conflict_do_update(
+        index_elements=[stored.paper_pk],
+        set_={name: new[name] for name in ("model", "computed", "items", "position")},
+        where=or_(
+            stored.model != new.model,
+            stored.position.is_(None),
+            new.position.is_(None),
+            stored.position <= new.position,
+        ),
+    ).returning(stored.paper_pk)
+
+
+_UPSERT = {"postgresql": _upsert(postgresql), "sqlite": _upsert(sqlite)}
 
 
 class SimilarMixin:
@@ -74,25 +96,10 @@ class SimilarMixin:
                     # need not wait for the WAL flush (PostgreSQL docs, "Asynchronous
                     # Commit": a crash may lose the last such commits, never half of one).
                     conn.execute(text("SET LOCAL synchronous_commit = off"))
-                found = conn.execute(
-                    select(similar_lists.c.model, similar_lists.c.position).where(
-                        similar_lists.c.paper_pk == paper_pk
-                    )
-                ).first()
-                if (
-                    found is not None
-                    and found.model == model
-                    and found.position is not None
-                    and position is not None
-                    and found.position > position
-                ):
-                    return False
-                conn.execute(delete(similar_lists).where(similar_lists.c.paper_pk == paper_pk))
-                conn.execute(insert(similar_lists), row)
-                return True
+                upsert = _UPSERT[conn.dialect.name]
+                return conn.execute(upsert, row).first() is not None
         except IntegrityError:
-            # Another process saved the same paper's list a moment earlier (equally fresh), or
-            # the paper is gone: either way there is nothing to keep.
+            # The paper is gone: there is nothing to keep.
             return False
 
     def clear_similar(self) -> int:
