@@ -17,6 +17,7 @@ import pytest
 from papertide.config import Settings
 from papertide.search import SearchService
 from papertide.search import embedders as emb
+from papertide.search import graph as graph_module
 from papertide.search import vectors as vectors_module
 from papertide.search.graph import auto_ef
 from papertide.search.vectors import VectorIndex
@@ -242,6 +243,62 @@ def test_every_vector_is_reachable_in_the_graph_built_on_every_core(
         assert graph.covered == 580 and len(graph.keys) == 560  # 20 rows replaced
         pks = list(range(1, 561))
         assert [index.search(v, 1)[0][0] for v in index.get(pks)] == pks
+
+
+def test_vectors_no_graph_search_reaches_are_scored_exactly_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows the graph strands even after being inserted again (a 1M build kept 4,005) are
+    its orphans: saved with it and scored exactly on every search, in the writer, in a
+    reader of the saved graph and after a fold. A sparse graph (4 links a node, no second
+    insertion) strands 5-16 of these 500 rows a build, on one core or two: real unreachable
+    nodes, which the graph alone does not find."""
+    from usearch.index import Index
+
+    def sparse(dim: int, ef_search: int) -> Index:
+        return Index(
+            ndim=dim,
+            metric="ip",
+            dtype="f16",
+            connectivity=4,
+            expansion_add=4,
+            expansion_search=ef_search,
+        )
+
+    monkeypatch.setattr(graph_module, "new_ann", sparse)
+    monkeypatch.setattr(graph_module, "REINSERT_ROUNDS", 0)
+    monkeypatch.setattr(vectors_module, "_ANN_MERGE", 50)
+    data = _clustered(580, 256, seed=3)
+    for attempt in range(3):
+        folder = tmp_path / f"v{attempt}"
+        index = VectorIndex.open(folder, model="m", dim=256, ann_threshold=100)
+        index.upsert(list(range(1, 501)), data[:500])
+        index.flush()
+        assert index._graph is not None and index._graph.saved
+        orphans = index._graph.orphans.tolist()
+        assert orphans
+        reader = VectorIndex.open(folder, model="m", dim=256, ann_threshold=100)
+        assert reader._graph is not None and reader._graph.orphans.tolist() == orphans
+        pks = list(range(1, 501))
+        for each in (index, reader):
+            assert [each.search(v, 1)[0][0] for v in each.get(pks)] == pks
+            assert [each.search(v, 1, paper=True)[0][0] for v in each.get(pks)] == pks
+        reader._graph.orphans = np.zeros(0, dtype=np.int64)  # the graph alone
+        found = [reader.search(v, 1)[0][0] for v in reader.get(orphans)]
+        assert all(f != o for f, o in zip(found, orphans, strict=True))
+        # A deleted orphan is never an answer.
+        vector = index.get(orphans[:1])[0]
+        index.delete(orphans[:1])
+        assert orphans[0] not in [pk for pk, _ in index.search(vector, 10)]
+        pks.remove(orphans[0])
+        # A fold (20 rows replaced, 60 added): the rows it inserted and the orphans stay
+        # findable. (Inserting can also cut an old row's last link: a fold checks only
+        # these, see Graph.absorb.)
+        index.upsert([*range(21, 41), *range(501, 561)], np.vstack([data[560:], data[500:560]]))
+        index.flush()
+        checked = sorted({*orphans[1:], *range(21, 41), *range(501, 561)})
+        assert [index.search(v, 1)[0][0] for v in index.get(checked)] == checked
+        assert set(index._graph.orphans.tolist()) <= set(pks) | set(checked)
 
 
 def test_papers_as_queries_search_the_mapped_graph_at_their_own_depth(tmp_path: Path) -> None:

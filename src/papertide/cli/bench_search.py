@@ -164,6 +164,11 @@ def _print_figures(backend: str, figures: dict[str, Any]) -> None:
         f"{figures['recall']:.3f} for 3-word queries, {figures['recall_papers']:.3f} for papers"
         + (f" (3-word queries at ef {figures['depth']})" if figures.get("depth") else "")
     )
+    if "orphans" in figures:
+        console.print(
+            f"  HNSW graph: {figures['orphans']:,} vectors no graph search reaches, "
+            "scored exactly beside it"
+        )
     for ef, recall, ms, recall_papers, ms_papers in figures.get("sweep", []):
         console.print(
             f"  ef_search {ef:4}: 3-word queries recall@10 {recall:.3f}, p50 {ms:6.2f} ms; "
@@ -227,6 +232,7 @@ def serve_figures(settings: Settings, count: int) -> dict[str, Any]:
         vectors.set_depth(*kept)
     elif vectors.approximate:  # the local graph: the depth sweep behind auto_ef
         figures["depth"] = vectors.text_depth
+        figures["orphans"] = vectors.orphans
         configured = vectors.ef_search, vectors.ef_search_papers
         sweep((128, 256, 384, 512, 1024))
         vectors.set_depth(*configured)

@@ -163,6 +163,11 @@ class VectorIndex:
         """The HNSW depth a few-word query searches at now (None: searched exactly)."""
         return self._graph.text_ef if self._graph is not None else None
 
+    @property
+    def orphans(self) -> int:
+        """How many vectors the graph holds that no search of it reaches (scored exactly)."""
+        return len(self._graph.orphans) if self._graph is not None else 0
+
     def set_depth(self, ef_search: int | None, ef_papers: int) -> None:
         """Search few-word queries at ``ef_search`` (None: the graph's auto_ef) and papers
         as queries at ``ef_papers`` from now on."""
