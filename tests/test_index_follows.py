@@ -258,6 +258,76 @@ def test_a_new_generation_goes_live_before_its_graph_which_is_built_apart(
     assert reader.search('"Quokka graphs"', mode="bm25").hits[0].paper.title == "Quokka graphs"
 
 
+def test_rows_a_fold_strands_are_found_by_the_graph_thread_and_searched_exactly(
+    settings: Settings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inserting into full neighbour lists can cut an older row's last link, and a fold
+    checks only the rows it inserted. A sparse graph (4 links a node) makes this happen
+    here: after 400 papers and a fold of 200 more, some older papers are found by no
+    search of the graph. The follower's graph thread checks every row apart and saves
+    those as orphans in a new version; then each paper's own vector finds it again, in
+    this process and in another that loads the new version."""
+    from usearch.index import Index
+
+    from papertide.ingest import IngestOptions, ingest_paths
+    from papertide.search import graph as graph_module
+    from papertide.search import vectors as vectors_module
+    from papertide.search.background import IndexFollower
+    from papertide.search.vectors import VectorIndex
+
+    def sparse(dim: int, ef_search: int) -> Index:
+        return Index(
+            ndim=dim,
+            metric="ip",
+            dtype="f16",
+            connectivity=4,
+            expansion_add=4,
+            expansion_search=ef_search,
+        )
+
+    monkeypatch.setattr(graph_module, "new_ann", sparse)
+    monkeypatch.setattr(graph_module, "REINSERT_ROUNDS", 0)
+    monkeypatch.setattr(vectors_module, "_ANN_MERGE", 50)
+    small = settings.model_copy(
+        update={"search": settings.search.model_copy(update={"ann_threshold": 100})}
+    )
+    options = IngestOptions(fmt="arxiv-snapshot")
+    ingest_paths(store, [write_snapshot(tmp_path / "a.jsonl", 400, seed=2)], settings=small)
+    svc = SearchService.open(small, store)
+    other = SearchService.open(small, store)
+    vectors = svc._vector_index()
+    assert isinstance(vectors, VectorIndex) and vectors._graph is not None
+    assert vectors._graph.audited  # a build checks every row
+    more = write_snapshot(tmp_path / "b.jsonl", 600, seed=2)  # 200 new, 400 as before
+    ingest_paths(store, [more], settings=small, options=options)
+    svc.refresh()  # applied and folded into the graph (more than _ANN_MERGE changes)
+    vectors = svc._vector_index()
+    assert isinstance(vectors, VectorIndex) and vectors._graph is not None
+    assert vectors._graph.saved and not vectors._graph.audited
+    pks = [p.pk or 0 for p in store.list_papers(limit=2000)]
+    assert len(pks) == 600
+
+    def unfound(index: VectorIndex) -> list[int]:
+        return [pk for pk in pks if index.search(index.get([pk])[0], 1)[0][0] != pk]
+
+    stranded = unfound(vectors)
+    assert stranded  # the fold left papers no search of the graph finds
+    version = vectors._graph.version
+    assert IndexFollower(svc, interval=60).graph_step() == 0  # no build: the audit
+    vectors = svc._vector_index()
+    assert isinstance(vectors, VectorIndex) and vectors._graph is not None
+    assert vectors._graph.audited and vectors._graph.version == version + 1
+    assert set(stranded) <= set(vectors._graph.orphans.tolist())
+    assert unfound(vectors) == []
+    other.sync()
+    theirs = other._vector_index()
+    assert isinstance(theirs, VectorIndex) and theirs._graph is not None
+    assert theirs._graph.version == version + 1 and unfound(theirs) == []
+    assert svc.audit_graph() == 0  # nothing left to check
+    svc.close()
+    other.close()
+
+
 def test_a_node_building_its_graph_goes_on_applying_the_feed(
     settings: Settings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,6 +10,7 @@ applies the changes, and the others load that commit (SearchService.sync).
 The HNSW graph a generation lacks (a new node, a rebuild) is built by a second thread: that
 takes seconds at 100k vectors and minutes at 1M, and the feed goes on being applied beside
 it, so a paper stored meanwhile is searchable within a round, not once the graph is in.
+The same thread checks a graph that a fold changed for rows no search reaches any more.
 
 A third thread computes the similar lists of the recent papers the feed rounds indexed
 (``similar_precompute_days``) and stores them, so the paper pages the feeds link to read a
@@ -81,8 +82,14 @@ class IndexFollower:
 
     def graph_step(self) -> int:
         """Build the HNSW graph the live generation lacks, if no process is at it (also when
-        a builder died after its swap and left none). Returns 1 when it built one."""
-        return int(self.svc.build_graph(wait=False)) if self.svc.ready else 0
+        a builder died after its swap and left none), else check a graph a fold changed for
+        rows no search reaches (SearchService.audit_graph). Returns 1 when it built one."""
+        if not self.svc.ready:
+            return 0
+        if self.svc.build_graph(wait=False):
+            return 1
+        self.svc.audit_graph(wait=False)
+        return 0
 
     def _want_similar(self, indexed: list[int]) -> None:
         """Queue those of ``indexed`` dated within ``search.similar_precompute_days`` of the

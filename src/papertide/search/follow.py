@@ -159,6 +159,46 @@ class FollowMixin:
         log.info("search index: HNSW graph of %d vectors built and saved", len(fresh))
         return True
 
+    def audit_graph(self, *, wait: bool = True) -> int:
+        """Check every row of the live generation's saved HNSW graph for a path to it, when
+        a fold inserted rows since the last check, and save those none reaches as its
+        orphans (scored exactly on every search). The check runs on a mapping of its own,
+        holding no folder lock (minutes at 1M vectors, on one core); the orphans are then
+        adopted under the lock, unless the graph changed meanwhile (the next round checks
+        the new one). Returns how many orphans it added."""
+        live = self.live
+        vectors = self._vector_index() if live is not None else None
+        if live is None or not isinstance(vectors, VectorIndex) or not vectors.audit_wanted():
+            return 0
+        with self.root.build_lock(wait=wait) as held:
+            if not held:
+                return 0
+            with self.guard.reading():
+                rows = vectors.graph_rows()
+            found = vectors.stranded_apart(rows)
+            if found is None:
+                return 0
+            version, stranded = found
+            with self.root.lock():
+                self._catch_up_files()
+                current = self.live
+                if current is None or current.name != live.name:
+                    return 0
+                fresh = current.open_vectors(self.embedder.dim)
+                assert isinstance(fresh, VectorIndex)
+                with self._guarding(current):
+                    if not fresh.adopt_orphans(version, stranded):
+                        return 0
+                    current.commit()  # other processes load the new version
+                self._stamp = self.root.stamp()
+        if len(stranded):
+            log.info(
+                "search index: %d vectors no HNSW search reached after a fold, now searched "
+                "exactly beside the graph",
+                len(stranded),
+            )
+        return len(stranded)
+
     def remove(self, pks: list[int]) -> None:
         """Drop papers (by pk) from the live indexes (they stay out until they change)."""
         with self.root.lock():

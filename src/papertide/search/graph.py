@@ -10,7 +10,7 @@ new version once enough rows changed (``absorb`` then ``save``); the files of a 
 never rewritten, and ``ann.json`` names the current one (replaced atomically, written last),
 so a process that maps an older version keeps reading it as it was.
 
-Files: ``ann.json`` {"version", "covered", "rows_file"}; ``ann-<version>.usearch`` (the
+Files: ``ann.json`` {"version", "covered", "rows_file", "audited"}; ``ann-<version>.usearch`` (the
 graph), ``ann-<version>.keys`` (its pks, sorted int64), ``ann-<version>.center`` (float32),
 ``ann-<version>.orphans`` (the pks it holds that no search reaches, sorted int64: see _add).
 ``rows_file`` is the token in ``rows.epoch`` when the graph was saved: the vector folder
@@ -67,6 +67,9 @@ class Graph:
         # and their vectors as the graph holds them (float32, centred; read on first use).
         self.orphans: Keys = np.zeros(0, dtype=np.int64)
         self._orphan_rows: Vectors | None = None
+        # Whether every row was checked for a path to it since the last insertion (a build
+        # checks every row; a fold only the rows it inserted: see absorb and stranded).
+        self.audited = True
         self.version = 0
         self.saved = False  # whether ``ann`` is a view of this version's saved file
         self.rows_token = ""  # the rows' epoch it was built or saved for
@@ -108,6 +111,8 @@ class Graph:
                 return None
             graph = cls(folder, dim=dim, ef_search=ef_search, ef_papers=ef_papers)
             graph.version, graph.covered = int(meta["version"]), int(meta["covered"])
+            graph.audited = bool(meta.get("audited", False))
+            graph.rows_token = meta["rows_file"]
             graph.center = np.fromfile(graph._path("center"), dtype=np.float32)
             graph.keys = np.fromfile(graph._path("keys"), dtype=np.int64)
             if graph._path("orphans").exists():  # versions saved before orphans had none
@@ -132,8 +137,9 @@ class Graph:
         The rows inserted and the orphans are checked again; older rows are not. Inserting
         into full neighbour lists can cut an older row's last link (on generated clustered
         vectors, a 20k fold into 100k stranded 191 old rows), and checking every row costs
-        about 20 s per 100k, too long under the write lock that a fold holds. A rebuild
-        (`papertide reindex`) checks every row."""
+        about 20 s per 100k, too long under the write lock that a fold holds: the graph is
+        saved unaudited, and a serving process's graph thread checks every row of the saved
+        version apart (``stranded``), then saves those found as orphans (``add_orphans``)."""
         if self.saved:  # a view cannot change: load a private copy of it
             ann = new_ann(self.dim, self._base_ef)
             ann.load(str(self._path("usearch")))
@@ -142,11 +148,13 @@ class Graph:
         if self.stale:
             self.ann.remove(sorted(self.stale))
         kept = self.orphans[~np.isin(self.orphans, list(self.stale))]
-        lost = self._add(keys, vectors, self.delta_rows(keys))
+        delta = self.delta_rows(keys)
+        lost = self._add(keys, vectors, delta)
         if len(kept):  # new links may reach an orphan now
             held = self.vectors(kept).astype(np.float16)
             kept = kept[self._unreached(kept, held, np.arange(len(kept)), self.text_ef)]
         self.orphans, self._orphan_rows = np.union1d(kept, lost), None
+        self.audited = self.audited and not len(delta)
         self.covered = len(keys)
         self.keys = np.sort(keys[keys != DEAD])
         self.stale = set()
@@ -160,18 +168,50 @@ class Graph:
         self.keys.tofile(self._path("keys"))
         self.center.tofile(self._path("center"))
         self.orphans.tofile(self._path("orphans"))
+        self._name_version()
+        self._map()
+
+    def add_orphans(self, pks: Keys) -> None:
+        """Record ``pks`` (found by ``stranded`` on this saved version) as orphans and save
+        the graph as a new version: its links are unchanged, so the graph's files are
+        hard-linked under the new version's names and only the orphans are written."""
+        assert self.saved
+        old = self.version
+        self.version = _current_version(self.folder) + 1
+        for kind in ("usearch", "keys", "center"):
+            os.link(self.folder / f"ann-{old:06d}.{kind}", self._path(kind))
+        self.orphans = np.union1d(self.orphans, pks)
+        self._orphan_rows = None
+        self.orphans.tofile(self._path("orphans"))
+        self.audited = True
+        self._name_version()
+
+    def _name_version(self) -> None:
+        """Name this version in ann.json (atomically, last) and remove the files of the
+        others (a process that maps one keeps its inode)."""
         meta = {
             "version": self.version,
             "covered": self.covered,
             "rows_file": rows_token(self.folder),
+            "audited": self.audited,
         }
         temporary = self.folder / "ann.json.tmp"
         temporary.write_text(json.dumps(meta))
         temporary.replace(self.folder / "ann.json")
-        self._map()
         for path in self.folder.glob("ann-*.*"):  # mapped elsewhere: the inode lives on
             if not path.name.startswith(f"ann-{self.version:06d}."):
                 path.unlink(missing_ok=True)
+
+    def stranded(self, keys: Keys, vectors: npt.NDArray[np.float16]) -> Keys:
+        """The pks of live rows the graph holds that no search of it reaches and that are
+        not orphans yet (sorted), checked on one thread: at 1M rows, minutes, beside a
+        serving process (call it on a graph of one's own, loaded apart: the check sets
+        the depth of its searches)."""
+        rows = np.flatnonzero(keys[: self.covered] != DEAD)
+        lost = rows
+        for ef in (4, 16, 64, self.text_ef):
+            lost = self._unreached(keys, vectors, lost, ef, threads=1)
+        return np.setdiff1d(keys[lost], self.orphans)
 
     # Bookkeeping and search ---------------------------------------------------------------
 
@@ -300,7 +340,13 @@ class Graph:
         return np.sort(keys[lost])
 
     def _unreached(
-        self, keys: Keys, vectors: npt.NDArray[np.float16], rows: npt.NDArray[Any], ef: int
+        self,
+        keys: Keys,
+        vectors: npt.NDArray[np.float16],
+        rows: npt.NDArray[Any],
+        ef: int,
+        *,
+        threads: int = 0,
     ) -> npt.NDArray[Any]:
         """The rows whose own vector, searched at depth ``ef``, does not find them (ties of
         equal vectors count as found)."""
@@ -313,7 +359,7 @@ class Graph:
             for start in range(0, len(rows), 50_000):
                 chunk = rows[start : start + 50_000]
                 query = vectors[chunk].astype(np.float32)
-                found = self.ann.search(query, count, threads=0)
+                found = self.ann.search(query, count, threads=threads)
                 found_keys = found.keys.reshape(len(chunk), -1)  # one query: a flat answer
                 distances = found.distances.reshape(len(chunk), -1)
                 hit = (found_keys == keys[chunk].astype(np.uint64)[:, None]).any(axis=1)

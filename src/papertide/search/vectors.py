@@ -237,6 +237,36 @@ class VectorIndex:
         self._graph, self._delta = graph, None
         return True
 
+    def audit_wanted(self) -> bool:
+        """Whether the saved graph was folded into since every row was last checked for a
+        path to it (see Graph.absorb)."""
+        graph = self._graph
+        return graph is not None and graph.saved and not graph.audited
+
+    def stranded_apart(self, rows: GraphRows) -> tuple[int, Keys] | None:
+        """The saved graph's version and the pks of ``rows`` that no search of it reaches
+        (beyond its orphans), checked on a mapping of its own, so no lock need be held;
+        hand them to ``adopt_orphans`` afterwards. None when there is no saved graph."""
+        graph = Graph.load(
+            self.folder,
+            rows.keys,
+            dim=self.dim,
+            ef_search=self.ef_search,
+            ef_papers=self.ef_search_papers,
+        )
+        if graph is None or graph.rows_token != rows.token:
+            return None
+        return graph.version, graph.stranded(rows.keys, rows.vectors)
+
+    def adopt_orphans(self, version: int, pks: Keys) -> bool:
+        """Record the rows ``stranded_apart`` found as the graph's orphans, saved as a new
+        version (the links unchanged); False when the graph changed meanwhile."""
+        graph = self._graph
+        if graph is None or not graph.saved or graph.version != version:
+            return False
+        graph.add_orphans(pks)
+        return True
+
     def delete(self, pks: list[int]) -> None:
         """Forget the vectors of ``pks`` (unknown pks are ignored)."""
         rows = self._row.pop(np.unique(np.asarray(pks, dtype=np.int64)))
