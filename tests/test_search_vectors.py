@@ -301,6 +301,32 @@ def test_vectors_no_graph_search_reaches_are_scored_exactly_beside_it(
         assert set(index._graph.orphans.tolist()) <= set(pks) | set(checked)
 
 
+def test_a_save_never_writes_into_a_file_left_hard_linked_by_an_interrupted_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new version made by add_orphans hard-links the graph's files; a process killed
+    after the links and before ann.json leaves them named as the next version. The next
+    save must not write into them: they are the live version's files, which readers map."""
+    monkeypatch.setattr(vectors_module, "_ANN_MERGE", 50)
+    data = _clustered(700, 64, seed=4)
+    folder = tmp_path / "v"
+    index = VectorIndex.open(folder, model="m", dim=64, ann_threshold=100)
+    index.upsert(list(range(1, 601)), data[:600])
+    index.flush()
+    live = folder / "ann-000001.usearch"
+    before = live.read_bytes()
+    os.link(live, tmp_path / "kept")  # the live version's inode, as a reader's mapping
+    for kind in ("usearch", "keys", "center"):  # an interrupted add_orphans
+        os.link(folder / f"ann-000001.{kind}", folder / f"ann-000002.{kind}")
+    index.upsert(list(range(601, 701)), data[600:])
+    index.flush()  # a fold: saved as version 2
+    assert json.loads((folder / "ann.json").read_text())["version"] == 2
+    assert (tmp_path / "kept").read_bytes() == before
+    reader = VectorIndex.open(folder, model="m", dim=64, ann_threshold=100)
+    pks = list(range(1, 701))
+    assert [reader.search(v, 1)[0][0] for v in reader.get(pks)] == pks
+
+
 def test_papers_as_queries_search_the_mapped_graph_at_their_own_depth(tmp_path: Path) -> None:
     data = _clustered(3000, 64, seed=1)
     writer = VectorIndex.open(

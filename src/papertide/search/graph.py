@@ -162,8 +162,7 @@ class Graph:
     def save(self) -> None:
         """Write this graph as a new version, name it in ann.json, and map it read-only
         (the in-memory copy is let go). Versions no process names any more are removed."""
-        old = _current_version(self.folder)
-        self.version = old + 1
+        self.version = self._next_version()
         self.ann.save(str(self._path("usearch")))
         self.keys.tofile(self._path("keys"))
         self.center.tofile(self._path("center"))
@@ -177,7 +176,7 @@ class Graph:
         hard-linked under the new version's names and only the orphans are written."""
         assert self.saved
         old = self.version
-        self.version = _current_version(self.folder) + 1
+        self.version = self._next_version()
         for kind in ("usearch", "keys", "center"):
             os.link(self.folder / f"ann-{old:06d}.{kind}", self._path(kind))
         self.orphans = np.union1d(self.orphans, pks)
@@ -185,6 +184,15 @@ class Graph:
         self.orphans.tofile(self._path("orphans"))
         self.audited = True
         self._name_version()
+
+    def _next_version(self) -> int:
+        """The number of the version about to be written, with any files of it that a save
+        cut short left unlinked first: writing into one would truncate the file it may be
+        hard-linked to (a version that add_orphans made), which other processes map."""
+        version = _current_version(self.folder) + 1
+        for path in self.folder.glob(f"ann-{version:06d}.*"):
+            path.unlink()
+        return version
 
     def _name_version(self) -> None:
         """Name this version in ann.json (atomically, last) and remove the files of the
