@@ -246,7 +246,8 @@ class VectorIndex:
     def stranded_apart(self, rows: GraphRows) -> tuple[int, Keys] | None:
         """The saved graph's version and the pks of ``rows`` that no search of it reaches
         (beyond its orphans), checked on a mapping of its own, so no lock need be held;
-        hand them to ``adopt_orphans`` afterwards. None when there is no saved graph."""
+        hand them to ``adopt_orphans`` afterwards. None when the saved graph (the newest:
+        another process may have checked it already) needs no check."""
         graph = Graph.load(
             self.folder,
             rows.keys,
@@ -254,7 +255,7 @@ class VectorIndex:
             ef_search=self.ef_search,
             ef_papers=self.ef_search_papers,
         )
-        if graph is None or graph.rows_token != rows.token:
+        if graph is None or graph.audited or graph.rows_token != rows.token:
             return None
         return graph.version, graph.stranded(rows.keys, rows.vectors)
 
