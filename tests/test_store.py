@@ -170,3 +170,44 @@ def test_a_similar_list_from_a_staler_index_never_replaces_a_fresher_one(
         conn.execute(delete(papers).where(papers.c.pk == pk))
     assert not save([(other, 0.3, ["gone"])], position=20)
     assert any_store.similar_list(pk) is None
+
+
+def test_every_paper_reader_returns_the_papers_external_ids(
+    any_store: Store, any_settings: Settings, tmp_path: Path
+) -> None:
+    """External ids come with each paper's row (one query): a paper with two namespaces,
+    one with one and one with none read back the same through every reader."""
+    corpus = tmp_path / "scifact-dev" / "corpus.jsonl"
+    corpus.parent.mkdir()
+    corpus.write_text(
+        '{"_id": "d1", "title": "Alpha trials", "text": "Alpha."}\n'
+        '{"_id": "d2", "title": "Beta trials", "text": "Beta."}\n'
+    )
+    ingest_paths(any_store, [corpus], settings=any_settings)
+    other = tmp_path / "nfcorpus" / "corpus.jsonl"
+    other.parent.mkdir()
+    other.write_text('{"_id": "n1", "title": "Alpha trials", "text": "Alpha."}\n')
+    ingest_paths(any_store, [other], settings=any_settings)  # merged into Alpha
+    snapshot = tmp_path / "one.jsonl"
+    snapshot.write_text('{"title": "Gamma trials", "abstract": "Gamma.", "authors": ["A. B"]}\n')
+    ingest_paths(any_store, [snapshot], settings=any_settings)
+    want = {
+        "Alpha trials": {"scifact-dev": "d1", "nfcorpus": "n1"},
+        "Beta trials": {"scifact-dev": "d2"},
+        "Gamma trials": {},
+    }
+    listed = any_store.list_papers(limit=10)
+    assert {p.title: p.external_ids for p in listed} == want
+    pks = [p.pk or 0 for p in listed]
+    ids = [p.id or "" for p in listed]
+    readers = {
+        "papers_by_pk": any_store.papers_by_pk(pks),
+        "papers_by_id": any_store.papers_by_id(ids),
+        "get_paper": [any_store.get_paper(i) for i in ids],
+        "iter_papers": [p for batch in any_store.iter_papers(batch=2) for p in batch],
+        "iter_modified": [p for batch in any_store.iter_modified(batch=2) for _, p in batch],
+    }
+    for name, found in readers.items():
+        assert {p.title: p.external_ids for p in found if p} == want, name
+    with any_store.write() as ws:
+        assert {p.title: p.external_ids for p in ws.load(pks)} == want

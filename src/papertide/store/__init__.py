@@ -32,7 +32,7 @@ from papertide.store.collections import CollectionError, CollectionMixin
 from papertide.store.comments import CommentError, CommentMixin
 from papertide.store.community import CommunityMixin, NameTaken
 from papertide.store.embeddings import EmbeddingMixin, StoredEmbedding
-from papertide.store.feeds import FeedMixin, with_external_ids
+from papertide.store.feeds import FeedMixin, select_papers, to_papers
 from papertide.store.files import private_dir, private_file
 from papertide.store.schema import ingest_runs, listing_items, listings, papers
 from papertide.store.similar import SimilarMixin
@@ -171,20 +171,19 @@ class Store(
         if parsed:
             conditions.append(papers.c.arxiv_id == parsed[0])
         with self._read() as conn:
-            rows = conn.execute(select(papers).where(or_(*conditions)).limit(1)).mappings()
-            found = with_external_ids(conn, list(rows))
+            rows = conn.execute(select_papers().where(or_(*conditions)).limit(1)).mappings()
+            found = to_papers(rows)
             return found[0] if found else None
 
     def list_papers(
         self, *, day: date | None = None, limit: int = 50, offset: int = 0
     ) -> list[Paper]:
         """Papers filed under ``day`` (or all), newest day first, then in arrival order."""
-        query = select(papers).order_by(papers.c.day.desc(), papers.c.pk)
+        query = select_papers().order_by(papers.c.day.desc(), papers.c.pk)
         if day is not None:
             query = query.where(papers.c.day == day)
         with self._read() as conn:
-            rows = conn.execute(query.limit(limit).offset(offset)).mappings()
-            return with_external_ids(conn, list(rows))
+            return to_papers(conn.execute(query.limit(limit).offset(offset)).mappings())
 
     def iter_modified(
         self, since: datetime | None = None, *, batch: int = 5000
@@ -195,7 +194,7 @@ class Store(
         """
         last: tuple[datetime, int] | None = None
         while True:
-            query = select(papers).order_by(papers.c.modified, papers.c.pk).limit(batch)
+            query = select_papers().order_by(papers.c.modified, papers.c.pk).limit(batch)
             if since is not None:
                 query = query.where(papers.c.modified > since)
             if last is not None:
@@ -207,7 +206,7 @@ class Store(
                 )
             with self._read() as conn:
                 rows = list(conn.execute(query).mappings())
-                found = with_external_ids(conn, rows)
+                found = to_papers(rows)
             if not rows:
                 return
             yield [(row["modified"], paper) for row, paper in zip(rows, found, strict=True)]
@@ -217,9 +216,9 @@ class Store(
         """Every stored paper with a pk above ``after_pk``, in pk order, in batches (keyset
         paging: a full pass over millions of rows stays cheap, and can resume)."""
         while True:
-            query = select(papers).where(papers.c.pk > after_pk).order_by(papers.c.pk).limit(batch)
+            query = select_papers().where(papers.c.pk > after_pk).order_by(papers.c.pk).limit(batch)
             with self._read() as conn:
-                found = with_external_ids(conn, list(conn.execute(query).mappings()))
+                found = to_papers(conn.execute(query).mappings())
             if not found:
                 return
             found.sort(key=lambda p: p.pk or 0)
@@ -249,12 +248,12 @@ class Store(
             result = []
             for listing in list(found):
                 rows = conn.execute(
-                    select(papers)
+                    select_papers()
                     .join(listing_items, listing_items.c.paper_pk == papers.c.pk)
                     .where(listing_items.c.listing_pk == listing["pk"])
                     .order_by(listing_items.c.position)
                 ).mappings()
-                members = with_external_ids(conn, list(rows))
+                members = to_papers(rows)
                 result.append((listing["listed_on"], members[0], members[1:]))
             return result
 

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, or_, select, text, update
 
 from papertide.models import ImportReport, Paper
-from papertide.store.rows import paper_to_row, row_to_paper
+from papertide.store.feeds import select_papers, to_papers
+from papertide.store.rows import paper_to_row
 from papertide.store.schema import (
     external_ids,
     ingest_runs,
@@ -106,12 +107,7 @@ class WriteSession:
         keys = list(pks)
         if not keys:
             return []
-        ext: dict[int, dict[str, str]] = defaultdict(dict)
-        query = select(external_ids).where(external_ids.c.paper_pk.in_(keys))
-        for row in self.conn.execute(query).mappings():
-            ext[row["paper_pk"]][row["namespace"]] = row["value"]
-        rows = self.conn.execute(select(papers).where(papers.c.pk.in_(keys))).mappings()
-        return [row_to_paper(row, ext[row["pk"]]) for row in rows]
+        return to_papers(self.conn.execute(select_papers().where(papers.c.pk.in_(keys))).mappings())
 
     def insert_papers(self, new: list[Paper]) -> None:
         """Insert new papers; sets each one's pk.
