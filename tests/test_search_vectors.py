@@ -248,7 +248,7 @@ def test_every_vector_is_reachable_in_the_graph_built_on_every_core(
 def test_vectors_no_graph_search_reaches_are_scored_exactly_beside_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Rows the graph strands even after being inserted again (a 1M build kept 4,005) are
+    """Rows the graph strands even after being inserted again (a 1M build kept 542) are
     its orphans: saved with it and scored exactly on every search, in the writer, in a
     reader of the saved graph and after a fold. A sparse graph (4 links a node, no second
     insertion) strands 5-16 of these 500 rows a build, on one core or two: real unreachable
@@ -325,6 +325,28 @@ def test_a_save_never_writes_into_a_file_left_hard_linked_by_an_interrupted_one(
     reader = VectorIndex.open(folder, model="m", dim=64, ann_threshold=100)
     pks = list(range(1, 701))
     assert [reader.search(v, 1)[0][0] for v in reader.get(pks)] == pks
+
+
+def test_a_build_checks_its_rows_at_the_depth_its_searches_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reachability check's last pass runs at the graph's own search depth, which
+    grows with its size: checked at the floor (256) instead of 1024, a 1M build counted
+    4,005 rows as unreached where a check at full depth finds 542."""
+    depths: list[int] = []
+    check = graph_module.Graph._unreached
+
+    def recorded(self: graph_module.Graph, *args: object, **kw: object) -> object:
+        depths.append(int(args[3]))  # type: ignore[call-overload]
+        return check(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(graph_module.Graph, "_unreached", recorded)
+    rows = 70_000  # the first size whose depth is above the floor of 256
+    data = _clustered(rows, 16, seed=6).astype(np.float16)
+    keys = np.arange(1, rows + 1, dtype=np.int64)
+    graph = graph_module.Graph.build(tmp_path, keys, data, ef_search=None, ef_papers=64)
+    assert auto_ef(rows) > graph_module.AUTO_EF_FLOOR
+    assert max(depths) == graph.text_ef == auto_ef(rows)
 
 
 def test_papers_as_queries_search_the_mapped_graph_at_their_own_depth(tmp_path: Path) -> None:
