@@ -4,6 +4,7 @@ random points, and afterwards every stored paper is searchable."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -267,24 +268,13 @@ def test_rows_a_fold_strands_are_found_by_the_graph_thread_and_searched_exactly(
     search of the graph. The follower's graph thread checks every row apart and saves
     those as orphans in a new version; then each paper's own vector finds it again, in
     this process and in another that loads the new version."""
-    from usearch.index import Index
-
     from papertide.ingest import IngestOptions, ingest_paths
     from papertide.search import graph as graph_module
     from papertide.search import vectors as vectors_module
     from papertide.search.background import IndexFollower
     from papertide.search.vectors import VectorIndex
 
-    def sparse(dim: int, ef_search: int) -> Index:
-        return Index(
-            ndim=dim,
-            metric="ip",
-            dtype="f16",
-            connectivity=4,
-            expansion_add=4,
-            expansion_search=ef_search,
-        )
-
+    sparse = functools.partial(graph_module.new_ann, connectivity=4, expansion_add=4)
     monkeypatch.setattr(graph_module, "new_ann", sparse)
     monkeypatch.setattr(graph_module, "REINSERT_ROUNDS", 0)
     monkeypatch.setattr(vectors_module, "_ANN_MERGE", 50)

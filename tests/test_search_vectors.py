@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -253,18 +254,7 @@ def test_vectors_no_graph_search_reaches_are_scored_exactly_beside_it(
     reader of the saved graph and after a fold. A sparse graph (4 links a node, no second
     insertion) strands 5-16 of these 500 rows a build, on one core or two: real unreachable
     nodes, which the graph alone does not find."""
-    from usearch.index import Index
-
-    def sparse(dim: int, ef_search: int) -> Index:
-        return Index(
-            ndim=dim,
-            metric="ip",
-            dtype="f16",
-            connectivity=4,
-            expansion_add=4,
-            expansion_search=ef_search,
-        )
-
+    sparse = functools.partial(graph_module.new_ann, connectivity=4, expansion_add=4)
     monkeypatch.setattr(graph_module, "new_ann", sparse)
     monkeypatch.setattr(graph_module, "REINSERT_ROUNDS", 0)
     monkeypatch.setattr(vectors_module, "_ANN_MERGE", 50)

@@ -401,7 +401,7 @@ def remove_graph(folder: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def new_ann(dim: int, ef_search: int) -> Any:
+def new_ann(dim: int, ef_search: int, *, connectivity: int = 32, expansion_add: int = 48) -> Any:
     """An empty HNSW index: inner product (of centred vectors), half precision, M=32, ef 48
     on insert.
 
@@ -422,8 +422,8 @@ def new_ann(dim: int, ef_search: int) -> Any:
         ndim=dim,
         metric="ip",
         dtype="f16",
-        connectivity=32,
-        expansion_add=48,
+        connectivity=connectivity,
+        expansion_add=expansion_add,
         expansion_search=ef_search,
     )
 
