@@ -339,6 +339,76 @@ def test_a_build_checks_its_rows_at_the_depth_its_searches_use(
     assert max(depths) == graph.text_ef == auto_ef(rows)
 
 
+_AUDIT_KILLED = """
+import sys, time
+from pathlib import Path
+from papertide.search import graph as graph_module
+from papertide.search.vectors import VectorIndex
+
+index = VectorIndex.open(Path(sys.argv[1]), model="m", dim=64, ann_threshold=100)
+name_version = graph_module.Graph._name_version
+
+def stalled(self):  # the new version's files are written; ann.json names the old one
+    print("written", flush=True)
+    time.sleep(60)
+    name_version(self)
+
+graph_module.Graph._name_version = stalled
+found = index.stranded_apart(index.graph_rows())
+assert found is not None
+index.adopt_orphans(*found)
+"""
+
+
+def test_an_audit_killed_while_saving_its_version_leaves_the_graph_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process checking a folded graph is killed with SIGKILL after writing the new
+    version's files (hard links to the live ones) and before naming it in ann.json: the
+    folder still serves the old version, whole; the next audit and the next fold succeed,
+    and every row stays findable."""
+    monkeypatch.setattr(vectors_module, "_ANN_MERGE", 50)
+    data = _clustered(800, 64, seed=7)
+    folder = tmp_path / "v"
+    index = VectorIndex.open(folder, model="m", dim=64, ann_threshold=100)
+    index.upsert(list(range(1, 601)), data[:600])
+    index.flush()
+    index.upsert(list(range(601, 701)), data[600:700])
+    index.flush()  # a fold: saved unaudited as version 2
+    assert index.audit_wanted()
+    live = folder / "ann-000002.usearch"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _AUDIT_KILLED, str(folder)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert child.stdout is not None and child.stdout.readline().strip() == "written"
+    assert (folder / "ann-000003.usearch").is_file()  # the links, not yet named
+    child.kill()
+    assert child.wait(30) == -9
+    assert json.loads((folder / "ann.json").read_text())["version"] == 2
+    pks = list(range(1, 701))
+    reader = VectorIndex.open(folder, model="m", dim=64, ann_threshold=100)
+    assert reader.audit_wanted()
+    assert [reader.search(v, 1)[0][0] for v in reader.get(pks)] == pks
+    found = reader.stranded_apart(reader.graph_rows())
+    assert found is not None and reader.adopt_orphans(*found)
+    assert not reader.audit_wanted()
+    assert json.loads((folder / "ann.json").read_text())["version"] == 3
+    # The next writer (which, under the folder lock, loads what another process committed
+    # before it writes: search/follow.py) folds over it all.
+    index = VectorIndex.open(folder, model="m", dim=64, ann_threshold=100)
+    index.upsert(list(range(701, 801)), data[700:])
+    index.flush()
+    assert json.loads((folder / "ann.json").read_text())["version"] == 4
+    assert not live.exists()  # the old names are gone; a process mapping them keeps the inode
+    pks = list(range(1, 801))
+    after = VectorIndex.open(folder, model="m", dim=64, ann_threshold=100)
+    assert [after.search(v, 1)[0][0] for v in after.get(pks)] == pks
+    assert [reader.search(v, 1)[0][0] for v in reader.get(pks[:700])] == pks[:700]
+
+
 def test_papers_as_queries_search_the_mapped_graph_at_their_own_depth(tmp_path: Path) -> None:
     data = _clustered(3000, 64, seed=1)
     writer = VectorIndex.open(
