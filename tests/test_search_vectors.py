@@ -291,6 +291,14 @@ def test_vectors_no_graph_search_reaches_are_scored_exactly_beside_it(
         assert set(index._graph.orphans.tolist()) <= set(pks) | set(checked)
 
 
+def _saved_index(folder: Path, data: np.ndarray, rows: int) -> VectorIndex:
+    """An index of the first ``rows`` of ``data`` (pks 1 to rows), its graph saved."""
+    index = VectorIndex.open(folder, model="m", dim=data.shape[1], ann_threshold=100)
+    index.upsert(list(range(1, rows + 1)), data[:rows])
+    index.flush()
+    return index
+
+
 def test_a_save_never_writes_into_a_file_left_hard_linked_by_an_interrupted_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -300,9 +308,7 @@ def test_a_save_never_writes_into_a_file_left_hard_linked_by_an_interrupted_one(
     monkeypatch.setattr(vectors_module, "_ANN_MERGE", 50)
     data = _clustered(700, 64, seed=4)
     folder = tmp_path / "v"
-    index = VectorIndex.open(folder, model="m", dim=64, ann_threshold=100)
-    index.upsert(list(range(1, 601)), data[:600])
-    index.flush()
+    index = _saved_index(folder, data, 600)
     live = folder / "ann-000001.usearch"
     before = live.read_bytes()
     os.link(live, tmp_path / "kept")  # the live version's inode, as a reader's mapping
@@ -370,9 +376,7 @@ def test_an_audit_killed_while_saving_its_version_leaves_the_graph_as_it_was(
     monkeypatch.setattr(vectors_module, "_ANN_MERGE", 50)
     data = _clustered(800, 64, seed=7)
     folder = tmp_path / "v"
-    index = VectorIndex.open(folder, model="m", dim=64, ann_threshold=100)
-    index.upsert(list(range(1, 601)), data[:600])
-    index.flush()
+    index = _saved_index(folder, data, 600)
     index.upsert(list(range(601, 701)), data[600:700])
     index.flush()  # a fold: saved unaudited as version 2
     assert index.audit_wanted()
