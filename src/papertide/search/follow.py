@@ -144,19 +144,9 @@ class FollowMixin:
             with self.guard.reading():
                 rows = vectors.graph_rows()
             graph = vectors.build_graph_apart(rows)
-            with self.root.lock():
-                self._catch_up_files()
-                current = self.live
-                if current is None or current.name != live.name:
-                    return False  # swapped for a new generation meanwhile: it builds its own
-                fresh = current.open_vectors(self.embedder.dim)
-                assert isinstance(fresh, VectorIndex)
-                with self._guarding(current):
-                    if not fresh.attach_graph(graph):
-                        return False
-                    current.commit()
-                self._stamp = self.root.stamp()  # our own commit: nothing to reload
-        log.info("search index: HNSW graph of %d vectors built and saved", len(fresh))
+            if not self._commit_to_live(live, lambda fresh: fresh.attach_graph(graph)):
+                return False
+        log.info("search index: HNSW graph of %d vectors built and saved", len(graph.keys))
         return True
 
     def audit_graph(self, *, wait: bool = True) -> int:
@@ -179,18 +169,8 @@ class FollowMixin:
             if found is None:
                 return 0
             version, stranded = found
-            with self.root.lock():
-                self._catch_up_files()
-                current = self.live
-                if current is None or current.name != live.name:
-                    return 0
-                fresh = current.open_vectors(self.embedder.dim)
-                assert isinstance(fresh, VectorIndex)
-                with self._guarding(current):
-                    if not fresh.adopt_orphans(version, stranded):
-                        return 0
-                    current.commit()  # other processes load the new version
-                self._stamp = self.root.stamp()
+            if not self._commit_to_live(live, lambda fresh: fresh.adopt_orphans(version, stranded)):
+                return 0
         if len(stranded):
             log.info(
                 "search index: %d vectors no HNSW search reached after a fold, now searched "
@@ -198,6 +178,25 @@ class FollowMixin:
                 len(stranded),
             )
         return len(stranded)
+
+    def _commit_to_live(self, live: Generation, change: Callable[[VectorIndex], bool]) -> bool:
+        """Under the folder lock, give the vectors of ``live`` what was made apart from it
+        (``change``: a graph, orphans) and commit, so that every process loads it. False
+        when ``live`` was swapped for a new generation meanwhile (which makes its own) or
+        ``change`` declines (the vectors moved on under it)."""
+        with self.root.lock():
+            self._catch_up_files()
+            current = self.live
+            if current is None or current.name != live.name:
+                return False
+            fresh = current.open_vectors(self.embedder.dim)
+            assert isinstance(fresh, VectorIndex)
+            with self._guarding(current):
+                if not change(fresh):
+                    return False
+                current.commit()
+            self._stamp = self.root.stamp()  # our own commit: nothing to reload
+        return True
 
     def remove(self, pks: list[int]) -> None:
         """Drop papers (by pk) from the live indexes (they stay out until they change)."""
