@@ -216,9 +216,7 @@ class Graph:
         serving process (call it on a graph of one's own, loaded apart: the check sets
         the depth of its searches)."""
         rows = np.flatnonzero(keys[: self.covered] != DEAD)
-        lost = rows
-        for ef in (4, 16, 64, self.text_ef):
-            lost = self._unreached(keys, vectors, lost, ef, threads=1)
+        lost = self._unreached_deep(keys, vectors, rows, threads=1)
         return np.setdiff1d(keys[lost], self.orphans)
 
     # Bookkeeping and search ---------------------------------------------------------------
@@ -250,8 +248,12 @@ class Graph:
 
     def vectors(self, pks: Keys) -> Vectors:
         """The vectors of ``pks``, each held by the graph (live and not stale), as float32."""
+        return self._centred(pks) + self.center
+
+    def _centred(self, pks: Keys) -> Vectors:
+        """The rows of ``pks`` as the graph holds them (less the center), as float32."""
         # Given an array of keys, usearch answers with a tuple of rows, one for each.
-        return np.vstack(self.ann.get(pks.astype(np.uint64), dtype=np.float32)) + self.center
+        return np.vstack(self.ann.get(pks.astype(np.uint64), dtype=np.float32))
 
     @property
     def text_ef(self) -> int:
@@ -303,7 +305,7 @@ class Graph:
     ) -> list[tuple[int, float]]:
         """``hits`` and the ``want`` nearest orphans by exact cosine, best first."""
         if self._orphan_rows is None:
-            self._orphan_rows = self.vectors(self.orphans) - self.center
+            self._orphan_rows = self._centred(self.orphans)
         scores = self._orphan_rows @ query + shift
         seen = {pk for pk, _ in hits}
         best = np.argsort(-scores)[: want + len(self.stale)]
@@ -330,9 +332,7 @@ class Graph:
             chunk = rows[start : start + 50_000]
             centred = vectors[chunk].astype(np.float32) - self.center
             self.ann.add(keys[chunk].astype(np.uint64), centred, threads=0)
-        lost = rows
-        for ef in (4, 16, 64, self.text_ef):  # most are found at once, the rest looked for deeper
-            lost = self._unreached(keys, vectors, lost, ef)
+        lost = self._unreached_deep(keys, vectors, rows)
         for _ in range(REINSERT_ROUNDS):
             if not len(lost):
                 break
@@ -346,6 +346,20 @@ class Graph:
                 len(lost),
             )
         return np.sort(keys[lost])
+
+    def _unreached_deep(
+        self,
+        keys: Keys,
+        vectors: npt.NDArray[np.float16],
+        rows: npt.NDArray[Any],
+        *,
+        threads: int = 0,
+    ) -> npt.NDArray[Any]:
+        """The rows that no search reaches up to the full depth: most are found at once,
+        the rest looked for deeper (ef 4, 16, 64, then the graph's own depth)."""
+        for ef in (4, 16, 64, self.text_ef):
+            rows = self._unreached(keys, vectors, rows, ef, threads=threads)
+        return rows
 
     def _unreached(
         self,
