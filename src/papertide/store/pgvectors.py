@@ -224,7 +224,7 @@ class PgVectorTable:
             if exact:
                 conn.execute(text("SELECT set_config('enable_indexscan', 'off', true)"))
             else:
-                ef = str(max(min(ef_search, 1000), k, 10))
+                ef = _depth(ef_search, k)
                 conn.execute(text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": ef})
             rows = conn.execute(
                 text(
@@ -246,7 +246,7 @@ class PgVectorTable:
 
         The query is the paper's own unit vector, its stored row plus the center; its
         cosine with a stored row d - c is q.(d - c) + q.c, as in ``search``."""
-        ef = str(max(min(ef_search, 1000), k, 10))
+        ef = _depth(ef_search, k)
         vector = f"CAST(:center AS halfvec({self.dim}))"
         query = text(
             f"WITH q AS MATERIALIZED (SELECT embedding + {vector} AS v FROM {self.table} "
@@ -313,6 +313,12 @@ class PgVectorTable:
                     out[where[pk]] = vector.to_numpy()
         out[[i for i in range(len(pks)) if out[i].any()]] += self.center
         return out
+
+
+def _depth(ef_search: int, k: int) -> str:
+    """hnsw.ef_search for a top-``k``: the asked depth within pgvector's bounds (10-1000), at
+    least ``k`` (pgvector returns at most ef_search rows)."""
+    return str(max(min(ef_search, 1000), k, 10))
 
 
 def _driver(conn: Connection) -> Any:
