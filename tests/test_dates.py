@@ -103,7 +103,7 @@ def test_captures_file_every_listed_paper_under_their_day_and_not_as_new(
 
 
 def test_a_paper_first_seen_today_is_new_only_if_its_date_is_recent() -> None:
-    from papertide.web.service import is_new
+    from papertide.web.display import is_new
 
     now = datetime(2026, 12, 2, 12)
     seen = replace(PUBLISHED, first_seen=datetime(2026, 12, 2, 8), listed_on=None)

@@ -16,8 +16,8 @@ from papertide.config import Settings
 from papertide.models import Paper
 from papertide.store import Store
 from papertide.web import create_app
-from papertide.web.auth import _safe_next
-from papertide.web.service import bibtex
+from papertide.web.access import safe_next
+from papertide.web.bibtex import bibtex
 from tests.conftest import serving
 from tests.search_corpus import add_papers, paper
 
@@ -89,7 +89,7 @@ def test_author_search_folds_accents(client: TestClient) -> None:
 def test_the_log_in_link_keeps_the_page_and_next_stays_on_the_site(client: TestClient) -> None:
     page = client.get("/search", params={"q": "wavelet", "mode": "bm25"}).text
     assert 'href="/login?next=/search%3Fq%3Dwavelet%26mode%3Dbm25"' in page
-    assert _safe_next("/search?q=wavelet&mode=bm25") == "/search?q=wavelet&mode=bm25"
+    assert safe_next("/search?q=wavelet&mode=bm25") == "/search?q=wavelet&mode=bm25"
     for bad in (
         "//evil.example",
         "/\\evil.example",
@@ -99,7 +99,7 @@ def test_the_log_in_link_keeps_the_page_and_next_stays_on_the_site(client: TestC
         "/login?next=/x",
         "",
     ):
-        assert _safe_next(bad) == "/", bad
+        assert safe_next(bad) == "/", bad
 
 
 def test_openapi_documents_the_real_error_body(client: TestClient) -> None:

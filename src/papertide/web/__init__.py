@@ -51,6 +51,7 @@ from papertide.web.headers import SiteHeaders
 from papertide.web.limits import BodyLimit
 from papertide.web.openapi import install_openapi
 from papertide.web.tex import tex_html
+from papertide.words import plural
 
 _HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -175,11 +176,6 @@ def _templates(assets: Assets) -> Jinja2Templates:
         (k, v) for k, v in params.multi_items() if k != key
     ]
     return templates
-
-
-def plural(count: int, noun: str, many: str | None = None) -> str:
-    """'1 paper', '2 papers', '1,204 papers' (``many`` for irregular plurals)."""
-    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
 
 
 def highlight(text: str, terms: list[str]) -> Markup:

@@ -26,7 +26,7 @@ from papertide.mail.send import Mailer, PermanentFailure, TemporaryFailure
 from papertide.mail.tokens import BadToken, make_link_token, make_token, read_link_token
 from papertide.models import User
 from papertide.store import subscriptions as subs
-from papertide.web.community import allow
+from papertide.web.access import allow
 from papertide.web.deps import CsrfDep, SettingsDep, StoreDep, TemplatesDep, UserDep
 from papertide.web.subscriptions import normalise_email
 

@@ -7,103 +7,22 @@ not interested) need a session cookie and the CSRF token in an ``X-CSRF-Token`` 
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from papertide.clock import utcnow
 from papertide.models import User
-from papertide.normalize import web_url
 from papertide.web import community, service
 from papertide.web.deps import CsrfDep, RequiredUserDep, SettingsDep, StoreDep, UserDep
-from papertide.web.service import FeedPage, PaperView, Period
+from papertide.web.display import find_paper, paper_detail, views
+from papertide.web.periods import Period, parse_period
+from papertide.web.schemas import FeedOut, PaperOut, paper_out, period_out
+from papertide.web.service import FeedPage
 
 router = APIRouter(prefix="/api", tags=["api"])
 Page = Annotated[int, Query(ge=1, le=1000)]
-
-
-class Links(BaseModel):
-    """Where the paper lives elsewhere."""
-
-    abstract: str | None = None
-    pdf: str | None = None
-    code: str | None = None
-    project: str | None = None
-
-
-class PaperOut(BaseModel):
-    """A paper as the API shows it."""
-
-    id: str
-    url: str = Field(description="This paper's page on the site.")
-    arxiv_id: str | None
-    arxiv_version: int | None
-    doi: str | None
-    title: str
-    abstract: str
-    authors: list[str]
-    categories: list[str]
-    published: datetime | None
-    updated: datetime | None
-    day: date | None = Field(
-        description="The paper's date, as its card shows it and as feeds, date sorts and "
-        "after:/before: use it: the day it was listed, else published, else first seen."
-    )
-    day_kind: str = Field(description='Which date `day` is: "listed", "published" or "added".')
-    links: Links
-    votes: int = Field(description="Votes here plus upvotes seen on the source site.")
-    site_votes: int
-    upvotes_external: int | None
-    github_stars: int | None
-    comments_count: int | None = Field(description="Comments on the source site (Hugging Face).")
-    site_comments: int = Field(default=0, description="Live comments on this site.")
-    ai_summary: str | None = Field(
-        default=None, description="The source's machine-written summary, when it gave one."
-    )
-    ai_keywords: list[str] = Field(
-        default_factory=list, description="The source's machine-picked keywords, if any."
-    )
-    submitted_by: str | None
-    submitter_url: str | None = Field(
-        default=None, description="The submitter's profile (here, or on the source site)."
-    )
-    sources: list[str]
-    is_new: bool
-    voted: bool | None = Field(description="Whether you upvoted it (null when not logged in).")
-    why: list[str] = Field(default_factory=list, description="Why it is in this list.")
-
-
-class PeriodOut(BaseModel):
-    """A feed's period."""
-
-    kind: str
-    slug: str
-    label: str
-    start: date
-    end: date = Field(description="First day after the period.")
-
-
-class FeedOut(BaseModel):
-    """One page of papers of a period, or of trending, or of a search."""
-
-    period: PeriodOut | None = None
-    papers: list[PaperOut]
-    total: int | None = None
-    page: int
-    pages: int | None = None
-    previous: str | None = Field(
-        default=None, description="The nearest earlier period with papers."
-    )
-    next: str | None = Field(default=None, description="The nearest later period with papers.")
-    notice: str | None = None
-    warming: bool = Field(
-        default=False,
-        description="Search only: this server's index is still being built, so the result "
-        "is not the answer yet (see notice); try again shortly.",
-    )
 
 
 class VoteOut(BaseModel):
@@ -126,64 +45,9 @@ class SubmitOut(BaseModel):
     new: bool = Field(description="False when someone had submitted it before.")
 
 
-def paper_out(request: Request, view: PaperView, user: User | None) -> PaperOut:
-    """The API form of a displayed paper."""
-    p = view.paper
-    return PaperOut(
-        id=p.id or "",
-        # The paper page's address, written out: url_for searched the routes for each paper,
-        # a tenth of an /api/search request's time.
-        url=_absolute(request, f"/papers/{quote(p.id or '', safe='/')}") or "",
-        arxiv_id=p.arxiv_id,
-        arxiv_version=p.arxiv_version,
-        doi=p.doi,
-        title=p.title,
-        abstract=p.abstract,
-        authors=p.authors,
-        categories=p.categories,
-        published=p.published,
-        updated=p.updated,
-        day=p.day,
-        day_kind=p.day_kind,
-        links=Links(
-            abstract=view.abs_url,
-            pdf=view.pdf_url,
-            code=web_url(p.url_code),
-            project=web_url(p.url_project),
-        ),
-        votes=view.votes,
-        site_votes=p.site_votes,
-        upvotes_external=p.upvotes_external,
-        github_stars=p.github_stars,
-        comments_count=p.comments_count,
-        site_comments=view.site_comments,
-        ai_summary=view.ai_summary,
-        ai_keywords=view.ai_keywords,
-        submitted_by=p.submitted_by,
-        submitter_url=_absolute(request, view.submitter_url),
-        sources=p.sources,
-        is_new=view.is_new,
-        voted=view.voted if user else None,
-        why=view.why,
-    )
-
-
-def _absolute(request: Request, url: str | None) -> str | None:
-    """A site path as an absolute URL (other URLs as they are)."""
-    if url and url.startswith("/"):
-        return str(request.base_url).rstrip("/") + url
-    return url
-
-
-def _period_out(period: Period) -> PeriodOut:
-    return PeriodOut(
-        kind=period.kind, slug=period.slug, label=period.label, start=period.start, end=period.end
-    )
-
-
 def _feed_out(request: Request, feed: FeedPage, user: User | None) -> FeedOut:
     return FeedOut(
-        period=_period_out(feed.period),
+        period=period_out(feed.period),
         papers=[paper_out(request, v, user) for v in feed.papers],
         total=feed.total,
         page=feed.page,
@@ -195,7 +59,7 @@ def _feed_out(request: Request, feed: FeedPage, user: User | None) -> FeedOut:
 
 def _period(kind: str, value: str) -> Period:
     try:
-        return service.parse_period(kind, value)
+        return parse_period(kind, value)
     except ValueError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
 
@@ -260,14 +124,14 @@ def api_search(
 @router.get("/papers/{ref:path}/similar", response_model=list[PaperOut])
 def api_similar(request: Request, ref: str, store: StoreDep, user: UserDep) -> list[PaperOut]:
     """The papers most similar to this one."""
-    detail = community.paper_detail(request, store, ref, user=user)
+    detail = paper_detail(request, store, ref, user=user)
     return [paper_out(request, v, user) for v in detail.similar]
 
 
 @router.get("/papers/{ref:path}", response_model=PaperOut)
 def api_paper(request: Request, ref: str, store: StoreDep, user: UserDep) -> PaperOut:
     """One paper by id, arXiv id or URL, or DOI."""
-    (view,) = service.views(store, [community.find_paper(store, ref)], user, utcnow())
+    (view,) = views(store, [find_paper(store, ref)], user, utcnow())
     return paper_out(request, view, user)
 
 
@@ -298,5 +162,8 @@ def api_submit(
     outcome = community.submit_paper(request, store, settings, body.ref, user=user)
     if outcome.paper is None:
         raise HTTPException(status_code=400, detail=outcome.message)
-    (view,) = service.views(store, [outcome.paper], user, utcnow())
+    (view,) = views(store, [outcome.paper], user, utcnow())
     return SubmitOut(paper=paper_out(request, view, user), new=outcome.new)
+
+
+__all__ = ["FeedOut", "PaperOut", "paper_out", "router"]

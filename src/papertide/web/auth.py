@@ -12,7 +12,6 @@ import secrets
 import unicodedata
 from datetime import timedelta
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -26,7 +25,7 @@ from papertide.models import User
 from papertide.passwords import password_problem
 from papertide.store import NameTaken, Store
 from papertide.web import login_limit
-from papertide.web.community import allow, client_address
+from papertide.web.access import allow, client_address, safe_next
 from papertide.web.deps import (
     SESSION_COOKIE,
     CsrfDep,
@@ -40,20 +39,6 @@ router = APIRouter()
 hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{3,40}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never redirect a login to another host. Browsers read a
-    backslash as "/" and skip tabs and newlines, so "/" + backslash + "evil.example" is
-    another host too; the login and registration pages themselves lead home."""
-    if not target or not target.startswith("/") or len(target) > 2000:
-        return "/"
-    if any(c in target for c in "\\\t\r\n") or target.startswith("//"):
-        return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or parts.path in ("/login", "/register", "/logout"):
-        return "/"
-    return target
 
 
 def _signed_in(
@@ -77,7 +62,7 @@ def _signed_in(
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, templates: TemplatesDep, next: str = "/") -> Response:
     """The log-in form."""
-    return templates.TemplateResponse(request, "login.html", {"next": _safe_next(next)})
+    return templates.TemplateResponse(request, "login.html", {"next": safe_next(next)})
 
 
 @router.post("/login", response_model=None)
@@ -92,7 +77,7 @@ def login(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     """Check the password; on success set the session cookie and go back where asked."""
-    context = {"next": _safe_next(next), "username": username}
+    context = {"next": safe_next(next), "username": username}
     address = client_address(request)
     name = username.strip()
     refused = login_limit.locked(store, settings, username=name, address=address)
@@ -109,7 +94,7 @@ def login(
         context["error"] = "Wrong username or password."
         return templates.TemplateResponse(request, "login.html", context, status_code=401)
     login_limit.record_success(store, username=name, address=address)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(safe_next(next), status_code=303)
     _signed_in(
         request, response, store, user, days=settings.session_days, secure=settings.cookie_secure
     )

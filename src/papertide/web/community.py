@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Literal
 
 from fastapi import HTTPException, Request
@@ -11,12 +11,12 @@ from pydantic import BaseModel, Field, field_validator
 
 from papertide.clock import utcnow
 from papertide.config import Settings
-from papertide.models import Comment, Hit, Paper, User
+from papertide.models import User
 from papertide.normalize import parse_arxiv_id
 from papertide.store import Store
 from papertide.submit import SubmitOutcome, resolve_submission
-from papertide.web import service
-from papertide.web.service import PaperView
+from papertide.web.access import allow
+from papertide.web.display import PaperView, find_paper, hits_to_views, views
 
 PER_PAGE = 20
 
@@ -85,46 +85,10 @@ def run_search(
     found = svc.search(
         query, k=PER_PAGE, offset=(form.page - 1) * PER_PAGE, mode=form.mode, sort=form.sort
     )
-    result.papers = service.hits_to_views(store, found.hits, user)
+    result.papers = hits_to_views(store, found.hits, user)
     result.total, result.notice, result.terms = found.total, found.notice, found.terms
     result.warming = found.warming
     return result
-
-
-@dataclass(slots=True)
-class PaperDetail:
-    """Everything the paper page shows."""
-
-    view: PaperView
-    bibtex: str
-    similar: list[PaperView]
-    listed: list[tuple[date, Paper, list[Paper]]]
-    comments: list[Comment] = field(default_factory=list)
-
-
-def find_paper(store: Store, ref: str) -> Paper:
-    """A stored paper by any reference, or 404."""
-    paper = store.get_paper(ref)
-    if paper is None:
-        raise HTTPException(status_code=404, detail=f"No paper {ref!r} here.")
-    return paper
-
-
-def paper_detail(request: Request, store: Store, ref: str, *, user: User | None) -> PaperDetail:
-    """The paper, its BibTeX, similar papers (search/similar) and page listings."""
-    paper = find_paper(store, ref)
-    similar = request.app.state.search.similar(paper.id or "", k=8, paper=paper)
-    # The paper and its similar papers as one list: one read of votes and comments for all.
-    view, *alike = service.hits_to_views(
-        store, [Hit(paper.id or "", 0.0, [], paper), *similar], user
-    )
-    return PaperDetail(
-        view=view,
-        bibtex=service.bibtex(paper),
-        similar=alike,
-        listed=store.listed_with(paper),
-        comments=store.paper_comments(paper.pk or 0, viewer=user),
-    )
 
 
 def cast_vote(store: Store, ref: str, *, user: User, up: bool) -> tuple[int, bool]:
@@ -141,10 +105,8 @@ def profile(store: Store, username: str, *, viewer: User | None) -> dict[str, An
     if person is None:
         raise HTTPException(status_code=404, detail=f"No user {username!r}.")
     now = utcnow()
-    upvoted = service.views(store, store.papers_by_pk(store.user_votes(person.pk)), viewer, now)
-    submitted = service.views(
-        store, store.papers_by_pk(store.user_submissions(person.pk)), viewer, now
-    )
+    upvoted = views(store, store.papers_by_pk(store.user_votes(person.pk)), viewer, now)
+    submitted = views(store, store.papers_by_pk(store.user_submissions(person.pk)), viewer, now)
     own = viewer is not None and viewer.pk == person.pk
     shown = [c for c in store.user_collections(person.pk) if c.public or own]
     return {"person": person, "upvoted": upvoted, "submitted": submitted, "lists": shown}
@@ -165,15 +127,3 @@ def submit_paper(
         # build or another process's index write.
         request.app.state.search.refresh(wait=False)
     return outcome
-
-
-def client_address(request: Request) -> str:
-    """The client's address (the peer's, or a trusted proxy's X-Forwarded-For; see serve)."""
-    return request.client.host if request.client else "unknown"
-
-
-def allow(request: Request, store: Store, settings: Settings, action: str) -> bool:
-    """Per-address rate limit for an action (shared by all web processes via the store)."""
-    address = client_address(request)
-    limit, hour = settings.rate_limit_per_hour, timedelta(hours=1)
-    return store.allow(f"{action}:{address}", limit=limit, window=hour, now=utcnow())

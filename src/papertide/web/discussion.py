@@ -14,7 +14,8 @@ from papertide.config import Settings
 from papertide.models import Comment, User
 from papertide.store import Store
 from papertide.store.comments import CommentError, CommentForbidden, CommentNotFound
-from papertide.web.community import allow, find_paper
+from papertide.web.access import allow
+from papertide.web.display import find_paper
 
 
 @contextmanager

@@ -21,8 +21,7 @@ from papertide.mail.recommend import TfidfSpace, recommend
 from papertide.models import Hit, Paper, User
 from papertide.store import Store
 from papertide.store import subscriptions as subs
-from papertide.web import service
-from papertide.web.service import PaperView
+from papertide.web.display import PaperView, hits_to_views
 
 FOR_YOU_DAYS = 30
 MAX_CANDIDATES = 5000
@@ -106,7 +105,7 @@ def for_you(request: Request, store: Store, user: User, *, k: int = SHOWN) -> Fo
             kept[key] = hits
             while len(kept) > KEPT_READERS:
                 kept.popitem(last=False)
-    result.papers = service.hits_to_views(store, hits, user)
+    result.papers = hits_to_views(store, hits, user)
     return result
 
 

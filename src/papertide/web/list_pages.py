@@ -10,9 +10,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from papertide.web import community, lists
-from papertide.web.auth import _safe_next
+from papertide.web import lists
+from papertide.web.access import safe_next
 from papertide.web.deps import CsrfDep, StoreDep, TemplatesDep, UserDep
+from papertide.web.display import find_paper
 from papertide.web.feeds import atom_response
 
 router = APIRouter()
@@ -57,7 +58,7 @@ def new_list(
     )
     if paper:
         lists.save_paper(store, user=user, slug=made.slug, ref=paper, saved=True)
-    target = _safe_next(next) if next else _list_path(made.owner, made.slug)
+    target = safe_next(next) if next else _list_path(made.owner, made.slug)
     return RedirectResponse(target, status_code=303)
 
 
@@ -72,7 +73,7 @@ def save_form(
     """Which of your lists hold this paper: add or remove it, or start a new list."""
     if user is None:
         return _login(f"/lists/save?paper={paper}")
-    found = community.find_paper(store, paper)
+    found = find_paper(store, paper)
     context = {"paper": found, "choices": lists.lists_for_paper(store, user, found)}
     return templates.TemplateResponse(request, "save.html", context)
 
@@ -91,7 +92,7 @@ def save(
     if user is None:
         return _login(f"/lists/save?paper={paper}")
     found = lists.save_paper(store, user=user, slug=slug, ref=paper, saved=saved)
-    target = _safe_next(next) if next else f"/lists/save?paper={quote(found.id or '')}"
+    target = safe_next(next) if next else f"/lists/save?paper={quote(found.id or '')}"
     return RedirectResponse(target, status_code=303)
 
 

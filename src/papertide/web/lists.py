@@ -4,7 +4,6 @@ its BibTeX, saving and removing papers. A private list is a 404 to everyone but 
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 from fastapi import HTTPException
 
@@ -12,9 +11,8 @@ from papertide.clock import utcnow
 from papertide.models import Collection, Paper, User
 from papertide.store import Store
 from papertide.store.collections import CollectionError
-from papertide.web import service
-from papertide.web.community import find_paper
-from papertide.web.service import PaperView
+from papertide.web.bibtex import bibtex_file
+from papertide.web.display import PaperView, find_paper, views
 
 MAX_SHOWN = 500
 
@@ -56,21 +54,12 @@ def collection_views(
     store: Store, collection: Collection, *, viewer: User | None
 ) -> list[PaperView]:
     """The list's papers as cards."""
-    return service.views(store, collection_papers(store, collection), viewer, utcnow())
+    return views(store, collection_papers(store, collection), viewer, utcnow())
 
 
 def collection_bibtex(store: Store, collection: Collection) -> str:
-    """Every paper of the list as BibTeX, keys made unique (a, b, ... after a repeat)."""
-    entries, seen = [], Counter[str]()
-    for paper in collection_papers(store, collection):
-        entry = service.bibtex(paper)
-        key = entry[entry.index("{") + 1 : entry.index(",")]
-        seen[key] += 1
-        if seen[key] > 1:
-            suffix = chr(ord("a") + seen[key] - 2) if seen[key] < 28 else str(seen[key])
-            entry = entry.replace("{" + key + ",", "{" + key + suffix + ",", 1)
-        entries.append(entry)
-    return "\n\n".join(entries) + ("\n" if entries else "")
+    """Every paper of the list as BibTeX, keys made unique."""
+    return bibtex_file(collection_papers(store, collection))
 
 
 def bib_filename(collection: Collection) -> str:

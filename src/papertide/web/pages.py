@@ -20,7 +20,8 @@ from papertide.web.deps import (
     TemplatesDep,
     UserDep,
 )
-from papertide.web.service import Period
+from papertide.web.display import paper_detail
+from papertide.web.periods import Period, day_period, parse_period
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -65,7 +66,7 @@ def period_page(
     if kind not in ("date", "week", "month"):
         return paper_page(request, f"{kind}/{value}", store, templates, user)
     try:
-        period = service.parse_period(kind, value)
+        period = parse_period(kind, value)
     except ValueError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
     return _feed(request, store, templates, period, page, on)
@@ -91,7 +92,7 @@ def trending_page(
         "page": page,
         "settings": settings,
         "per_page": per_page,
-        "until": None if until == utcnow().date() else service.day_period(until),
+        "until": None if until == utcnow().date() else day_period(until),
     }
     return templates.TemplateResponse(request, "trending.html", context)
 
@@ -114,7 +115,7 @@ def paper_page(
     request: Request, ref: str, store: StoreDep, templates: TemplatesDep, user: UserDep
 ) -> Response:
     """One paper: the record, BibTeX, votes, similar papers, the pages that listed it."""
-    detail = community.paper_detail(request, store, ref, user=user)
+    detail = paper_detail(request, store, ref, user=user)
     return templates.TemplateResponse(request, "paper.html", {"detail": detail})
 
 

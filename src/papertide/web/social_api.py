@@ -12,9 +12,10 @@ from pydantic import BaseModel, Field
 
 from papertide.models import Collection, Comment, User
 from papertide.store import Store
-from papertide.web import community, discussion, foryou, lists
+from papertide.web import discussion, foryou, lists
 from papertide.web.api import FeedOut, PaperOut, paper_out
 from papertide.web.deps import CsrfDep, RequiredUserDep, SettingsDep, StoreDep, UserDep
+from papertide.web.display import find_paper
 from papertide.web.markdown import render_comment
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -136,7 +137,7 @@ def _list_out(request: Request, c: Collection, saved: bool | None = None) -> Lis
 @router.get("/papers/{ref:path}/comments", response_model=list[CommentOut])
 def api_comments(ref: str, store: StoreDep, user: UserDep) -> list[CommentOut]:
     """A paper's discussion: threads oldest first, each with its replies."""
-    paper = community.find_paper(store, ref)
+    paper = find_paper(store, ref)
     threads = store.paper_comments(paper.pk or 0, viewer=user)
     return [_comment_out(c, paper.id or "") for c in threads]
 
@@ -156,7 +157,7 @@ def api_post_comment(
     made = discussion.post_comment(
         request, store, settings, ref, user=user, body=body.body, parent=body.parent
     )
-    return _comment_out(made, community.find_paper(store, ref).id or "")
+    return _comment_out(made, find_paper(store, ref).id or "")
 
 
 @router.patch("/comments/{pk}", response_model=CommentOut)
@@ -193,7 +194,7 @@ def api_my_lists(
 ) -> list[ListOut]:
     """Your lists, most recently changed first."""
     if paper:
-        found = community.find_paper(store, paper)
+        found = find_paper(store, paper)
         return [
             _list_out(request, c, held) for c, held in lists.lists_for_paper(store, user, found)
         ]
@@ -295,7 +296,7 @@ def api_for_you(request: Request, store: StoreDep, user: RequiredUserDep) -> Fee
 @router.post("/papers/{ref:path}/dismiss", response_model=DismissOut)
 def api_dismiss(ref: str, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep) -> DismissOut:
     """Not interested: the paper leaves For you and weighs against papers like it."""
-    paper = community.find_paper(store, ref)
+    paper = find_paper(store, ref)
     foryou.not_interested(store, paper, user=user)
     return DismissOut(paper_id=paper.id or "", dismissed=True)
 
@@ -303,6 +304,6 @@ def api_dismiss(ref: str, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep
 @router.delete("/papers/{ref:path}/dismiss", response_model=DismissOut)
 def api_undismiss(ref: str, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep) -> DismissOut:
     """Take back a "not interested"."""
-    paper = community.find_paper(store, ref)
+    paper = find_paper(store, ref)
     foryou.not_interested(store, paper, user=user, undo=True)
     return DismissOut(paper_id=paper.id or "", dismissed=False)

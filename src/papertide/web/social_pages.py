@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from papertide.web import community, discussion, foryou
-from papertide.web.auth import _safe_next
+from papertide.web import discussion, foryou
+from papertide.web.access import safe_next
 from papertide.web.deps import CsrfDep, SettingsDep, StoreDep, TemplatesDep, UserDep
+from papertide.web.display import find_paper, paper_detail
 
 router = APIRouter()
 Body = Annotated[str, Form(max_length=20_000)]
@@ -49,7 +50,7 @@ def post_comment(
     except HTTPException as exc:
         if exc.status_code not in (400, 429):
             raise
-        detail = community.paper_detail(request, store, ref, user=user)
+        detail = paper_detail(request, store, ref, user=user)
         context = {"detail": detail, "comment_error": exc.detail, "comment_text": body}
         return templates.TemplateResponse(
             request, "paper.html", context, status_code=exc.status_code, headers=exc.headers
@@ -111,6 +112,6 @@ def dismiss(
     """Not interested: the paper leaves For you and the model learns from it."""
     if user is None:
         return _login("/for-you")
-    found = community.find_paper(store, paper)
+    found = find_paper(store, paper)
     foryou.not_interested(store, found, user=user, undo=undo)
-    return RedirectResponse(_safe_next(next), status_code=303)
+    return RedirectResponse(safe_next(next), status_code=303)

@@ -28,7 +28,7 @@ from papertide.mail.send import Mailer, PermanentFailure, TemporaryFailure
 from papertide.mail.tokens import BadToken, Purpose, make_token, read_token
 from papertide.store import Store
 from papertide.store import subscriptions as subs
-from papertide.web.community import allow
+from papertide.web.access import allow
 from papertide.web.deps import CsrfDep, SettingsDep, StoreDep, TemplatesDep, UserDep
 
 router = APIRouter()

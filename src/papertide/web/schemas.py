@@ -1,0 +1,154 @@
+"""The JSON API's shared shapes: a paper, a feed page, a period; and how a displayed paper
+becomes its API form. Errors are JSON ``{"error": message, "status": code}``; writes need a
+session cookie and the CSRF token in an ``X-CSRF-Token`` header (the ``pt_csrf`` cookie's
+value)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from urllib.parse import quote
+
+from fastapi import Request
+from pydantic import BaseModel, Field
+
+from papertide.models import User
+from papertide.normalize import web_url
+from papertide.web.display import PaperView
+from papertide.web.periods import Period
+
+
+class Links(BaseModel):
+    """Where the paper lives elsewhere."""
+
+    abstract: str | None = None
+    pdf: str | None = None
+    code: str | None = None
+    project: str | None = None
+
+
+class PaperOut(BaseModel):
+    """A paper as the API shows it."""
+
+    id: str
+    url: str = Field(description="This paper's page on the site.")
+    arxiv_id: str | None
+    arxiv_version: int | None
+    doi: str | None
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str]
+    published: datetime | None
+    updated: datetime | None
+    day: date | None = Field(
+        description="The paper's date, as its card shows it and as feeds, date sorts and "
+        "after:/before: use it: the day it was listed, else published, else first seen."
+    )
+    day_kind: str = Field(description='Which date `day` is: "listed", "published" or "added".')
+    links: Links
+    votes: int = Field(description="Votes here plus upvotes seen on the source site.")
+    site_votes: int
+    upvotes_external: int | None
+    github_stars: int | None
+    comments_count: int | None = Field(description="Comments on the source site (Hugging Face).")
+    site_comments: int = Field(default=0, description="Live comments on this site.")
+    ai_summary: str | None = Field(
+        default=None, description="The source's machine-written summary, when it gave one."
+    )
+    ai_keywords: list[str] = Field(
+        default_factory=list, description="The source's machine-picked keywords, if any."
+    )
+    submitted_by: str | None
+    submitter_url: str | None = Field(
+        default=None, description="The submitter's profile (here, or on the source site)."
+    )
+    sources: list[str]
+    is_new: bool
+    voted: bool | None = Field(description="Whether you upvoted it (null when not logged in).")
+    why: list[str] = Field(default_factory=list, description="Why it is in this list.")
+
+
+class PeriodOut(BaseModel):
+    """A feed's period."""
+
+    kind: str
+    slug: str
+    label: str
+    start: date
+    end: date = Field(description="First day after the period.")
+
+
+class FeedOut(BaseModel):
+    """One page of papers of a period, or of trending, or of a search."""
+
+    period: PeriodOut | None = None
+    papers: list[PaperOut]
+    total: int | None = None
+    page: int
+    pages: int | None = None
+    previous: str | None = Field(
+        default=None, description="The nearest earlier period with papers."
+    )
+    next: str | None = Field(default=None, description="The nearest later period with papers.")
+    notice: str | None = None
+    warming: bool = Field(
+        default=False,
+        description="Search only: this server's index is still being built, so the result "
+        "is not the answer yet (see notice); try again shortly.",
+    )
+
+
+def paper_out(request: Request, view: PaperView, user: User | None) -> PaperOut:
+    """The API form of a displayed paper."""
+    p = view.paper
+    return PaperOut(
+        id=p.id or "",
+        # The paper page's address, written out: url_for searched the routes for each paper,
+        # a tenth of an /api/search request's time.
+        url=absolute(request, f"/papers/{quote(p.id or '', safe='/')}") or "",
+        arxiv_id=p.arxiv_id,
+        arxiv_version=p.arxiv_version,
+        doi=p.doi,
+        title=p.title,
+        abstract=p.abstract,
+        authors=p.authors,
+        categories=p.categories,
+        published=p.published,
+        updated=p.updated,
+        day=p.day,
+        day_kind=p.day_kind,
+        links=Links(
+            abstract=view.abs_url,
+            pdf=view.pdf_url,
+            code=web_url(p.url_code),
+            project=web_url(p.url_project),
+        ),
+        votes=view.votes,
+        site_votes=p.site_votes,
+        upvotes_external=p.upvotes_external,
+        github_stars=p.github_stars,
+        comments_count=p.comments_count,
+        site_comments=view.site_comments,
+        ai_summary=view.ai_summary,
+        ai_keywords=view.ai_keywords,
+        submitted_by=p.submitted_by,
+        submitter_url=absolute(request, view.submitter_url),
+        sources=p.sources,
+        is_new=view.is_new,
+        voted=view.voted if user else None,
+        why=view.why,
+    )
+
+
+def absolute(request: Request, url: str | None) -> str | None:
+    """A site path as an absolute URL (other URLs as they are)."""
+    if url and url.startswith("/"):
+        return str(request.base_url).rstrip("/") + url
+    return url
+
+
+def period_out(period: Period) -> PeriodOut:
+    """The API form of a period."""
+    return PeriodOut(
+        kind=period.kind, slug=period.slug, label=period.label, start=period.start, end=period.end
+    )
