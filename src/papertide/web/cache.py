@@ -1,7 +1,8 @@
 """The page cache: anonymous GET pages and API answers, kept a few seconds and keyed on the
-store's change token (issue 13, "Throughput").
+store's change token, so that a crowd of readers costs one render per change.
 
-Pure ASGI middleware around the app. A GET to a public page or API address from a client
+Pure ASGI middleware around the app. A GET to a public page or API address (the routes each
+feature declares ``cached``, web/feature.py) from a client
 without a session cookie is answered from memory while the store's ``change_token()`` (the
 feed head and the votes counter: any paper write or vote changes it) and this node's search
 index position are what they were when it was rendered, and for at most
@@ -46,13 +47,8 @@ from papertide.web.deps import (
     new_csrf_token,
     set_csrf_cookie,
 )
+from papertide.web.feature import PathSet
 
-# Public addresses whose answers are the same for every anonymous client.
-CACHED_EXACT = frozenset({"/", "/trending", "/search", "/api/daily", "/api/trending"})
-CACHED_PREFIXES = (
-    *("/papers/", "/users/", "/feeds/"),
-    *("/api/papers/", "/api/search", "/api/week/", "/api/month/"),
-)
 PLACEHOLDER = b"\x00pt-csrf\x00"  # never in a rendered page: control characters are stripped
 TOKEN_SECONDS = 0.25  # how stale another process's write may be seen (this one's: never)
 MAX_BODY = 1 << 20  # larger answers are not kept
@@ -74,16 +70,11 @@ class _Entry:
     modified: float
 
 
-def cacheable_path(path: str) -> bool:
-    """Whether ``path`` is a public page or API address the cache may keep."""
-    return path in CACHED_EXACT or path.startswith(CACHED_PREFIXES)
-
-
 class PageCache:
     """Serve anonymous GETs from memory while the store has not changed (see module doc)."""
 
-    def __init__(self, app: ASGIApp, *, seconds: float, entries: int) -> None:
-        self.app, self.seconds, self.size = app, seconds, entries
+    def __init__(self, app: ASGIApp, *, cached: PathSet, seconds: float, entries: int) -> None:
+        self.app, self.cached, self.seconds, self.size = app, cached, seconds, entries
         self.entries: OrderedDict[tuple[str, bytes], _Entry] = OrderedDict()
         self.rendering: dict[tuple[str, bytes], asyncio.Event] = {}
         self.hits = self.misses = self.writes = 0
@@ -101,7 +92,7 @@ class PageCache:
         if SESSION_COOKIE in request.cookies:
             await self.app(scope, receive, _marking_private(send, always=True))
             return
-        if not cacheable_path(scope["path"]):
+        if scope["path"] not in self.cached:
             await self.app(scope, receive, _marking_private(send, always=False))
             return
         version = await self._version(scope["app"]) if self.seconds > 0 else None
@@ -345,4 +336,4 @@ def _marking_private(send: Send, *, always: bool) -> Send:
     return marked
 
 
-__all__ = ["PageCache", "cacheable_path"]
+__all__ = ["PageCache"]

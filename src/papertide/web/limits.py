@@ -1,43 +1,33 @@
-"""Request body caps, enforced before anything reads the body (issue 13, finding 4).
+"""Request body caps, enforced before anything reads the body, so that no client can make
+a process hold a large body in memory.
 
 Pure ASGI middleware, outside every route and before the CSRF check: a declared
 ``Content-Length`` over the cap is answered 413 without calling the app or reading a byte;
 a body without one (chunked) is counted as the app reads it and refused with 413 as soon
 as it passes the cap (the app is told the client left), so at most the cap is ever held
-in memory. Every form and JSON body
-the site takes is small (logins, votes, submissions: well under 2 KB); the subscription
-forms carry lists of topics, categories and authors, so they get four times the default.
+in memory. Every form and JSON body the site takes is small (logins, votes, submissions:
+well under 2 KB); routes that take more (comments, the subscription forms) say so in their
+feature's ``larger_bodies`` (web/feature.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Path prefixes whose bodies may be larger than the default, and by what factor.
-LARGER_BODIES: dict[str, int] = {
-    **{"/subscription/": 4, "/subscribe": 4, "/api/subscriptions": 4},
-    "/api/comments/": 8,  # editing a comment (see LARGER_SUFFIXES)
-}
-# Path endings likewise: comments (up to store.comments.MAX_COMMENT characters, which a form
-# sends percent-encoded: up to 9 bytes a character for most scripts).
-LARGER_SUFFIXES: dict[str, int] = {"/comments": 8, "/edit": 8}
+from papertide.web.feature import PathSet
+
 ErrorPage = Callable[[Request, int, str], Response | Awaitable[Response]]
 
 
-def body_limit(path: str, default: int) -> int:
-    """The body cap in bytes for a request to ``path``."""
-    for prefix, factor in LARGER_BODIES.items():
-        if path.startswith(prefix):
-            return default * factor
-    for suffix, factor in LARGER_SUFFIXES.items():
-        if path.endswith(suffix):
-            return default * factor
-    return default
+def body_limits(larger: Mapping[str, int]) -> list[tuple[PathSet, int]]:
+    """Route paths that take larger bodies (``{path: factor}``), grouped by factor."""
+    factors = sorted(set(larger.values()), reverse=True)
+    return [(PathSet(p for p, f in larger.items() if f == factor), factor) for factor in factors]
 
 
 def _too_large(limit: int) -> str:
@@ -47,15 +37,22 @@ def _too_large(limit: int) -> str:
 class BodyLimit:
     """Refuse request bodies over their cap with 413, before they are read."""
 
-    def __init__(self, app: ASGIApp, *, default: int, error_page: ErrorPage) -> None:
+    def __init__(
+        self, app: ASGIApp, *, default: int, larger: Mapping[str, int], error_page: ErrorPage
+    ) -> None:
         self.app, self.default, self.error_page = app, default, error_page
+        self.larger = body_limits(larger)
+
+    def limit(self, path: str) -> int:
+        """The body cap in bytes for a request to ``path``."""
+        return next((self.default * f for paths, f in self.larger if path in paths), self.default)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer 413 for a declared oversize body, else count what the app reads."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = body_limit(scope["path"], self.default)
+        limit = self.limit(scope["path"])
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await self._refuse(scope, receive, send, limit)

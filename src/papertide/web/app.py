@@ -1,0 +1,135 @@
+"""The app factory: ``create_app(settings)`` gathers every feature (web/features/), puts
+their routes in order, and wraps them in the site's middleware (body caps, gzip, the page
+cache, security headers), static assets, the API's docs and the error pages."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from anyio import to_thread
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+
+from papertide import __version__
+from papertide.config import Settings
+from papertide.lifetime import watch_supervisor
+from papertide.mail.digest import signing_secret
+from papertide.store import Store
+from papertide.web.assets import Assets
+from papertide.web.cache import PageCache
+from papertide.web.compress import SafeGZip
+from papertide.web.errors import add_error_pages, error_page
+from papertide.web.feature import Feature, PathSet, load_features, route_order
+from papertide.web.headers import DOCS_CSP, SECURITY_HEADERS, SiteHeaders
+from papertide.web.limits import BodyLimit
+from papertide.web.openapi import install_openapi
+from papertide.web.templating import make_templates
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The ASGI app for ``settings``; it opens the store and search index when it starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run in AnyIO's thread pool, 40 threads by default: under load they
+        # contend for the GIL and the pool's connections, and the switching cost more than
+        # the work (a third of the CPU in the kernel). The loop's own limiter: per process.
+        to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        store = Store.open(settings.resolved_database_url)
+        app.state.store = store
+        secret = signing_secret(settings, store)  # shared by every node (in the database)
+        app.state.csrf_key = hmac.new(secret.encode(), b"papertide-csrf", "sha256").digest()
+        # Listen at once: the index catches up (or is built) in the background.
+        app.state.search, follower = _open_search(settings, store)
+        yield
+        follower.stop()
+        app.state.search.close()
+        store.close()
+
+    app = FastAPI(
+        title="papertide",
+        version=__version__,
+        lifespan=lifespan,
+        description="Research papers: daily feeds, trending, search, similar papers, votes.",
+        docs_url=None,  # served below from /static: the default loads Swagger UI from a CDN
+        redoc_url=None,
+    )
+    features = load_features()
+    app.state.settings = settings
+    app.state.features = features
+    assets = Assets(Path(__file__).parent / "static")
+    app.state.assets = assets
+    app.state.templates = make_templates(assets, features)
+    _add_routes(app, features, assets)
+    install_openapi(app)  # errors documented as {"error", "status"}, as answered
+    _add_middleware(app, settings, features)
+    add_error_pages(app)
+    return app
+
+
+def _add_routes(app: FastAPI, features: list[Feature], assets: Assets) -> None:
+    """The site's own routes (static files, API docs) and every feature's, most specific
+    address first whatever order the features came in."""
+
+    @app.api_route("/static/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
+    async def static(request: Request, path: str) -> Response:
+        return await assets.respond(request, path)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="papertide API",
+            swagger_js_url=assets.url("swagger/swagger-ui-bundle.js"),
+            swagger_css_url=assets.url("swagger/swagger-ui.css"),
+            swagger_favicon_url=assets.url("favicon.svg"),
+        )
+
+    for feature in features:
+        for router in feature.routers:
+            app.include_router(router)
+    app.router.routes.sort(key=route_order)
+
+
+def _add_middleware(app: FastAPI, settings: Settings, features: list[Feature]) -> None:
+    """Added innermost first: the headers, then the page cache, the body cap, gzip."""
+    app.add_middleware(
+        SiteHeaders,
+        headers=SECURITY_HEADERS,
+        docs_csp=DOCS_CSP,
+        secure_cookie=settings.cookie_secure,
+    )
+    # Outside the headers middleware: a hit replays the headers it added, minus the cookie.
+    app.add_middleware(
+        PageCache,
+        cached=PathSet(path for f in features for path in f.cached),
+        seconds=settings.page_cache_seconds,
+        entries=settings.page_cache_entries,
+    )
+    # Outermost of ours: an oversize body is refused before any route or CSRF check reads it.
+    larger = {path: factor for f in features for path, factor in f.larger_bodies.items()}
+    app.add_middleware(
+        BodyLimit, default=settings.max_body_bytes, larger=larger, error_page=error_page
+    )
+    app.add_middleware(SafeGZip)  # outside the page cache, which keeps bodies uncompressed
+
+
+def _open_search(settings: Settings, store: Store) -> tuple[Any, Any]:
+    from papertide.search import SearchService
+    from papertide.search.background import IndexFollower
+
+    svc = SearchService.open(settings, store, catch_up=False)
+    follower = IndexFollower(svc, interval=settings.search.follow_interval)
+    follower.start()
+    return svc, follower
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` and worker processes: settings from the environment."""
+    watch_supervisor()
+    return create_app(Settings())

@@ -1,0 +1,67 @@
+"""Error answers, never a stack trace: JSON ``{"error", "status"}`` under /api/ (and for
+/healthz), the error page elsewhere; a database that does not answer is a 503 with
+Retry-After, anything unexpected a logged 500."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    """A clean error: JSON under /api/, the error page elsewhere."""
+    if request.url.path.startswith("/api/") or request.url.path == "/healthz":
+        return JSONResponse({"error": message, "status": status}, status_code=status)
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
+
+
+RETRY_AFTER_SECONDS = 10
+
+
+def _unavailable(exc: DBAPIError) -> bool:
+    """A lost or refused connection, or a database too busy to lock: worth a retry (503)."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+
+
+def add_error_pages(app: FastAPI) -> None:
+    """Clean error pages: JSON under /api/, HTML elsewhere; never a stack trace."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else "Something is wrong."
+        if exc.status_code == 404 and message == "Not Found":
+            message = "There is no such page."
+        return error_page(request, exc.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        return error_page(request, 422, f"Invalid request: {problems}")
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        if not _unavailable(exc):
+            return await crash(request, exc)
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        response = error_page(request, 503, "The database is not answering; try again shortly.")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_page(request, 500, "Something went wrong on our side; it has been logged.")
