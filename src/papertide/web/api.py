@@ -13,13 +13,10 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from papertide.clock import utcnow
-from papertide.models import User
 from papertide.web import community, service
 from papertide.web.deps import CsrfDep, RequiredUserDep, SettingsDep, StoreDep, UserDep
 from papertide.web.display import find_paper, paper_detail, views
-from papertide.web.periods import Period, parse_period
-from papertide.web.schemas import FeedOut, PaperOut, paper_out, period_out
-from papertide.web.service import FeedPage
+from papertide.web.schemas import FeedOut, PaperOut, paper_out
 
 router = APIRouter(prefix="/api", tags=["api"])
 Page = Annotated[int, Query(ge=1, le=1000)]
@@ -43,52 +40,6 @@ class SubmitOut(BaseModel):
 
     paper: PaperOut
     new: bool = Field(description="False when someone had submitted it before.")
-
-
-def _feed_out(request: Request, feed: FeedPage, user: User | None) -> FeedOut:
-    return FeedOut(
-        period=period_out(feed.period),
-        papers=[paper_out(request, v, user) for v in feed.papers],
-        total=feed.total,
-        page=feed.page,
-        pages=feed.pages,
-        previous=feed.previous.slug if feed.previous else None,
-        next=feed.following.slug if feed.following else None,
-    )
-
-
-def _period(kind: str, value: str) -> Period:
-    try:
-        return parse_period(kind, value)
-    except ValueError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from exc
-
-
-@router.get("/daily", response_model=FeedOut)
-def api_daily(
-    request: Request, store: StoreDep, user: UserDep, date: str | None = None, page: Page = 1
-) -> FeedOut:
-    """Papers of a day (default: the latest day with papers), most voted first."""
-    period = _period("date", date) if date else service.latest_period(store)
-    return _feed_out(request, service.period_feed(store, period, user=user, page=page), user)
-
-
-@router.get("/week/{week}", response_model=FeedOut)
-def api_week(
-    request: Request, week: str, store: StoreDep, user: UserDep, page: Page = 1
-) -> FeedOut:
-    """Papers of an ISO week (2026-W11), most voted first."""
-    feed = service.period_feed(store, _period("week", week), user=user, page=page)
-    return _feed_out(request, feed, user)
-
-
-@router.get("/month/{month}", response_model=FeedOut)
-def api_month(
-    request: Request, month: str, store: StoreDep, user: UserDep, page: Page = 1
-) -> FeedOut:
-    """Papers of a month (2026-03), most voted first."""
-    feed = service.period_feed(store, _period("month", month), user=user, page=page)
-    return _feed_out(request, feed, user)
 
 
 @router.get("/trending", response_model=FeedOut)

@@ -29,21 +29,6 @@ class _Searcher(Protocol):
     def search(self, q: str, k: int = ...) -> _SearchResult: ...
 
 
-@router.get("/feeds/daily.atom", response_class=Response)
-def daily_feed(request: Request, store: StoreDep) -> Response:
-    """The newest day's papers, most voted first."""
-    period = service.latest_period(store)
-    page = service.period_feed(store, period, user=None, per_page=FEED_SIZE)
-    return atom_response(
-        request,
-        title=f"papertide: papers of {period.label}",
-        subtitle="The latest day's papers, most voted first.",
-        alternate=period.path,
-        papers=[view.paper for view in page.papers],
-        empty_updated=period.start,
-    )
-
-
 @router.get("/feeds/trending.atom", response_class=Response)
 def trending_feed(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     """The trending papers, highest trending score first."""

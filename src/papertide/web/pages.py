@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
 
@@ -21,55 +20,11 @@ from papertide.web.deps import (
     UserDep,
 )
 from papertide.web.display import paper_detail
-from papertide.web.periods import Period, day_period, parse_period
+from papertide.web.periods import day_period
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 Page = Annotated[int, Query(ge=1, le=1000, description="Page number, from 1.")]
-
-
-def _feed(
-    request: Request,
-    store: StoreDep,
-    templates: TemplatesDep,
-    period: Period,
-    page: int,
-    on: date | None = None,
-) -> Response:
-    feed = service.period_feed(store, period, user=request.state.user, page=page, anchor=on)
-    response: Response = templates.TemplateResponse(request, "feed.html", {"feed": feed})
-    return response
-
-
-@router.get("/", response_class=HTMLResponse)
-def daily(
-    request: Request, store: StoreDep, templates: TemplatesDep, user: UserDep, page: Page = 1
-) -> Response:
-    """The latest day with papers."""
-    return _feed(request, store, templates, service.latest_period(store), page)
-
-
-@router.get("/papers/{kind}/{value}", response_class=HTMLResponse)
-def period_page(
-    request: Request,
-    kind: str,
-    value: str,
-    store: StoreDep,
-    templates: TemplatesDep,
-    user: UserDep,
-    page: Page = 1,
-    on: Annotated[
-        date | None, Query(description="The day the reader came from, kept by Day/Week/Month.")
-    ] = None,
-) -> Response:
-    """A day (/papers/date/2026-03-12), ISO week (/papers/week/2026-W11) or month."""
-    if kind not in ("date", "week", "month"):
-        return paper_page(request, f"{kind}/{value}", store, templates, user)
-    try:
-        period = parse_period(kind, value)
-    except ValueError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from exc
-    return _feed(request, store, templates, period, page, on)
 
 
 @router.get("/trending", response_class=HTMLResponse)

@@ -5,7 +5,6 @@ Periods: a day (``2026-03-12``), an ISO week (``2026-W11``) or a month (``2026-0
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from papertide.clock import utcnow
@@ -14,72 +13,6 @@ from papertide.models import User
 from papertide.ranking.trending import keys_trending
 from papertide.store import Store
 from papertide.web.display import PaperView, views
-from papertide.web.periods import Period, day_period, period_containing
-
-
-@dataclass(slots=True)
-class FeedPage:
-    """One page of a period's feed."""
-
-    period: Period
-    papers: list[PaperView]
-    total: int
-    page: int
-    per_page: int
-    previous: Period | None  # the nearest earlier period with papers
-    following: Period | None  # the nearest later period with papers
-    anchor: date | None = None  # the day the reader came from (kept by Day/Week/Month)
-
-    @property
-    def day(self) -> date:
-        """The day the Day / Week / Month links keep: the one the reader came from when it
-        lies in this period, else the period's first day."""
-        anchor = self.anchor
-        if anchor is not None and self.period.start <= anchor < self.period.end:
-            return anchor
-        return self.period.start
-
-    def kind_path(self, kind: str) -> str:
-        """The day, week or month holding ``day``; a week or month remembers the day, so
-        Week then Day comes back to it (not to the Monday), Month then Day too."""
-        path = period_containing(kind, self.day).path
-        return path if kind == "date" else f"{path}?on={self.day.isoformat()}"
-
-    @property
-    def pages(self) -> int:
-        """How many pages the period has."""
-        return max(1, -(-self.total // self.per_page))
-
-
-def period_feed(
-    store: Store,
-    period: Period,
-    *,
-    user: User | None,
-    page: int = 1,
-    per_page: int = 30,
-    anchor: date | None = None,
-) -> FeedPage:
-    """The papers of a period, most voted first, with the nearest periods that have papers."""
-    found, total = store.papers_between(
-        period.start, period.end, limit=per_page, offset=(page - 1) * per_page
-    )
-    before, after = store.neighbour_days(period.start, period.end)
-    return FeedPage(
-        period=period,
-        papers=views(store, found, user, utcnow()),
-        total=total,
-        page=page,
-        per_page=per_page,
-        previous=period_containing(period.kind, before) if before else None,
-        following=period_containing(period.kind, after) if after else None,
-        anchor=anchor,
-    )
-
-
-def latest_period(store: Store) -> Period:
-    """The newest day with papers (today when the store is empty)."""
-    return day_period(store.latest_day() or utcnow().date())
 
 
 def trending_until(store: Store, settings: Settings) -> date:

@@ -1,6 +1,5 @@
-"""The routes still served by the modules the web layer had before it was cut by feature
-(pages, api, feeds, social_pages, social_api, list_pages, auth, subscriptions,
-account_link), declared as one feature until each moves to a module of its own."""
+"""The routes still served by the modules the web layer had before it was cut by feature,
+declared as one feature until each moves to a module of its own."""
 
 from __future__ import annotations
 
@@ -17,36 +16,48 @@ from papertide.web import (
 )
 from papertide.web.feature import Feature, NavLink
 
-LIST = "/users/{owner}/lists/{slug}"
-
 feature = Feature(
     name="legacy",
     routers=(
-        *(social_pages.router, list_pages.router, social_api.router, pages.router),
-        *(auth.router, api.router, feeds.router, account_link.router, subscriptions.router),
+        social_pages.router,
+        list_pages.router,
+        social_api.router,
+        pages.router,
+        auth.router,
+        api.router,
+        feeds.router,
+        account_link.router,
+        subscriptions.router,
     ),
     cached=(
-        *("/", "/papers/{kind}/{value}", "/trending", "/search", "/papers/{ref:path}"),
-        *("/users/{username}", LIST, LIST + ".atom", LIST + ".bib"),
-        *("/feeds/daily.atom", "/feeds/trending.atom", "/feeds/search.atom"),
-        *("/api/daily", "/api/week/{week}", "/api/month/{month}", "/api/trending"),
-        *("/api/search", "/api/papers/{ref:path}/similar", "/api/papers/{ref:path}"),
+        "/trending",
+        "/search",
+        "/papers/{ref:path}",
+        "/users/{username}",
+        "/users/{owner}/lists/{slug}",
+        "/users/{owner}/lists/{slug}.atom",
+        "/users/{owner}/lists/{slug}.bib",
+        "/feeds/trending.atom",
+        "/feeds/search.atom",
+        "/api/trending",
+        "/api/search",
+        "/api/papers/{ref:path}/similar",
+        "/api/papers/{ref:path}",
         "/api/papers/{ref:path}/comments",
     ),
     larger_bodies={
-        **dict.fromkeys(("/papers/{ref:path}/comments", "/comments/{pk}/edit"), 8),
-        **dict.fromkeys(("/api/papers/{ref:path}/comments", "/api/comments/{pk}"), 8),
+        "/papers/{ref:path}/comments": 8,
+        "/comments/{pk}/edit": 8,
+        "/api/papers/{ref:path}/comments": 8,
+        "/api/comments/{pk}": 8,
         "/api/comments/{pk}/hide": 8,
-        **dict.fromkeys(("/subscribe", "/api/subscriptions", "/subscribe/confirm/{token}"), 4),
-        **dict.fromkeys(("/subscription/{token}", "/subscription/{token}/delete"), 4),
+        "/subscribe": 4,
+        "/api/subscriptions": 4,
+        "/subscribe/confirm/{token}": 4,
+        "/subscription/{token}": 4,
+        "/subscription/{token}/delete": 4,
     },
     nav=(
-        NavLink(
-            "Daily",
-            "/",
-            order=10,
-            current=("/", "/papers/date/*", "/papers/week/*", "/papers/month/*"),
-        ),
         NavLink("Trending", "/trending", order=20, current=("/trending*",)),
         NavLink("Search", "/search", order=30, current=("/search*",)),
         NavLink("Submit", "/submit", order=40, current=("/submit*",)),
