@@ -18,7 +18,8 @@ from papertide.ingest import ingest_paths
 from papertide.models import Paper
 from papertide.ranking.trending import paper_trending
 from papertide.store import Store
-from papertide.web import create_app, service
+from papertide.web import create_app
+from papertide.web.features import trending
 from tests.conftest import serving
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -260,7 +261,7 @@ def test_trending_pages_rank_every_paper_by_the_formula(
         expected = [p.id for p in voted + unvoted]
         shown: list[str | None] = []
         for offset in range(0, len(expected), 4):  # pages that straddle voted and unvoted
-            page = service.trending(store, settings, user=None, limit=4, offset=offset)
+            page = trending.trending(store, settings, user=None, limit=4, offset=offset)
             shown += [view.paper.id for view in page]
     finally:
         store.close()

@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from papertide.clock import utcnow
-from papertide.web import community, service
+from papertide.web import community
 from papertide.web.deps import CsrfDep, RequiredUserDep, SettingsDep, StoreDep, UserDep
 from papertide.web.display import find_paper, paper_detail, views
 from papertide.web.schemas import FeedOut, PaperOut, paper_out
@@ -40,15 +40,6 @@ class SubmitOut(BaseModel):
 
     paper: PaperOut
     new: bool = Field(description="False when someone had submitted it before.")
-
-
-@router.get("/trending", response_model=FeedOut)
-def api_trending(
-    request: Request, store: StoreDep, settings: SettingsDep, user: UserDep, page: Page = 1
-) -> FeedOut:
-    """Papers ranked by votes / (age_hours + 2) ** gravity (see the trending page)."""
-    found = service.trending(store, settings, user=user, limit=30, offset=(page - 1) * 30)
-    return FeedOut(papers=[paper_out(request, v, user) for v in found], page=page)
 
 
 @router.get("/search", response_model=FeedOut)

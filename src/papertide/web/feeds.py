@@ -1,6 +1,6 @@
 """Atom feeds (RFC 4287): the latest day, trending, and a saved search, for feed readers.
 
-Everything shown comes from ``papertide.web.service``, the same calls the pages make;
+Everything shown comes from the same calls the pages make;
 web/atom.py writes it as Atom. Feeds are public and anonymous: no reader's votes, no cookies.
 """
 
@@ -13,9 +13,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from papertide.models import Hit
-from papertide.web import service
 from papertide.web.atom import FEED_SIZE, atom_response
-from papertide.web.deps import SettingsDep, StoreDep
+from papertide.web.deps import StoreDep
 from papertide.web.display import hits_to_views
 
 router = APIRouter(tags=["feeds"])
@@ -27,21 +26,6 @@ class _SearchResult(Protocol):
 
 class _Searcher(Protocol):
     def search(self, q: str, k: int = ...) -> _SearchResult: ...
-
-
-@router.get("/feeds/trending.atom", response_class=Response)
-def trending_feed(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
-    """The trending papers, highest trending score first."""
-    shown = service.trending(store, settings, user=None, limit=FEED_SIZE)
-    return atom_response(
-        request,
-        title="papertide: trending papers",
-        subtitle=f"Papers of the last {settings.trending_window_days} days, ranked by votes "
-        "and age.",
-        alternate="/trending",
-        papers=[view.paper for view in shown],
-        empty_updated=None,
-    )
 
 
 @router.get("/feeds/search.atom", response_class=Response)

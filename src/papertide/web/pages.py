@@ -10,8 +10,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
 
-from papertide.clock import utcnow
-from papertide.web import community, service
+from papertide.web import community
 from papertide.web.deps import (
     CsrfDep,
     SettingsDep,
@@ -20,36 +19,10 @@ from papertide.web.deps import (
     UserDep,
 )
 from papertide.web.display import paper_detail
-from papertide.web.periods import day_period
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 Page = Annotated[int, Query(ge=1, le=1000, description="Page number, from 1.")]
-
-
-@router.get("/trending", response_class=HTMLResponse)
-def trending_page(
-    request: Request,
-    store: StoreDep,
-    settings: SettingsDep,
-    templates: TemplatesDep,
-    user: UserDep,
-    page: Page = 1,
-) -> Response:
-    """Papers ranked by votes decayed by age; the formula is shown on the page."""
-    per_page = 30
-    until = service.trending_until(store, settings)
-    papers = service.trending(
-        store, settings, user=user, limit=per_page, offset=(page - 1) * per_page, until=until
-    )
-    context = {
-        "papers": papers,
-        "page": page,
-        "settings": settings,
-        "per_page": per_page,
-        "until": None if until == utcnow().date() else day_period(until),
-    }
-    return templates.TemplateResponse(request, "trending.html", context)
 
 
 @router.get("/search", response_class=HTMLResponse)
