@@ -42,27 +42,6 @@ class SubmitOut(BaseModel):
     new: bool = Field(description="False when someone had submitted it before.")
 
 
-@router.get("/search", response_model=FeedOut)
-def api_search(
-    request: Request,
-    store: StoreDep,
-    user: UserDep,
-    form: Annotated[community.SearchForm, Query()],
-) -> FeedOut:
-    """Search with the site's query language; each paper says why it matched."""
-    result = community.run_search(request, store, form, user=user)
-    papers = [paper_out(request, v, user) for v in result.papers]
-    pages = max(1, -(-result.total // result.per_page))
-    return FeedOut(
-        papers=papers,
-        total=result.total,
-        page=form.page,
-        pages=pages,
-        notice=result.notice,
-        warming=result.warming,
-    )
-
-
 @router.get("/papers/{ref:path}/similar", response_model=list[PaperOut])
 def api_similar(request: Request, ref: str, store: StoreDep, user: UserDep) -> list[PaperOut]:
     """The papers most similar to this one."""

@@ -12,9 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from papertide.web import lists
 from papertide.web.access import safe_next
+from papertide.web.atom import atom_response
 from papertide.web.deps import CsrfDep, StoreDep, TemplatesDep, UserDep
 from papertide.web.display import find_paper
-from papertide.web.feeds import atom_response
 
 router = APIRouter()
 Name = Annotated[str, Form(max_length=200)]

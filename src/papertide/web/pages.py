@@ -25,19 +25,6 @@ router = APIRouter()
 Page = Annotated[int, Query(ge=1, le=1000, description="Page number, from 1.")]
 
 
-@router.get("/search", response_class=HTMLResponse)
-def search_page(
-    request: Request,
-    store: StoreDep,
-    templates: TemplatesDep,
-    user: UserDep,
-    form: Annotated[community.SearchForm, Query()],
-) -> Response:
-    """Search with the query language, filters as form controls, paging."""
-    results = community.run_search(request, store, form, user=user)
-    return templates.TemplateResponse(request, "search.html", {"form": form, "results": results})
-
-
 @router.get("/papers/{ref:path}", response_class=HTMLResponse)
 def paper_page(
     request: Request, ref: str, store: StoreDep, templates: TemplatesDep, user: UserDep
