@@ -14,19 +14,12 @@ from pydantic import BaseModel, Field
 
 from papertide.clock import utcnow
 from papertide.web import community
-from papertide.web.deps import CsrfDep, RequiredUserDep, SettingsDep, StoreDep, UserDep
-from papertide.web.display import find_paper, paper_detail, views
+from papertide.web.deps import CsrfDep, RequiredUserDep, SettingsDep, StoreDep
+from papertide.web.display import views
 from papertide.web.schemas import FeedOut, PaperOut, paper_out
 
 router = APIRouter(prefix="/api", tags=["api"])
 Page = Annotated[int, Query(ge=1, le=1000)]
-
-
-class VoteOut(BaseModel):
-    """A paper's votes after a vote."""
-
-    votes: int
-    voted: bool
 
 
 class SubmitIn(BaseModel):
@@ -40,34 +33,6 @@ class SubmitOut(BaseModel):
 
     paper: PaperOut
     new: bool = Field(description="False when someone had submitted it before.")
-
-
-@router.get("/papers/{ref:path}/similar", response_model=list[PaperOut])
-def api_similar(request: Request, ref: str, store: StoreDep, user: UserDep) -> list[PaperOut]:
-    """The papers most similar to this one."""
-    detail = paper_detail(request, store, ref, user=user)
-    return [paper_out(request, v, user) for v in detail.similar]
-
-
-@router.get("/papers/{ref:path}", response_model=PaperOut)
-def api_paper(request: Request, ref: str, store: StoreDep, user: UserDep) -> PaperOut:
-    """One paper by id, arXiv id or URL, or DOI."""
-    (view,) = views(store, [find_paper(store, ref)], user, utcnow())
-    return paper_out(request, view, user)
-
-
-@router.post("/papers/{ref:path}/vote", response_model=VoteOut)
-def api_vote(ref: str, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep) -> VoteOut:
-    """Upvote a paper (once per user)."""
-    votes, voted = community.cast_vote(store, ref, user=user, up=True)
-    return VoteOut(votes=votes, voted=voted)
-
-
-@router.delete("/papers/{ref:path}/vote", response_model=VoteOut)
-def api_unvote(ref: str, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep) -> VoteOut:
-    """Withdraw your upvote."""
-    votes, voted = community.cast_vote(store, ref, user=user, up=False)
-    return VoteOut(votes=votes, voted=voted)
 
 
 @router.post("/submit", response_model=SubmitOut)

@@ -13,15 +13,7 @@ from papertide.normalize import parse_arxiv_id
 from papertide.store import Store
 from papertide.submit import SubmitOutcome, resolve_submission
 from papertide.web.access import allow
-from papertide.web.display import find_paper, views
-
-
-def cast_vote(store: Store, ref: str, *, user: User, up: bool) -> tuple[int, bool]:
-    """Cast (up) or withdraw a vote; returns the paper's total votes and the user's state."""
-    paper = find_paper(store, ref)
-    assert paper.pk is not None
-    site = store.set_vote(user_pk=user.pk, paper_pk=paper.pk, up=up, now=utcnow())
-    return site + (paper.upvotes_external or 0), up
+from papertide.web.display import views
 
 
 def profile(store: Store, username: str, *, viewer: User | None) -> dict[str, Any]:

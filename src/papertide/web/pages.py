@@ -18,44 +18,10 @@ from papertide.web.deps import (
     TemplatesDep,
     UserDep,
 )
-from papertide.web.display import paper_detail
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 Page = Annotated[int, Query(ge=1, le=1000, description="Page number, from 1.")]
-
-
-@router.get("/papers/{ref:path}", response_class=HTMLResponse)
-def paper_page(
-    request: Request, ref: str, store: StoreDep, templates: TemplatesDep, user: UserDep
-) -> Response:
-    """One paper: the record, BibTeX, votes, similar papers, the pages that listed it."""
-    detail = paper_detail(request, store, ref, user=user)
-    return templates.TemplateResponse(request, "paper.html", {"detail": detail})
-
-
-@router.post("/papers/{ref:path}/vote", response_model=None)
-def vote(
-    request: Request,
-    ref: str,
-    store: StoreDep,
-    user: UserDep,
-    _csrf: CsrfDep,
-    up: Annotated[bool, Form()] = True,
-) -> Response:
-    """Cast or withdraw an upvote; JSON for scripts, a redirect back for plain forms."""
-    wants_json = "application/json" in request.headers.get("accept", "")
-    if user is None:
-        if wants_json:
-            return JSONResponse({"error": "Log in to vote.", "status": 401}, status_code=401)
-        return RedirectResponse(f"/login?next=/papers/{ref}", status_code=303)
-    votes, voted = community.cast_vote(store, ref, user=user, up=up)
-    if wants_json:
-        return JSONResponse({"votes": votes, "voted": voted})
-    # Back to the page, with the paper named in the fragment: app.js puts the focus back on
-    # its vote button (a keyboard user is not sent to the top of the page).
-    back = (request.headers.get("referer") or f"/papers/{ref}").split("#", 1)[0]
-    return RedirectResponse(f"{back}#voted={quote(ref, safe='')}", status_code=303)
 
 
 @router.get("/users/{username}", response_class=HTMLResponse)

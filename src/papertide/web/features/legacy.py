@@ -28,13 +28,10 @@ feature = Feature(
         subscriptions.router,
     ),
     cached=(
-        "/papers/{ref:path}",
         "/users/{username}",
         "/users/{owner}/lists/{slug}",
         "/users/{owner}/lists/{slug}.atom",
         "/users/{owner}/lists/{slug}.bib",
-        "/api/papers/{ref:path}/similar",
-        "/api/papers/{ref:path}",
         "/api/papers/{ref:path}/comments",
     ),
     larger_bodies={
