@@ -6,14 +6,12 @@ import logging
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
 
 from papertide.web import community
 from papertide.web.deps import (
-    CsrfDep,
-    SettingsDep,
     StoreDep,
     TemplatesDep,
     UserDep,
@@ -35,34 +33,6 @@ def profile(
     if canonical != username:
         return RedirectResponse(f"/users/{quote(canonical)}", status_code=301)
     return templates.TemplateResponse(request, "profile.html", context)
-
-
-@router.get("/submit", response_class=HTMLResponse)
-def submit_form(request: Request, templates: TemplatesDep, user: UserDep) -> Response:
-    """The submission form (log in first)."""
-    if user is None:
-        return RedirectResponse("/login?next=/submit", status_code=303)
-    return templates.TemplateResponse(request, "submit.html", {})
-
-
-@router.post("/submit", response_model=None)
-def submit(
-    request: Request,
-    store: StoreDep,
-    settings: SettingsDep,
-    templates: TemplatesDep,
-    user: UserDep,
-    _csrf: CsrfDep,
-    ref: Annotated[str, Form(max_length=300)],
-) -> Response:
-    """Submit a paper by arXiv id or URL; deduplicated against the store."""
-    if user is None:
-        return RedirectResponse("/login?next=/submit", status_code=303)
-    outcome = community.submit_paper(request, store, settings, ref, user=user)
-    if outcome.paper is None:
-        context = {"error": outcome.message, "ref": ref}
-        return templates.TemplateResponse(request, "submit.html", context, status_code=400)
-    return RedirectResponse(f"/papers/{outcome.paper.id}?submitted={int(outcome.new)}", 303)
 
 
 @router.get("/healthz")

@@ -13,10 +13,10 @@ from pydantic import BaseModel, Field
 from papertide.models import Collection, Comment, User
 from papertide.store import Store
 from papertide.web import discussion, foryou, lists
-from papertide.web.api import FeedOut, PaperOut, paper_out
 from papertide.web.deps import CsrfDep, RequiredUserDep, SettingsDep, StoreDep, UserDep
 from papertide.web.display import find_paper
 from papertide.web.markdown import render_comment
+from papertide.web.schemas import FeedOut, PaperOut, paper_out
 
 router = APIRouter(prefix="/api", tags=["api"])
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from papertide.web import (
     account_link,
-    api,
     auth,
     list_pages,
     pages,
@@ -23,7 +22,6 @@ feature = Feature(
         social_api.router,
         pages.router,
         auth.router,
-        api.router,
         account_link.router,
         subscriptions.router,
     ),
@@ -47,7 +45,6 @@ feature = Feature(
         "/subscription/{token}/delete": 4,
     },
     nav=(
-        NavLink("Submit", "/submit", order=40, current=("/submit*",)),
         NavLink("For you", "/for-you", order=50, audience="signed_in"),
         NavLink("Lists", "/lists", order=60, audience="signed_in"),
         NavLink(
