@@ -7,8 +7,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import OperationalError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from papertide.web import community
 from papertide.web.deps import (
@@ -33,23 +32,3 @@ def profile(
     if canonical != username:
         return RedirectResponse(f"/users/{quote(canonical)}", status_code=301)
     return templates.TemplateResponse(request, "profile.html", context)
-
-
-@router.get("/healthz")
-def healthz(request: Request, store: StoreDep) -> JSONResponse:
-    """For load balancers and operators, always JSON: whether the database answers, how
-    many papers it holds, and where this node's search index stands on the change feed
-    (ready, generation, position, changes still to apply). 503 while the database is down."""
-    try:
-        papers = store.count_papers()
-        index = request.app.state.search.status()
-    except OperationalError:
-        log.warning("healthz: the database does not answer")
-        body = {
-            "ok": False,
-            "database": "unreachable",
-            "status": 503,
-            "error": "The database does not answer; try again shortly.",
-        }
-        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
-    return JSONResponse({"ok": True, "database": "ok", "papers": papers, "index": index})
