@@ -1,4 +1,4 @@
-"""The JSON API for comments, lists (collections) and For you, from the same calls as the
+"""The JSON API for lists (collections) and For you, from the same calls as the
 pages. Writes need a session cookie and the CSRF token in ``X-CSRF-Token``, as votes do."""
 
 from __future__ import annotations
@@ -10,50 +10,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from papertide.models import Collection, Comment, User
+from papertide.models import Collection, User
 from papertide.store import Store
-from papertide.web import discussion, foryou, lists
-from papertide.web.deps import CsrfDep, RequiredUserDep, SettingsDep, StoreDep, UserDep
+from papertide.web import foryou, lists
+from papertide.web.deps import CsrfDep, RequiredUserDep, StoreDep, UserDep
 from papertide.web.display import find_paper
-from papertide.web.markdown import render_comment
 from papertide.web.schemas import FeedOut, PaperOut, paper_out
 
 router = APIRouter(prefix="/api", tags=["api"])
-
-
-class CommentOut(BaseModel):
-    """A comment; top-level ones carry their replies."""
-
-    id: int
-    paper_id: str
-    author: str | None = Field(description="null once deleted or hidden from you.")
-    body: str = Field(description="The Markdown source ('' once deleted or hidden).")
-    html: str = Field(description="The body as safe HTML (math left as $..$ for KaTeX).")
-    created: datetime
-    edited: datetime | None
-    deleted: bool
-    hidden: bool
-    parent: int | None
-    replies: list[CommentOut] = Field(default_factory=list)
-
-
-class CommentIn(BaseModel):
-    """A new comment, or a reply to the comment ``parent``."""
-
-    body: str = Field(max_length=20_000, description="Markdown; math as $..$.")
-    parent: int | None = None
-
-
-class CommentEdit(BaseModel):
-    """New text for your comment."""
-
-    body: str = Field(max_length=20_000)
-
-
-class HideIn(BaseModel):
-    """Hide a comment (moderators), or show it again."""
-
-    hidden: bool = True
 
 
 class ListOut(BaseModel):
@@ -99,23 +63,6 @@ class DismissOut(BaseModel):
     dismissed: bool
 
 
-def _comment_out(comment: Comment, paper_id: str) -> CommentOut:
-    gone = bool(comment.deleted) or (bool(comment.hidden) and not comment.body)
-    return CommentOut(
-        id=comment.pk,
-        paper_id=paper_id,
-        author=None if gone else comment.username,
-        body=comment.body,
-        html=str(render_comment(comment.body)) if comment.body else "",
-        created=comment.created,
-        edited=comment.edited,
-        deleted=comment.deleted is not None,
-        hidden=comment.hidden is not None,
-        parent=comment.parent_pk,
-        replies=[_comment_out(r, paper_id) for r in comment.replies],
-    )
-
-
 def _list_out(request: Request, c: Collection, saved: bool | None = None) -> ListOut:
     base = str(request.base_url).rstrip("/") + f"/users/{quote(c.owner)}/lists/{c.slug}"
     return ListOut(
@@ -132,57 +79,6 @@ def _list_out(request: Request, c: Collection, saved: bool | None = None) -> Lis
         updated=c.updated,
         saved=saved,
     )
-
-
-@router.get("/papers/{ref:path}/comments", response_model=list[CommentOut])
-def api_comments(ref: str, store: StoreDep, user: UserDep) -> list[CommentOut]:
-    """A paper's discussion: threads oldest first, each with its replies."""
-    paper = find_paper(store, ref)
-    threads = store.paper_comments(paper.pk or 0, viewer=user)
-    return [_comment_out(c, paper.id or "") for c in threads]
-
-
-@router.post("/papers/{ref:path}/comments", response_model=CommentOut, status_code=201)
-def api_post_comment(
-    request: Request,
-    ref: str,
-    body: CommentIn,
-    store: StoreDep,
-    settings: SettingsDep,
-    user: RequiredUserDep,
-    _csrf: CsrfDep,
-) -> CommentOut:
-    """Comment on a paper, or reply to a comment (one level: a reply to a reply joins its
-    thread). Rate-limited per account and address (429 with Retry-After)."""
-    made = discussion.post_comment(
-        request, store, settings, ref, user=user, body=body.body, parent=body.parent
-    )
-    return _comment_out(made, find_paper(store, ref).id or "")
-
-
-@router.patch("/comments/{pk}", response_model=CommentOut)
-def api_edit_comment(
-    pk: int, body: CommentEdit, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep
-) -> CommentOut:
-    """Change your own comment's text."""
-    made = discussion.edit_comment(store, pk, user=user, body=body.body)
-    return _comment_out(made, discussion.paper_ref(store, made))
-
-
-@router.delete("/comments/{pk}", status_code=204, response_class=Response)
-def api_delete_comment(pk: int, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep) -> Response:
-    """Delete your own comment (a "[deleted]" placeholder stays while it has replies)."""
-    discussion.delete_comment(store, pk, user=user)
-    return Response(status_code=204)
-
-
-@router.post("/comments/{pk}/hide", response_model=CommentOut)
-def api_hide_comment(
-    pk: int, body: HideIn, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep
-) -> CommentOut:
-    """Moderators: hide a comment from everyone but its author and moderators, or show it."""
-    made = discussion.hide_comment(store, pk, user=user, hidden=body.hidden)
-    return _comment_out(made, discussion.paper_ref(store, made))
 
 
 @router.get("/lists", response_model=list[ListOut])
