@@ -3,34 +3,20 @@ declared as one feature until each moves to a module of its own."""
 
 from __future__ import annotations
 
-from papertide.web import (
-    account_link,
-    auth,
-    list_pages,
-    pages,
-    social_api,
-    social_pages,
-    subscriptions,
-)
+from papertide.web import account_link, auth, pages, social_api, social_pages, subscriptions
 from papertide.web.feature import Feature, NavLink
 
 feature = Feature(
     name="legacy",
     routers=(
         social_pages.router,
-        list_pages.router,
         social_api.router,
         pages.router,
         auth.router,
         account_link.router,
         subscriptions.router,
     ),
-    cached=(
-        "/users/{username}",
-        "/users/{owner}/lists/{slug}",
-        "/users/{owner}/lists/{slug}.atom",
-        "/users/{owner}/lists/{slug}.bib",
-    ),
+    cached=("/users/{username}",),
     larger_bodies={
         "/subscribe": 4,
         "/api/subscriptions": 4,
@@ -40,7 +26,6 @@ feature = Feature(
     },
     nav=(
         NavLink("For you", "/for-you", order=50, audience="signed_in"),
-        NavLink("Lists", "/lists", order=60, audience="signed_in"),
         NavLink(
             "{username}",
             "/users/{username}",

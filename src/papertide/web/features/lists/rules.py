@@ -1,5 +1,6 @@
-"""Collection logic the pages, the API and the feeds share: who may see a list, its papers,
-its BibTeX, saving and removing papers. A private list is a 404 to everyone but its owner."""
+"""Reading lists: who may see a list (a private list is a 404 to everyone but its owner),
+its papers and BibTeX, making and changing lists, saving and removing papers. The pages and
+the JSON API of lists both call here."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from papertide.web.display import PaperView, find_paper, views
 MAX_SHOWN = 500
 
 
-def visible_collection(store: Store, owner: str, slug: str, *, viewer: User | None) -> Collection:
+def visible_list(store: Store, owner: str, slug: str, *, viewer: User | None) -> Collection:
     """The list ``owner``/``slug`` if the viewer may see it, else 404 (never 403: a private
     list's existence is not told)."""
     person = store.user_by_name(owner)
@@ -27,15 +28,15 @@ def visible_collection(store: Store, owner: str, slug: str, *, viewer: User | No
     return found
 
 
-def owned_collection(store: Store, owner: str, slug: str, *, user: User) -> Collection:
+def owned_list(store: Store, owner: str, slug: str, *, user: User) -> Collection:
     """The list ``owner``/``slug`` when it is the user's own, else 404."""
-    found = visible_collection(store, owner, slug, viewer=user)
+    found = visible_list(store, owner, slug, viewer=user)
     if found.user_pk != user.pk:
         raise HTTPException(status_code=404, detail=f"You have no list {slug!r}.")
     return found
 
 
-def own_collection(store: Store, user: User, slug: str) -> Collection:
+def own_list(store: Store, user: User, slug: str) -> Collection:
     """One of the signed-in user's own lists, or 404."""
     found = store.get_collection(user.pk, slug)
     if found is None:
@@ -43,23 +44,21 @@ def own_collection(store: Store, user: User, slug: str) -> Collection:
     return found
 
 
-def collection_papers(store: Store, collection: Collection) -> list[Paper]:
+def list_papers(store: Store, collection: Collection) -> list[Paper]:
     """The list's papers, most recently saved first (at most MAX_SHOWN)."""
     pks = store.collection_paper_pks(collection.pk)[:MAX_SHOWN]
     by_pk = {p.pk: p for p in store.papers_by_pk(pks)}
     return [by_pk[pk] for pk in pks if pk in by_pk]
 
 
-def collection_views(
-    store: Store, collection: Collection, *, viewer: User | None
-) -> list[PaperView]:
+def list_views(store: Store, collection: Collection, *, viewer: User | None) -> list[PaperView]:
     """The list's papers as cards."""
-    return views(store, collection_papers(store, collection), viewer, utcnow())
+    return views(store, list_papers(store, collection), viewer, utcnow())
 
 
-def collection_bibtex(store: Store, collection: Collection) -> str:
+def list_bibtex(store: Store, found: Collection) -> str:
     """Every paper of the list as BibTeX, keys made unique."""
-    return bibtex_file(collection_papers(store, collection))
+    return bibtex_file(list_papers(store, found))
 
 
 def bib_filename(collection: Collection) -> str:
@@ -67,7 +66,7 @@ def bib_filename(collection: Collection) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "", f"{collection.owner}-{collection.slug}") + ".bib"
 
 
-def create_collection(
+def create_list(
     store: Store, *, user: User, name: str, public: bool, description: str = ""
 ) -> Collection:
     """A new list of the user's; 400 with the reason for a bad name."""
@@ -79,7 +78,7 @@ def create_collection(
         raise HTTPException(status_code=400, detail=str(exc)) from exc
 
 
-def update_collection(
+def update_list(
     store: Store, collection: Collection, *, name: str, public: bool, description: str
 ) -> None:
     """Rename a list or change who sees it; 400 with the reason for a bad name."""
@@ -93,7 +92,7 @@ def update_collection(
 
 def save_paper(store: Store, *, user: User, slug: str, ref: str, saved: bool) -> Paper:
     """Put the paper ``ref`` in the user's list ``slug`` (or take it out)."""
-    collection = own_collection(store, user, slug)
+    collection = own_list(store, user, slug)
     paper = find_paper(store, ref)
     assert paper.pk is not None
     store.set_saved(collection_pk=collection.pk, paper_pk=paper.pk, saved=saved, now=utcnow())

@@ -1,6 +1,6 @@
-"""HTML routes for collections: your lists, a list's page, its Atom feed and BibTeX, and the
-save form every card links to (it works without JavaScript; static/social.js turns it into
-a menu of your lists)."""
+"""The pages of lists: your lists, a list's page, its Atom feed and BibTeX, and the save
+form every card links to (it works without JavaScript; static/social.js turns it into a
+menu of your lists)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from papertide.web import lists
-from papertide.web.access import safe_next
+from papertide.web.access import login_first, safe_next
 from papertide.web.atom import atom_response
 from papertide.web.deps import CsrfDep, StoreDep, TemplatesDep, UserDep
 from papertide.web.display import find_paper
+from papertide.web.features.lists import rules
 
 router = APIRouter()
 Name = Annotated[str, Form(max_length=200)]
@@ -22,8 +22,8 @@ Description = Annotated[str, Form(max_length=4000)]
 Next = Annotated[str, Form(max_length=2000)]
 
 
-def _login(next_path: str) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={quote(next_path)}", status_code=303)
+def _login_first(next_path: str) -> RedirectResponse:
+    return login_first(quote(next_path))
 
 
 def _list_path(owner: str, slug: str) -> str:
@@ -34,7 +34,7 @@ def _list_path(owner: str, slug: str) -> str:
 def my_lists(request: Request, store: StoreDep, templates: TemplatesDep, user: UserDep) -> Response:
     """Your lists, and a form for a new one."""
     if user is None:
-        return _login("/lists")
+        return _login_first("/lists")
     context = {"collections": store.user_collections(user.pk)}
     return templates.TemplateResponse(request, "lists.html", context)
 
@@ -52,12 +52,10 @@ def new_list(
 ) -> Response:
     """Create a list; with ``paper``, save that paper in it at once."""
     if user is None:
-        return _login("/lists")
-    made = lists.create_collection(
-        store, user=user, name=name, public=public, description=description
-    )
+        return _login_first("/lists")
+    made = rules.create_list(store, user=user, name=name, public=public, description=description)
     if paper:
-        lists.save_paper(store, user=user, slug=made.slug, ref=paper, saved=True)
+        rules.save_paper(store, user=user, slug=made.slug, ref=paper, saved=True)
     target = safe_next(next) if next else _list_path(made.owner, made.slug)
     return RedirectResponse(target, status_code=303)
 
@@ -72,9 +70,9 @@ def save_form(
 ) -> Response:
     """Which of your lists hold this paper: add or remove it, or start a new list."""
     if user is None:
-        return _login(f"/lists/save?paper={paper}")
+        return _login_first(f"/lists/save?paper={paper}")
     found = find_paper(store, paper)
-    context = {"paper": found, "choices": lists.lists_for_paper(store, user, found)}
+    context = {"paper": found, "choices": rules.lists_for_paper(store, user, found)}
     return templates.TemplateResponse(request, "save.html", context)
 
 
@@ -90,8 +88,8 @@ def save(
 ) -> Response:
     """Put a paper in one of your lists, or take it out."""
     if user is None:
-        return _login(f"/lists/save?paper={paper}")
-    found = lists.save_paper(store, user=user, slug=slug, ref=paper, saved=saved)
+        return _login_first(f"/lists/save?paper={paper}")
+    found = rules.save_paper(store, user=user, slug=slug, ref=paper, saved=saved)
     target = safe_next(next) if next else f"/lists/save?paper={quote(found.id or '')}"
     return RedirectResponse(target, status_code=303)
 
@@ -99,13 +97,13 @@ def save(
 @router.get("/users/{owner}/lists/{slug}.atom", response_class=Response)
 def list_feed(request: Request, owner: str, slug: str, store: StoreDep, user: UserDep) -> Response:
     """A list as an Atom feed, most recently saved first."""
-    found = lists.visible_collection(store, owner, slug, viewer=user)
+    found = rules.visible_list(store, owner, slug, viewer=user)
     return atom_response(
         request,
         title=f"papertide: {found.name} ({found.owner})",
         subtitle=found.description or f"Papers {found.owner} saved in {found.name}.",
         alternate=_list_path(found.owner, found.slug),
-        papers=lists.collection_papers(store, found),
+        papers=rules.list_papers(store, found),
         empty_updated=found.updated.date(),
     )
 
@@ -113,10 +111,10 @@ def list_feed(request: Request, owner: str, slug: str, store: StoreDep, user: Us
 @router.get("/users/{owner}/lists/{slug}.bib", response_class=Response)
 def list_bibtex(owner: str, slug: str, store: StoreDep, user: UserDep) -> Response:
     """Every paper of a list as BibTeX, one file."""
-    found = lists.visible_collection(store, owner, slug, viewer=user)
-    headers = {"Content-Disposition": f'inline; filename="{lists.bib_filename(found)}"'}
+    found = rules.visible_list(store, owner, slug, viewer=user)
+    headers = {"Content-Disposition": f'inline; filename="{rules.bib_filename(found)}"'}
     return Response(
-        lists.collection_bibtex(store, found),
+        rules.list_bibtex(store, found),
         media_type="application/x-bibtex; charset=utf-8",
         headers=headers,
     )
@@ -127,10 +125,10 @@ def list_page(
     request: Request, owner: str, slug: str, store: StoreDep, templates: TemplatesDep, user: UserDep
 ) -> Response:
     """A list's papers; its owner also gets its settings."""
-    found = lists.visible_collection(store, owner, slug, viewer=user)
+    found = rules.visible_list(store, owner, slug, viewer=user)
     context = {
         "collection": found,
-        "papers": lists.collection_views(store, found, viewer=user),
+        "papers": rules.list_views(store, found, viewer=user),
         "path": _list_path(found.owner, found.slug),
     }
     return templates.TemplateResponse(request, "list.html", context)
@@ -149,9 +147,9 @@ def list_settings(
 ) -> Response:
     """Rename your list, describe it, make it public or private."""
     if user is None:
-        return _login(_list_path(owner, slug))
-    found = lists.owned_collection(store, owner, slug, user=user)
-    lists.update_collection(store, found, name=name, public=public, description=description)
+        return _login_first(_list_path(owner, slug))
+    found = rules.owned_list(store, owner, slug, user=user)
+    rules.update_list(store, found, name=name, public=public, description=description)
     return RedirectResponse(_list_path(found.owner, found.slug), status_code=303)
 
 
@@ -159,6 +157,6 @@ def list_settings(
 def delete_list(owner: str, slug: str, store: StoreDep, user: UserDep, _csrf: CsrfDep) -> Response:
     """Delete your list (the papers stay on the site)."""
     if user is None:
-        return _login(_list_path(owner, slug))
-    store.delete_collection(lists.owned_collection(store, owner, slug, user=user).pk)
+        return _login_first(_list_path(owner, slug))
+    store.delete_collection(rules.owned_list(store, owner, slug, user=user).pk)
     return RedirectResponse("/lists", status_code=303)
