@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from papertide.config import Settings
-from papertide.web import create_app, login_limit
+from papertide.web import create_app
+from papertide.web.features.accounts import login_limit
 from tests.conftest import serving
 
 PASSWORD = "a long enough passphrase"

@@ -3,7 +3,7 @@ declared as one feature until each moves to a module of its own."""
 
 from __future__ import annotations
 
-from papertide.web import account_link, auth, pages, social_api, social_pages, subscriptions
+from papertide.web import account_link, social_api, social_pages, subscriptions
 from papertide.web.feature import Feature, NavLink
 
 feature = Feature(
@@ -11,12 +11,10 @@ feature = Feature(
     routers=(
         social_pages.router,
         social_api.router,
-        pages.router,
-        auth.router,
         account_link.router,
         subscriptions.router,
     ),
-    cached=("/users/{username}",),
+    cached=(),
     larger_bodies={
         "/subscribe": 4,
         "/api/subscriptions": 4,
@@ -24,16 +22,5 @@ feature = Feature(
         "/subscription/{token}": 4,
         "/subscription/{token}/delete": 4,
     },
-    nav=(
-        NavLink("For you", "/for-you", order=50, audience="signed_in"),
-        NavLink(
-            "{username}",
-            "/users/{username}",
-            order=70,
-            audience="signed_in",
-            current=("/users/{username}",),
-        ),
-        NavLink("Log in", "/login?next={here}", order=80, audience="signed_out"),
-        NavLink("Register", "/register", order=90, audience="signed_out"),
-    ),
+    nav=(NavLink("For you", "/for-you", order=50, audience="signed_in"),),
 )

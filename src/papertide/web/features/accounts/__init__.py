@@ -3,6 +3,8 @@
 The session cookie holds a random token (HttpOnly, SameSite=Lax, Secure when configured);
 the store keeps only its SHA-256, so a leaked database does not sign anyone in, and logging
 out deletes the session everywhere it could be used.
+
+A user's public profile (``/users/NAME``) shows their upvotes, submissions and public lists.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import re
 import secrets
 import unicodedata
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from papertide.clock import utcnow
@@ -24,7 +27,6 @@ from papertide.mail.notices import notify_address_taken
 from papertide.models import User
 from papertide.passwords import password_problem
 from papertide.store import NameTaken, Store
-from papertide.web import login_limit
 from papertide.web.access import allow, client_address, safe_next
 from papertide.web.deps import (
     SESSION_COOKIE,
@@ -32,8 +34,12 @@ from papertide.web.deps import (
     SettingsDep,
     StoreDep,
     TemplatesDep,
+    UserDep,
     new_csrf_token,
 )
+from papertide.web.display import views
+from papertide.web.feature import Feature, NavLink
+from papertide.web.features.accounts import login_limit
 
 router = APIRouter()
 hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -198,3 +204,47 @@ def logout(request: Request, store: StoreDep, _csrf: CsrfDep) -> Response:
     response.delete_cookie(SESSION_COOKIE)
     request.state.new_csrf = new_csrf_token(request, None)
     return response
+
+
+def profile_of(store: Store, username: str, *, viewer: User | None) -> dict[str, Any]:
+    """A user's page: their upvotes and submissions."""
+    person = store.user_by_name(username)
+    if person is None:
+        raise HTTPException(status_code=404, detail=f"No user {username!r}.")
+    now = utcnow()
+    upvoted = views(store, store.papers_by_pk(store.user_votes(person.pk)), viewer, now)
+    submitted = views(store, store.papers_by_pk(store.user_submissions(person.pk)), viewer, now)
+    own = viewer is not None and viewer.pk == person.pk
+    shown = [c for c in store.user_collections(person.pk) if c.public or own]
+    return {"person": person, "upvoted": upvoted, "submitted": submitted, "lists": shown}
+
+
+@router.get("/users/{username}", response_class=HTMLResponse)
+def profile(
+    request: Request, username: str, store: StoreDep, templates: TemplatesDep, user: UserDep
+) -> Response:
+    """A user's upvotes and submissions; another spelling of the name (``ADA_UX`` for
+    ``ada_ux``) redirects to the account's own address."""
+    context = profile_of(store, username, viewer=user)
+    canonical = context["person"].username
+    if canonical != username:
+        return RedirectResponse(f"/users/{quote(canonical)}", status_code=301)
+    return templates.TemplateResponse(request, "profile.html", context)
+
+
+feature = Feature(
+    name="accounts",
+    routers=(router,),
+    cached=("/users/{username}",),
+    nav=(
+        NavLink(
+            "{username}",
+            "/users/{username}",
+            order=70,
+            audience="signed_in",
+            current=("/users/{username}",),
+        ),
+        NavLink("Log in", "/login?next={here}", order=80, audience="signed_out"),
+        NavLink("Register", "/register", order=90, audience="signed_out"),
+    ),
+)
