@@ -3,7 +3,7 @@ declared as one feature until each moves to a module of its own."""
 
 from __future__ import annotations
 
-from papertide.web import account_link, social_api, social_pages, subscriptions
+from papertide.web import social_api, social_pages
 from papertide.web.feature import Feature, NavLink
 
 feature = Feature(
@@ -11,16 +11,8 @@ feature = Feature(
     routers=(
         social_pages.router,
         social_api.router,
-        account_link.router,
-        subscriptions.router,
     ),
     cached=(),
-    larger_bodies={
-        "/subscribe": 4,
-        "/api/subscriptions": 4,
-        "/subscribe/confirm/{token}": 4,
-        "/subscription/{token}": 4,
-        "/subscription/{token}/delete": 4,
-    },
+    larger_bodies={},
     nav=(NavLink("For you", "/for-you", order=50, audience="signed_in"),),
 )

@@ -1,8 +1,8 @@
 """A signed-in user's digests: /subscription, and tying a subscription to an account.
 
 An account's email field is never verified, so it alone never reaches a subscription
-(issue 13, finding 1: registering with someone else's address handed over their
-preferences and "Delete my data"). A subscription is tied to an account only when the
+(else registering with someone else's address would hand over their preferences and
+"Delete my data"). A subscription is tied to an account only when the
 address is proven: its confirmation link followed while signed in to the account with that
 address, or an account link (mail/tokens.py, purpose ``link``) mailed to the address and
 confirmed, signed in, with a button. The address asked for is typed on /subscription (the
@@ -26,25 +26,14 @@ from papertide.mail.send import Mailer, PermanentFailure, TemporaryFailure
 from papertide.mail.tokens import BadToken, make_link_token, make_token, read_link_token
 from papertide.models import User
 from papertide.store import subscriptions as subs
-from papertide.web.access import allow
+from papertide.web.access import allow, login_first
 from papertide.web.deps import CsrfDep, SettingsDep, StoreDep, TemplatesDep, UserDep
-from papertide.web.subscriptions import normalise_email
+from papertide.web.features.subscriptions.links import message_page
+from papertide.web.features.subscriptions.subscribe import normalise_email
 
 router = APIRouter()
 log = logging.getLogger(__name__)
 LINK_PATH = "/account/link-subscription"
-
-
-def _page(
-    request: Request, templates: TemplatesDep, title: str, text: str, **extra: object
-) -> Response:
-    status = int(str(extra.pop("status", 200)))
-    context = {"title": title, "text": text, **extra}
-    return templates.TemplateResponse(request, "mail_message.html", context, status)
-
-
-def _login(path: str) -> Response:
-    return RedirectResponse(f"/login?next={path}", status_code=303)
 
 
 @router.get("/subscription", response_model=None)
@@ -53,25 +42,27 @@ def my_subscription(
 ) -> Response:
     """For a signed-in user: the preferences of the tied subscription, or how to tie one."""
     if user is None:
-        return _login("/subscription")
+        return login_first("/subscription")
     sub = subs.subscriber_for_user(store, user_pk=user.pk)
     if sub is not None:
         secret = links_for(settings, store).secret
         token = make_token(secret, "prefs", subscriber_pk=sub.pk, email=sub.email)
         return RedirectResponse(f"/subscription/{token}", status_code=303)
     # The same page whether or not the account has an address (registering with a taken
-    # address keeps none, and must not be told: issue 13, finding 8).
-    return _page(
+    # address keeps none, and must not be told which addresses have accounts).
+    return message_page(
         request,
         templates,
         "Your digests",
         "No subscription is tied to your account yet. If an address of yours subscribes, we "
         "can mail it a link that ties the subscription to this account.",
-        action=LINK_PATH,
-        email_field=True,
-        button="Mail the link to this address",
-        link="/subscribe",
-        link_text="Or subscribe",
+        extra={
+            "action": LINK_PATH,
+            "email_field": True,
+            "button": "Mail the link to this address",
+            "link": "/subscribe",
+            "link_text": "Or subscribe",
+        },
     )
 
 
@@ -88,20 +79,20 @@ def request_link(
     """Mail an account link to the address typed (by default the account's own) if it
     subscribes; the same answer if not."""
     if user is None:
-        return _login("/subscription")
+        return login_first("/subscription")
     # Empty: the account's own address, and the same answer when it kept none (a taken
-    # address at registration), so that nothing tells the two apart (finding 8).
+    # address at registration), so that nothing tells the two apart.
     address = normalise_email(email) if email.strip() else user.email
     text = (
         "If that address subscribes to digests, a mail with a link is on its way to it: open "
         "it while signed in here."
     )
     if not allow(request, store, settings, "link"):
-        return _page(request, templates, "Try later", "Too many requests.", status=429)
+        return message_page(request, templates, "Try later", "Too many requests.", status=429)
     sub = subs.get_subscriber(store, email=address) if address else None
     if sub is not None:
         _mail_link(settings, store, user, sub.pk, sub.email)
-    return _page(request, templates, "Check your inbox", text)
+    return message_page(request, templates, "Check your inbox", text)
 
 
 def _mail_link(settings: SettingsDep, store: StoreDep, user: User, sub_pk: int, email: str) -> None:
@@ -149,17 +140,16 @@ def link_page(
 ) -> Response:
     """The page an account link opens: one button ties (link scanners only GET)."""
     if user is None:
-        return _login(f"{LINK_PATH}/{token}")
+        return login_first(f"{LINK_PATH}/{token}")
     found = _read(settings, store, user, token)
     if isinstance(found, str):
-        return _page(request, templates, "Link not valid", found, status=400)
-    return _page(
+        return message_page(request, templates, "Link not valid", found, status=400)
+    return message_page(
         request,
         templates,
         "Manage your digests from your account",
         f"Tie the digests of this address to the account {user.username}?",
-        action=f"{LINK_PATH}/{token}",
-        button="Tie them",
+        extra={"action": f"{LINK_PATH}/{token}", "button": "Tie them"},
     )
 
 
@@ -175,9 +165,9 @@ def link(
 ) -> Response:
     """Tie the subscription to the signed-in account and open its preferences."""
     if user is None:
-        return _login(f"{LINK_PATH}/{token}")
+        return login_first(f"{LINK_PATH}/{token}")
     found = _read(settings, store, user, token)
     if isinstance(found, str):
-        return _page(request, templates, "Link not valid", found, status=400)
+        return message_page(request, templates, "Link not valid", found, status=400)
     subs.link_account(store, pk=found, user_pk=user.pk, now=utcnow())
     return RedirectResponse("/subscription", status_code=303)
