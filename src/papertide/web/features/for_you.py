@@ -5,6 +5,9 @@ reason; "not interested" removes a paper and becomes a weighted negative for the
 Candidates are the papers of the FOR_YOU_DAYS days up to the newest day (at most
 MAX_CANDIDATES, the newest); their tf-idf space is built once per process and rebuilt
 when papers were added or the newest day moved.
+
+Pages at ``/for-you`` (with "Not interested" forms), JSON at ``/api/for-you`` and
+``/api/papers/ID/dismiss``, both through ``for_you`` and ``not_interested``.
 """
 
 from __future__ import annotations
@@ -13,16 +16,25 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
 from papertide.clock import utcnow
 from papertide.mail.recommend import TfidfSpace, recommend
 from papertide.models import Hit, Paper, User
 from papertide.store import Store
 from papertide.store import subscriptions as subs
-from papertide.web.display import PaperView, hits_to_views
+from papertide.web.access import login_first, safe_next
+from papertide.web.deps import CsrfDep, RequiredUserDep, StoreDep, TemplatesDep, UserDep
+from papertide.web.display import PaperView, find_paper, hits_to_views
+from papertide.web.feature import Feature, NavLink
+from papertide.web.schemas import FeedOut, paper_out
 
+router = APIRouter()
+api = APIRouter(prefix="/api", tags=["api"])
 FOR_YOU_DAYS = 30
 MAX_CANDIDATES = 5000
 SHOWN = 30
@@ -125,3 +137,68 @@ def not_interested(store: Store, paper: Paper, *, user: User, undo: bool = False
     if undo:
         return store.undismiss(user_pk=user.pk, paper_pk=paper.pk)
     return store.dismiss(user_pk=user.pk, paper_pk=paper.pk, now=utcnow())
+
+
+class DismissOut(BaseModel):
+    """Whether a paper is now marked "not interested"."""
+
+    paper_id: str
+    dismissed: bool
+
+
+@router.get("/for-you", response_class=HTMLResponse)
+def for_you_page(
+    request: Request, store: StoreDep, templates: TemplatesDep, user: UserDep
+) -> Response:
+    """Recommendations from your upvotes and saved papers, each with its reason."""
+    if user is None:
+        return login_first("/for-you")
+    page = for_you(request, store, user)
+    return templates.TemplateResponse(request, "for_you.html", {"page": page})
+
+
+@router.post("/for-you/dismiss", response_model=None)
+def dismiss(
+    store: StoreDep,
+    user: UserDep,
+    _csrf: CsrfDep,
+    paper: Annotated[str, Form(max_length=300)],
+    undo: Annotated[bool, Form()] = False,
+    next: Annotated[str, Form(max_length=2000)] = "/for-you",
+) -> Response:
+    """Not interested: the paper leaves For you and the model learns from it."""
+    if user is None:
+        return login_first("/for-you")
+    found = find_paper(store, paper)
+    not_interested(store, found, user=user, undo=undo)
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+@api.get("/for-you", response_model=FeedOut)
+def api_for_you(request: Request, store: StoreDep, user: RequiredUserDep) -> FeedOut:
+    """Recommendations from your upvotes and saved papers; ``why`` says which it is like."""
+    page = for_you(request, store, user)
+    return FeedOut(papers=[paper_out(request, v, user) for v in page.papers], page=1)
+
+
+@api.post("/papers/{ref:path}/dismiss", response_model=DismissOut)
+def api_dismiss(ref: str, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep) -> DismissOut:
+    """Not interested: the paper leaves For you and weighs against papers like it."""
+    paper = find_paper(store, ref)
+    not_interested(store, paper, user=user)
+    return DismissOut(paper_id=paper.id or "", dismissed=True)
+
+
+@api.delete("/papers/{ref:path}/dismiss", response_model=DismissOut)
+def api_undismiss(ref: str, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep) -> DismissOut:
+    """Take back a "not interested"."""
+    paper = find_paper(store, ref)
+    not_interested(store, paper, user=user, undo=True)
+    return DismissOut(paper_id=paper.id or "", dismissed=False)
+
+
+feature = Feature(
+    name="for-you",
+    routers=(router, api),
+    nav=(NavLink("For you", "/for-you", order=50, audience="signed_in"),),
+)
