@@ -24,10 +24,21 @@ def test_migrations_build_exactly_the_declared_schema(any_store: Store) -> None:
         assert compare_metadata(context, metadata) == []
 
 
-def test_migration_history_has_one_head() -> None:
+def _migrations() -> ScriptDirectory:
     cfg = Config()
     cfg.set_main_option("script_location", "papertide.store:migrations")
-    assert len(ScriptDirectory.from_config(cfg).get_heads()) == 1
+    return ScriptDirectory.from_config(cfg)
+
+
+def test_migration_history_has_one_head() -> None:
+    assert len(_migrations().get_heads()) == 1
+
+
+def test_migration_files_sorted_by_name_run_from_base_to_head() -> None:
+    scripts = _migrations()
+    chain = [Path(s.path).name for s in reversed(list(scripts.walk_revisions()))]
+    files = sorted(p.name for p in Path(scripts.versions).glob("*.py") if p.name[0] != "_")
+    assert files == chain
 
 
 def test_opening_twice_is_a_no_op_migration(settings: Settings) -> None:
@@ -35,9 +46,7 @@ def test_opening_twice_is_a_no_op_migration(settings: Settings) -> None:
     store = Store.open(settings.resolved_database_url)
     with store.engine.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-    cfg = Config()
-    cfg.set_main_option("script_location", "papertide.store:migrations")
-    assert version == ScriptDirectory.from_config(cfg).get_current_head()
+    assert version == _migrations().get_current_head()
     store.close()
 
 

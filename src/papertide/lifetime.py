@@ -1,4 +1,5 @@
-"""Web worker processes die with the `serve` process that started them (issue 13, finding 6).
+"""Web worker processes die with the `serve` process that started them, so none is left
+holding the port.
 
 `papertide serve --workers N` runs uvicorn's supervisor, which spawns N worker processes
 sharing the listening socket. Killed with SIGKILL, the supervisor cannot stop them: they

@@ -46,7 +46,7 @@ def strip_controls(text: str) -> str:
     """``text`` without control characters (NUL, BEL, ESC...; tab and newlines stay).
 
     Imported text reaches pages, mails and terminals: an ESC from a hostile record would
-    start a terminal escape sequence (issue 13, finding 10).
+    start a terminal escape sequence that recolours, hides or rewrites what is shown.
     """
     return text.translate(_CONTROLS) if not text.isprintable() else text
 
@@ -66,7 +66,7 @@ def web_url(value: str | None) -> str | None:
     """``value`` if it is an absolute http(s) URL with a host, else None.
 
     Imported links are rendered as ``href``s: a ``javascript:`` or ``data:`` URL from a
-    hostile record would run on click (issue 13, finding 3), so anything else is refused.
+    hostile record would run script on the reader's click, so anything else is refused.
     """
     if not value or len(value) > 2000 or any(c.isspace() or ord(c) < 32 for c in value):
         return None

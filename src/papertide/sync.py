@@ -17,11 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.ingest import import_items
 from papertide.models import ImportReport
 from papertide.sources.http import FetchError, PoliteClient
-from papertide.sources.live import Page, Source, make_source, utcnow
+from papertide.sources.live import Page, Source, make_source
 from papertide.store import Store, WriteSession
 from papertide.store.sync_state import SourceRun, load_state, log_run, save_state
 

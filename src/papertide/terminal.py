@@ -14,7 +14,7 @@ class SafeConsole(Console):
     """A rich Console that never writes a control character (ESC, NUL...) it was given.
 
     Rich drops a few (BEL) but passes ESC through, so a title holding ``ESC[31m`` would
-    drive the terminal (issue 13, finding 10). Rich's own styling is added after this.
+    drive the terminal of whoever reads the output. Rich's own styling is added after this.
     """
 
     def render_str(self, text: str, **kwargs: Any) -> Text:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
+from papertide.words import plural as plural  # the commands import it from here
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -106,11 +108,6 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error in red on stderr and return the Exit to raise."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(code)
-
-
-def plural(count: int, noun: str, many: str | None = None) -> str:
-    """'1 paper', '2 papers', '1,204 papers' (``many`` for irregular plurals)."""
-    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
 
 
 @contextmanager

@@ -15,7 +15,8 @@ class Preferences:
     """What a subscriber wants in a digest and when (stored as JSON beside the subscriber).
 
     Each list has a count and a length limit (``LIST_LIMITS``): every topic is a search on
-    every digest, so twenty 45 KB topics made one preview take 12.8 s (issue 13, finding 14).
+    every digest, so twenty 45 KB topics made one preview take 12.8 s: the limits keep one
+    subscriber from slowing every digest run.
     Input over them is refused (``limits_problem``); stored preferences are cut to them.
     """
 

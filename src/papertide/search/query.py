@@ -127,7 +127,7 @@ def _add_filter(parsed: ParsedQuery, key: str, value: str) -> None:
     if not value:
         raise QueryError(f"'{key}:' needs a value")
     if key == "author":
-        if not words(value):  # e.g. author:% (issue 13, finding 9): no name to look for
+        if not words(value):  # author:% or author:_: a malformed query, not a crash
             raise QueryError(f"'author:{value}' names no one")
         parsed.authors.append(" ".join(words(value)))
     elif key == "cat":

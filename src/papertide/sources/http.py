@@ -32,6 +32,7 @@ from defusedxml import DTDForbidden, EntitiesForbidden
 from defusedxml.ElementTree import fromstring
 
 from papertide import __version__
+from papertide.clock import aware_utcnow
 from papertide.sources.settings import SyncSettings
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (when - (now or aware_utcnow())).total_seconds())
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from papertide.config import Settings
@@ -51,11 +51,6 @@ class Source(Protocol):
     def pages(self, client: PoliteClient, state: SourceState, now: datetime) -> Iterator[Page]:
         """The pages still to read, from ``state`` up to ``now``."""
         ...
-
-
-def utcnow() -> datetime:
-    """Now in naive UTC, to the second."""
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def first_day(settings: Settings, now: datetime) -> date:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from papertide.clock import utcnow
 from papertide.models import Listing, Paper, Record, RecordError
 from papertide.normalize import clean_text, repair_doubled
 
@@ -46,7 +47,7 @@ def parse_page_date(
             parsed = datetime.strptime(f"2000 {text}", f"%Y {fmt}").date()
         except ValueError:
             continue
-        ref = today or date.today()
+        ref = today or utcnow().date()
         if year is not None:
             return _with_year(parsed, year)
         candidate = _with_year(parsed, ref.year)

@@ -8,14 +8,14 @@ Part of the one Settings object (``Settings.sync``). In the TOML file they sit u
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import NoDecode
 
-SOURCE_NAMES = ("arxiv", "oai", "hf")
 SourceName = Literal["arxiv", "oai", "hf"]
+SOURCE_NAMES: tuple[SourceName, ...] = get_args(SourceName)  # the one list, in its order
 _DEFAULT_SOURCES: tuple[SourceName, ...] = ("arxiv", "hf")
 
 

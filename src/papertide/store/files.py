@@ -1,8 +1,9 @@
 """Files of the SQLite store: private to the account that runs papertide.
 
-The database holds email addresses, password hashes and session hashes, so the data folder
-is made 0700 and the database file 0600 whatever the umask (issue 13, finding 13). SQLite
-creates its -wal and -shm files with the database file's permissions, so they follow.
+The database holds email addresses, password hashes and session hashes, which no other
+account on the machine may read: the data folder is made 0700 and the database file 0600
+whatever the umask. SQLite creates its -wal and -shm files with the database file's
+permissions, so they follow.
 """
 
 from __future__ import annotations

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import RowMapping
 
+from papertide.clock import exact_utcnow
 from papertide.models import Paper
 from papertide.normalize import author_key, title_key
 
@@ -43,7 +43,7 @@ _PLAIN = (
 def paper_to_row(paper: Paper) -> dict[str, Any]:
     """The papers-table row for a paper (without pk), with its derived columns."""
     row = {name: getattr(paper, name) for name in _PLAIN}
-    row["modified"] = datetime.now(UTC).replace(tzinfo=None)
+    row["modified"] = exact_utcnow()
     row["title_key"] = title_key(paper.title)
     row["author_key"] = author_key(paper.authors)
     row["primary_category"] = paper.primary_category

@@ -9,11 +9,12 @@ papers, so they never point past what was stored.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
+from papertide.clock import utcnow
 from papertide.store import Store, WriteSession
 from papertide.store.schema import source_runs, source_state
 
@@ -42,10 +43,6 @@ class SourceRun:
     unchanged: int = 0
     errors: int = 0
     message: str | None = None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def load_state(store: Store, source: str) -> SourceState:
@@ -85,7 +82,7 @@ def save_state(
 ) -> None:
     """Write a source's position inside the caller's transaction (with the page's papers)."""
     conn = session.conn
-    values: dict[str, Any] = {"watermark": watermark, "checkpoint": checkpoint, "updated": _now()}
+    values: dict[str, Any] = {"watermark": watermark, "checkpoint": checkpoint, "updated": utcnow()}
     if succeeded:
         values["last_success"] = values["updated"]
     exists = conn.execute(

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, or_, select, text, update
 
+from papertide.clock import utcnow
 from papertide.models import ImportReport, Paper
 from papertide.store.feeds import select_papers, to_papers
 from papertide.store.rows import paper_to_row
@@ -183,7 +184,7 @@ class WriteSession:
         """Log the run in ingest_runs (inside the same transaction as its data)."""
         row: dict[str, Any] = {
             "started": started,
-            "finished": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+            "finished": utcnow(),
             "formats": formats,
             "paths": paths,
             "added": report.added,

@@ -1,8 +1,8 @@
-"""Discussion, collections and "not interested" (issue 14): comments, collections,
+"""Discussion, collections and "not interested": comments, collections,
 collection_items, dismissals, and the moderator flag on users.
 
 Revision ID: social
-Revises: counters
+Revises: usernames
 Create Date: 2026-12-02
 """
 

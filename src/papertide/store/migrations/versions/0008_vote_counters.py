@@ -1,4 +1,5 @@
-"""Write counters for the writes the change feed does not carry (votes), issue 13.
+"""Write counters for the writes the change feed does not carry (votes), so page caches see
+them.
 
 Revision ID: counters
 Revises: secrets

@@ -1,4 +1,5 @@
-"""One account per username whatever its case or Unicode form (issue 14, High 3).
+"""One account per username whatever its case or Unicode form, so no one can pass for
+another user by registering ``ADA`` or a full-width spelling beside ``ada``.
 
 Adds users.username_key (NFKC, case folded, NFKC: see normalize.username_key) under a
 unique index. Accounts that already collide on it (``ada_ux`` and ``ADA_UX`` registered

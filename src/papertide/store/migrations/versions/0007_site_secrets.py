@@ -1,4 +1,5 @@
-"""Site secrets kept in the database, shared by every node (issue 12, point 7).
+"""Site secrets kept in the database, shared by every node, so a mail link or CSRF token one
+node signed is accepted by every other.
 
 Revision ID: secrets
 Revises: 0006
