@@ -40,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from papertide.clock import aware_utcnow
 from papertide.web.deps import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -208,7 +209,7 @@ class PageCache:
         template = body.replace(token.encode(), PLACEHOLDER) if has_token else body
         digest = hashlib.blake2b(template, digest_size=12).hexdigest()
         old = self.entries.pop(key, None)
-        now = time.time()
+        now = aware_utcnow().timestamp()
         modified = old.modified if old is not None and old.digest == digest else float(int(now))
         kept = [(n, v) for n, v in headers if n.lower() not in _DROPPED]
         entry = _Entry(
