@@ -165,8 +165,8 @@ def test_saved_papers_recommend_and_not_interested_is_never_mailed(settings, sto
         now=now - timedelta(days=30),
     )
     user = store.create_user(username="ada", email="ada@example.org", password_hash="x", now=now)
-    shelf = store.create_collection(user_pk=user.pk, name="Proteins", public=False, now=now)
-    store.set_saved(collection_pk=shelf.pk, paper_pk=old.pk or 0, saved=True, now=now)
+    shelf = store.create_list(user_pk=user.pk, name="Proteins", public=False, now=now)
+    store.set_saved(list_pk=shelf.pk, paper_pk=old.pk or 0, saved=True, now=now)
     store.dismiss(user_pk=user.pk, paper_pk=papers[0].pk or 0, now=now)
     store.dismiss(user_pk=user.pk, paper_pk=papers[2].pk or 0, now=now)
     sub = add_subscriber(store, "ada@example.org", now=now, include_trending=True)

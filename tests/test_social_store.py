@@ -1,4 +1,4 @@
-"""Comments, collections and "not interested" in the real store, on SQLite and PostgreSQL,
+"""Comments, lists and "not interested" in the real store, on SQLite and PostgreSQL,
 including writers racing (issue 14, points 3-5)."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from sqlalchemy import text
 from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.models import Paper, User
-from papertide.store import CollectionError, CommentError, Store
-from papertide.store.collections import slugify
+from papertide.store import CommentError, ListError, Store
 from papertide.store.comments import CommentForbidden, CommentNotFound
+from papertide.store.lists import slugify
 from tests.crowd import all_at_once
 
 T0 = datetime(2026, 3, 12, 9, 0)
@@ -150,39 +150,35 @@ def test_collections_slugs_privacy_fields_and_counts(any_store: Store) -> None:
     store = any_store
     papers = _papers(store, 3)
     ada = _user(store, "ada")
-    first = store.create_collection(user_pk=ada.pk, name="Reading  group", public=False, now=T0)
-    again = store.create_collection(user_pk=ada.pk, name="Reading group!", public=True, now=T0)
+    first = store.create_list(user_pk=ada.pk, name="Reading  group", public=False, now=T0)
+    again = store.create_list(user_pk=ada.pk, name="Reading group!", public=True, now=T0)
     assert (first.slug, again.slug) == ("reading-group", "reading-group-2")
     assert slugify("Écoles ∂ 2026") == "ecoles-2026" and slugify("∂∂") == "list"
-    with pytest.raises(CollectionError, match="name"):
-        store.create_collection(user_pk=ada.pk, name="   ", public=False, now=T0)
+    with pytest.raises(ListError, match="name"):
+        store.create_list(user_pk=ada.pk, name="   ", public=False, now=T0)
     later = T0 + timedelta(minutes=1)
     for i, paper in enumerate(papers):
         saved = store.set_saved(
-            collection_pk=first.pk, paper_pk=paper.pk or 0, saved=True, now=later + timedelta(i)
+            list_pk=first.pk, paper_pk=paper.pk or 0, saved=True, now=later + timedelta(i)
         )
         assert saved
-    assert not store.set_saved(
-        collection_pk=first.pk, paper_pk=papers[0].pk or 0, saved=True, now=later
-    )
-    assert store.collection_paper_pks(first.pk) == [p.pk for p in reversed(papers)]
-    listed = store.user_collections(ada.pk)
+    assert not store.set_saved(list_pk=first.pk, paper_pk=papers[0].pk or 0, saved=True, now=later)
+    assert store.list_paper_pks(first.pk) == [p.pk for p in reversed(papers)]
+    listed = store.user_lists(ada.pk)
     assert [(c.slug, c.size) for c in listed] == [("reading-group", 3), ("reading-group-2", 0)]
     assert store.saved_in(ada.pk, papers[1].pk or 0) == {first.pk}
     assert set(store.user_saved(ada.pk)) == {p.pk for p in papers}
-    assert store.set_saved(
-        collection_pk=first.pk, paper_pk=papers[1].pk or 0, saved=False, now=later
-    )
+    assert store.set_saved(list_pk=first.pk, paper_pk=papers[1].pk or 0, saved=False, now=later)
     assert store.saved_in(ada.pk, papers[1].pk or 0) == set()
-    store.update_collection(pk=first.pk, name="Group", public=True, description="d", now=later)
-    changed = store.get_collection(ada.pk, "reading-group")
+    store.update_list(pk=first.pk, name="Group", public=True, description="d", now=later)
+    changed = store.get_list(ada.pk, "reading-group")
     assert changed is not None and (changed.name, changed.public, changed.description) == (
         "Group",
         True,
         "d",
     )
-    store.delete_collection(first.pk)
-    assert store.get_collection(ada.pk, "reading-group") is None
+    store.delete_list(first.pk)
+    assert store.get_list(ada.pk, "reading-group") is None
     assert store.user_saved(ada.pk) == []
 
 
@@ -191,23 +187,23 @@ def test_saving_and_naming_race(any_store: Store) -> None:
     store = any_store
     (paper,) = _papers(store, 1)
     ada = _user(store, "ada")
-    shelf = store.create_collection(user_pk=ada.pk, name="Shelf", public=False, now=T0)
+    shelf = store.create_list(user_pk=ada.pk, name="Shelf", public=False, now=T0)
     results: list[bool] = []
     saves: list[Callable[[], object]] = [
         lambda: results.append(
-            store.set_saved(collection_pk=shelf.pk, paper_pk=paper.pk or 0, saved=True, now=T0)
+            store.set_saved(list_pk=shelf.pk, paper_pk=paper.pk or 0, saved=True, now=T0)
         )
         for _ in range(10)
     ]
     assert all_at_once(saves) == []
     assert sorted(results) == [False] * 9 + [True]
-    assert store.collection_paper_pks(shelf.pk) == [paper.pk]
+    assert store.list_paper_pks(shelf.pk) == [paper.pk]
     names: list[Callable[[], object]] = [
-        lambda: store.create_collection(user_pk=ada.pk, name="Same", public=False, now=T0)
+        lambda: store.create_list(user_pk=ada.pk, name="Same", public=False, now=T0)
         for _ in range(10)
     ]
     assert all_at_once(names) == []
-    slugs = {c.slug for c in store.user_collections(ada.pk)} - {"shelf"}
+    slugs = {c.slug for c in store.user_lists(ada.pk)} - {"shelf"}
     assert slugs == {"same"} | {f"same-{n}" for n in range(2, 11)}
 
 
@@ -233,9 +229,9 @@ def test_social_writes_change_the_page_cache_token(any_store: Store) -> None:
     before = store.change_token()
     store.add_comment(paper_pk=paper.pk or 0, user=ada, body="hello", now=T0)
     after_comment = store.change_token()
-    shelf = store.create_collection(user_pk=ada.pk, name="Shelf", public=True, now=T0)
+    shelf = store.create_list(user_pk=ada.pk, name="Shelf", public=True, now=T0)
     after_list = store.change_token()
-    store.set_saved(collection_pk=shelf.pk, paper_pk=paper.pk or 0, saved=True, now=T0)
+    store.set_saved(list_pk=shelf.pk, paper_pk=paper.pk or 0, saved=True, now=T0)
     assert len({before, after_comment, after_list, store.change_token()}) == 4
 
 

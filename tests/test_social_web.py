@@ -1,5 +1,5 @@
 """Issue 14, points 2-5 through TestClient on create_app over a temporary SQLite store: what
-cards carry, discussion, collections, For you (pages, forms with CSRF, and the JSON API)."""
+cards carry, discussion, lists, For you (pages, forms with CSRF, and the JSON API)."""
 
 from __future__ import annotations
 
@@ -273,7 +273,7 @@ def test_a_long_comment_fits_and_a_too_long_one_says_why(site) -> None:
     assert over.status_code == 400 and "at most 10,000 characters" in over.text
 
 
-# Point 4: collections ------------------------------------------------------------------
+# Point 4: lists ------------------------------------------------------------------
 
 
 def test_save_without_javascript_into_new_and_existing_lists(site) -> None:

@@ -197,7 +197,7 @@ class Comment:
 
 
 @dataclass(slots=True)
-class Collection:
+class PaperList:
     """A user's named list of saved papers, private unless ``public``."""
 
     pk: int

@@ -28,20 +28,20 @@ from sqlalchemy.exc import OperationalError
 from papertide.models import Paper
 from papertide.normalize import parse_arxiv_id
 from papertide.store.changes import ChangeFeedMixin, FeedPosition
-from papertide.store.collections import CollectionError, CollectionMixin
 from papertide.store.comments import CommentError, CommentMixin
 from papertide.store.community import CommunityMixin, NameTaken
 from papertide.store.embeddings import EmbeddingMixin, StoredEmbedding
 from papertide.store.feeds import FeedMixin, select_papers, to_papers
 from papertide.store.files import private_dir, private_file
+from papertide.store.lists import ListError, ListMixin
 from papertide.store.schema import ingest_runs, listing_items, listings, papers
 from papertide.store.similar import SimilarMixin
 from papertide.store.writer import WriteSession
 
 __all__ = [
-    "CollectionError",
     "CommentError",
     "FeedPosition",
+    "ListError",
     "NameTaken",
     "Store",
     "StoredEmbedding",
@@ -62,7 +62,7 @@ def _json_dumps(value: Any) -> str:
 
 class Store(
     ChangeFeedMixin,
-    CollectionMixin,
+    ListMixin,
     CommentMixin,
     CommunityMixin,
     EmbeddingMixin,

@@ -347,9 +347,9 @@ comments = Table(
     Index("ix_comments_user_pk", "user_pk"),
 )
 
-# Collections: a user's named lists of papers, private unless made public.
-collections = Table(
-    "collections",
+# Lists: a user's named lists of papers, private unless made public.
+lists = Table(
+    "lists",
     metadata,
     Column("pk", Integer, primary_key=True, autoincrement=True),
     Column("user_pk", Integer, ForeignKey("users.pk", ondelete="CASCADE"), nullable=False),
@@ -362,20 +362,20 @@ collections = Table(
     UniqueConstraint("user_pk", "slug"),
 )
 
-collection_items = Table(
-    "collection_items",
+list_items = Table(
+    "list_items",
     metadata,
     Column(
-        "collection_pk",
+        "list_pk",
         Integer,
-        ForeignKey("collections.pk", ondelete="CASCADE"),
+        ForeignKey("lists.pk", ondelete="CASCADE"),
         primary_key=True,
     ),
     Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
     Column("added", DateTime, nullable=False),
     # Order of saving within the list (times are to the second): newest is highest.
     Column("position", Integer, nullable=False),
-    Index("ix_collection_items_paper_pk", "paper_pk"),
+    Index("ix_list_items_paper_pk", "paper_pk"),
 )
 
 # "Not interested": papers a reader dismissed from For you; negatives for their model.

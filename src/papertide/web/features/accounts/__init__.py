@@ -215,7 +215,7 @@ def profile_of(store: Store, username: str, *, viewer: User | None) -> dict[str,
     upvoted = views(store, store.papers_by_pk(store.user_votes(person.pk)), viewer, now)
     submitted = views(store, store.papers_by_pk(store.user_submissions(person.pk)), viewer, now)
     own = viewer is not None and viewer.pk == person.pk
-    shown = [c for c in store.user_collections(person.pk) if c.public or own]
+    shown = [c for c in store.user_lists(person.pk) if c.public or own]
     return {"person": person, "upvoted": upvoted, "submitted": submitted, "lists": shown}
 
 

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from papertide.models import Collection, User
+from papertide.models import PaperList, User
 from papertide.store import Store
 from papertide.web.deps import CsrfDep, RequiredUserDep, StoreDep, UserDep
 from papertide.web.display import find_paper
@@ -50,13 +50,13 @@ class ListIn(BaseModel):
 class ListPage(BaseModel):
     """A list and its papers, most recently saved first."""
 
-    collection: ListOut = Field(alias="list")
+    paper_list: ListOut = Field(alias="list")
     papers: list[PaperOut]
 
     model_config = {"populate_by_name": True, "serialize_by_alias": True}
 
 
-def _list_out(request: Request, c: Collection, saved: bool | None = None) -> ListOut:
+def _list_out(request: Request, c: PaperList, saved: bool | None = None) -> ListOut:
     base = str(request.base_url).rstrip("/") + f"/users/{quote(c.owner)}/lists/{c.slug}"
     return ListOut(
         owner=c.owner,
@@ -87,7 +87,7 @@ def api_my_lists(
         return [
             _list_out(request, c, held) for c, held in rules.lists_for_paper(store, user, found)
         ]
-    return [_list_out(request, c) for c in store.user_collections(user.pk)]
+    return [_list_out(request, c) for c in store.user_lists(user.pk)]
 
 
 @api.post("/lists", response_model=ListOut, status_code=201)
@@ -134,7 +134,7 @@ def api_delete_list(
     owner: str, slug: str, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep
 ) -> Response:
     """Delete your list (its papers stay on the site)."""
-    store.delete_collection(rules.owned_list(store, owner, slug, user=user).pk)
+    store.delete_list(rules.owned_list(store, owner, slug, user=user).pk)
     return Response(status_code=204)
 
 

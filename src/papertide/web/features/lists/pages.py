@@ -35,7 +35,7 @@ def my_lists(request: Request, store: StoreDep, templates: TemplatesDep, user: U
     """Your lists, and a form for a new one."""
     if user is None:
         return _login_first("/lists")
-    context = {"collections": store.user_collections(user.pk)}
+    context = {"lists": store.user_lists(user.pk)}
     return templates.TemplateResponse(request, "lists.html", context)
 
 
@@ -127,7 +127,7 @@ def list_page(
     """A list's papers; its owner also gets its settings."""
     found = rules.visible_list(store, owner, slug, viewer=user)
     context = {
-        "collection": found,
+        "paper_list": found,
         "papers": rules.list_views(store, found, viewer=user),
         "path": _list_path(found.owner, found.slug),
     }
@@ -158,5 +158,5 @@ def delete_list(owner: str, slug: str, store: StoreDep, user: UserDep, _csrf: Cs
     """Delete your list (the papers stay on the site)."""
     if user is None:
         return _login_first(_list_path(owner, slug))
-    store.delete_collection(rules.owned_list(store, owner, slug, user=user).pk)
+    store.delete_list(rules.owned_list(store, owner, slug, user=user).pk)
     return RedirectResponse("/lists", status_code=303)

@@ -1,4 +1,4 @@
-"""Store methods for collections (a user's named lists of saved papers) and for "not
+"""Store methods for lists (a user's named lists of saved papers) and for "not
 interested" (papers a reader dismissed from For you, kept as negatives for their model).
 
 Saving twice or removing what is not there changes nothing (INSERT ... ON CONFLICT DO
@@ -16,16 +16,16 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from papertide.models import Collection
-from papertide.store.schema import collection_items, collections, dismissals, users
+from papertide.models import PaperList
+from papertide.store.schema import dismissals, list_items, lists, users
 from papertide.store.writer import touch_pages, writing
 
 MAX_NAME = 100
 MAX_DESCRIPTION = 2_000
 
 
-class CollectionError(Exception):
-    """A collection write that cannot be done; the message says why."""
+class ListError(Exception):
+    """A paper_list write that cannot be done; the message says why."""
 
 
 def slugify(name: str) -> str:
@@ -35,8 +35,8 @@ def slugify(name: str) -> str:
     return slug or "list"
 
 
-def _collection(row: Any) -> Collection:
-    return Collection(
+def _paper_list(row: Any) -> PaperList:
+    return PaperList(
         pk=row.pk,
         user_pk=row.user_pk,
         owner=row.username,
@@ -53,12 +53,12 @@ def _collection(row: Any) -> Collection:
 def _select() -> Any:
     size = (
         select(func.count())
-        .where(collection_items.c.collection_pk == collections.c.pk)
-        .correlate(collections)
+        .where(list_items.c.list_pk == lists.c.pk)
+        .correlate(lists)
         .scalar_subquery()
     )
-    return select(collections, users.c.username, size.label("size")).join(
-        users, users.c.pk == collections.c.user_pk
+    return select(lists, users.c.username, size.label("size")).join(
+        users, users.c.pk == lists.c.user_pk
     )
 
 
@@ -78,9 +78,7 @@ def _free_slug(conn: Connection, user_pk: int, base: str) -> str:
     conn.execute(select(users.c.pk).where(users.c.pk == user_pk).with_for_update())
     taken = set(
         conn.scalars(
-            select(collections.c.slug).where(
-                collections.c.user_pk == user_pk, collections.c.slug.like(f"{base}%")
-            )
+            select(lists.c.slug).where(lists.c.user_pk == user_pk, lists.c.slug.like(f"{base}%"))
         )
     )
     slug, n = base, 2
@@ -92,22 +90,22 @@ def _free_slug(conn: Connection, user_pk: int, base: str) -> str:
 def _clean(name: str, description: str) -> tuple[str, str]:
     name = " ".join(name.split())
     if not name:
-        raise CollectionError("Give the list a name.")
+        raise ListError("Give the list a name.")
     if len(name) > MAX_NAME:
-        raise CollectionError(f"List names are at most {MAX_NAME} characters.")
+        raise ListError(f"List names are at most {MAX_NAME} characters.")
     if len(description) > MAX_DESCRIPTION:
-        raise CollectionError(f"Descriptions are at most {MAX_DESCRIPTION:,} characters.")
+        raise ListError(f"Descriptions are at most {MAX_DESCRIPTION:,} characters.")
     return name, description.strip()
 
 
-class CollectionMixin:
-    """Collections and dismissals; mixed into Store, which provides ``engine``."""
+class ListMixin:
+    """Lists and dismissals; mixed into Store, which provides ``engine``."""
 
     engine: Engine
 
-    def create_collection(
+    def create_list(
         self, *, user_pk: int, name: str, public: bool, now: datetime, description: str = ""
-    ) -> Collection:
+    ) -> PaperList:
         """A new list with a slug of its own among the user's lists."""
         name, description = _clean(name, description)
         for _ in range(5):  # another request may take the same slug between look and insert
@@ -123,84 +121,82 @@ class CollectionMixin:
                         "created": now,
                         "updated": now,
                     }
-                    conn.execute(collections.insert(), row)
+                    conn.execute(lists.insert(), row)
                     touch_pages(conn)
             except IntegrityError:
                 continue
-            found = self.get_collection(user_pk, slug)
+            found = self.get_list(user_pk, slug)
             assert found is not None
             return found
-        raise CollectionError("Could not name the list; try again.")
+        raise ListError("Could not name the list; try again.")
 
-    def get_collection(self, user_pk: int, slug: str) -> Collection | None:
+    def get_list(self, user_pk: int, slug: str) -> PaperList | None:
         """One of a user's lists by slug."""
-        query = _select().where(collections.c.user_pk == user_pk, collections.c.slug == slug)
+        query = _select().where(lists.c.user_pk == user_pk, lists.c.slug == slug)
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return _collection(row) if row else None
+        return _paper_list(row) if row else None
 
-    def user_collections(self, user_pk: int) -> list[Collection]:
+    def user_lists(self, user_pk: int) -> list[PaperList]:
         """A user's lists, most recently changed first."""
         query = (
             _select()
-            .where(collections.c.user_pk == user_pk)
-            .order_by(collections.c.updated.desc(), collections.c.pk.desc())
+            .where(lists.c.user_pk == user_pk)
+            .order_by(lists.c.updated.desc(), lists.c.pk.desc())
         )
         with self.engine.connect() as conn:
-            return [_collection(row) for row in conn.execute(query)]
+            return [_paper_list(row) for row in conn.execute(query)]
 
-    def update_collection(
+    def update_list(
         self, *, pk: int, name: str, public: bool, description: str, now: datetime
     ) -> None:
         """Rename a list, change its description or who may see it (the slug stays)."""
         name, description = _clean(name, description)
         values = {"name": name, "public": public, "description": description, "updated": now}
         with writing(self.engine) as conn:
-            conn.execute(update(collections).where(collections.c.pk == pk).values(values))
+            conn.execute(update(lists).where(lists.c.pk == pk).values(values))
             touch_pages(conn)
 
-    def delete_collection(self, pk: int) -> None:
+    def delete_list(self, pk: int) -> None:
         """Delete a list (its papers stay on the site)."""
         with writing(self.engine) as conn:
-            conn.execute(delete(collections).where(collections.c.pk == pk))
+            conn.execute(delete(lists).where(lists.c.pk == pk))
             touch_pages(conn)
 
-    def set_saved(self, *, collection_pk: int, paper_pk: int, saved: bool, now: datetime) -> bool:
+    def set_saved(self, *, list_pk: int, paper_pk: int, saved: bool, now: datetime) -> bool:
         """Put a paper in a list or take it out; True when that changed anything."""
         with writing(self.engine) as conn:
             if saved:
-                last = select(func.coalesce(func.max(collection_items.c.position), 0)).where(
-                    collection_items.c.collection_pk == collection_pk
+                last = select(func.coalesce(func.max(list_items.c.position), 0)).where(
+                    list_items.c.list_pk == list_pk
                 )
                 row = {
-                    "collection_pk": collection_pk,
+                    "list_pk": list_pk,
                     "paper_pk": paper_pk,
                     "added": now,
                     "position": int(conn.scalar(last) or 0) + 1,
                 }
-                changed = _insert_ignore(conn, collection_items, row)
+                changed = _insert_ignore(conn, list_items, row)
             else:
                 changed = bool(
                     conn.execute(
-                        delete(collection_items).where(
-                            collection_items.c.collection_pk == collection_pk,
-                            collection_items.c.paper_pk == paper_pk,
+                        delete(list_items).where(
+                            list_items.c.list_pk == list_pk,
+                            list_items.c.paper_pk == paper_pk,
                         )
                     ).rowcount
                 )
             if changed:
-                conn.execute(
-                    update(collections).where(collections.c.pk == collection_pk).values(updated=now)
-                )
+                conn.execute(update(lists).where(lists.c.pk == list_pk).values(updated=now))
                 touch_pages(conn)
         return changed
 
-    def collection_paper_pks(self, collection_pk: int) -> list[int]:
+    def list_paper_pks(self, list_pk: int) -> list[int]:
         """The papers of a list, most recently saved first (row keys)."""
         query = (
-            select(collection_items.c.paper_pk)
-            .where(collection_items.c.collection_pk == collection_pk)
-            .order_by(collection_items.c.position.desc())
+            select(list_items.c.paper_pk)
+            .where(list_items.c.list_pk == list_pk)
+            .order_by(list_items.c.position.desc())
         )
         with self.engine.connect() as conn:
             return list(conn.scalars(query))
@@ -208,9 +204,9 @@ class CollectionMixin:
     def saved_in(self, user_pk: int, paper_pk: int) -> set[int]:
         """Which of the user's lists hold the paper."""
         query = (
-            select(collection_items.c.collection_pk)
-            .join(collections, collections.c.pk == collection_items.c.collection_pk)
-            .where(collections.c.user_pk == user_pk, collection_items.c.paper_pk == paper_pk)
+            select(list_items.c.list_pk)
+            .join(lists, lists.c.pk == list_items.c.list_pk)
+            .where(lists.c.user_pk == user_pk, list_items.c.paper_pk == paper_pk)
         )
         with self.engine.connect() as conn:
             return set(conn.scalars(query))
@@ -218,11 +214,11 @@ class CollectionMixin:
     def user_saved(self, user_pk: int) -> list[int]:
         """Every paper in any of the user's lists, most recently saved first (row keys)."""
         query = (
-            select(collection_items.c.paper_pk, func.max(collection_items.c.added))
-            .join(collections, collections.c.pk == collection_items.c.collection_pk)
-            .where(collections.c.user_pk == user_pk)
-            .group_by(collection_items.c.paper_pk)
-            .order_by(func.max(collection_items.c.added).desc(), collection_items.c.paper_pk)
+            select(list_items.c.paper_pk, func.max(list_items.c.added))
+            .join(lists, lists.c.pk == list_items.c.list_pk)
+            .where(lists.c.user_pk == user_pk)
+            .group_by(list_items.c.paper_pk)
+            .order_by(func.max(list_items.c.added).desc(), list_items.c.paper_pk)
         )
         with self.engine.connect() as conn:
             return [pk for pk, _ in conn.execute(query)]
