@@ -19,7 +19,7 @@ from papertide.models import Paper
 from papertide.store import Store
 from papertide.web import create_app
 from tests.conftest import caught_up, page_subject, serving
-from tests.search_corpus import add_papers
+from tests.support.search_corpus import add_papers
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from papertide.search import SearchService
 from papertide.store import FeedPosition, Store
 from papertide.store.schema import paper_changes
 from papertide.store.writer import WriteSession
-from tests.search_corpus import CORPUS, add_papers, paper
+from tests.support.search_corpus import CORPUS, add_papers, paper
 
 
 def _write(session: WriteSession, settings: Settings, *papers: Paper) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from papertide.config import Settings
 from papertide.store import Store
 from papertide.store.schema import users, votes
-from tests.fixture_server import FixtureServer
+from tests.support.fixture_server import FixtureServer
 from tests.test_index_follows import _finish, _index_holds_every_paper, _papertide
 from tests.test_kills import _slow_services, _sync_env
 
@@ -146,7 +146,7 @@ def test_worker_with_sync_on_fetches_indexes_and_stops_on_sigterm(
 
     from papertide.clock import utcnow
     from papertide.store import outbox
-    from tests.smtp_server import add_subscriber
+    from tests.support.smtp_server import add_subscriber
 
     add_subscriber(any_store, "ada@example.org", now=utcnow(), categories=["cs.CL"])
     with FixtureServer() as server:

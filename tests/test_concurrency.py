@@ -23,7 +23,7 @@ from papertide.store import Store, outbox
 from papertide.store import subscriptions as subs
 from papertide.store.schema import papers, rate_events, subscribers, votes
 from tests.conftest import FIXED_NOW
-from tests.crowd import all_at_once
+from tests.support.crowd import all_at_once
 
 VOTERS = 30
 
@@ -219,7 +219,7 @@ def test_one_paper_submitted_by_a_crowd_credits_one(
     any_store: Store, any_settings: Settings
 ) -> None:
     from papertide.submit import resolve_submission
-    from tests.fixture_server import FixtureServer, settings_for, xml
+    from tests.support.fixture_server import FixtureServer, settings_for, xml
 
     users = [
         any_store.create_user(username=f"sub{i}", email=None, password_hash="x", now=FIXED_NOW)

@@ -19,7 +19,7 @@ from papertide.ingest import IngestOptions, ingest_paths
 from papertide.store import Store
 from papertide.web import create_app
 from tests.conftest import serving
-from tests.search_corpus import add_papers, paper
+from tests.support.search_corpus import add_papers, paper
 
 # Published in 2024, listed on a daily page on 2026-03-12 (as Hugging Face lists old papers).
 LISTED = replace(

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from papertide.config import Settings
 from papertide.web import create_app
 from tests.conftest import caught_up
-from tests.live_server import LiveSite, live_site
+from tests.support.live_server import LiveSite, live_site
 
 HUNDRED_MB = 100 * 1024 * 1024
 

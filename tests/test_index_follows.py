@@ -169,7 +169,7 @@ def test_a_second_node_loads_stored_vectors_and_never_embeds_again(
     """Embeddings are computed once, by the first process that indexes a paper, and kept in
     the database: a node with an empty data folder builds its index from them."""
     from papertide.search.follow import FollowMixin
-    from tests.search_corpus import CORPUS, add_papers
+    from tests.support.search_corpus import CORPUS, add_papers
 
     add_papers(any_store, any_settings, CORPUS)
     first = SearchService.open(any_settings, any_store)

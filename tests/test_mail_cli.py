@@ -12,7 +12,7 @@ from papertide.mail.settings import SECRET_FILE, MailSettings
 from papertide.mail.tokens import make_token, read_token
 from papertide.store import Store, outbox
 from papertide.store.secrets import site_secret
-from tests.smtp_server import SmtpSink, add_papers, add_subscriber, smtp
+from tests.support.smtp_server import SmtpSink, add_papers, add_subscriber, smtp
 
 __all__ = ["smtp"]
 runner = CliRunner()

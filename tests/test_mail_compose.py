@@ -23,7 +23,7 @@ from papertide.models import Hit, Paper
 from papertide.store import outbox
 from papertide.store import subscriptions as subs
 from tests.conftest import FIXED_NOW
-from tests.smtp_server import add_papers, add_subscriber
+from tests.support.smtp_server import add_papers, add_subscriber
 
 
 def _paper(pk: int, title: str, abstract: str = "") -> Paper:

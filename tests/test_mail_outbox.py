@@ -19,7 +19,7 @@ from papertide.mail.send import PAUSE_ENV, PAUSE_FILE_ENV, SendReport, deliver_d
 from papertide.store import Store, outbox
 from papertide.store import subscriptions as subs
 from tests.conftest import FIXED_NOW
-from tests.smtp_server import add_papers, add_subscriber, mail_settings, smtp
+from tests.support.smtp_server import add_papers, add_subscriber, mail_settings, smtp
 
 __all__ = ["smtp"]
 

@@ -21,7 +21,13 @@ from papertide.mail.send import SendReport, deliver_due
 from papertide.store import Store, outbox
 from papertide.store import subscriptions as subs
 from tests.conftest import FIXED_NOW
-from tests.smtp_server import SmtpSink, _free_port, add_papers, add_subscriber, mail_settings
+from tests.support.smtp_server import (
+    SmtpSink,
+    _free_port,
+    add_papers,
+    add_subscriber,
+    mail_settings,
+)
 
 USER, PASSWORD = "digest-bot", "s3cret pass"
 # aiosmtpd warns when AUTH is allowed before STARTTLS; on the implicit-TLS server it is TLS.

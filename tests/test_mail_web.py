@@ -18,7 +18,7 @@ from papertide.store import Store, outbox
 from papertide.store import subscriptions as subs
 from papertide.web import create_app
 from tests.conftest import serving
-from tests.smtp_server import SmtpSink, add_papers, add_subscriber, mail_settings, smtp
+from tests.support.smtp_server import SmtpSink, add_papers, add_subscriber, mail_settings, smtp
 
 __all__ = ["smtp"]
 

@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from papertide.store import Store
-from tests import smtp_server
 from tests.conftest import SEEDS
-from tests.smtp_server import SmtpSink
+from tests.support import smtp_server
+from tests.support.smtp_server import SmtpSink
 
 pytestmark = pytest.mark.postgres
 smtp = smtp_server.smtp  # the loopback SMTP server fixture

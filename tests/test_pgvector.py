@@ -14,7 +14,7 @@ from papertide.config import Settings
 from papertide.search import SearchService
 from papertide.store import Store
 from papertide.store.pgvectors import table_name
-from tests.search_corpus import CORPUS, add_papers, paper, pk_of
+from tests.support.search_corpus import CORPUS, add_papers, paper, pk_of
 
 pytestmark = pytest.mark.postgres
 

@@ -12,7 +12,7 @@ from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.search import SearchService
 from papertide.store import Store
-from tests.search_corpus import CORPUS, add_papers, paper, pk_of
+from tests.support.search_corpus import CORPUS, add_papers, paper, pk_of
 
 
 def arxiv(svc: SearchService, query: str, **kw: object) -> list[str]:

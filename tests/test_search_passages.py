@@ -12,7 +12,7 @@ from papertide.search import SearchService
 from papertide.search import passages as ps
 from papertide.search.embedders import load_embedder, normalize_rows
 from papertide.store import Store
-from tests.search_corpus import CORPUS, add_papers, paper, pk_of
+from tests.support.search_corpus import CORPUS, add_papers, paper, pk_of
 from tests.test_search_vectors import FakeEmbedder, needs_minilm
 
 

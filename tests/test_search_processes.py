@@ -17,7 +17,7 @@ from papertide.search import SearchService
 from papertide.store import Store
 from papertide.web import create_app
 from tests.conftest import serving
-from tests.search_corpus import CORPUS, add_papers, paper, pk_of
+from tests.support.search_corpus import CORPUS, add_papers, paper, pk_of
 
 QUOKKA = {
     "_id": "quokka-1",

@@ -23,7 +23,7 @@ from papertide.search import vectors as vectors_module
 from papertide.search.graph import auto_ef
 from papertide.search.vectors import VectorIndex
 from papertide.store import Store
-from tests.search_corpus import CORPUS, add_papers
+from tests.support.search_corpus import CORPUS, add_papers
 
 
 class FakeEmbedder:

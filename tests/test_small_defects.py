@@ -19,7 +19,7 @@ from papertide.web import create_app
 from papertide.web.auth import _safe_next
 from papertide.web.service import bibtex
 from tests.conftest import serving
-from tests.search_corpus import add_papers, paper
+from tests.support.search_corpus import add_papers, paper
 
 MALLAT = replace(
     paper(

@@ -16,7 +16,7 @@ from papertide.models import Paper, User
 from papertide.store import CollectionError, CommentError, Store
 from papertide.store.collections import slugify
 from papertide.store.comments import CommentForbidden, CommentNotFound
-from tests.crowd import all_at_once
+from tests.support.crowd import all_at_once
 
 T0 = datetime(2026, 3, 12, 9, 0)
 

@@ -19,7 +19,7 @@ from papertide.models import Paper
 from papertide.store import Store
 from papertide.web import create_app
 from tests.conftest import serving
-from tests.search_corpus import CORPUS, add_papers, paper
+from tests.support.search_corpus import CORPUS, add_papers, paper
 
 MANY = [f"Author {i}" for i in range(1, 9)]
 HF = Paper(

@@ -13,7 +13,7 @@ from papertide.sources.http import BadBody, Refused
 from papertide.store import Store
 from papertide.store.sync_state import last_runs, load_state
 from papertide.sync import sync_sources
-from tests.fixture_server import (
+from tests.support.fixture_server import (
     NOW,
     FixtureServer,
     Reply,

@@ -26,7 +26,7 @@ from papertide.sources.http import (
     user_agent,
 )
 from papertide.sources.settings import SyncSettings
-from tests.fixture_server import FixtureServer, Reply
+from tests.support.fixture_server import FixtureServer, Reply
 
 
 @pytest.fixture

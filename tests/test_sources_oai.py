@@ -13,7 +13,7 @@ from papertide.sources.oai import ExpiredToken, parse_list_records, split_author
 from papertide.store import Store
 from papertide.store.sync_state import load_state
 from papertide.sync import sync_sources
-from tests.fixture_server import (
+from tests.support.fixture_server import (
     NOW,
     FixtureServer,
     Reply,

@@ -18,7 +18,7 @@ from papertide.sources.live import make_source
 from papertide.store import Store
 from papertide.store.sync_state import last_runs, list_states, save_state
 from papertide.sync import sync_sources, watch
-from tests.fixture_server import (
+from tests.support.fixture_server import (
     FIXTURES,
     NOW,
     FixtureServer,

@@ -19,9 +19,9 @@ from papertide.ingest import ingest_paths
 from papertide.store import Store
 from papertide.web import create_app
 from tests.conftest import PG_URL, page_subject, serving
-from tests.fixture_server import FixtureServer, settings_for, xml
-from tests.search_corpus import add_papers
-from tests.search_corpus import paper as make_paper
+from tests.support.fixture_server import FixtureServer, settings_for, xml
+from tests.support.search_corpus import add_papers
+from tests.support.search_corpus import paper as make_paper
 
 
 @pytest.fixture
@@ -475,7 +475,7 @@ def test_a_database_restart_costs_no_request_and_down_is_a_clean_503(tmp_path: P
     from sqlalchemy.engine import make_url
 
     from tests.conftest import _reset_postgres
-    from tests.tcp_proxy import TcpProxy
+    from tests.support.tcp_proxy import TcpProxy
 
     if not PG_URL:
         pytest.skip("no PostgreSQL: run `make services`")

@@ -25,7 +25,7 @@ from papertide.sources.settings import SyncSettings
 from papertide.store import Store
 from papertide.store.schema import papers, source_state
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 @dataclass
