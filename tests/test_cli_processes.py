@@ -15,8 +15,13 @@ from papertide.config import Settings
 from papertide.store import Store
 from papertide.store.schema import users, votes
 from tests.support.fixture_server import FixtureServer
-from tests.test_index_follows import _finish, _index_holds_every_paper, _papertide
-from tests.test_kills import _slow_services, _sync_env
+from tests.support.processes import (
+    _finish,
+    _index_holds_every_paper,
+    _papertide,
+    _slow_services,
+    _sync_env,
+)
 
 
 def _count(store: Store, table: object) -> int:

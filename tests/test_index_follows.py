@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,45 +17,12 @@ from papertide.config import Settings
 from papertide.search import SearchService
 from papertide.store import Store
 from papertide.synth import SnapshotGenerator, write_snapshot
-
-
-def _env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "PAPERTIDE_DATA_DIR": str(settings.data_dir), **extra}
-    if settings.database_url:
-        env["PAPERTIDE_DATABASE_URL"] = settings.database_url
-    return env
-
-
-def _papertide(settings: Settings, *args: str, **extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "papertide", *args],
-        env=_env(settings, **extra),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _finish(process: subprocess.Popen[str], timeout: float = 600) -> str:
-    out, err = process.communicate(timeout=timeout)
-    assert process.returncode == 0, err[-3000:]
-    return out
+from tests.support.processes import _finish, _index_holds_every_paper, _papertide
 
 
 def _one_paper(path: Path, title: str) -> Path:
     path.write_text(json.dumps({"_id": "solo-1", "title": title, "text": "A lone abstract."}))
     return path
-
-
-def _index_holds_every_paper(settings: Settings, store: Store) -> SearchService:
-    """Open the index as the processes left it (no catch-up here) and compare with the store."""
-    svc = SearchService.open(settings, store, catch_up=False)
-    stored = store.count_papers()
-    assert svc.ready
-    assert svc.lexical.num_docs() == stored
-    assert len(svc._vector_index()) == stored
-    assert store.feed_lag(svc.position) == 0
-    return svc
 
 
 @pytest.mark.parametrize("big", [30_000])

@@ -2,7 +2,7 @@
 `papertide ingest` SIGKILLed after a random delay, several rounds; after each kill the store
 holds only whole papers and the index catches up with all of them, and the next run
 completes with the store and the index in agreement. (Kills of `reindex` and of the index
-commit live in test_index_follows.py, with the helpers used here.)
+commit live in test_index_follows.py; the helpers both use are in tests/support/processes.py.)
 
 Locally each run draws a new seed (printed on failure); CI replays a fixed one with fewer
 rounds, as the fuzz suite does."""
@@ -22,40 +22,18 @@ from papertide.config import Settings
 from papertide.search import SearchService
 from papertide.store import Store
 from papertide.synth import write_snapshot
-from tests.support.fixture_server import FixtureServer, Reply, arxiv_api, oai_harvest
-from tests.test_index_follows import _finish, _index_holds_every_paper, _papertide
+from tests.support.fixture_server import FixtureServer
+from tests.support.processes import (
+    _finish,
+    _index_holds_every_paper,
+    _papertide,
+    _slow_services,
+    _sync_env,
+)
 
 CI = bool(os.environ.get("CI"))
 ROUNDS = 2 if CI else 4
 SEED = 16 if CI else random.randrange(1 << 30)
-
-
-def _sync_env(server: FixtureServer) -> dict[str, str]:
-    """`papertide sync` pointed at the fixture server: arXiv API and OAI-PMH, recorded."""
-    return {
-        "PAPERTIDE_SYNC__SOURCES": "arxiv,oai",
-        "PAPERTIDE_SYNC__ARXIV_API_URL": f"{server.url}/api/query",
-        "PAPERTIDE_SYNC__OAI_URL": f"{server.url}/oai",
-        "PAPERTIDE_SYNC__ARXIV_CATEGORIES": "cs.CL,cs.LG",
-        "PAPERTIDE_SYNC__ARXIV_PAGE_SIZE": "2",
-        "PAPERTIDE_SYNC__START_DATE": "2026-11-18",
-        "PAPERTIDE_SYNC__REQUEST_INTERVAL": "0",
-        "PAPERTIDE_SYNC__BACKOFF": "0.01",
-        "PAPERTIDE_SYNC__RETRIES": "1",
-        "PAPERTIDE_SYNC__TIMEOUT": "10",
-    }
-
-
-def _slow_services(rng: random.Random) -> object:
-    """The recorded services, each answer a little late, so a sync run lasts long enough
-    for a kill to land between pages, inside an import or while indexing."""
-
-    def handler(seen: object) -> Reply:
-        reply = arxiv_api(seen) if seen.path == "/api/query" else oai_harvest(seen)  # type: ignore[attr-defined, arg-type]
-        reply.delay = rng.uniform(0.05, 0.4)
-        return reply
-
-    return handler
 
 
 def _kill_after(process: subprocess.Popen[str], seconds: float) -> bool:

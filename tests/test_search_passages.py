@@ -12,8 +12,8 @@ from papertide.search import SearchService
 from papertide.search import passages as ps
 from papertide.search.embedders import load_embedder, normalize_rows
 from papertide.store import Store
+from tests.support.embedders import FakeEmbedder, needs_minilm
 from tests.support.search_corpus import CORPUS, add_papers, paper, pk_of
-from tests.test_search_vectors import FakeEmbedder, needs_minilm
 
 
 def test_passages_are_the_title_and_each_sentence() -> None:

