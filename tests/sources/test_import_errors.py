@@ -1,4 +1,4 @@
-"""Bad input: clear errors naming file, line and reason; nothing lost; no half imports."""
+"""Importing bad files: clear errors naming file, line and reason; nothing lost; no half imports."""
 
 from __future__ import annotations
 
