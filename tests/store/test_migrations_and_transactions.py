@@ -72,7 +72,7 @@ def test_iter_modified_pages_through_everything_once(store: Store, settings: Set
 
 
 def test_the_data_folder_and_database_files_are_private(tmp_path: Path) -> None:
-    """Issue 13, finding 13: papertide.db (emails, password hashes) was created 0644."""
+    """papertide.db holds emails and password hashes: never created 0644 (world-readable)."""
     import os
     import stat
 

@@ -1,5 +1,5 @@
 """Comments, collections and "not interested" in the real store, on SQLite and PostgreSQL,
-including writers racing (issue 14, points 3-5)."""
+including writers racing."""
 
 from __future__ import annotations
 
