@@ -1,7 +1,7 @@
-"""Search totals are honest (issue 14, Medium 4): a query with no real match says "nothing
-found" on the page, in the Atom feed and in the API; the total is the same whatever the
-sort; and matching by meaning alone has a floor, so sort=date&mode=dense is not the whole
-collection by date. Over the three real captures (216 papers)."""
+"""Search totals are honest: a query with no real match says "nothing found" on the page,
+in the Atom feed and in the API; the total is the same whatever the sort; and matching by
+meaning alone has a floor, so sort=date&mode=dense is not the whole collection by date.
+Over the three real captures (216 papers)."""
 
 from __future__ import annotations
 
