@@ -1,6 +1,6 @@
-"""Failed logins are limited per account and per address, and only failures count (issue
-14, Medium 8): a lab behind one NAT signing in all day is never locked out; a success resets
-the failures; a 429 says when to retry, in Retry-After and on the page."""
+"""Failed logins are limited per account and per address, and only failures count: a lab
+behind one NAT signing in all day is never locked out; a success resets the failures; a 429
+says when to retry, in Retry-After and on the page."""
 
 from __future__ import annotations
 

@@ -408,8 +408,8 @@ def test_api_docs_are_served_by_the_site_itself(site) -> None:
 
 
 def test_a_planted_csrf_cookie_and_foreign_origins_are_refused(site) -> None:
-    """Issue 13, finding 12: any pt_csrf cookie with a matching header was accepted, and so
-    was a POST with Origin: https://evil.example."""
+    """A planted pt_csrf cookie with a matching header, another session's token and a POST
+    from a foreign Origin (https://evil.example) are refused; the first and last once passed."""
     client, store = site
     subject = page_subject(store, date(2025, 3, 12))
     _register(client)
@@ -452,7 +452,7 @@ def test_a_planted_csrf_cookie_and_foreign_origins_are_refused(site) -> None:
     ],
 )
 def test_weak_passwords_are_refused(site, password: str, why: str) -> None:
-    """Issue 13, finding 11: eight spaces, 12345678 and aaaaaaaa were accepted."""
+    """Eight spaces, 12345678 and aaaaaaaa (once accepted) are refused, saying why."""
     client, _ = site
     data = {"username": "turing-one", "password": password, "csrf_token": _csrf(client)}
     answer = client.post("/register", data=data)

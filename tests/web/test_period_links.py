@@ -1,5 +1,5 @@
-"""Day / Week / Month links keep the day (issue 14, Medium 9): from Wednesday Dec 2, Week
-then Day comes back to Dec 2, not to Monday Nov 30; Month then Day too, not to the 1st."""
+"""Day / Week / Month links keep the day: from Wednesday Dec 2, Week then Day comes back to
+Dec 2, not to Monday Nov 30; Month then Day too, not to the 1st."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Page markup that issue 14 asked for, through the running app: long "listed with" lists
-folded, the search's feed and "mail me new matches", the subscribe form filled from them,
-accessible vote buttons, the current tab and section marked."""
+"""Page markup through the running app: long "listed with" lists folded, the search's feed
+and "mail me new matches", the subscribe form filled from them, accessible vote buttons, the
+current tab and section marked."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Caching for a public site (issue 13): validators and 304s on anonymous answers, the
-in-process page cache keyed on Store.change_token(), and signed-in pages never cached."""
+"""Caching for a public site: validators and 304s on anonymous answers, the in-process page
+cache keyed on Store.change_token(), and signed-in pages never cached."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from papertide.web import create_app
 from papertide.web.assets import IMMUTABLE, Assets, has_math
 from tests.conftest import serving
 
-STATIC = Path(__file__).parents[1] / "src" / "papertide" / "web" / "static"
+STATIC = Path(__file__).parents[2] / "src" / "papertide" / "web" / "static"
 MATH_ID = "2001.00042"
 
 

@@ -1,6 +1,6 @@
-"""One date per paper everywhere (issue 14, High 1): what a card shows is what search's
-after:/before: filter, what sort=date orders by and what the feeds file it under; the card
-says which date it is. And captures file every listed paper under their day, not as "new"."""
+"""One date per paper everywhere: what a card shows is what search's after:/before: filter,
+what sort=date orders by and what the feeds file it under; the card says which date it is.
+And captures file every listed paper under their day, not as "new"."""
 
 from __future__ import annotations
 

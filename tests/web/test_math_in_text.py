@@ -1,5 +1,5 @@
-"""Math in titles and abstracts (issue 14, Medium 6 and Low): pandoc's dollar rule tells
-math from prices, ``\\$`` is a dollar, and highlighting never lands inside math."""
+"""Math in titles and abstracts: pandoc's dollar rule tells math from prices, ``\\$`` is a
+dollar, and highlighting never lands inside math."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The low-severity defects of issue 14, each as found: links built from the arXiv id,
-"1 papers", pages past the end, accents in author search, the login link's next=, the
-OpenAPI error schema, BibTeX's year."""
+"""Links, counts and paging over a small two-day collection: arXiv and PDF links built from
+the id, "1 paper" in the singular, pages past the end; and, on the same collection, author
+search folding accents, the log-in link's next= kept on the site, the OpenAPI error schema,
+and BibTeX's year taken from the paper, never the import day."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Usernames are one per person whatever their case or Unicode form (issue 14, High 3):
-``ada_ux`` and ``ADA_UX`` cannot both register, ``/users/ADA_UX`` is ada_ux's page, and the
-migration that adds the key copes with accounts that already collide."""
+"""Usernames are one per person whatever their case or Unicode form: ``ada_ux`` and
+``ADA_UX`` cannot both register, ``/users/ADA_UX`` is ada_ux's page, and the migration that
+adds the key copes with accounts that already collide."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 14, points 2-5 through TestClient on create_app over a temporary SQLite store: what
+"""The social features through TestClient on create_app over a temporary SQLite store: what
 cards carry, discussion, collections, For you (pages, forms with CSRF, and the JSON API)."""
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _second(client: TestClient) -> TestClient:
     return other
 
 
-# Point 2: cards and paper pages --------------------------------------------------------
+# Cards and paper pages -----------------------------------------------------------------
 
 
 def test_cards_and_paper_pages_carry_what_the_sources_give(site) -> None:
@@ -125,7 +125,7 @@ def test_a_local_submitter_links_to_their_profile(site) -> None:
     assert 'submitted by <a href="/users/ada">ada</a>' in page
 
 
-# Point 3: discussion -------------------------------------------------------------------
+# Discussion ----------------------------------------------------------------------------
 
 
 def _post(client: TestClient, token: str, body: str, parent: int | None = None) -> int:
@@ -273,7 +273,7 @@ def test_a_long_comment_fits_and_a_too_long_one_says_why(site) -> None:
     assert over.status_code == 400 and "at most 10,000 characters" in over.text
 
 
-# Point 4: collections ------------------------------------------------------------------
+# Collections ---------------------------------------------------------------------------
 
 
 def test_save_without_javascript_into_new_and_existing_lists(site) -> None:
@@ -387,7 +387,7 @@ def test_bibtex_keys_stay_unique_in_a_list(site, settings: Settings) -> None:
     assert sorted(keys) == ["lee2024twin", "lee2024twina", "lee2024twinb"]
 
 
-# Point 5: For you ----------------------------------------------------------------------
+# For you -------------------------------------------------------------------------------
 
 
 RECENT = [  # within For you's window (the 30 days up to the newest day, 2024-08-01)
