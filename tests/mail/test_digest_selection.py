@@ -123,7 +123,7 @@ def test_pipeline_uses_search_votes_and_never_resends(any_settings, any_store) -
         include_trending=True,
         papers_per_mail=3,
     )
-    assert sub.user_pk is None  # the same address alone ties nothing (issue 13, finding 1)
+    assert sub.user_pk is None  # the same address alone ties nothing
     subs.link_account(store, pk=sub.pk, user_pk=user.pk, now=now)  # as a followed account link
     args = {
         "links": links_for(settings, store),

@@ -63,8 +63,8 @@ def test_worker_once_runs_the_digests(settings, smtp, cli_env) -> None:
 
 
 def test_secret_is_the_configured_one_or_one_kept_in_the_database(any_settings, tmp_path) -> None:
-    """Issue 12, point 7: each node made its own mail-secret.key, so links mailed by one
-    node were "not valid" on another. Two nodes (data folders) on one database agree."""
+    """Nodes share one mail secret, so links mailed by one node are valid on another (each
+    once made its own mail-secret.key). Two nodes (data folders) on one database agree."""
     shared = {"database_url": any_settings.resolved_database_url}
     node_a = any_settings.model_copy(update={"data_dir": tmp_path / "a", **shared})
     node_b = any_settings.model_copy(update={"data_dir": tmp_path / "b", **shared})

@@ -213,8 +213,8 @@ def _register(client: TestClient, name: str, email: str) -> None:
 
 
 def test_an_account_with_a_subscribers_address_gets_nothing_of_theirs(site, smtp) -> None:
-    """Issue 13, finding 1: registering with a victim's address handed over their
-    subscription (its preferences and "Delete my data") through /subscription."""
+    """Registering with a victim's address hands over nothing of their subscription (its
+    preferences and "Delete my data") through /subscription; it once did."""
     client, _ = site
     store = _store(client)
     victim = add_subscriber(store, "victim@example.org", now=utcnow(), queries=["secret topic"])
@@ -316,7 +316,7 @@ def test_confirming_while_signed_in_with_that_address_ties_the_account(site, smt
 
 
 def test_registering_does_not_tell_whether_an_address_has_an_account(site, smtp) -> None:
-    """Issue 13, finding 8: "That username or email is taken" told who has an account."""
+    """No answer tells who has an account ("That username or email is taken" once did)."""
     client, _ = site
     with TestClient(client.app) as owner:
         _register(owner, "owner", "owner@example.org")
@@ -351,8 +351,8 @@ def test_registering_does_not_tell_whether_an_address_has_an_account(site, smtp)
 
 
 def test_the_unsubscribe_page_stops_mail_and_offers_only_coming_back(site, smtp) -> None:
-    """Issue 13, finding 7: it handed the preferences link ("Delete my data") to anyone
-    holding the List-Unsubscribe URL."""
+    """Holding the List-Unsubscribe URL gives no preferences link ("Delete my data"); the
+    page once handed it to anyone."""
     client, settings = site
     mail = _digest_mail(client, settings, smtp)
     url = _link(mail, "/unsubscribe")
@@ -369,7 +369,8 @@ def test_the_unsubscribe_page_stops_mail_and_offers_only_coming_back(site, smtp)
 
 
 def test_topics_have_count_and_length_limits_everywhere(site, smtp) -> None:
-    """Issue 13, finding 14: twenty 45 KB topics were saved (preview 3.6 s -> 12.8 s)."""
+    """Topics are capped in count and length (twenty 45 KB topics were once saved, and the
+    preview went from 3.6 s to 12.8 s)."""
     client, settings = site
     token = _csrf(client)
     huge = "sparse attention " * 30  # 510 characters
