@@ -1,7 +1,8 @@
 """Every `papertide` example in the README's shell blocks runs on the data `make demo` leaves.
 
 Read from README.md itself, so the two cannot drift. `eval` and `bench` lines are left out:
-they take minutes and have tests of their own (test_eval.py, test_bench_cli.py).
+they take minutes and have tests of their own (search/test_evaluation.py and
+cli/test_bench_commands.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 
 from papertide.cli import app
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 SLOW = ("eval", "bench")
 
 
