@@ -3,7 +3,6 @@ submission, the JSON API, security. Real SQLite store and search index in a temp
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,7 +17,7 @@ from papertide.config import Settings
 from papertide.ingest import ingest_paths
 from papertide.store import Store
 from papertide.web import create_app
-from tests.conftest import PG_URL, page_subject, serving
+from tests.conftest import page_subject, serving
 from tests.support.fixture_server import FixtureServer, settings_for, xml
 from tests.support.search_corpus import add_papers
 from tests.support.search_corpus import paper as make_paper
@@ -465,60 +464,3 @@ def test_long_and_unusual_passwords_are_welcome(site) -> None:
     _register(client, "longpass", "correct horse battery staple " * 2)  # 58, spaces and all
     _register(TestClient(client.app), "unicode", "ünïcödé 🔑 pässwörd")
     _register(TestClient(client.app), "nocomp", "justlowercaseletters")  # no composition rules
-
-
-@pytest.mark.postgres
-def test_a_database_restart_costs_no_request_and_down_is_a_clean_503(tmp_path: Path) -> None:
-    """Issue 12, point 7: after a restart pooled dead connections gave 500s, and with the
-    database down every page was a 500 (not 503). The database is reached through a TCP
-    proxy here, so the shared test server itself is never restarted."""
-    from sqlalchemy.engine import make_url
-
-    from tests.conftest import _reset_postgres
-    from tests.support.tcp_proxy import TcpProxy
-
-    if not PG_URL:
-        pytest.skip("no PostgreSQL: run `make services`")
-    url = make_url(PG_URL)
-    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
-    database = url.set(port=proxy.port, database=f"pt_restart_{os.getpid()}")
-    try:
-        _create_database(PG_URL, database.database or "")
-        _reset_postgres(database.render_as_string(hide_password=False))
-        # No page cache: a page it kept would (rightly) still be served for up to 0.25 s
-        # after the database went away, and this test is about the database's answers.
-        settings = Settings(
-            data_dir=tmp_path / "d",
-            database_url=database.render_as_string(hide_password=False),
-            page_cache_seconds=0,
-        )
-        with TestClient(create_app(settings)) as client:
-            for _ in range(3):
-                assert client.get("/").status_code == 200  # connections pooled
-            proxy.restart()  # every pooled connection is now dead
-            assert client.get("/").status_code == 200
-            assert client.get("/api/daily").status_code == 200
-            proxy.stop()  # the database is down
-            page = client.get("/")
-            assert page.status_code == 503 and page.headers["Retry-After"].isdigit()
-            assert "<html" in page.text and "Traceback" not in page.text
-            api = client.get("/api/daily")
-            assert api.status_code == 503 and api.json()["status"] == 503
-            health = client.get("/healthz")
-            assert health.status_code == 503 and health.json()["status"] == 503
-            proxy.start()
-            assert client.get("/").status_code == 200
-    finally:
-        proxy.stop()
-        _create_database(PG_URL, database.database or "", create=False)
-
-
-def _create_database(admin_url: str, name: str, *, create: bool = True) -> None:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        if create:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()

@@ -1,7 +1,7 @@
 """Concurrent writers on the real store, SQLite and PostgreSQL: votes, rate-limited logins,
 subscription requests, digest claims, imports and submissions, from many threads and from
-several processes at once (issue 13, finding 2: "database is locked" when a deferred
-transaction read, then wrote; issue 16, point 8)."""
+several processes at once, never "database is locked" (which a deferred transaction that
+read, then wrote, once raised)."""
 
 from __future__ import annotations
 

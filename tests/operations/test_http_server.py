@@ -1,5 +1,5 @@
-"""What lives in the server, through a real `papertide serve` over HTTP: request body caps
-(issue 13, finding 4) and whose address a request comes from (finding 5)."""
+"""What lives in the server, through a real `papertide serve` over HTTP: request body caps,
+whose address a request comes from, threads per worker, and workers that die with it."""
 
 from __future__ import annotations
 
@@ -160,8 +160,8 @@ def _wrong_logins(url: str, forwarded: list[str]) -> list[int]:
 def test_forwarded_for_from_an_untrusted_client_does_not_escape_the_rate_limit(
     tmp_path: Path,
 ) -> None:
-    """Issue 13, finding 5: a new X-Forwarded-For per request from loopback got past the
-    login limit (uvicorn trusts the header from 127.0.0.1 unless told otherwise)."""
+    """A new X-Forwarded-For per request from loopback does not get past the login limit
+    (uvicorn trusts the header from 127.0.0.1 unless told otherwise; it once got past)."""
     env = {
         "PAPERTIDE_LOGIN_FAILURES_PER_ADDRESS": "3",
         "PAPERTIDE_LOGIN_FAILURES_PER_ACCOUNT": "1000",
@@ -212,8 +212,8 @@ def _alive(pid: int) -> bool:
 
 
 def test_workers_die_with_a_killed_serve_and_a_restart_comes_up(tmp_path: Path) -> None:
-    """Issue 13, finding 6: after kill -9 of `serve --workers 2` both workers went on serving
-    and the restart failed with "Address already in use"."""
+    """After kill -9 of `serve --workers 2` no worker goes on serving and the restart comes
+    up (both once went on, and the restart failed with "Address already in use")."""
     import os
     import signal
 
