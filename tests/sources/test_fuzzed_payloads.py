@@ -35,7 +35,7 @@ from papertide.store import Store
 from papertide.web import create_app
 from tests.conftest import SEEDS, serving
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 LIMITS = {"max_title": 2000, "max_abstract": 100_000}
 # Locally every run explores new inputs; CI replays one fixed sequence (derandomize), so
 # a submission's result does not depend on the draw. What a run finds is kept as a test.
