@@ -1,15 +1,18 @@
-"""The query language parser: pure, never raises."""
+"""The query language parser: pure; any string is a parsed query or a QueryError (the page
+shows it), never a crash."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from papertide.search.query import parse_query
+from papertide.search.query import QueryError, parse_query
 from papertide.search.tokenize import analyze, terms_in
+from tests.support.fuzzing import FUZZ, QUERIES
 
 
 def test_every_part_of_the_language() -> None:
@@ -116,3 +119,11 @@ def test_terms_in_finds_respelled_exceptions() -> None:
     assert terms_in("Skies of Mars", analyze("sky")) == {"sky"}
     assert terms_in("a died-out line", analyze("dying")) == {"die"}
     assert terms_in("nothing here", analyze("dying")) == set()
+
+
+@settings(FUZZ, max_examples=200)
+@given(query=QUERIES)
+def test_query_parser_parses_or_raises_query_error(query: str) -> None:
+    """Any string is a parsed query or a QueryError (the page shows it), never a crash."""
+    with contextlib.suppress(QueryError):
+        parse_query(query)
