@@ -119,9 +119,9 @@ def seeds() -> list[Path]:
 
 @pytest.fixture
 def svc(settings: Settings, store: Store) -> Iterator[SearchService]:
-    """A search service over the small corpus of tests/search_corpus.py."""
+    """A search service over the small corpus of tests/support/search_corpus.py."""
     from papertide.search import SearchService
-    from tests.search_corpus import CORPUS, add_papers
+    from tests.support.search_corpus import CORPUS, add_papers
 
     add_papers(store, settings, CORPUS)
     service = SearchService.open(settings, store)

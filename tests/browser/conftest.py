@@ -25,7 +25,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from tests.smtp_server import SmtpSink
+from tests.support.smtp_server import SmtpSink
 
 CHROMIUM = Path(os.environ.get("PAPERTIDE_CHROMIUM", "/usr/bin/chromium"))
 # The network is closed: without these Chromium keeps trying to reach Google's services.

@@ -1,6 +1,6 @@
-"""Accessibility and weight in Chromium (issue 14, Targets): axe-core finds no serious or
-critical violation on any kind of page, at laptop and phone size, light and dark; the home
-page's transfer on a first and a repeat visit (printed, and held to 120 KB and 30 KB)."""
+"""Accessibility and weight in Chromium: axe-core finds no serious or critical violation on
+any kind of page, at laptop and phone size, light and dark; the home page's transfer on a
+first and a repeat visit (printed, and held to 120 KB and 30 KB)."""
 
 from __future__ import annotations
 

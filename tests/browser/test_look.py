@@ -1,5 +1,5 @@
-"""Look and feel in Chromium (issue 14): the search form at phone width, keyboard use of the
-votes, layout shift, the dark theme and compact list toggles, the phone header."""
+"""Look and feel in Chromium: the search form at phone width, keyboard use of the votes,
+layout shift, the dark theme and compact list toggles, the phone header."""
 
 from __future__ import annotations
 
@@ -46,8 +46,8 @@ def _box(page: Page, selector: str) -> dict[str, float]:
 def test_search_form_keeps_its_shape_with_filters_open(
     browser: Browser, site: Site, viewport: dict[str, int]
 ) -> None:
-    """Issue 14, High 2: at 375 px with Filters open the box shrank to ~20 px and the button
-    stretched tall."""
+    """With Filters open the box keeps its width and the button its height, beside it (at
+    375 px the box once shrank to ~20 px and the button stretched tall)."""
     context = browser.new_context(viewport=viewport)
     page = context.new_page()
     page.goto(site.at("/search?q=attention&sort=date"))
@@ -64,8 +64,9 @@ def test_search_form_keeps_its_shape_with_filters_open(
 
 
 def test_keyboard_skip_link_then_vote_keeps_focus(page: Page, site: Site) -> None:
-    """Issue 14, Medium 5: 14 Tabs to the first upvote, focus on <body> after voting, and a
-    button announced as "▲"."""
+    """The skip link reaches the first upvote in three Tabs, voting keeps the focus on the
+    button, and the button is named after the paper (once: 14 Tabs to the first upvote,
+    focus on <body> after voting, and a button announced as "▲")."""
     register(page, site)
     page.goto(site.at("/"))
     page.keyboard.press("Tab")
@@ -138,7 +139,8 @@ def _cls(context: BrowserContext, url: str) -> float:
 def test_layout_shift_stays_under_a_tenth(
     browser: Browser, site: Site, viewport: dict[str, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue 14, Medium 7: 0.26 on the home page (abstracts clamped by deferred JS)."""
+    """Layout shift stays under 0.1 (once 0.26 on the home page: abstracts clamped by
+    deferred JS)."""
     paths = {"home": "/", "search": "/search?q=attention", "paper": f"/papers/{MATH_ARXIV_ID}"}
     figures = {}
     for name, path in paths.items():

@@ -1,6 +1,6 @@
-"""Math and highlighting together in a real browser (issue 14, Medium 6 and Low): a search
-for "pi_0 robot" marks the words around $\\pi_0$ and KaTeX still renders it; "$80 ... $20"
-in an abstract stays text and "\\$5" shows as "$5"."""
+"""Math and highlighting together in a real browser: a search for "pi_0 robot" marks the
+words around $\\pi_0$ and KaTeX still renders it; "$80 ... $20" in an abstract stays text
+and "\\$5" shows as "$5"."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Issue 14 in real Chromium against the real server: the Save menu (mouse and keyboard),
-a comment with Markdown and math, For you's "Not interested"."""
+"""The social features in real Chromium against the real server: the Save menu (mouse and
+keyboard), a comment with Markdown and math, For you's "Not interested"."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def _tab_to(page: Page, is_target: str, limit: int = 400) -> None:
 
 
 def test_a_comment_and_a_reply_by_keyboard_alone(page: Page, site: Site) -> None:
-    """Issue 14's target: every action by keyboard alone, commenting included."""
+    """Every action works by keyboard alone, commenting included."""
     register(page, site)
     page.goto(site.at(f"/papers/{MATH_ARXIV_ID}"))
     _tab_to(page, "el.labels && [...el.labels].some(l => l.textContent.trim() === 'Your comment')")

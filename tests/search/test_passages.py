@@ -1,0 +1,121 @@
+"""Passage vectors (MaxP): splitting, the passage index, and their part in hybrid search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from papertide.config import Settings
+from papertide.search import SearchService
+from papertide.search import passages as ps
+from papertide.search.embedders import load_embedder, normalize_rows
+from papertide.store import Store
+from tests.support.embedders import FakeEmbedder, needs_minilm
+from tests.support.search_corpus import CORPUS, add_papers, paper, pk_of
+
+
+def test_passages_are_the_title_and_each_sentence() -> None:
+    abstract = (
+        "We study sparse attention. It scales to 1M tokens (n = 12). "
+        "Results: fast. [Code] is public at example.org."
+    )
+    assert ps.passage_texts("Sparse Attention", abstract) == [
+        "Sparse Attention",
+        "We study sparse attention.",
+        "It scales to 1M tokens (n = 12).",
+        # a piece under 20 characters joins the next one, so no text is dropped
+        "Results: fast. [Code] is public at example.org.",
+    ]
+    assert ps.passage_texts("Only a title", "") == ["Only a title"]
+    assert ps.passage_texts("T", "Tiny.") == ["T", "Tiny."]
+    assert ps.passage_texts("T", "First sentence is long enough. Ok.") == [
+        "T",
+        "First sentence is long enough. Ok.",
+    ]
+    many = " ".join(f"Sentence number {i} is long enough." for i in range(100))
+    split = ps.passage_texts("Title", many)
+    assert len(split) == ps.SLOTS and split[-1].endswith("number 99 is long enough.")
+    assert " ".join(split[1:]) == many
+
+
+def test_passage_index_scores_the_best_passage(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    rows = normalize_rows(rng.normal(size=(6, 16)).astype(np.float32))
+    index = ps.PassageIndex.open(tmp_path / "p", model="m", dim=16)
+    index.upsert([7, 9], [4, 2], rows)
+    best = index.best([7, 9, 11], rows[2])  # 11 has no passages: left out
+    assert set(best) == {7, 9} and best[7] == pytest.approx(1.0, abs=1e-3)
+    assert best[9] == pytest.approx(float(np.max(rows[4:6] @ rows[2])), abs=1e-2)
+    # Replacing paper 7 with one passage drops its other three.
+    index.upsert([7], [1], rows[5:6])
+    assert len(index) == 3 and index.best([7], rows[2])[7] < 0.99
+    index.delete([9])
+    index.flush()
+    index.close()
+    again = ps.PassageIndex.open(tmp_path / "p", model="m", dim=16)
+    assert len(again) == 1 and set(again.best([7, 9], rows[5])) == {7}
+    assert not again.reset
+    assert ps.PassageIndex.open(tmp_path / "p", model="other", dim=16).reset
+
+
+def test_passages_follow_the_setting(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("papertide.search.service.load_embedder", lambda *_, **__: FakeEmbedder())
+    assert ps.enabled("auto", "st:all-MiniLM-L6-v2") and not ps.enabled("auto", "wordllama-256")
+    assert ps.enabled("on", "wordllama-256") and not ps.enabled("off", "st:x")
+    add_papers(store, settings, CORPUS)
+
+    def service(passages: str) -> SearchService:
+        search = settings.search.model_copy(update={"embedder": "st:fake-8", "passages": passages})
+        return SearchService.open(settings.model_copy(update={"search": search}), store)
+
+    svc = service("auto")
+    assert svc.passages is not None
+    counts = [len(ps.passage_texts(p.title, p.abstract)) for p in CORPUS]
+    assert len(svc.passages) == sum(counts) and svc.state["passages"] is True
+    hits = svc.search("dark matter halos", mode="hybrid").hits
+    assert hits and all(any(w.startswith("best sentence ") for w in h.why) for h in hits)
+    dark = pk_of(store, "2401.00004")
+    svc.remove([dark])
+    assert len(svc.passages) == sum(counts) - counts[3]
+    svc.close()
+    # Turning passages off embeds every paper again and frees the passage files.
+    off = service("off")
+    assert off.passages is None and off.state["passages"] is False
+    assert len(off._vector_index()) == len(CORPUS) and off.live is not None
+    assert not (off.live.folder / "passages").exists()
+    assert not any("best sentence" in w for h in off.search("dark matter").hits for w in h.why)
+    off.close()
+
+
+@needs_minilm
+def test_minilm_passages_see_past_the_model_window(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    filler = " ".join(
+        f"Section {i} of this survey reviews spectroscopy of distant quasars in detail."
+        for i in range(30)
+    )
+    tail = "Drinking coffee every day lowers the risk of liver cirrhosis."
+    long = paper(
+        90, "A long survey of quasar spectra", f"{filler} {tail}", "Ana", "astro-ph", "2024-02-01"
+    )
+    assert (
+        len(load_embedder("st:all-MiniLM-L6-v2").model.tokenizer(long.abstract)["input_ids"]) > 256
+    )
+    add_papers(store, settings, [*CORPUS, long])
+    search = settings.search.model_copy(update={"embedder": "st:all-MiniLM-L6-v2"})
+    svc = SearchService.open(settings.model_copy(update={"search": search}), store)
+    assert svc.passages is not None
+    hits = {h.paper_id: h for h in svc.search("coffee and liver cirrhosis", mode="hybrid").hits}
+    why = hits["2401.00090"].why
+    semantic = float(next(w for w in why if w.startswith("semantic ")).split()[-1])
+    sentence = float(next(w for w in why if w.startswith("best sentence ")).split()[-1])
+    # The paper's own vector stops at 256 word pieces, before the sentence; its passage
+    # does not.
+    assert sentence > 0.6 > semantic
+    svc.close()

@@ -1,0 +1,87 @@
+"""Page markup through the running app: long "listed with" lists folded, the search's feed
+and "mail me new matches", the subscribe form filled from them, accessible vote buttons, the
+current tab and section marked."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+
+from papertide.config import Settings
+from papertide.ingest import IngestOptions, ingest_paths
+from papertide.store import Store
+from papertide.web import create_app
+from tests.conftest import serving
+
+
+@pytest.fixture
+def site(settings: Settings, seeds: list[Path]) -> Iterator[tuple[TestClient, Store]]:
+    """The app over the seed papers (pages dated 2025), and its store."""
+    store = Store.open(settings.resolved_database_url)
+    ingest_paths(store, seeds, settings=settings, options=IngestOptions(page_year=2025))
+    with serving(create_app(settings)) as client:
+        yield client, store
+    store.close()
+
+
+def test_long_listed_with_lists_are_folded(site: tuple[TestClient, Store]) -> None:
+    client, store = site
+    subject = store.list_papers(day=date(2025, 3, 12))[0]  # the capture of that day
+    section = client.get(f"/papers/{subject.id}").text.split('<section id="listed-with">')[1]
+    folded = re.findall(
+        r"<details><summary>(\d+) papers</summary><ol>(.*?)</ol></details>", section, re.S
+    )
+    assert folded, "a capture's long list is shown unfolded"
+    count, items = folded[0]
+    assert int(count) > 10 and items.count("<li>") == int(count)
+    assert "<details open" not in section
+
+
+def test_search_offers_its_feed_and_mail_me_new_matches(site: tuple[TestClient, Store]) -> None:
+    client, _ = site
+    page = client.get("/search", params={"q": "sparse attention", "cat": "cs.CL"}).text
+    query = quote("sparse attention cat:cs.CL")
+    assert f'href="/feeds/search.atom?q={query}"' in page
+    assert re.search(rf'<link rel="alternate" type="application/atom\+xml"[^>]*q={query}"', page)
+    assert f'href="/subscribe?q={query}"' in page
+    form = client.get(f"/subscribe?q={query}").text
+    assert re.search(r'<textarea name="queries"[^>]*>sparse attention cat:cs.CL</textarea>', form)
+    assert client.get("/subscribe?q=" + "x" * 501).status_code == 422  # bounded, clean error
+
+
+def test_vote_buttons_are_named_and_tabs_marked(site: tuple[TestClient, Store]) -> None:
+    client, store = site
+    subject = store.list_papers(day=date(2025, 3, 12))[0]  # the capture of that day
+    page = client.get("/papers/date/2025-03-12").text
+    assert re.search(
+        r'<button class="upvote" type="submit" aria-pressed="false" aria-label="Upvote '
+        + re.escape(subject.title[:20]),
+        page,
+    )
+    assert re.search(
+        r'<nav class="periods"[^>]*>.*?href="/papers/date/2025-03-12"\s+'
+        r'aria-current="page">Day</a>',
+        page,
+        re.S,
+    )
+    assert '<a href="/" aria-current="page">Daily</a>' in page
+    assert '<a class="skip-link" href="#papers">Skip to papers</a>' in page
+    assert 'id="papers"' in page
+    week = client.get("/papers/week/2025-W11").text
+    assert re.search(r'aria-current="page">Week</a>', week)
+    assert '<form class="site-search" role="search" action="/search"' in client.get("/login").text
+
+
+def test_log_in_link_keeps_the_page_you_were_on(site: tuple[TestClient, Store]) -> None:
+    client, _ = site
+    page = client.get("/search", params={"q": "sparse attention"}).text
+    assert 'href="/login?next=/search%3Fq%3Dsparse%2Battention"' in page
+    login = client.get("/login?next=/search%3Fq%3Dsparse%2Battention").text
+    assert 'name="next" value="/search?q=sparse+attention"' in login
+    assert 'href="/login?next=/"' in login  # not back to the login page itself
