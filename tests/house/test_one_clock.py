@@ -14,7 +14,7 @@ from papertide.sources.http import retry_after_seconds
 from papertide.sources.pages import parse_page_date
 from papertide.store.rows import paper_to_row
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "papertide"
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "papertide"
 # Calls that read the wall clock: (module or class name, attribute).
 READS = {
     ("datetime", "now"),
