@@ -5,7 +5,7 @@ cache, security headers), static assets, the API's docs and the error pages."""
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,15 +24,25 @@ from papertide.web.assets import Assets
 from papertide.web.cache import PageCache
 from papertide.web.compress import SafeGZip
 from papertide.web.errors import add_error_pages, error_page
-from papertide.web.feature import Feature, PathSet, load_features, route_order
+from papertide.web.feature import (
+    FEATURES,
+    Feature,
+    PathSet,
+    load_features,
+    route_order,
+    template_folders,
+)
 from papertide.web.headers import DOCS_CSP, SECURITY_HEADERS, SiteHeaders
 from papertide.web.limits import BodyLimit
 from papertide.web.openapi import install_openapi
 from papertide.web.templating import make_templates
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The ASGI app for ``settings``; it opens the store and search index when it starts."""
+def create_app(settings: Settings, *, feature_packages: Sequence[str] = (FEATURES,)) -> FastAPI:
+    """The ASGI app for ``settings``; it opens the store and search index when it starts.
+
+    ``feature_packages``: where the site's features are (web/features/); a site or a test
+    may add packages of its own, each module of which declares a ``Feature``."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,12 +69,12 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,  # served below from /static: the default loads Swagger UI from a CDN
         redoc_url=None,
     )
-    features = load_features()
+    features = load_features(feature_packages)
     app.state.settings = settings
     app.state.features = features
     assets = Assets(Path(__file__).parent / "static")
     app.state.assets = assets
-    app.state.templates = make_templates(assets, features)
+    app.state.templates = make_templates(assets, features, template_folders(feature_packages))
     _add_routes(app, features, assets)
     install_openapi(app)  # errors documented as {"error", "status"}, as answered
     _add_middleware(app, settings, features)

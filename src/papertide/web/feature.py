@@ -14,6 +14,7 @@ import pkgutil
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
@@ -71,18 +72,32 @@ class Feature:
                 raise ValueError(f"feature {self.name}: {path!r} takes no body")
 
 
-def load_features(package: str = "papertide.web.features") -> list[Feature]:
-    """Every feature of ``package``: the ``feature`` of each of its modules, by name."""
-    found = importlib.import_module(package)
+FEATURES = "papertide.web.features"
+
+
+def load_features(packages: Sequence[str] = (FEATURES,)) -> list[Feature]:
+    """Every feature of ``packages``: the ``feature`` of each of their modules, by name."""
     features = []
-    for info in sorted(pkgutil.iter_modules(found.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{package}.{info.name}")
-        feature = getattr(module, "feature", None)
-        if not isinstance(feature, Feature):
-            raise TypeError(f"{module.__name__} declares no `feature = Feature(...)`")
-        feature.check()
-        features.append(feature)
+    for package in packages:
+        found = importlib.import_module(package)
+        for info in sorted(pkgutil.iter_modules(found.__path__), key=lambda m: m.name):
+            module = importlib.import_module(f"{package}.{info.name}")
+            feature = getattr(module, "feature", None)
+            if not isinstance(feature, Feature):
+                raise TypeError(f"{module.__name__} declares no `feature = Feature(...)`")
+            feature.check()
+            features.append(feature)
     return features
+
+
+def template_folders(packages: Sequence[str]) -> list[Path]:
+    """The ``templates`` folders that packages of features carry beside their modules."""
+    folders = []
+    for package in packages:
+        for path in importlib.import_module(package).__path__:
+            if (Path(path) / "templates").is_dir():
+                folders.append(Path(path) / "templates")
+    return folders
 
 
 class PathSet:
@@ -107,4 +122,12 @@ def route_order(route: BaseRoute) -> tuple[int, int]:
     return (":path}" in path, -len(_PARAM.sub("", path)))
 
 
-__all__ = ["Feature", "NavLink", "PathSet", "load_features", "route_order"]
+__all__ = [
+    "FEATURES",
+    "Feature",
+    "NavLink",
+    "PathSet",
+    "load_features",
+    "route_order",
+    "template_folders",
+]

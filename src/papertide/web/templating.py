@@ -3,6 +3,7 @@ and pages use and the navigation bar the features declare (web/feature.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,14 +37,16 @@ class NavItem:
     current: bool
 
 
-def make_templates(assets: Assets, features: list[Feature]) -> Jinja2Templates:
-    """The environment every page renders in."""
+def make_templates(
+    assets: Assets, features: list[Feature], folders: Sequence[Path] = ()
+) -> Jinja2Templates:
+    """The environment every page renders in: web/templates/, then ``folders``."""
 
     def context(request: Request) -> dict[str, Any]:
         return {"csrf_token": csrf_token(request), "user": current_user(request)}
 
     links = sorted((link for f in features for link in f.nav), key=lambda link: link.order)
-    templates = Jinja2Templates(directory=TEMPLATES, context_processors=[context])
+    templates = Jinja2Templates(directory=[TEMPLATES, *folders], context_processors=[context])
     env = templates.env
     env.globals["version"] = __version__
     env.globals["static_url"] = assets.url

@@ -1,0 +1,189 @@
+"""The site is made of features, each one module that declares its routes, cached pages,
+larger bodies and navigation links: a new page needs no registration anywhere else, routes
+are tried most specific first whatever order the features come in, and features never
+import each other."""
+
+from __future__ import annotations
+
+import ast
+import random
+import re
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import APIRouter
+from starlette.routing import Match
+
+from papertide.config import Settings
+from papertide.web import create_app
+from papertide.web.feature import FEATURES, Feature, PathSet, load_features, route_order
+from tests.conftest import serving
+
+WEB = Path(__file__).resolve().parents[2] / "src" / "papertide" / "web"
+
+# A whole new page, as a contributor writes it: this module and its template.
+NEW_FEATURE = '''
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from papertide.web.deps import StoreDep, TemplatesDep
+from papertide.web.feature import Feature, NavLink
+
+router = APIRouter()
+
+
+@router.get("/numbers", response_class=HTMLResponse)
+def numbers(request: Request, store: StoreDep, templates: TemplatesDep) -> Response:
+    """How many papers the site holds."""
+    context = {"papers": store.count_papers()}
+    return templates.TemplateResponse(request, "numbers.html", context)
+
+
+feature = Feature(
+    name="numbers",
+    routers=(router,),
+    cached=("/numbers",),
+    nav=(NavLink("Numbers", "/numbers", order=35),),
+)
+'''
+NEW_TEMPLATE = """{% extends "base.html" %}
+{% block main %}<h1>Numbers</h1><p>{{ papers | plural("paper") }} here.</p>{% endblock %}
+"""
+
+
+@pytest.fixture
+def extra_package(tmp_path: Path) -> Iterator[str]:
+    """A package of features beside the site's, importable for this test only."""
+    name = f"extra_features_{random.randrange(1 << 30)}"
+    package = tmp_path / name
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "numbers.py").write_text(textwrap.dedent(NEW_FEATURE))
+    # In the site's tree the template goes in web/templates/; a package may carry its own.
+    (package / "templates").mkdir()
+    (package / "templates" / "numbers.html").write_text(NEW_TEMPLATE)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        yield name
+    finally:
+        sys.path.remove(str(tmp_path))
+        for module in [m for m in sys.modules if m.startswith(name)]:
+            del sys.modules[module]
+
+
+def test_a_new_feature_module_is_served_with_its_nav_link_and_cache(
+    settings: Settings, extra_package: str
+) -> None:
+    app = create_app(settings, feature_packages=(FEATURES, extra_package))
+    with serving(app) as client:
+        first = client.get("/numbers")
+        assert first.status_code == 200 and "0 papers here." in first.text
+        assert '<a href="/numbers" aria-current="page">Numbers</a>' in first.text
+        home = client.get("/")
+        assert '<a href="/numbers">Numbers</a>' in home.text
+        nav = re.findall(r'<a href="(/[a-z-]*)"[^>]*>', home.text.split('aria-label="Site"')[1])
+        assert nav[:5] == ["/", "/trending", "/search", "/numbers", "/submit"]
+        again = client.get("/numbers")
+        assert "cache;desc=hit" in again.headers["server-timing"]
+
+
+def test_a_declared_path_that_is_not_a_route_is_refused() -> None:
+    router = APIRouter()
+
+    @router.get("/here")
+    def here() -> str:
+        return "here"
+
+    with pytest.raises(ValueError, match="cached path '/there' is not a GET route"):
+        Feature(name="typo", routers=(router,), cached=("/there",)).check()
+    with pytest.raises(ValueError, match="'/here' takes no body"):
+        Feature(name="typo", routers=(router,), larger_bodies={"/here": 4}).check()
+
+
+def test_every_module_of_web_features_declares_a_feature() -> None:
+    names = {f.name for f in load_features()}
+    expected = {
+        *("feeds", "trending", "search", "papers", "submit", "discussion", "lists"),
+        *("accounts", "subscriptions", "for-you", "health"),
+    }
+    assert names == expected
+
+
+def _endpoint(routes: list, path: str, method: str = "GET") -> str:
+    scope = {"type": "http", "path": path, "method": method, "root_path": ""}
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return route.endpoint.__name__
+    return "-"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_routes_are_tried_most_specific_first_whatever_the_feature_order(seed: int) -> None:
+    features = load_features()
+    random.Random(seed).shuffle(features)
+    routes = [r for f in features for router in f.routers for r in router.routes]
+    random.Random(seed + 100).shuffle(routes)
+    routes.sort(key=route_order)
+    assert _endpoint(routes, "/papers/2501.00001v2") == "paper_page"
+    assert _endpoint(routes, "/papers/cs/0101001") == "paper_page"  # an old-style arXiv id
+    assert _endpoint(routes, "/papers/date/2025-03-12") == "day_page"
+    assert _endpoint(routes, "/papers/week/2025-W11") == "week_page"
+    assert _endpoint(routes, "/papers/cs/0101001/vote", "POST") == "vote"
+    assert _endpoint(routes, "/papers/2501.00001/comments", "POST") == "post_comment_form"
+    assert _endpoint(routes, "/api/papers/cs/0101001/similar") == "api_similar"
+    assert _endpoint(routes, "/api/papers/2501.00001/comments") == "api_comments"
+    assert _endpoint(routes, "/api/papers/cs/0101001") == "api_paper"
+    assert _endpoint(routes, "/users/ada/lists/reading.atom") == "list_feed"
+    assert _endpoint(routes, "/users/ada/lists/reading.bib") == "list_bibtex"
+    assert _endpoint(routes, "/users/ada/lists/reading") == "list_page"
+    assert _endpoint(routes, "/users/ada") == "profile"
+
+
+def test_cached_and_larger_body_paths_match_only_their_routes() -> None:
+    cached = PathSet(path for f in load_features() for path in f.cached)
+    for public in ("/", "/trending", "/search", "/papers/2501.00001", "/api/daily"):
+        assert public in cached
+    assert "/users/ada/lists/reading.atom" in cached and "/feeds/search.atom" in cached
+    for private in ("/for-you", "/lists", "/submit", "/login", "/api/for-you", "/subscribe"):
+        assert private not in cached
+    assert "/api/users/ada/lists/reading" not in cached  # the JSON of a list: never kept
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_web_features_never_import_each_other() -> None:
+    root = WEB / "features"
+    features = {p.stem if p.is_file() else p.name for p in root.iterdir()}
+    features -= {"__init__", "__pycache__"}
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        own = path.relative_to(root).parts[0].removesuffix(".py")
+        for name in _imports(path):
+            parts = name.split(".")
+            inside = parts[:3] == ["papertide", "web", "features"] and len(parts) > 3
+            if inside and parts[3] != own and parts[3] in features:
+                offenders.append(f"{path.relative_to(WEB)} imports {name}")
+    assert offenders == []
+
+
+def test_shared_web_helpers_never_import_a_feature() -> None:
+    offenders = [
+        f"{path.name} imports {name}"
+        for path in sorted(WEB.glob("*.py"))
+        for name in _imports(path)
+        if name.startswith("papertide.web.features.")
+    ]
+    assert offenders == []
