@@ -9,7 +9,6 @@ import ast
 import random
 import re
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,40 +17,25 @@ from fastapi import APIRouter
 from starlette.routing import Match
 
 from papertide.config import Settings
+from papertide.store import Store
 from papertide.web import create_app
 from papertide.web.feature import FEATURES, Feature, PathSet, load_features, route_order
 from tests.conftest import serving
+from tests.support.search_corpus import add_papers, paper
 
 WEB = Path(__file__).resolve().parents[2] / "src" / "papertide" / "web"
 
-# A whole new page, as a contributor writes it: this module and its template.
-NEW_FEATURE = '''
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
-
-from papertide.web.deps import StoreDep, TemplatesDep
-from papertide.web.feature import Feature, NavLink
-
-router = APIRouter()
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-@router.get("/numbers", response_class=HTMLResponse)
-def numbers(request: Request, store: StoreDep, templates: TemplatesDep) -> Response:
-    """How many papers the site holds."""
-    context = {"papers": store.count_papers()}
-    return templates.TemplateResponse(request, "numbers.html", context)
-
-
-feature = Feature(
-    name="numbers",
-    routers=(router,),
-    cached=("/numbers",),
-    nav=(NavLink("Numbers", "/numbers", order=35),),
-)
-'''
-NEW_TEMPLATE = """{% extends "base.html" %}
-{% block main %}<h1>Numbers</h1><p>{{ papers | plural("paper") }} here.</p>{% endblock %}
-"""
+def _readme_example() -> tuple[str, str]:
+    """The README's worked example of a new page: its module and its template."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("### Adding a page")
+    module = re.search(r"```python\n(.*?)```", text[start:], re.S)
+    template = re.search(r"```html\n(.*?)```", text[start:], re.S)
+    assert module and template, "the README's Development section lost its example"
+    return module[1], template[1]
 
 
 @pytest.fixture
@@ -61,10 +45,11 @@ def extra_package(tmp_path: Path) -> Iterator[str]:
     package = tmp_path / name
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "numbers.py").write_text(textwrap.dedent(NEW_FEATURE))
+    module, template = _readme_example()
+    (package / "archive.py").write_text(module)
     # In the site's tree the template goes in web/templates/; a package may carry its own.
     (package / "templates").mkdir()
-    (package / "templates" / "numbers.html").write_text(NEW_TEMPLATE)
+    (package / "templates" / "archive.html").write_text(template)
     sys.path.insert(0, str(tmp_path))
     try:
         yield name
@@ -74,19 +59,31 @@ def extra_package(tmp_path: Path) -> Iterator[str]:
             del sys.modules[module]
 
 
-def test_a_new_feature_module_is_served_with_its_nav_link_and_cache(
+def test_the_readme_example_page_is_served_with_its_nav_link_and_cache(
     settings: Settings, extra_package: str
 ) -> None:
+    store = Store.open(settings.resolved_database_url)
+    add_papers(
+        store,
+        settings,
+        [
+            paper(1, "Sparse attention", "A.", "Ada", "cs.CL", "2026-03-12"),
+            paper(2, "Dense retrieval", "B.", "Bo", "cs.IR", "2026-03-14"),
+            paper(3, "State space models", "C.", "Cy", "cs.LG", "2026-03-14"),
+        ],
+    )
+    store.close()
     app = create_app(settings, feature_packages=(FEATURES, extra_package))
     with serving(app) as client:
-        first = client.get("/numbers")
-        assert first.status_code == 200 and "0 papers here." in first.text
-        assert '<a href="/numbers" aria-current="page">Numbers</a>' in first.text
+        first = client.get("/archive")
+        assert first.status_code == 200
+        assert '<a href="/papers/date/2026-03-12">2026-03-12</a> 1 paper' in first.text
+        assert '<a href="/archive" aria-current="page">Archive</a>' in first.text
+        assert client.get("/api/archive").json() == {"2026-03-14": 2, "2026-03-12": 1}
         home = client.get("/")
-        assert '<a href="/numbers">Numbers</a>' in home.text
         nav = re.findall(r'<a href="(/[a-z-]*)"[^>]*>', home.text.split('aria-label="Site"')[1])
-        assert nav[:5] == ["/", "/trending", "/search", "/numbers", "/submit"]
-        again = client.get("/numbers")
+        assert nav[:5] == ["/", "/trending", "/search", "/archive", "/submit"]
+        again = client.get("/archive")
         assert "cache;desc=hit" in again.headers["server-timing"]
 
 
