@@ -5,8 +5,8 @@ CSRF: signed double-submit token bound to the session (OWASP CSRF Prevention Che
 the mac an HMAC of the nonce and the browser's session (none before signing in) under the
 site's secret; forms echo it in a hidden ``csrf_token`` field and JSON clients in an
 ``X-CSRF-Token`` header. A write is refused with 403 when the echo does not match the cookie,
-when the mac is not the site's for this session (a cookie planted by someone else: issue 13,
-finding 12), or when the browser says it comes from another site (``Origin``, or
+when the mac is not the site's for this session (a cookie planted by someone else), or
+when the browser says it comes from another site (``Origin``, or
 ``Sec-Fetch-Site: cross-site``; OWASP "Verifying Origin With Standard Headers").
 """
 

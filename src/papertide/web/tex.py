@@ -9,8 +9,7 @@ $20`` and ``$5-$10`` are prices, and ``\\$5`` shows as ``$5``.
 
 ``tex_html`` escapes the text, writes math as ``\\(...\\)`` / ``\\[...\\]`` (the only
 delimiters app.js hands KaTeX, so a dollar sign in the output is always just a dollar) and
-marks query words with ``<mark>`` outside math only: a mark inside ``$\\pi_0$`` broke it
-(issue 14, Medium 6).
+marks query words with ``<mark>`` outside math only: a mark inside ``$\\pi_0$`` breaks it.
 """
 
 from __future__ import annotations

@@ -175,8 +175,8 @@ def _create(
     """The new account, or None if the username was taken meanwhile.
 
     An address that another account has is not attached, and the answer is the same as for
-    a free one, so registering does not tell whether an address has an account (issue 13,
-    finding 8); the address's owner is told by mail instead.
+    a free one, so registering does not tell whether an address has an account; the
+    address's owner is told by mail instead.
     """
     now = utcnow()
     try:

@@ -1,4 +1,4 @@
-"""Failed-login limits (issue 14, Medium 8): per account and per address, failures only.
+"""Failed-login limits: per account and per address, failures only.
 
 A lab behind one NAT shares an address: counting every login there locked everyone out
 after 20 an hour, the right password included. Only failures count here (OWASP
