@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from papertide.bench.synth import SnapshotGenerator, write_snapshot
 from papertide.config import Settings
 from papertide.search import SearchService
 from papertide.store import Store
-from papertide.synth import SnapshotGenerator, write_snapshot
 
 
 def _env(settings: Settings, **extra: str) -> dict[str, str]:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from papertide.bench.synth import write_snapshot
 from papertide.config import Settings
 from papertide.search import SearchService
 from papertide.store import Store
-from papertide.synth import write_snapshot
 from tests.fixture_server import FixtureServer, Reply, arxiv_api, oai_harvest
 from tests.test_index_follows import _finish, _index_holds_every_paper, _papertide
 

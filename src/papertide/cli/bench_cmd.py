@@ -1,8 +1,8 @@
 """`papertide bench ...`: benchmarks that print their figures (medians, and ratios to a
 baseline measured in the same run, because shared machines are noisy).
 
-Only the commands' options live here; each body imports its benchmark (bench_*.py, the mail
-bench) when it runs, so that registering them costs `papertide --help` nothing.
+Only the commands' options live here; each body imports its benchmark from papertide.bench
+when it runs, so that registering them costs `papertide --help` nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def bench_ingest(
 
     Example:  papertide --database-url postgresql+psycopg://me@localhost/postgres bench ingest
     """
-    from papertide.cli.bench_ingest import run_bench_ingest
+    from papertide.bench.ingest import run_bench_ingest
 
     run_bench_ingest(settings_of(ctx), papers=papers, repeat=repeat, keep=keep)
 
@@ -76,7 +76,7 @@ def bench_search(
 
     Example:  papertide --database-url postgresql+psycopg://me@localhost/postgres bench search
     """
-    from papertide.cli.bench_search import run_bench_search
+    from papertide.bench.search import run_bench_search
 
     run_bench_search(settings_of(ctx), papers=papers, queries=queries, keep=keep, workers=workers)
 
@@ -99,7 +99,7 @@ def bench_nodes(
 
     Example:  papertide --database-url postgresql+psycopg://me@localhost/postgres bench nodes
     """
-    from papertide.cli.bench_nodes import run_bench_nodes
+    from papertide.bench.nodes import run_bench_nodes
 
     run_bench_nodes(settings_of(ctx), papers=papers, rounds=rounds)
 
@@ -118,7 +118,7 @@ def bench_web(
 
     Example:  papertide bench web --papers 100000
     """
-    from papertide.cli.bench_web import run_bench_web
+    from papertide.bench.web import run_bench_web
 
     run_bench_web(settings_of(ctx), papers=papers, requests=requests, voters=voters)
 
@@ -148,7 +148,7 @@ def bench_load(
 
     Example:  papertide bench load --papers 100000 --connections 64 --duration 60
     """
-    from papertide.cli.bench_load import LoadPlan, run_bench_load
+    from papertide.bench.load import LoadPlan, run_bench_load
 
     plan = LoadPlan(papers, connections, duration, threads, workers, voters, serve_threads)
     run_bench_load(settings_of(ctx), plan)
@@ -168,7 +168,7 @@ def bench_digest(
 
     Example:  papertide bench digest --subscribers 10000
     """
-    from papertide.mail.bench import run_bench  # needs aiosmtpd
+    from papertide.bench.mail import run_bench  # needs aiosmtpd
 
     run_bench(settings_of(ctx), subscribers=subscribers, papers=papers, echo=console.print)
 
@@ -188,8 +188,8 @@ def bench_cli(
     """
     from typer.main import get_command
 
+    from papertide.bench.startup import report_lines, startup_argvs, time_startup
     from papertide.cli import app
-    from papertide.cli.bench_startup import report_lines, startup_argvs, time_startup
 
     argvs = startup_argvs(get_command(app))
     console.print(f"{len(argvs) - 1} commands and the baseline, {runs} rounds")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from papertide.cli.bench_server import serve_process, wait_until
+from papertide.bench.server import serve_process, wait_until
+from papertide.bench.synth import write_snapshot
 from papertide.cli.common import console
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, import_items, ingest_paths
@@ -21,7 +22,6 @@ from papertide.models import Paper, Record
 from papertide.search.service import SearchService
 from papertide.store import Store
 from papertide.store.scratch import scratch_database
-from papertide.synth import write_snapshot
 
 
 def run_bench_nodes(base: Settings, *, papers: int, rounds: int) -> None:

@@ -9,6 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from papertide.bench.synth import write_snapshot
 from papertide.cli.common import console, fail
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
@@ -17,7 +18,6 @@ from papertide.sources.files import numbered_lines
 from papertide.sources.snapshot import parse_snapshot
 from papertide.store import Store
 from papertide.store.scratch import scratch_database
-from papertide.synth import write_snapshot
 
 
 def run_bench_ingest(base: Settings, *, papers: int, repeat: int, keep: Path | None) -> None:

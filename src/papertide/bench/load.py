@@ -19,7 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from papertide.cli.bench_server import index_ready, serve_process, wait_until
+from papertide.bench.server import index_ready, serve_process, wait_until
+from papertide.bench.synth import write_snapshot
 from papertide.cli.common import console, fail
 from papertide.clock import utcnow
 from papertide.config import Settings
@@ -27,7 +28,6 @@ from papertide.ingest import IngestOptions, ingest_paths
 from papertide.models import Paper
 from papertide.store import Store
 from papertide.store.scratch import scratch_database
-from papertide.synth import write_snapshot
 
 SCRIPT = Path(__file__).with_name("load.lua")
 INSTALL_HINT = (

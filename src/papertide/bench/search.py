@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import make_url
 
-from papertide.cli.bench_memory import measure_server_memory
+from papertide.bench.memory import measure_server_memory
+from papertide.bench.synth import SnapshotGenerator
 from papertide.cli.common import console, fail
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
@@ -29,7 +30,6 @@ from papertide.search.service import SearchService
 from papertide.search.vectors import VectorIndex
 from papertide.store import Store
 from papertide.store.scratch import scratch_database
-from papertide.synth import SnapshotGenerator
 
 _TOPICS, _TOPIC_WORDS, _TOPIC_SHARE = 400, 40, 0.3
 

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from papertide.cli.bench_server import index_ready, wait_until
+from papertide.bench.server import index_ready, wait_until
+from papertide.bench.synth import write_snapshot
 from papertide.cli.common import console
 from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
 from papertide.store import Store
-from papertide.synth import write_snapshot
 from papertide.web import create_app
 
 if TYPE_CHECKING:
