@@ -103,7 +103,7 @@ def test_bench_load_drives_serve_with_wrk(tmp_path: Path) -> None:
 def test_bench_load_says_how_to_install_wrk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from papertide.cli import bench_load
+    from papertide.bench import load as bench_load
 
     monkeypatch.setattr(bench_load.shutil, "which", lambda name: None)
     result = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "d"), "bench", "load"])

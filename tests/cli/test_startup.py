@@ -22,8 +22,7 @@ HEAVY = (
     "sqlalchemy", "pydantic", "pydantic_settings", "rich", "orjson", "httpx",
     "papertide.config", "papertide.store", "papertide.web", "papertide.search",
     "papertide.mail", "papertide.sync", "papertide.sources", "papertide.ingest",
-    "papertide.cli.bench_ingest", "papertide.cli.bench_search", "papertide.cli.bench_web",
-    "papertide.cli.bench_startup",
+    "papertide.bench",
 )  # fmt: skip
 
 _PROBE = """

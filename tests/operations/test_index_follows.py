@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from papertide.bench.synth import SnapshotGenerator, write_snapshot
 from papertide.config import Settings
 from papertide.search import SearchService
 from papertide.store import Store
-from papertide.synth import SnapshotGenerator, write_snapshot
 from tests.support.processes import _finish, _index_holds_every_paper, _papertide
 
 

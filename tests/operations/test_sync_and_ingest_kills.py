@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from papertide.bench.synth import write_snapshot
 from papertide.config import Settings
 from papertide.search import SearchService
 from papertide.store import Store
-from papertide.synth import write_snapshot
 from tests.support.fixture_server import FixtureServer
 from tests.support.processes import (
     _finish,

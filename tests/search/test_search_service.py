@@ -304,8 +304,8 @@ def test_processes_storing_similar_lists_at_once_and_one_killed_keep_one_whole_l
     import sys
     import time
 
+    from papertide.bench.synth import write_snapshot
     from papertide.ingest import IngestOptions, ingest_paths
-    from papertide.synth import write_snapshot
 
     source = write_snapshot(tmp_path / "s.jsonl", 300, seed=4)
     ingest_paths(store, [source], settings=settings, options=IngestOptions(fmt="arxiv-snapshot"))

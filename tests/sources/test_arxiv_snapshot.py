@@ -6,9 +6,9 @@ from datetime import datetime
 
 import orjson
 
+from papertide.bench.synth import SnapshotGenerator
 from papertide.models import Record, RecordError
 from papertide.sources.snapshot import parse_snapshot, snapshot_paper
-from papertide.synth import SnapshotGenerator
 
 # The first line of the public snapshot (arxiv-metadata-oai-snapshot.json), as published.
 REAL_LINE = {

@@ -9,10 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from papertide.bench.synth import write_snapshot
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
 from papertide.store import Store
-from papertide.synth import write_snapshot
 from tests.conftest import SCIFACT, page_subject
 
 

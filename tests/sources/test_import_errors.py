@@ -9,12 +9,12 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from papertide.bench.synth import write_snapshot
 from papertide.cli import app
 from papertide.config import Settings
 from papertide.ingest import ImportAborted, IngestOptions, ingest_paths
 from papertide.sources.files import FormatError
 from papertide.store import Store
-from papertide.synth import write_snapshot
 
 runner = CliRunner()
 

@@ -1,19 +1,34 @@
 """`papertide bench ...`: benchmarks that print their figures (medians, and ratios to a
 baseline measured in the same run, because shared machines are noisy).
 
-Only the commands' options live here; each body imports its benchmark (bench_*.py, the mail
-bench) when it runs, so that registering them costs `papertide --help` nothing.
+Only the commands' options live here; the work is papertide.bench's. Each body imports its
+benchmark when it runs, so that registering them costs `papertide --help` nothing, and hands
+it the console to print through; a benchmark that cannot go on (BenchFailed) ends the
+command with its message as the error.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
-from papertide.cli.common import console, settings_of
+from papertide.cli.common import console, fail, settings_of
 
 bench_app = typer.Typer(help="Benchmarks: each prints medians and the baseline it compares to.")
+
+
+@contextmanager
+def _failures() -> Iterator[None]:
+    """A benchmark's BenchFailed becomes the command's error (red, on stderr; exit 1)."""
+    from papertide.bench.output import BenchFailed
+
+    try:
+        yield
+    except BenchFailed as failed:
+        raise fail(str(failed)) from None
 
 
 @bench_app.command("ingest")
@@ -36,9 +51,11 @@ def bench_ingest(
 
     Example:  papertide --database-url postgresql+psycopg://me@localhost/postgres bench ingest
     """
-    from papertide.cli.bench_ingest import run_bench_ingest
+    from papertide.bench.ingest import run_bench_ingest
 
-    run_bench_ingest(settings_of(ctx), papers=papers, repeat=repeat, keep=keep)
+    settings = settings_of(ctx)
+    with _failures():
+        run_bench_ingest(settings, papers=papers, repeat=repeat, keep=keep, echo=console.print)
 
 
 @bench_app.command("search")
@@ -76,9 +93,13 @@ def bench_search(
 
     Example:  papertide --database-url postgresql+psycopg://me@localhost/postgres bench search
     """
-    from papertide.cli.bench_search import run_bench_search
+    from papertide.bench.search import run_bench_search
 
-    run_bench_search(settings_of(ctx), papers=papers, queries=queries, keep=keep, workers=workers)
+    settings = settings_of(ctx)
+    with _failures():
+        run_bench_search(
+            settings, papers=papers, queries=queries, keep=keep, workers=workers, echo=console.print
+        )
 
 
 @bench_app.command("nodes")
@@ -99,9 +120,11 @@ def bench_nodes(
 
     Example:  papertide --database-url postgresql+psycopg://me@localhost/postgres bench nodes
     """
-    from papertide.cli.bench_nodes import run_bench_nodes
+    from papertide.bench.nodes import run_bench_nodes
 
-    run_bench_nodes(settings_of(ctx), papers=papers, rounds=rounds)
+    settings = settings_of(ctx)
+    with _failures():
+        run_bench_nodes(settings, papers=papers, rounds=rounds, echo=console.print)
 
 
 @bench_app.command("web")
@@ -118,9 +141,11 @@ def bench_web(
 
     Example:  papertide bench web --papers 100000
     """
-    from papertide.cli.bench_web import run_bench_web
+    from papertide.bench.web import run_bench_web
 
-    run_bench_web(settings_of(ctx), papers=papers, requests=requests, voters=voters)
+    settings = settings_of(ctx)
+    with _failures():
+        run_bench_web(settings, papers=papers, requests=requests, voters=voters, echo=console.print)
 
 
 @bench_app.command("load")
@@ -148,10 +173,12 @@ def bench_load(
 
     Example:  papertide bench load --papers 100000 --connections 64 --duration 60
     """
-    from papertide.cli.bench_load import LoadPlan, run_bench_load
+    from papertide.bench.load import LoadPlan, run_bench_load
 
     plan = LoadPlan(papers, connections, duration, threads, workers, voters, serve_threads)
-    run_bench_load(settings_of(ctx), plan)
+    settings = settings_of(ctx)
+    with _failures():
+        run_bench_load(settings, plan, console.print)
 
 
 @bench_app.command("digest")
@@ -168,13 +195,14 @@ def bench_digest(
 
     Example:  papertide bench digest --subscribers 10000
     """
-    from papertide.mail.bench import run_bench  # needs aiosmtpd
+    from papertide.bench.mail import run_bench_digest  # needs aiosmtpd
 
-    run_bench(settings_of(ctx), subscribers=subscribers, papers=papers, echo=console.print)
+    run_bench_digest(settings_of(ctx), subscribers=subscribers, papers=papers, echo=console.print)
 
 
 @bench_app.command("cli")
 def bench_cli(
+    ctx: typer.Context,
     runs: int = typer.Option(10, "--runs", "-n", min=1, help="Rounds; medians are quoted."),
     budget: float = typer.Option(0.3, "--budget", metavar="SECONDS", help="Target per command."),
 ) -> None:
@@ -186,16 +214,10 @@ def bench_cli(
 
     Example:  papertide bench cli --runs 20
     """
-    from typer.main import get_command
+    from papertide.bench.startup import run_bench_cli
 
-    from papertide.cli import app
-    from papertide.cli.bench_startup import report_lines, startup_argvs, time_startup
-
-    argvs = startup_argvs(get_command(app))
-    console.print(f"{len(argvs) - 1} commands and the baseline, {runs} rounds")
-    medians = time_startup(argvs, rounds=runs)
-    for line in report_lines(medians, budget=budget):
-        console.print(line, highlight=False)
+    # The root command is the whole app: read from the context, not imported from cli.
+    run_bench_cli(ctx.find_root().command, runs=runs, budget=budget, echo=console.print)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,13 +14,14 @@ import random
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from papertide.bench.output import Echo
 from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.mail.digest import compose_due, links_for, site_search
@@ -104,9 +105,7 @@ def _prefs(rng: random.Random) -> Preferences:
     )
 
 
-def run_bench(
-    base: Settings, *, subscribers: int, papers: int, echo: Callable[[str], object]
-) -> None:
+def run_bench_digest(base: Settings, *, subscribers: int, papers: int, echo: Echo) -> None:
     """Set up, compose and deliver; print timings and rates."""
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="papertide-bench-") as tmp, _sink() as sink:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from papertide.cli.bench_server import serve_process, wait_until
+from papertide.bench.server import serve_process, wait_until
 from papertide.config import Settings
 
 

@@ -6,36 +6,29 @@ from __future__ import annotations
 import contextlib
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 
-from papertide.cli.bench_server import serve_process, wait_until
-from papertide.cli.common import console
+from papertide.bench.output import Echo
+from papertide.bench.server import scratch_run, serve_process, wait_until
+from papertide.bench.synth import write_snapshot
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, import_items, ingest_paths
 from papertide.models import Paper, Record
 from papertide.search.service import SearchService
 from papertide.store import Store
-from papertide.store.scratch import scratch_database
-from papertide.synth import write_snapshot
 
 
-def run_bench_nodes(base: Settings, *, papers: int, rounds: int) -> None:
+def run_bench_nodes(base: Settings, *, papers: int, rounds: int, echo: Echo) -> None:
     """Cross-node visibility and a new node's catch-up (see `bench nodes --help`)."""
-    with tempfile.TemporaryDirectory(prefix="papertide-bench-nodes-") as tmp:
-        if base.database_url:
-            with scratch_database(base.database_url) as url:
-                _bench(base.model_copy(update={"database_url": url}), Path(tmp), papers, rounds)
-        else:
-            url = f"sqlite:///{Path(tmp) / 'shared.db'}"
-            _bench(base.model_copy(update={"database_url": url}), Path(tmp), papers, rounds)
+    with scratch_run(base, "papertide-bench-nodes-", "shared.db") as (settings, folder):
+        _bench(settings, folder, papers, rounds, echo)
 
 
-def _bench(settings: Settings, folder: Path, papers: int, rounds: int) -> None:
+def _bench(settings: Settings, folder: Path, papers: int, rounds: int, echo: Echo) -> None:
     node_a = settings.model_copy(update={"data_dir": folder / "node-a"})
     store = Store.open(node_a.resolved_database_url)
     source = write_snapshot(folder / "snapshot.jsonl", papers, seed=4)
@@ -44,7 +37,7 @@ def _bench(settings: Settings, folder: Path, papers: int, rounds: int) -> None:
     svc = SearchService.open(node_a, store)
     first_build = time.perf_counter() - started
     svc.close()
-    console.print(
+    echo(
         f"{papers:,} papers on {store.engine.dialect.name}; node A's first build "
         f"(embedding every paper) {first_build:.1f} s"
     )
@@ -52,7 +45,7 @@ def _bench(settings: Settings, folder: Path, papers: int, rounds: int) -> None:
         _until(lambda: b.get("/healthz").json()["index"]["ready"], 3600)
         delays = [_store_and_find(store, settings, b, n) for n in range(rounds)]
     ordered = sorted(delays)
-    console.print(
+    echo(
         f"[bold]stored on one node, searchable on another: p50 {statistics.median(ordered):.2f} s, "
         f"p99 {ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]:.2f} s[/] "
         f"over {rounds} papers (follow_interval {settings.search.follow_interval:g} s)"
@@ -65,7 +58,7 @@ def _bench(settings: Settings, folder: Path, papers: int, rounds: int) -> None:
         ready = time.perf_counter() - started
         _until(lambda: c.get("/healthz").json()["index"]["graph"], 3600, pause=0.5)
         graph = time.perf_counter() - started
-    console.print(
+    echo(
         f"[bold]a new node: answers in {answered:.1f} s, fully searchable in {ready:.1f} s[/] "
         f"({ready / first_build:.2f}x node A's first build, which embedded every paper); "
         f"dense search exact until its HNSW graph was in, at {graph:.1f} s"

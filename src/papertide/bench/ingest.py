@@ -9,7 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from papertide.cli.common import console, fail
+from papertide.bench.output import BenchFailed, Echo
+from papertide.bench.synth import write_snapshot
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
 from papertide.models import ImportReport
@@ -17,10 +18,11 @@ from papertide.sources.files import numbered_lines
 from papertide.sources.snapshot import parse_snapshot
 from papertide.store import Store
 from papertide.store.scratch import scratch_database
-from papertide.synth import write_snapshot
 
 
-def run_bench_ingest(base: Settings, *, papers: int, repeat: int, keep: Path | None) -> None:
+def run_bench_ingest(
+    base: Settings, *, papers: int, repeat: int, keep: Path | None, echo: Echo
+) -> None:
     """Import ``papers`` generated lines ``repeat`` times, then again; print the medians
     (and PostgreSQL's beside SQLite's when base.database_url names a PostgreSQL server)."""
     postgres = base.database_url if base.database_url else None
@@ -28,7 +30,7 @@ def run_bench_ingest(base: Settings, *, papers: int, repeat: int, keep: Path | N
         source = keep or Path(tmp) / "snapshot.jsonl"
         started = time.perf_counter()
         write_snapshot(source, papers)
-        console.print(
+        echo(
             f"generated {papers:,} lines ({source.stat().st_size / 1e6:,.0f} MB) "
             f"in {time.perf_counter() - started:.1f} s"
         )
@@ -52,10 +54,10 @@ def run_bench_ingest(base: Settings, *, papers: int, repeat: int, keep: Path | N
                     )
                 pg_rates.append(pg_first.rate)
                 line += f"; PostgreSQL import {pg_first.rate:,.0f} papers/s"
-            console.print(line)
+            echo(line)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     imp, par = statistics.median(import_rates), statistics.median(parse_rates)
-    console.print(
+    echo(
         f"[bold]median import rate: {imp:,.0f} papers/s[/] (SQLite; re-import "
         f"{statistics.median(again_rates):,.0f}/s; parse-only baseline {par:,.0f}/s; "
         f"import/parse ratio {imp / par:.2f}); peak RSS {rss:,.0f} MB"
@@ -63,7 +65,7 @@ def run_bench_ingest(base: Settings, *, papers: int, repeat: int, keep: Path | N
     if pg_rates:
         pg = statistics.median(pg_rates)
         ratios = [p / s for p, s in zip(pg_rates, import_rates, strict=True)]
-        console.print(
+        echo(
             f"[bold]median PostgreSQL import rate: {pg:,.0f} papers/s[/], "
             f"{statistics.median(ratios):.2f}x SQLite (median of the runs' ratios)"
         )
@@ -81,7 +83,7 @@ def _import_twice(
     finally:
         store.close()
     if first.added != papers or second.added or second.changed:
-        raise fail(
+        raise BenchFailed(
             f"expected {papers:,} added then nothing: got {first.added:,} added, then "
             f"{second.added:,} added and {second.changed:,} changed"
         )

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import make_url
 
-from papertide.cli.bench_memory import measure_server_memory
-from papertide.cli.common import console, fail
+from papertide.bench.memory import measure_server_memory
+from papertide.bench.output import BenchFailed, Echo
+from papertide.bench.synth import SnapshotGenerator
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
 from papertide.search.embedders import DEFAULT_EMBEDDER, StaticEmbedder, load_embedder, paper_text
@@ -29,7 +30,6 @@ from papertide.search.service import SearchService
 from papertide.search.vectors import VectorIndex
 from papertide.store import Store
 from papertide.store.scratch import scratch_database
-from papertide.synth import SnapshotGenerator
 
 _TOPICS, _TOPIC_WORDS, _TOPIC_SHARE = 400, 40, 0.3
 
@@ -56,7 +56,7 @@ class TopicalSnapshotGenerator(SnapshotGenerator):
 
 
 def run_bench_search(
-    base: Settings, *, papers: int, queries: int, keep: Path | None, workers: int = 4
+    base: Settings, *, papers: int, queries: int, keep: Path | None, workers: int, echo: Echo
 ) -> None:
     """Ingest and index ``papers`` generated papers, then time each kind of query; with a
     PostgreSQL database_url, in a scratch database there, for both vector backends."""
@@ -64,14 +64,14 @@ def run_bench_search(
         with scratch_database(base.database_url, keep=keep is not None) as url:
             node = base.model_copy(update={"database_url": url})
             if keep is not None:  # the folder's indexes are of this database: keep both
-                console.print(f"scratch database kept: {make_url(url).database}")
-            _bench_search(node, papers, queries, keep, workers)
+                echo(f"scratch database kept: {make_url(url).database}")
+            _bench_search(node, papers, queries, keep, workers, echo)
     else:
-        _bench_search(base, papers, queries, keep, workers)
+        _bench_search(base, papers, queries, keep, workers, echo)
 
 
 def _bench_search(
-    base: Settings, papers: int, queries: int, keep: Path | None, workers: int
+    base: Settings, papers: int, queries: int, keep: Path | None, workers: int, echo: Echo
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="papertide-bench-search-") as tmp:
         folder = keep or Path(tmp)
@@ -81,7 +81,7 @@ def _bench_search(
         with source.open("wb") as fh:
             fh.writelines(TopicalSnapshotGenerator(seed=1).lines(papers))
         rate = _embed_rate(settings.search.embedder, min(papers, 20_000))
-        console.print(
+        echo(
             f"embedder {settings.search.embedder}: {rate:,.0f} abstracts/s "
             f"({min(papers, 20_000):,} generated papers, batches of 512, first sight)"
         )
@@ -98,25 +98,27 @@ def _bench_search(
         svc.close()
         store.close()
         if report.added != papers or indexed != papers:
-            raise fail(f"expected {papers:,} papers: {report.added:,} stored, {indexed:,} indexed")
-        console.print(
+            raise BenchFailed(
+                f"expected {papers:,} papers: {report.added:,} stored, {indexed:,} indexed"
+            )
+        echo(
             f"ingest+index {papers:,} papers: {papers / total:,.0f} papers/s "
             f"(store {papers / ingested:,.0f}/s, index {papers / (total - ingested):,.0f}/s); "
             f"index on disk {size / 1e6:,.0f} MB"
         )
         runs = {"local": settings}
         if settings.database_url:
-            runs["pgvector"] = _pgvector_node(settings, folder, papers)
+            runs["pgvector"] = _pgvector_node(settings, folder, papers, echo)
         ctx_spawn = multiprocessing.get_context("spawn")
         for backend, node in runs.items():
             with ctx_spawn.Pool(1) as pool:
                 figures = pool.apply(serve_figures, (node, queries))
-            _print_figures(backend, figures)
+            _print_figures(backend, figures, echo)
             if workers:
-                _print_memory(node, workers, papers, queries)
+                _print_memory(node, workers, papers, queries, echo)
 
 
-def _print_memory(settings: Settings, workers: int, papers: int, queries: int) -> None:
+def _print_memory(settings: Settings, workers: int, papers: int, queries: int, echo: Echo) -> None:
     """`serve --workers N` over the index: PSS and RSS summed over its processes."""
     rng = random.Random(11)
     records = list(map(TopicalSnapshotGenerator(seed=1).record, range(min(papers, 5_000))))
@@ -125,7 +127,7 @@ def _print_memory(settings: Settings, workers: int, papers: int, queries: int) -
     memory = measure_server_memory(
         settings, workers=workers, titles=titles, paper_ids=[r["id"] for r in picked]
     )
-    console.print(
+    echo(
         f"  [bold]serve --workers {workers}: PSS {memory.pss_total:,.0f} MB in all[/] "
         f"(RSS summed {memory.rss_total:,.0f} MB); per process PSS "
         + ", ".join(f"{mb:,.0f}" for mb in memory.pss)
@@ -133,7 +135,7 @@ def _print_memory(settings: Settings, workers: int, papers: int, queries: int) -
     )
 
 
-def _pgvector_node(settings: Settings, folder: Path, papers: int) -> Settings:
+def _pgvector_node(settings: Settings, folder: Path, papers: int, echo: Echo) -> Settings:
     """A second node's settings (own data folder, pgvector backend), its index built."""
     search = settings.search.model_copy(update={"vector_backend": "pgvector"})
     node = settings.model_copy(update={"data_dir": folder / "node-pg", "search": search})
@@ -144,8 +146,8 @@ def _pgvector_node(settings: Settings, folder: Path, papers: int) -> Settings:
     svc.close()
     store.close()
     if indexed != papers:
-        raise fail(f"expected {papers:,} papers in the pgvector build, {indexed:,} indexed")
-    console.print(
+        raise BenchFailed(f"expected {papers:,} papers in the pgvector build, {indexed:,} indexed")
+    echo(
         f"pgvector node: loaded {papers - svc.embedded:,} stored embeddings and built its "
         f"HNSW index in {time.perf_counter() - started:,.1f} s (embedded again: "
         f"{svc.embedded:,})"
@@ -153,24 +155,24 @@ def _pgvector_node(settings: Settings, folder: Path, papers: int) -> Settings:
     return node
 
 
-def _print_figures(backend: str, figures: dict[str, Any]) -> None:
-    console.print(f"[bold]{backend}[/]")
+def _print_figures(backend: str, figures: dict[str, Any], echo: Echo) -> None:
+    echo(f"[bold]{backend}[/]")
     for kind in ("bm25", "dense", "hybrid", "similar", "similar stored"):
         lat = figures[kind]
-        console.print(f"  {kind:14} p50 {lat[0]:7.2f} ms   p99 {lat[1]:7.2f} ms")
-    console.print(
+        echo(f"  {kind:14} p50 {lat[0]:7.2f} ms   p99 {lat[1]:7.2f} ms")
+    echo(
         f"  serving RSS {figures['rss_mb']:,.0f} MB (open {figures['open_s']:.2f} s); "
         f"dense index {'HNSW' if figures['ann'] else 'exact'}, recall@10 vs exact "
         f"{figures['recall']:.3f} for 3-word queries, {figures['recall_papers']:.3f} for papers"
         + (f" (3-word queries at ef {figures['depth']})" if figures.get("depth") else "")
     )
     if "orphans" in figures:
-        console.print(
+        echo(
             f"  HNSW graph: {figures['orphans']:,} vectors no graph search reaches, "
             "scored exactly beside it"
         )
     for ef, recall, ms, recall_papers, ms_papers in figures.get("sweep", []):
-        console.print(
+        echo(
             f"  ef_search {ef:4}: 3-word queries recall@10 {recall:.3f}, p50 {ms:6.2f} ms; "
             f"papers (top 30) recall@10 {recall_papers:.3f}, p50 {ms_papers:6.2f} ms"
         )
@@ -201,8 +203,18 @@ def serve_figures(settings: Settings, count: int) -> dict[str, Any]:
         [_timed(svc.similar, pid, k=10) for pid, _ in sample[20:]]
     )
     figures["rss_mb"] = _rss_mb()
+    figures.update(_recall_figures(svc, store, sample, texts))
+    store.close()
+    return figures
+
+
+def _recall_figures(
+    svc: SearchService, store: Store, sample: list[tuple[str, str]], texts: list[str]
+) -> dict[str, Any]:
+    """Recall@10 of the dense index against exact search, for 3-word queries and for papers
+    as queries; over an HNSW graph or pgvector, the depth sweep too."""
     vectors = svc._vector_index()
-    figures["ann"] = vectors.approximate
+    figures: dict[str, Any] = {"ann": vectors.approximate}
     text_queries = svc.embedder.embed(texts[:200])
     # Papers as queries (what similar papers asks): abstract-length vectors, clearer ties.
     pks = [p.pk for p in store.papers_by_id([pid for pid, _ in sample[:200]]) if p.pk]
@@ -236,7 +248,6 @@ def serve_figures(settings: Settings, count: int) -> dict[str, Any]:
         configured = vectors.ef_search, vectors.ef_search_papers
         sweep((128, 256, 384, 512, 1024))
         vectors.set_depth(*configured)
-    store.close()
     return figures
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 
 from typer import _click
 
+from papertide.bench.output import Echo
+
 BASELINE = "python -c pass"
 
 
@@ -76,3 +78,13 @@ def report_lines(medians: dict[str, float], *, budget: float) -> list[str]:
         f"{verdict} ({len(commands)} commands)"
     )
     return lines
+
+
+def run_bench_cli(root: _click.Command, *, runs: int, budget: float, echo: Echo) -> None:
+    """Time every command below ``root`` over ``runs`` rounds; print the medians against the
+    baseline and the slowest against ``budget`` seconds (see `bench cli --help`)."""
+    argvs = startup_argvs(root)
+    echo(f"{len(argvs) - 1} commands and the baseline, {runs} rounds")
+    medians = time_startup(argvs, rounds=runs)
+    for line in report_lines(medians, budget=budget):
+        echo(line, highlight=False)

@@ -1,5 +1,6 @@
-"""What the benchmarks that run a real server share: `papertide serve` on a free loopback
-port (stopped with SIGTERM afterwards), and waiting for it to answer."""
+"""What the benchmarks that run a real server share: a database of their own, `papertide
+serve` on a free loopback port (stopped with SIGTERM afterwards), and waiting for it to
+answer."""
 
 from __future__ import annotations
 
@@ -10,17 +11,35 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 
-from papertide.cli.common import fail
+from papertide.bench.output import BenchFailed
 from papertide.config import Settings
+from papertide.store.scratch import scratch_database
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
+
+
+@contextlib.contextmanager
+def scratch_run(base: Settings, prefix: str, sqlite_name: str) -> Iterator[tuple[Settings, Path]]:
+    """A temporary folder, and ``base`` on an empty database of the run's own: a scratch
+    database on the PostgreSQL server that base.database_url names (dropped afterwards),
+    else a new SQLite file ``sqlite_name`` in the folder."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        folder = Path(tmp)
+        if base.database_url:
+            with scratch_database(base.database_url) as url:
+                yield base.model_copy(update={"database_url": url}), folder
+        else:
+            url = f"sqlite:///{folder / sqlite_name}"
+            yield base.model_copy(update={"database_url": url}), folder
 
 
 @contextlib.contextmanager
@@ -83,12 +102,12 @@ def wait_until(
     tolerate: tuple[type[Exception], ...] = (httpx.HTTPError,),
 ) -> None:
     """Poll ``check`` until it is true (errors in ``tolerate`` count as not yet), else
-    fail with ``message`` after ``timeout`` seconds."""
+    raise BenchFailed with ``message`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         with contextlib.suppress(*tolerate):
             if check():
                 return
         if time.monotonic() > deadline:
-            raise fail(f"{message} after {timeout:.0f} s")
+            raise BenchFailed(f"{message} after {timeout:.0f} s")
         time.sleep(pause)

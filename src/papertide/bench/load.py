@@ -11,7 +11,6 @@ import random
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,15 +18,14 @@ from pathlib import Path
 
 import httpx
 
-from papertide.cli.bench_server import index_ready, serve_process, wait_until
-from papertide.cli.common import console, fail
+from papertide.bench.output import BenchFailed, Echo
+from papertide.bench.server import index_ready, scratch_run, serve_process, wait_until
+from papertide.bench.synth import write_snapshot
 from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
 from papertide.models import Paper
 from papertide.store import Store
-from papertide.store.scratch import scratch_database
-from papertide.synth import write_snapshot
 
 SCRIPT = Path(__file__).with_name("load.lua")
 INSTALL_HINT = (
@@ -49,58 +47,52 @@ class LoadPlan:
     serve_threads: int | None = None  # serve's --threads; None: the setting
 
 
-def run_bench_load(base: Settings, plan: LoadPlan) -> None:
+def run_bench_load(base: Settings, plan: LoadPlan, echo: Echo) -> None:
     """Generate a store, serve it, and drive it with wrk (see `bench load --help`)."""
     wrk = shutil.which("wrk")
     if wrk is None:
-        raise fail(INSTALL_HINT)
-    with tempfile.TemporaryDirectory(prefix="papertide-bench-load-") as tmp:
-        folder = Path(tmp)
-        if base.database_url:
-            with scratch_database(base.database_url) as url:
-                _bench(base.model_copy(update={"database_url": url}), folder, plan, wrk)
-        else:
-            url = f"sqlite:///{folder / 'load.db'}"
-            _bench(base.model_copy(update={"database_url": url}), folder, plan, wrk)
+        raise BenchFailed(INSTALL_HINT)
+    with scratch_run(base, "papertide-bench-load-", "load.db") as (settings, folder):
+        _bench(settings, folder, plan, wrk, echo)
 
 
-def _bench(settings: Settings, folder: Path, plan: LoadPlan, wrk: str) -> None:
+def _bench(settings: Settings, folder: Path, plan: LoadPlan, wrk: str, echo: Echo) -> None:
     settings = settings.model_copy(update={"data_dir": folder / "data"})
     store = Store.open(settings.resolved_database_url)
     source = write_snapshot(folder / "papers.jsonl", plan.papers, seed=7)
     started = time.perf_counter()
     ingest_paths(store, [source], settings=settings, options=IngestOptions(fmt="arxiv-snapshot"))
-    console.print(
+    echo(
         f"{plan.papers:,} papers on {store.engine.dialect.name} "
         f"(imported in {time.perf_counter() - started:.0f} s)"
     )
     recent = store.list_papers(limit=2000)
     oldest = min(p.day for p in store.list_papers(limit=1, offset=plan.papers - 1) if p.day)
     window = (utcnow().date() - oldest).days + 1  # generated papers are old: rank them all
-    with _serve(settings, plan, window) as (server, pid):
+    with _serve(settings, plan, window, echo) as (server, pid):
         started = time.perf_counter()
         _until(lambda: index_ready(server), 3600)
-        console.print(
+        echo(
             f"server ready, index and its HNSW graph built, in "
             f"{time.perf_counter() - started:.0f} s"
         )
         settled = _until_quiet(pid)
-        console.print(f"server idle (every worker's start-up work done) {settled:.0f} s later")
+        echo(f"server idle (every worker's start-up work done) {settled:.0f} s later")
         data = _write_data(folder / "data.lua", server, recent, plan.voters)
-        console.print(
+        echo(
             f"wrk: {plan.connections} connections, {plan.threads} threads, {plan.duration} s "
             f"a mix; load average before: {_load()}"
         )
         run = _Runner(wrk, server.base_url, data, plan)
-        _report("/healthz (baseline)", run.one("healthz", plan.connections), pid)
-        _report("anonymous mix", run.one("anonymous", plan.connections), pid)
+        _report("/healthz (baseline)", run.one("healthz", plan.connections), pid, echo)
+        _report("anonymous mix", run.one("anonymous", plan.connections), pid, echo)
         reads, votes = run.together(("anonymous", plan.connections), ("voters", plan.voters))
-        _report("anonymous mix, with voters", reads, pid)
-        _report(f"{plan.voters} voters (signed in)", votes, pid)
+        _report("anonymous mix, with voters", reads, pid, echo)
+        _report(f"{plan.voters} voters (signed in)", votes, pid, echo)
     rows, counted = store.vote_totals()
     state = "equal" if rows == counted else "[bold red]DIFFER[/]"
-    console.print(f"vote rows {rows:,}, papers' vote counters sum {counted:,}: {state}")
-    console.print(f"load average after: {_load()}")
+    echo(f"vote rows {rows:,}, papers' vote counters sum {counted:,}: {state}")
+    echo(f"load average after: {_load()}")
     store.close()
 
 
@@ -138,16 +130,16 @@ def _result(process: subprocess.Popen[str]) -> dict[str, float]:
     out, _ = process.communicate()
     found = re.search(r"^PTLOAD (\{.*\})$", out, re.M)
     if process.returncode != 0 or found is None:
-        raise fail(f"wrk failed (exit {process.returncode}):\n{out}")
+        raise BenchFailed(f"wrk failed (exit {process.returncode}):\n{out}")
     result: dict[str, float] = json.loads(found.group(1))
     return result
 
 
-def _report(name: str, r: dict[str, float], pid: int) -> None:
+def _report(name: str, r: dict[str, float], pid: int, echo: Echo) -> None:
     errors = int(r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"])
     rate = r["requests"] / (r["duration_us"] / 1e6)
     rss, peak = _rss(pid)
-    console.print(
+    echo(
         f"{name:28} {rate:8,.1f} req/s   p50 {r['p50'] / 1e3:7.1f} ms   "
         f"p95 {r['p95'] / 1e3:7.1f} ms   p99 {r['p99'] / 1e3:7.1f} ms   errors {errors:,} "
         f"(status {int(r['status'])}, timeout {int(r['timeout'])})   "
@@ -186,7 +178,9 @@ def _sign_up(server: httpx.Client, n: int) -> tuple[str, str]:
         }
         answer = browser.post("/register", data=form)
         if answer.status_code != 303:
-            raise fail(f"registering a voter failed: {answer.status_code} {answer.text[:200]}")
+            raise BenchFailed(
+                f"registering a voter failed: {answer.status_code} {answer.text[:200]}"
+            )
         session, csrf = browser.cookies.get("pt_session"), browser.cookies.get("pt_csrf")
         return f"pt_session={session}; pt_csrf={csrf}", csrf or ""
 
@@ -230,9 +224,11 @@ def _tree(pid: int) -> list[int]:
 
 
 @contextlib.contextmanager
-def _serve(settings: Settings, plan: LoadPlan, window: int) -> Iterator[tuple[httpx.Client, int]]:
+def _serve(
+    settings: Settings, plan: LoadPlan, window: int, echo: Echo
+) -> Iterator[tuple[httpx.Client, int]]:
     threads = plan.serve_threads or settings.threads
-    console.print(f"serve: {plan.workers} worker(s), {threads} thread(s) each")
+    echo(f"serve: {plan.workers} worker(s), {threads} thread(s) each")
     env = {
         "PAPERTIDE_THREADS": str(threads),
         "PAPERTIDE_TRENDING_WINDOW_DAYS": str(window),

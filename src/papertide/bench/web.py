@@ -14,20 +14,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from papertide.cli.bench_server import index_ready, wait_until
-from papertide.cli.common import console
+from papertide.bench.output import Echo
+from papertide.bench.server import index_ready, wait_until
+from papertide.bench.synth import write_snapshot
 from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
 from papertide.store import Store
-from papertide.synth import write_snapshot
 from papertide.web import create_app
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
 
-def run_bench_web(base: Settings, *, papers: int, requests: int, voters: int) -> None:
+def run_bench_web(base: Settings, *, papers: int, requests: int, voters: int, echo: Echo) -> None:
     """Fill a fresh store with generated papers and votes, then time every page."""
     with tempfile.TemporaryDirectory(prefix="papertide-bench-web-") as tmp:
         settings = base.model_copy(update={"data_dir": Path(tmp), "database_url": None})
@@ -37,7 +37,7 @@ def run_bench_web(base: Settings, *, papers: int, requests: int, voters: int) ->
         ingest_paths(
             store, [source], settings=settings, options=IngestOptions(fmt="arxiv-snapshot")
         )
-        console.print(f"imported {papers:,} papers in {time.perf_counter() - started:.0f} s")
+        echo(f"imported {papers:,} papers in {time.perf_counter() - started:.0f} s")
         ids = _cast_votes(store, voters)
         # Generated papers are dated 2024: widen the trending window to hold all of them,
         # so /trending ranks the whole store rather than an empty window.
@@ -56,13 +56,13 @@ def run_bench_web(base: Settings, *, papers: int, requests: int, voters: int) ->
             # The app listens at once and builds its index in the background: time the
             # pages once searches and similar lists go through the built index and graph.
             wait_until(lambda: index_ready(client), 3600, pause=0.2)
-            console.print(
+            echo(
                 f"app answered in {answered:.1f} s; index caught up and HNSW graph built in "
                 f"{time.perf_counter() - started:.0f} s"
             )
-            _time_pages(client, store, ids, requests)
+            _time_pages(client, store, ids, requests, echo)
             _sign_in(client, store)
-            _time_signed_in(client, store, ids, requests)
+            _time_signed_in(client, store, ids, requests, echo)
         store.close()
 
 
@@ -90,11 +90,13 @@ def _sign_in(client: TestClient, store: Store) -> None:
     client.cookies.set(SESSION_COOKIE, token)
 
 
-def _time_signed_in(client: TestClient, store: Store, ids: list[str], requests: int) -> None:
+def _time_signed_in(
+    client: TestClient, store: Store, ids: list[str], requests: int, echo: Echo
+) -> None:
     """A voter's pages: the latest day with their votes, and For you (their model): kept
     from the last visit, and recomputed after each of their votes."""
-    _report(client, "/ (signed in)", lambda: "/", requests, base_p50=0.0)
-    _report(client, "/for-you (signed in)", lambda: "/for-you", requests, base_p50=0.0)
+    _report(client, "/ (signed in)", lambda: "/", requests, echo, base_p50=0.0)
+    _report(client, "/for-you (signed in)", lambda: "/for-you", requests, echo, base_p50=0.0)
     user = store.user_by_name("bench-0")
     assert user is not None
     papers = store.papers_by_id(ids[-requests:])
@@ -105,11 +107,18 @@ def _time_signed_in(client: TestClient, store: Store, ids: list[str], requests: 
             store.set_vote(user_pk=user.pk, paper_pk=paper.pk or 0, up=True, now=utcnow())
         return "/for-you"
 
-    _report(client, "/for-you (after a vote)", after_a_vote, max(1, requests - 5), base_p50=0.0)
+    after = max(1, requests - 5)
+    _report(client, "/for-you (after a vote)", after_a_vote, after, echo, base_p50=0.0)
 
 
 def _report(
-    client: TestClient, name: str, path: Callable[[], str], requests: int, *, base_p50: float
+    client: TestClient,
+    name: str,
+    path: Callable[[], str],
+    requests: int,
+    echo: Echo,
+    *,
+    base_p50: float,
 ) -> float:
     """Time one page: warm-up, then ``requests`` requests; print and return the p50."""
     for _ in range(5):  # warm up
@@ -123,11 +132,13 @@ def _report(
     p50, p99 = statistics.median(times), times[int(len(times) * 0.99) - 1]
     ratio = f"({p50 / base_p50:5.1f}x baseline)" if base_p50 else ""
     weight = "" if path().startswith(("/healthz", "/api/")) else _weight(client, path())
-    console.print(f"{name:23} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   {ratio}{weight}")
+    echo(f"{name:23} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   {ratio}{weight}")
     return p50
 
 
-def _time_pages(client: TestClient, store: Store, ids: list[str], requests: int) -> None:
+def _time_pages(
+    client: TestClient, store: Store, ids: list[str], requests: int, echo: Echo
+) -> None:
     rng = random.Random(9)
     day = store.latest_day()
     assert day is not None
@@ -144,7 +155,7 @@ def _time_pages(client: TestClient, store: Store, ids: list[str], requests: int)
     }
     base_p50 = 0.0
     for name, path in pages.items():
-        p50 = _report(client, name, path, requests, base_p50=base_p50)
+        p50 = _report(client, name, path, requests, echo, base_p50=base_p50)
         base_p50 = base_p50 or p50
 
 

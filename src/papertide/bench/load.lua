@@ -1,4 +1,4 @@
--- wrk script of `papertide bench load` (src/papertide/cli/bench_load.py writes the data file).
+-- wrk script of `papertide bench load` (src/papertide/bench/load.py writes the data file).
 -- Arguments: the data file (a Lua chunk returning ids, words, voters) and the mix:
 --   healthz    GET /healthz only (the baseline)
 --   anonymous  /, /trending, /search?q=<1-3 random words>, /papers/{id}, /api/search?q=...,
