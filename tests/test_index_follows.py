@@ -272,9 +272,10 @@ def test_rows_a_fold_strands_are_found_by_the_graph_thread_and_searched_exactly(
     from papertide.search import graph as graph_module
     from papertide.search import vectors as vectors_module
     from papertide.search.background import IndexFollower
+    from papertide.search.graph_params import new_ann
     from papertide.search.vectors import VectorIndex
 
-    sparse = functools.partial(graph_module.new_ann, connectivity=4, expansion_add=4)
+    sparse = functools.partial(new_ann, connectivity=4, expansion_add=4)
     monkeypatch.setattr(graph_module, "new_ann", sparse)
     monkeypatch.setattr(graph_module, "REINSERT_ROUNDS", 0)
     monkeypatch.setattr(vectors_module, "_ANN_MERGE", 50)

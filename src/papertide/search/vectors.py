@@ -16,7 +16,7 @@ random papers; SciFact abstracts: 0.53 and 0.29), so under cosine every paper is
 far from every other, and a short query, which lies outside that narrow cone, gets lost.
 Removing the whole mean helps short queries but hurts papers used as queries (similar
 papers), whose own large share of the mean direction then pulls the search off course; half
-the mean serves both (see graph.new_ann for the sweep).
+the mean serves both (see graph_params.new_ann for the sweep).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ import numpy.typing as npt
 
 from papertide.search.arrays import GrowingArray, RowOfKey
 from papertide.search.embedders import Vectors
-from papertide.search.graph import DEAD, Graph, Keys, new_rows_epoch, remove_graph, rows_token
+from papertide.search.graph import DEAD, Graph, Keys
+from papertide.search.graph_files import new_rows_epoch, remove_graph, rows_token
 
 log = logging.getLogger(__name__)
 
