@@ -221,7 +221,8 @@ def test_a_new_generation_goes_live_before_its_graph_which_is_built_apart(
     no folder lock, so another process applies the feed meanwhile (new and changed papers),
     and the adopted graph plus the rows written since answer for every paper."""
     from papertide.ingest import IngestOptions, ingest_paths
-    from papertide.search.vectors import GraphRows, VectorIndex
+    from papertide.search.graph_upkeep import GraphRows
+    from papertide.search.vectors import VectorIndex
 
     small = settings.model_copy(
         update={"search": settings.search.model_copy(update={"ann_threshold": 100})}
@@ -329,7 +330,8 @@ def test_a_node_building_its_graph_goes_on_applying_the_feed(
 
     from papertide.ingest import IngestOptions, ingest_paths
     from papertide.search.background import IndexFollower
-    from papertide.search.vectors import GraphRows, VectorIndex
+    from papertide.search.graph_upkeep import GraphRows
+    from papertide.search.vectors import VectorIndex
 
     small = settings.model_copy(
         update={
