@@ -185,7 +185,8 @@ def test_a_new_generation_goes_live_before_its_graph_which_is_built_apart(
     no folder lock, so another process applies the feed meanwhile (new and changed papers),
     and the adopted graph plus the rows written since answer for every paper."""
     from papertide.ingest import IngestOptions, ingest_paths
-    from papertide.search.vectors import GraphRows, VectorIndex
+    from papertide.search.graph_upkeep import GraphRows
+    from papertide.search.vectors import VectorIndex
 
     small = settings.model_copy(
         update={"search": settings.search.model_copy(update={"ann_threshold": 100})}
@@ -236,9 +237,10 @@ def test_rows_a_fold_strands_are_found_by_the_graph_thread_and_searched_exactly(
     from papertide.search import graph as graph_module
     from papertide.search import vectors as vectors_module
     from papertide.search.background import IndexFollower
+    from papertide.search.graph_params import new_ann
     from papertide.search.vectors import VectorIndex
 
-    sparse = functools.partial(graph_module.new_ann, connectivity=4, expansion_add=4)
+    sparse = functools.partial(new_ann, connectivity=4, expansion_add=4)
     monkeypatch.setattr(graph_module, "new_ann", sparse)
     monkeypatch.setattr(graph_module, "REINSERT_ROUNDS", 0)
     monkeypatch.setattr(vectors_module, "_ANN_MERGE", 50)
@@ -292,7 +294,8 @@ def test_a_node_building_its_graph_goes_on_applying_the_feed(
 
     from papertide.ingest import IngestOptions, ingest_paths
     from papertide.search.background import IndexFollower
-    from papertide.search.vectors import GraphRows, VectorIndex
+    from papertide.search.graph_upkeep import GraphRows
+    from papertide.search.vectors import VectorIndex
 
     small = settings.model_copy(
         update={

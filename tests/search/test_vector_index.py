@@ -19,7 +19,7 @@ from papertide.search import SearchService
 from papertide.search import embedders as emb
 from papertide.search import graph as graph_module
 from papertide.search import vectors as vectors_module
-from papertide.search.graph import auto_ef
+from papertide.search.graph_params import AUTO_EF_FLOOR, auto_ef, new_ann
 from papertide.search.vectors import VectorIndex
 from papertide.store import Store
 from tests.support.embedders import FakeEmbedder, needs_minilm
@@ -240,7 +240,7 @@ def test_vectors_no_graph_search_reaches_are_scored_exactly_beside_it(
     reader of the saved graph and after a fold. A sparse graph (4 links a node, no second
     insertion) strands 5-16 of these 500 rows a build, on one core or two: real unreachable
     nodes, which the graph alone does not find."""
-    sparse = functools.partial(graph_module.new_ann, connectivity=4, expansion_add=4)
+    sparse = functools.partial(new_ann, connectivity=4, expansion_add=4)
     monkeypatch.setattr(graph_module, "new_ann", sparse)
     monkeypatch.setattr(graph_module, "REINSERT_ROUNDS", 0)
     monkeypatch.setattr(vectors_module, "_ANN_MERGE", 50)
@@ -327,7 +327,7 @@ def test_a_build_checks_its_rows_at_the_depth_its_searches_use(
     data = _clustered(rows, 16, seed=6).astype(np.float16)
     keys = np.arange(1, rows + 1, dtype=np.int64)
     graph = graph_module.Graph.build(tmp_path, keys, data, ef_search=None, ef_papers=64)
-    assert auto_ef(rows) > graph_module.AUTO_EF_FLOOR
+    assert auto_ef(rows) > AUTO_EF_FLOOR
     assert max(depths) == graph.text_ef == auto_ef(rows)
 
 

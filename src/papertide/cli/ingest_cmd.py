@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,7 +18,12 @@ from papertide.cli.common import (
 )
 
 if TYPE_CHECKING:  # the import stack is loaded by the command that runs it
+    from rich.progress import Progress
+
+    from papertide.config import Settings
+    from papertide.ingest import IngestOptions
     from papertide.models import ImportReport
+    from papertide.store import Store
 
 # sources.files.FORMATS, named here without importing the parsers (tests/test_cli_help.py
 # checks that the two agree).
@@ -35,38 +40,52 @@ def sample_paths() -> list[Path]:
     return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".txt"))
 
 
-def ingest(
-    ctx: typer.Context,
-    paths: list[Path] = typer.Argument(None, help="Files to import (.gz is read through gzip)."),
-    fmt: str = typer.Option(
-        "auto",
-        "--format",
-        "-f",
-        help=_FORMATS_HELP,
-    ),
-    samples: bool = typer.Option(False, "--samples", help="Import the bundled sample papers."),
-    strict: bool = typer.Option(
-        False, "--strict", help="Stop at the first unreadable record; nothing is imported then."
-    ),
-    namespace: str | None = typer.Option(
-        None,
+_Files = Annotated[
+    list[Path] | None, typer.Argument(help="Files to import (.gz is read through gzip).")
+]
+_Format = Annotated[str, typer.Option("--format", "-f", help=_FORMATS_HELP)]
+_Samples = Annotated[bool, typer.Option("--samples", help="Import the bundled sample papers.")]
+_Strict = Annotated[
+    bool,
+    typer.Option("--strict", help="Stop at the first unreadable record; nothing is imported then."),
+]
+_Namespace = Annotated[
+    str | None,
+    typer.Option(
         "--id-namespace",
         help="Name for JSON-lines ids (default: the file name; a BEIR corpus.jsonl takes "
         "its folder's name).",
     ),
-    fields: list[str] = typer.Option(
-        [],
+]
+_Fields = Annotated[
+    list[str],
+    typer.Option(
         "--field",
         help="JSON lines: map a paper field to a key, FIELD=KEY (dots for nested keys), "
         "e.g. --field abstract=summary --field authors=meta.authors. Repeatable.",
     ),
-    page_year: int | None = typer.Option(
-        None,
+]
+_PageYear = Annotated[
+    int | None,
+    typer.Option(
         "--page-year",
         help="Year for page dates written without one ('Mar 12'); default: the latest "
         "year that does not put the date in the future.",
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+]
+_Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+def ingest(
+    ctx: typer.Context,
+    paths: _Files = None,
+    fmt: _Format = "auto",
+    samples: _Samples = False,
+    strict: _Strict = False,
+    namespace: _Namespace = None,
+    fields: _Fields = [],  # noqa: B006 (Typer's default for the option; never mutated)
+    page_year: _PageYear = None,
+    quiet: _Quiet = False,
 ) -> None:
     """Import papers from files: trending-page captures, JSON lines, the arXiv snapshot.
 
@@ -84,25 +103,28 @@ def ingest(
 
       papertide ingest papers.jsonl --field abstract=summary --id-namespace mylab
     """
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    from papertide.ingest import ImportAborted, IngestOptions, ingest_paths
-    from papertide.sources.files import FormatError
-    from papertide.sources.jsonl import parse_mapping
-
     settings = settings_of(ctx)
     files = list(paths or []) + (sample_paths() if samples else [])
     if not files:
         raise fail("name at least one file to import, or use --samples", code=2)
+    options = _options(fmt, strict, namespace, fields, page_year)
+    store = open_store(settings)
     try:
-        options = IngestOptions(
+        report = _import(store, files, settings, options, quiet=quiet)
+    finally:
+        store.close()
+    print_report(report, files=len(files))
+
+
+def _options(
+    fmt: str, strict: bool, namespace: str | None, fields: list[str], page_year: int | None
+) -> IngestOptions:
+    """The import's options; a bad --field ends the command (exit status 2)."""
+    from papertide.ingest import IngestOptions
+    from papertide.sources.jsonl import parse_mapping
+
+    try:
+        return IngestOptions(
             fmt=fmt,
             strict=strict,
             namespace=namespace,
@@ -111,18 +133,18 @@ def ingest(
         )
     except ValueError as exc:
         raise fail(str(exc), code=2) from exc
-    store = open_store(settings)
+
+
+def _import(
+    store: Store, files: list[Path], settings: Settings, options: IngestOptions, *, quiet: bool
+) -> ImportReport:
+    """Import ``files`` under a progress bar of the bytes read, then bring the search index
+    up to date; an unreadable file or an aborted import ends the command."""
+    from papertide.ingest import ImportAborted, ingest_paths
+    from papertide.sources.files import FormatError
+
     total = sum(p.stat().st_size for p in files if p.is_file() and p.suffix != ".gz")
-    progress = Progress(
-        TextColumn("[bold]importing"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=quiet,
-        transient=True,
-    )
+    progress = _progress(quiet)
     try:
         with progress:
             task = progress.add_task("import", total=total or None)
@@ -139,9 +161,30 @@ def ingest(
         raise fail(f"{exc}\nNothing was imported.", code=2) from exc
     except ImportAborted as exc:
         raise fail(str(exc), code=1) from exc
-    finally:
-        store.close()
-    print_report(report, files=len(files))
+    return report
+
+
+def _progress(quiet: bool) -> Progress:
+    """The import's progress bar on stderr: bytes read, rate, time left (gone when done)."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]importing"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=True,
+    )
 
 
 def print_report(report: ImportReport, *, files: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -30,18 +30,26 @@ if TYPE_CHECKING:  # the network stack is loaded by the commands that run it
 _MAX_SHOWN_ERRORS = 10
 
 
+_Sources = Annotated[
+    list[str],
+    typer.Option("--source", "-s", help="Run only this source (arxiv, oai, hf). Repeatable."),
+]
+_DryRun = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Fetch and count, but keep nothing (papers and positions)."),
+]
+_Watch = Annotated[
+    bool, typer.Option("--watch", help="Keep running: sync again every sync.interval_minutes.")
+]
+_Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or info lines.")]
+
+
 def sync(
     ctx: typer.Context,
-    source: list[str] = typer.Option(
-        [], "--source", "-s", help="Run only this source (arxiv, oai, hf). Repeatable."
-    ),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="Fetch and count, but keep nothing (papers and positions)."
-    ),
-    watch_mode: bool = typer.Option(
-        False, "--watch", help="Keep running: sync again every sync.interval_minutes."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or info lines."),
+    source: _Sources = [],  # noqa: B006 (Typer's default for the option; never mutated)
+    dry_run: _DryRun = False,
+    watch_mode: _Watch = False,
+    quiet: _Quiet = False,
 ) -> None:
     """Fetch what is new from the live sources: arXiv API, arXiv OAI-PMH, HF daily papers.
 
@@ -60,26 +68,15 @@ def sync(
 
       papertide sync --watch
     """
-    from papertide.sources.live import make_source
-    from papertide.sync import sync_sources, watch
+    from papertide.sync import sync_sources
 
     settings = settings_of(ctx)
-    names = list(source) or None
-    try:
-        for name in names or []:
-            make_source(name, settings)
-    except ValueError as exc:
-        raise fail(str(exc), code=2) from exc
+    names = _names(source, settings)
     store = open_store(settings)
     try:
         with _logging(quiet):
             if watch_mode:
-
-                def on_round(results: list[SourceResult]) -> None:
-                    _print_summary(results)
-                    index_new_papers(store, settings, results, quiet=quiet)
-
-                watch(store, settings=settings, names=names, on_round=on_round)
+                _watch(store, settings, names, quiet=quiet)
                 return
             with _progress(quiet) as on_page:
                 results = sync_sources(
@@ -92,6 +89,30 @@ def sync(
     _print_summary(results, dry_run=dry_run)
     if any(r.status != "ok" for r in results):
         raise typer.Exit(1)
+
+
+def _names(source: list[str], settings: Settings) -> list[str] | None:
+    """The sources asked for (None: every enabled one); an unknown name ends the command."""
+    from papertide.sources.live import make_source
+
+    names = list(source) or None
+    try:
+        for name in names or []:
+            make_source(name, settings)
+    except ValueError as exc:
+        raise fail(str(exc), code=2) from exc
+    return names
+
+
+def _watch(store: Store, settings: Settings, names: list[str] | None, *, quiet: bool) -> None:
+    """Sync round after round (--watch), each round summed up and its papers indexed."""
+    from papertide.sync import watch
+
+    def on_round(results: list[SourceResult]) -> None:
+        _print_summary(results)
+        index_new_papers(store, settings, results, quiet=quiet)
+
+    watch(store, settings=settings, names=names, on_round=on_round)
 
 
 def _line_handler(level: int) -> logging.Handler:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -31,18 +30,14 @@ import numpy as np
 import numpy.typing as npt
 
 from papertide.search.embedders import Vectors
+from papertide.search.graph_files import current_version, rows_token
+from papertide.search.graph_params import CENTER_SHARE, auto_ef, new_ann
 
 DEAD = -1
 # Answers a row's own vector asks for when checking that the graph reaches it (see _add).
 _CHECK_COUNT = 4
 # Rounds of inserting unreached rows again, one thread, before they are left as orphans.
 REINSERT_ROUNDS = 3
-# The graph's center is this share of the mean vector (see vectors.py's docstring).
-CENTER_SHARE = 0.5
-# The depth of few-word queries when none is configured: AUTO_EF_AT_1M at 1M vectors,
-# scaled by the square root of the graph's size, never below AUTO_EF_FLOOR (see auto_ef).
-AUTO_EF_AT_1M = 1024
-AUTO_EF_FLOOR = 256
 Keys = npt.NDArray[np.int64]
 
 log = logging.getLogger(__name__)
@@ -96,7 +91,7 @@ class Graph:
         graph.keys = np.sort(keys[live])  # first: the check's full depth follows the size
         graph.orphans = graph._add(keys, vectors, live)
         graph.covered = len(keys)
-        graph.version = _current_version(folder)
+        graph.version = current_version(folder)
         graph.rows_token = rows_token(folder)
         return graph
 
@@ -189,7 +184,7 @@ class Graph:
         """The number of the version about to be written, with any files of it that a save
         cut short left unlinked first: writing into one would truncate the file it may be
         hard-linked to (a version that add_orphans made), which other processes map."""
-        version = _current_version(self.folder) + 1
+        version = current_version(self.folder) + 1
         for path in self.folder.glob(f"ann-{version:06d}.*"):
             path.unlink()
         return version
@@ -396,69 +391,3 @@ class Graph:
 
     def _path(self, kind: str) -> Path:
         return self.folder / f"ann-{self.version:06d}.{kind}"
-
-
-def auto_ef(size: int) -> int:
-    """The HNSW depth a few-word query needs over ``size`` vectors for recall@10 of about
-    0.95 against exact search: 1024 at 1M, scaled by the square root of the size, at least
-    256. Measured on generated papers (`bench search`): 3-word queries at 1M reach 0.947-0.956
-    at 1024; at 100k, 0.948 at 256, 0.968 at 384 and 0.993 at 1024, whose 10 ms a query was
-    most of a search's cost. Small graphs of hard queries (6,000 random 64-d vectors, queries
-    pushed off them by noise: tests/test_search_vectors.py) need the floor: 0.91 at 128.
-    Deeper search costs about in proportion to the depth."""
-    return max(AUTO_EF_FLOOR, math.ceil(AUTO_EF_AT_1M * math.sqrt(size / 1_000_000)))
-
-
-def remove_graph(folder: Path) -> None:
-    """Delete every graph file (and those of the layout before versions)."""
-    for path in [*folder.glob("ann-*.*"), *folder.glob("ann.*"), folder / "center.f32"]:
-        path.unlink(missing_ok=True)
-
-
-def new_ann(dim: int, ef_search: int, *, connectivity: int = 32, expansion_add: int = 48) -> Any:
-    """An empty HNSW index: inner product (of centred vectors), half precision, M=32, ef 48
-    on insert.
-
-    Recall@10 against exact search (bench search's generated papers, default embedder;
-    one-off sweeps over the same vectors), 3-word queries / papers as queries, at ef 1024:
-    - 200k, M=32, ef 64 on insert, center = share x mean: share 0 (a plain cosine graph)
-      0.923 / 0.995; 0.25: 0.978 / 0.998; 0.5: 0.992 / 0.997; 0.75: 0.995 / 0.992;
-      0.9: 0.992 / 0.970; 1 (the whole mean): 0.984 / 0.929. With share 0.5, ef 48 on
-      insert: 0.988 / 0.996.
-    - 1M, cosine graph, M=32 ef 128 on insert: 0.875 / 0.998; whole mean, ef 64: 0.964
-      (ef 128: 0.980) for 3-word queries, 0.815 for papers.
-    ef on insert bounds the ingest rate on two cores (inserts cost about in proportion);
-    48 keeps both kinds of query well above 0.95.
-    """
-    from usearch.index import Index
-
-    return Index(
-        ndim=dim,
-        metric="ip",
-        dtype="f16",
-        connectivity=connectivity,
-        expansion_add=expansion_add,
-        expansion_search=ef_search,
-    )
-
-
-def _current_version(folder: Path) -> int:
-    try:
-        return int(json.loads((folder / "ann.json").read_text())["version"])
-    except (OSError, ValueError, KeyError):
-        return 0
-
-
-def rows_token(folder: Path) -> str:
-    """The token of the rows as they are numbered now (see new_rows_epoch)."""
-    try:
-        return (folder / "rows.epoch").read_text()
-    except OSError:
-        return ""
-
-
-def new_rows_epoch(folder: Path) -> None:
-    """Before the rows are rewritten: a new token, so no graph of the old rows is used."""
-    temporary = folder / "rows.epoch.tmp"
-    temporary.write_text(os.urandom(8).hex())
-    temporary.replace(folder / "rows.epoch")

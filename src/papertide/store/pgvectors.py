@@ -6,7 +6,7 @@ center ``c`` (half the mean vector, computed when the table is made) and searche
 product: for a unit query q, q.(d - c) = q.d - q.c ranks exactly as the cosine q.d does, and
 q.c is added back to report cosines. Mean-pooled static embeddings share one dominant
 direction, which makes every paper nearly as far from every other under plain cosine; HNSW
-navigates the centred space far better (search/vectors.py, _new_ann, has the sweep).
+navigates the centred space far better (search/graph_params.py, new_ann, has the sweep).
 """
 
 from __future__ import annotations

@@ -1,0 +1,154 @@
+"""How SearchService (service.py) answers a parsed query: the candidates of the lexical and
+dense indexes (with the filters of the query), fused by RRF or by blending scores, sorted by
+date or trending when asked, and each hit explained (the words it holds, its cosine, its best
+sentence). Mixed into SearchService, which provides the indexes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from papertide.clock import utcnow
+from papertide.config import Settings
+from papertide.models import Hit
+from papertide.ranking.trending import paper_trending
+from papertide.search import filters as fq
+from papertide.search.embedders import Embedder, Vectors, default_dense_floor, default_dense_weight
+from papertide.search.hybrid import Ranked, blend, rrf
+from papertide.search.lexical import LexicalIndex
+from papertide.search.passages import PassageIndex
+from papertide.search.pgvector_index import PgVectorIndex
+from papertide.search.query import ParsedQuery, why_matched
+from papertide.search.settings import SearchSettings
+from papertide.search.tokenize import analyze, stem, words
+from papertide.search.vectors import VectorIndex
+from papertide.store import Store
+
+
+@dataclass(slots=True)
+class _Found:
+    """What retrieval hands on: the ranking, how many matched, the cosine of the paper and
+    of its best passage for the candidates that have one, and the papers BM25 matched."""
+
+    ranked: Ranked
+    total: int
+    cosine: dict[int, float] = field(default_factory=dict)
+    passage: dict[int, float] = field(default_factory=dict)
+    matched: set[int] = field(default_factory=set)
+
+
+class RetrievalMixin:
+    """_retrieve(), _sort() and _explain() for SearchService._search."""
+
+    settings: Settings
+    config: SearchSettings
+    store: Store
+
+    if TYPE_CHECKING:
+
+        @property
+        def lexical(self) -> LexicalIndex: ...
+        @property
+        def embedder(self) -> Embedder: ...
+        @property
+        def passages(self) -> PassageIndex | None: ...
+        def _vector_index(self) -> VectorIndex | PgVectorIndex: ...
+
+    def _retrieve(self, parsed: ParsedQuery, mode: str, depth: int, dense_depth: int) -> _Found:
+        """Ranked candidates, how many matched, their semantic scores, the lexical matches.
+
+        A paper matches when it holds a query word (BM25) or, by meaning alone, when it is
+        among the ``dense_depth`` nearest with a cosine of at least the floor
+        (``default_dense_floor``); the total counts both, each paper once."""
+        schema, cfg = self.lexical.schema, self.config
+        filters = fq.filter_clauses(schema, parsed)
+        if not parsed.text:  # filters only: every paper that passes them, newest first
+            found, total = self.lexical.search(fq.combine([], filters), depth, order_by="day")
+            return _Found(found, total)
+        lexical: Ranked = []
+        total = 0
+        if mode != "dense":
+            scored = fq.text_clauses(schema, parsed, cfg.author_boost)
+            lexical, total = self.lexical.search(fq.combine(scored, filters), depth)
+        matched = {pk for pk, _ in lexical}
+        if mode == "bm25":
+            return _Found(lexical, total, matched=matched)
+        vector = self.embedder.embed([parsed.text])[0]
+        vectors = self._vector_index()
+        dense = vectors.search(vector, dense_depth * (5 if filters else 1))
+        if filters and dense:
+            allowed, _ = self.lexical.search(
+                fq.restrict_to(schema, [p for p, _ in dense], filters), len(dense), count=False
+            )
+            keep = {pk for pk, _ in allowed}
+            dense = [(pk, c) for pk, c in dense if pk in keep]
+        floor = self._dense_floor()
+        dense = [(pk, c) for pk, c in dense[:dense_depth] if c >= floor]
+        cosine = dict(dense)
+        if mode == "dense":
+            return _Found(dense, len(dense), cosine, matched=set(cosine))
+        beyond = self._bm25_of(parsed, filters, [pk for pk in cosine if pk not in matched])
+        total += len(cosine) - len(matched & cosine.keys()) - len(beyond)  # by meaning alone
+        lexical = lexical + beyond  # their real BM25, not 0: a rank that paging cannot move
+        self._add_cosines(cosine, [pk for pk, _ in lexical], vector)
+        # Every candidate of either side, scored by its best passage too (when in use).
+        passage = self.passages.best(list(cosine), vector) if self.passages is not None else {}
+        if cfg.fusion == "rrf":
+            fused = rrf([[p for p, _ in lexical], [p for p, _ in dense]], k=cfg.rrf_k)
+        else:
+            weight = cfg.dense_weight
+            if weight is None:
+                weight = default_dense_weight(cfg.embedder)
+            fused = blend(
+                lexical, cosine, weight=weight, passage=passage, passage_weight=cfg.passage_weight
+            )
+        return _Found(fused[:depth], total, cosine, passage, matched | {pk for pk, _ in dense})
+
+    def _dense_floor(self) -> float:
+        floor = self.config.dense_floor
+        return default_dense_floor(self.config.embedder) if floor is None else floor
+
+    def _bm25_of(self, parsed: ParsedQuery, filters: list[fq.Clause], pks: list[int]) -> Ranked:
+        """The BM25 scores, under the search's own query, of those of ``pks`` (dense hits
+        beyond BM25's candidates) that hold a query word; the others match by meaning only."""
+        scored = fq.text_clauses(self.lexical.schema, parsed, self.config.author_boost)
+        if not pks or not scored:
+            return []
+        schema = self.lexical.schema
+        only = fq.Query.const_score_query(fq.Query.term_set_query(schema, "pk", pks), 0.0)
+        query = fq.combine(scored, [*filters, (fq.Occur.Must, only)])
+        return self.lexical.search(query, len(pks), count=False)[0]
+
+    def _add_cosines(self, cosine: dict[int, float], pks: list[int], vector: Vectors) -> None:
+        missing = [pk for pk in pks if pk not in cosine]
+        if missing:
+            cosine.update(zip(missing, self._vector_index().cosines(missing, vector), strict=True))
+
+    def _sort(self, ranked: Ranked, sort: str) -> Ranked:
+        pks = [pk for pk, _ in ranked]
+        if sort == "date":  # the paper's day (what its card shows), newest first
+            day = self.lexical.fast_values(pks, "day")
+            return sorted(ranked, key=lambda item: -day.get(item[0], 0))
+        # Votes change without re-indexing (site votes): score from the store's current rows,
+        # with the one trending formula the whole site uses.
+        now, params = utcnow(), self.settings.trending
+        scores = {p.pk: paper_trending(p, now, params) for p in self.store.papers_by_pk(pks)}
+        return sorted(((pk, scores.get(pk, 0.0)) for pk in pks), key=lambda item: -item[1])
+
+    def _explain(self, page: Ranked, parsed: ParsedQuery, found: _Found) -> list[Hit]:
+        # The store's rows, not the index's copies: what the page shows (votes, links) is
+        # the store's now, and the page reads no paper twice (web/service.hits_to_views).
+        papers = {p.pk: p for p in self.store.papers_by_pk([pk for pk, _ in page])}
+        wanted = {stem(w): w for w in words(parsed.text) if analyze(w)}
+        hits = []
+        for pk, score in page:
+            paper = papers.get(pk)
+            if paper is None or paper.id is None:
+                continue
+            why = why_matched(paper, wanted, parsed)
+            if pk in found.cosine:
+                why.append(f"semantic {found.cosine[pk]:.2f}")
+            if pk in found.passage:
+                why.append(f"best sentence {found.passage[pk]:.2f}")
+            hits.append(Hit(paper.id, round(score, 6), why, paper))
+        return hits
