@@ -2,7 +2,7 @@
 
 Registering the commands imports only Typer and the command modules, which import what a
 command runs inside its body: `papertide --help` and `--version` answer without loading the
-store, the web app, the search indexes or the mail code (tests/test_cli_startup.py).
+store, the web app, the search indexes or the mail code (tests/cli/test_startup.py).
 """
 
 from __future__ import annotations

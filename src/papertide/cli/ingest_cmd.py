@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the import stack is loaded by the command that runs it
     from papertide.models import ImportReport
     from papertide.store import Store
 
-# sources.files.FORMATS, named here without importing the parsers (tests/test_cli_help.py
+# sources.files.FORMATS, named here without importing the parsers (tests/cli/test_help.py
 # checks that the two agree).
 _FORMATS_HELP = "auto, or one of: page, jsonl, arxiv-snapshot. auto looks at the first line."
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the search stack is imported by the commands that run it
     from papertide.models import Hit
 
 # The help names search.service's MODES and SORTS without importing it (numpy, tantivy);
-# tests/test_cli_help.py checks that the two agree.
+# tests/cli/test_help.py checks that the two agree.
 _MODES_HELP = "One of: bm25, dense, hybrid."
 _SORTS_HELP = "One of: relevance, date, trending."
 

@@ -22,7 +22,7 @@ def auto_ef(size: int) -> int:
     256. Measured on generated papers (`bench search`): 3-word queries at 1M reach 0.947-0.956
     at 1024; at 100k, 0.948 at 256, 0.968 at 384 and 0.993 at 1024, whose 10 ms a query was
     most of a search's cost. Small graphs of hard queries (6,000 random 64-d vectors, queries
-    pushed off them by noise: tests/test_search_vectors.py) need the floor: 0.91 at 128.
+    pushed off them by noise: tests/search/test_vector_index.py) need the floor: 0.91 at 128.
     Deeper search costs about in proportion to the depth."""
     return max(AUTO_EF_FLOOR, math.ceil(AUTO_EF_AT_1M * math.sqrt(size / 1_000_000)))
 

@@ -137,7 +137,7 @@ class RetrievalMixin:
 
     def _explain(self, page: Ranked, parsed: ParsedQuery, found: _Found) -> list[Hit]:
         # The store's rows, not the index's copies: what the page shows (votes, links) is
-        # the store's now, and the page reads no paper twice (web/service.hits_to_views).
+        # the store's now, and the page reads no paper twice (web/display.hits_to_views).
         papers = {p.pk: p for p in self.store.papers_by_pk([pk for pk, _ in page])}
         wanted = {stem(w): w for w in words(parsed.text) if analyze(w)}
         hits = []

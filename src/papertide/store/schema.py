@@ -1,7 +1,8 @@
 """Table definitions (SQLAlchemy Core). Alembic migrations create and change them.
 
-Every change here needs a migration in migrations/versions; tests/test_store.py checks the
-migrated database against these definitions.
+Every change here needs a migration in migrations/versions;
+tests/store/test_migrations_and_transactions.py checks the migrated database against these
+definitions.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def subscribe_form(
     q: Annotated[str, Query(max_length=500, description="A topic to fill in.")] = "",
 ) -> Response:
     """The subscribe form (the address empty: an account's is not shown back, see
-    web/auth.py); ``q`` fills in a topic (a search page's "Mail me new matches")."""
+    web/features/accounts); ``q`` fills in a topic (a search page's "Mail me new matches")."""
     context = {"email": "", "queries": q.strip()}
     return templates.TemplateResponse(request, "mail_subscribe.html", context)
 
