@@ -27,15 +27,17 @@ from sqlalchemy.exc import OperationalError
 
 from papertide.models import Paper
 from papertide.normalize import parse_arxiv_id
+from papertide.store.accounts import AccountsMixin, NameTaken
 from papertide.store.changes import ChangeFeedMixin, FeedPosition
 from papertide.store.comments import CommentError, CommentMixin
-from papertide.store.community import CommunityMixin, NameTaken
 from papertide.store.embeddings import EmbeddingMixin, StoredEmbedding
 from papertide.store.feeds import FeedMixin, select_papers, to_papers
 from papertide.store.files import private_dir, private_file
 from papertide.store.lists import ListError, ListMixin
+from papertide.store.rate_limits import RateLimitsMixin
 from papertide.store.schema import ingest_runs, listing_items, listings, papers
 from papertide.store.similar import SimilarMixin
+from papertide.store.votes import VotesMixin
 from papertide.store.writer import WriteSession
 
 __all__ = [
@@ -64,7 +66,9 @@ class Store(
     ChangeFeedMixin,
     ListMixin,
     CommentMixin,
-    CommunityMixin,
+    AccountsMixin,
+    VotesMixin,
+    RateLimitsMixin,
     EmbeddingMixin,
     FeedMixin,
     SimilarMixin,
