@@ -28,7 +28,7 @@ from papertide.models import User
 from papertide.store import subscriptions as subs
 from papertide.web.access import allow, login_first
 from papertide.web.deps import CsrfDep, SettingsDep, StoreDep, TemplatesDep, UserDep
-from papertide.web.features.subscriptions.links import message_page
+from papertide.web.features.subscriptions.links import button_page, message_page
 from papertide.web.features.subscriptions.subscribe import normalise_email
 
 router = APIRouter()
@@ -144,12 +144,13 @@ def link_page(
     found = _read(settings, store, user, token)
     if isinstance(found, str):
         return message_page(request, templates, "Link not valid", found, status=400)
-    return message_page(
+    return button_page(
         request,
         templates,
         "Manage your digests from your account",
         f"Tie the digests of this address to the account {user.username}?",
-        extra={"action": f"{LINK_PATH}/{token}", "button": "Tie them"},
+        action=f"{LINK_PATH}/{token}",
+        button="Tie them",
     )
 
 

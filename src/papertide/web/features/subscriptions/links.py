@@ -31,6 +31,15 @@ def message_page(
     return templates.TemplateResponse(request, "mail_message.html", context, status)
 
 
+def button_page(
+    request: Request, templates: TemplatesDep, title: str, text: str, *, action: str, button: str
+) -> Response:
+    """A page that asks one question and answers it with one button (a POST to ``action``):
+    mailed links open such pages, since link scanners only GET."""
+    extra = {"action": action, "button": button}
+    return message_page(request, templates, title, text, extra=extra)
+
+
 class _LinkError(Exception):
     def __init__(self, text: str, status: int) -> None:
         super().__init__(text)

@@ -17,7 +17,7 @@ from papertide.mail.tokens import make_token
 from papertide.store import Store
 from papertide.store import subscriptions as subs
 from papertide.web.deps import CsrfDep, SettingsDep, StoreDep, TemplatesDep, UserDep
-from papertide.web.features.subscriptions.links import message_page, token_page
+from papertide.web.features.subscriptions.links import button_page, message_page, token_page
 
 router = APIRouter()
 
@@ -30,12 +30,13 @@ def confirm_page(
     found = token_page(request, templates, store, settings, "confirm", token)
     if isinstance(found, Response):
         return found
-    return message_page(
+    return button_page(
         request,
         templates,
         "Confirm your subscription",
         f"Send papertide digests to {found.email}?",
-        extra={"action": f"/subscribe/confirm/{token}", "button": "Confirm"},
+        action=f"/subscribe/confirm/{token}",
+        button="Confirm",
     )
 
 
@@ -180,12 +181,13 @@ def unsubscribe_page(
     found = token_page(request, templates, store, settings, "unsubscribe", token)
     if isinstance(found, Response):
         return found
-    return message_page(
+    return button_page(
         request,
         templates,
         "Unsubscribe",
         f"Stop sending papertide digests to {found.email}?",
-        extra={"action": f"/unsubscribe/{token}", "button": "Unsubscribe"},
+        action=f"/unsubscribe/{token}",
+        button="Unsubscribe",
     )
 
 
@@ -205,12 +207,13 @@ def unsubscribe(
     subs.unsubscribe(store, pk=found.pk, now=utcnow())
     # Only a way back: the preferences link (with "Delete my data") is not handed to whoever
     # holds this URL, which travels in List-Unsubscribe headers.
-    return message_page(
+    return button_page(
         request,
         templates,
         "Unsubscribed",
         f"No more digests go to {found.email}.",
-        extra={"action": f"/unsubscribe/{token}/undo", "button": "Subscribe again"},
+        action=f"/unsubscribe/{token}/undo",
+        button="Subscribe again",
     )
 
 
