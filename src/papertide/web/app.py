@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from anyio import to_thread
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
@@ -100,10 +100,12 @@ def _add_routes(app: FastAPI, features: list[Feature], assets: Assets) -> None:
             swagger_favicon_url=assets.url("favicon.svg"),
         )
 
-    for feature in features:
-        for router in feature.routers:
-            app.include_router(router)
-    app.router.routes.sort(key=route_order)
+    # One router holding every feature's routes in order: FastAPI keeps each included router
+    # as one entry, so ordering across features has to happen before including them.
+    site = APIRouter()
+    routes = (route for f in features for router in f.routers for route in router.routes)
+    site.routes.extend(sorted(routes, key=route_order))
+    app.include_router(site)
 
 
 def _add_middleware(app: FastAPI, settings: Settings, features: list[Feature]) -> None:
