@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
@@ -65,6 +66,17 @@ def _preferences_path(site: Site) -> str:
     return "/subscription/" + url.rsplit("/subscription/", 1)[1]
 
 
+def _author_path(site: Site) -> str:
+    """The page of the first author of the paper with math (the site's seeds)."""
+    store = Store.open(Settings(data_dir=site.data_dir).resolved_database_url)
+    try:
+        found = store.get_paper(MATH_ARXIV_ID)
+    finally:
+        store.close()
+    assert found is not None and found.authors
+    return "/authors/" + quote(found.authors[0], safe="")
+
+
 def _pages(site: Site) -> dict[str, str]:
     return {
         "home": "/",
@@ -73,6 +85,7 @@ def _pages(site: Site) -> dict[str, str]:
         "trending": "/trending",
         "search": "/search?q=attention&sort=date",
         "paper": f"/papers/{MATH_ARXIV_ID}",
+        "author": _author_path(site),
         "login": "/login",
         "register": "/register",
         "subscribe": "/subscribe?q=attention",

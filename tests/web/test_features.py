@@ -103,7 +103,7 @@ def test_every_module_of_web_features_declares_a_feature() -> None:
     names = {f.name for f in load_features()}
     expected = {
         *("feeds", "trending", "search", "papers", "submit", "discussion", "lists"),
-        *("accounts", "subscriptions", "for-you", "health"),
+        *("accounts", "authors", "subscriptions", "for-you", "health"),
     }
     assert names == expected
 
@@ -114,6 +114,7 @@ AMBIGUOUS = [
     ("GET", "/papers/cs/0101001", 404, "No paper &#39;cs/0101001&#39; here."),  # old-style id
     ("GET", "/api/papers/cs/0101001/similar", 404, "No paper 'cs/0101001' here."),
     ("GET", "/api/papers/2501.00001/comments", 404, "No paper '2501.00001' here."),
+    ("GET", "/authors/Nobody.atom", 404, "No papers by Nobody here."),
     ("GET", "/users/ada/lists/reading.atom", 404, "No list ada/reading here."),
     ("GET", "/users/ada/lists/reading.bib", 404, "No list ada/reading here."),
     ("POST", "/papers/cs/0101001/vote", 403, "CSRF"),

@@ -1,10 +1,10 @@
-"""Template helpers for what cards and paper pages show: author and category searches,
+"""Template helpers for what cards and paper pages show: author pages, category searches,
 comment Markdown. Registered on the app's Jinja environment by ``register``."""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus
 
 from jinja2 import Environment
 
@@ -16,9 +16,9 @@ AUTHORS_ON_CARD = 5  # then "et al."
 # Cached: every card links each of its authors and categories (urlencode was a fifth of a
 # search page's rendering), and the same names come back page after page.
 @lru_cache(maxsize=8192)
-def author_search(name: str) -> str:
-    """The search for a name's papers: /search?q=author:"Name"."""
-    return "/search?q=" + quote_plus(f'author:"{name}"')
+def author_url(name: str) -> str:
+    """The page of a name's papers: /authors/Name (web/features/authors.py)."""
+    return "/authors/" + quote(name.strip(), safe="")
 
 
 @lru_cache(maxsize=1024)
@@ -29,7 +29,7 @@ def category_search(category: str) -> str:
 
 def register(env: Environment) -> None:
     """Add this module's filters and globals to ``env``."""
-    env.filters["author_search"] = author_search
+    env.filters["author_url"] = author_url
     env.filters["category_search"] = category_search
     env.filters["comment_html"] = render_comment
     env.globals["AUTHORS_ON_CARD"] = AUTHORS_ON_CARD
