@@ -6,12 +6,32 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.store import Store
+
+# Every rate limit counts one hour: a refused client may try again within that.
+RETRY_AFTER = {"Retry-After": "3600"}
+
+
+def too_many(message: str) -> HTTPException:
+    """A rate limit's refusal: 429 with Retry-After (RFC 6585 section 4)."""
+    return HTTPException(status_code=429, detail=message, headers=RETRY_AFTER)
+
+
+def came_from(request: Request) -> str | None:
+    """The page of this site the request came from (its Referer's path and query), or None
+    for another site's page or a target the log-in rule would refuse (``safe_next``)."""
+    referer = urlsplit(request.headers.get("referer") or "")
+    settings: Settings = request.app.state.settings
+    own = {request.headers.get("host"), urlsplit(settings.mail.base_url).netloc}
+    if referer.scheme not in ("http", "https") or referer.netloc not in own:
+        return None
+    target = referer.path + (f"?{referer.query}" if referer.query else "")
+    return target if safe_next(target) == target else None
 
 
 def login_first(next_path: str) -> RedirectResponse:

@@ -18,7 +18,7 @@ import secrets
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import Depends, HTTPException, Path, Request, Response
 from fastapi.templating import Jinja2Templates
 
 from papertide.config import Settings
@@ -29,6 +29,9 @@ CSRF_COOKIE = "pt_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SESSION_COOKIE = "pt_session"
+# Row ids are 64-bit signed integers in both databases: a larger one in a path or a body is
+# refused as a bad request before it reaches a query (the drivers raise OverflowError).
+MAX_ID = 2**63 - 1
 
 
 def get_settings(request: Request) -> Settings:
@@ -150,3 +153,4 @@ TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
 UserDep = Annotated[User | None, Depends(current_user)]
 RequiredUserDep = Annotated[User, Depends(require_user)]
 CsrfDep = Annotated[None, Depends(require_csrf)]
+CommentId = Annotated[int, Path(ge=1, le=MAX_ID, description="A comment's id.")]

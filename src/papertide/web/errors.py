@@ -42,7 +42,9 @@ def add_error_pages(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "Something is wrong."
         if exc.status_code == 404 and message == "Not Found":
             message = "There is no such page."
-        return error_page(request, exc.status_code, message)
+        response = error_page(request, exc.status_code, message)
+        response.headers.update(exc.headers or {})  # Retry-After of a 429, for one
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:

@@ -21,8 +21,10 @@ from papertide.config import Settings
 from papertide.models import Comment, User
 from papertide.store import Store
 from papertide.store.comments import CommentError, CommentForbidden, CommentNotFound
-from papertide.web.access import allow, login_first
+from papertide.web.access import allow, login_first, too_many
 from papertide.web.deps import (
+    MAX_ID,
+    CommentId,
     CsrfDep,
     RequiredUserDep,
     SettingsDep,
@@ -80,11 +82,7 @@ def post_comment(
     if not body.strip():
         raise HTTPException(status_code=400, detail="The comment is empty.")
     if not _allowed(request, store, settings, user):
-        raise HTTPException(
-            status_code=429,
-            detail="Too many comments from you; try again in an hour.",
-            headers={"Retry-After": "3600"},
-        )
+        raise too_many("Too many comments from you; try again in an hour.")
     with _refusals():
         return store.add_comment(
             paper_pk=paper.pk, user=user, body=body, parent_pk=parent, now=utcnow()
@@ -141,7 +139,7 @@ class CommentIn(BaseModel):
     """A new comment, or a reply to the comment ``parent``."""
 
     body: str = Field(max_length=20_000, description="Markdown; math as $..$.")
-    parent: int | None = None
+    parent: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class CommentEdit(BaseModel):
@@ -190,7 +188,7 @@ def post_comment_form(
     user: UserDep,
     _csrf: CsrfDep,
     body: Body,
-    parent: Annotated[int | None, Form()] = None,
+    parent: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     """Post a comment or a reply; on a refusal the page comes back with the text kept."""
     if user is None:
@@ -210,7 +208,7 @@ def post_comment_form(
 
 @router.post("/comments/{pk}/edit", response_model=None)
 def edit_comment_form(
-    pk: int, store: StoreDep, user: UserDep, _csrf: CsrfDep, body: Body
+    pk: CommentId, store: StoreDep, user: UserDep, _csrf: CsrfDep, body: Body
 ) -> Response:
     """Change your own comment."""
     if user is None:
@@ -220,7 +218,7 @@ def edit_comment_form(
 
 
 @router.post("/comments/{pk}/delete", response_model=None)
-def delete_comment_form(pk: int, store: StoreDep, user: UserDep, _csrf: CsrfDep) -> Response:
+def delete_comment_form(pk: CommentId, store: StoreDep, user: UserDep, _csrf: CsrfDep) -> Response:
     """Delete your own comment (a placeholder stays while it has replies)."""
     if user is None:
         return login_first("/")
@@ -230,7 +228,7 @@ def delete_comment_form(pk: int, store: StoreDep, user: UserDep, _csrf: CsrfDep)
 
 @router.post("/comments/{pk}/hide", response_model=None)
 def hide_comment_form(
-    pk: int,
+    pk: CommentId,
     store: StoreDep,
     user: UserDep,
     _csrf: CsrfDep,
@@ -271,7 +269,7 @@ def api_post_comment(
 
 @api.patch("/comments/{pk}", response_model=CommentOut)
 def api_edit_comment(
-    pk: int, body: CommentEdit, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep
+    pk: CommentId, body: CommentEdit, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep
 ) -> CommentOut:
     """Change your own comment's text."""
     made = edit_comment(store, pk, user=user, body=body.body)
@@ -279,7 +277,9 @@ def api_edit_comment(
 
 
 @api.delete("/comments/{pk}", status_code=204, response_class=Response)
-def api_delete_comment(pk: int, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep) -> Response:
+def api_delete_comment(
+    pk: CommentId, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep
+) -> Response:
     """Delete your own comment (a "[deleted]" placeholder stays while it has replies)."""
     delete_comment(store, pk, user=user)
     return Response(status_code=204)
@@ -287,7 +287,7 @@ def api_delete_comment(pk: int, store: StoreDep, user: RequiredUserDep, _csrf: C
 
 @api.post("/comments/{pk}/hide", response_model=CommentOut)
 def api_hide_comment(
-    pk: int, body: HideIn, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep
+    pk: CommentId, body: HideIn, store: StoreDep, user: RequiredUserDep, _csrf: CsrfDep
 ) -> CommentOut:
     """Moderators: hide a comment from everyone but its author and moderators, or show it."""
     made = hide_comment(store, pk, user=user, hidden=body.hidden)

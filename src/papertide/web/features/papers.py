@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from papertide.clock import utcnow
 from papertide.models import User
 from papertide.store import Store
+from papertide.web.access import came_from
 from papertide.web.deps import CsrfDep, RequiredUserDep, StoreDep, TemplatesDep, UserDep
 from papertide.web.display import find_paper, paper_detail, views
 from papertide.web.feature import Feature
@@ -67,7 +68,8 @@ def vote(
         return JSONResponse({"votes": votes, "voted": voted})
     # Back to the page, with the paper named in the fragment: app.js puts the focus back on
     # its vote button (a keyboard user is not sent to the top of the page).
-    back = (request.headers.get("referer") or f"/papers/{ref}").split("#", 1)[0]
+    # Only a page of this site (never another site's page, even in a Referer).
+    back = came_from(request) or f"/papers/{quote(ref, safe='/')}"
     return RedirectResponse(f"{back}#voted={quote(ref, safe='')}", status_code=303)
 
 

@@ -16,7 +16,7 @@ from papertide.models import User
 from papertide.normalize import parse_arxiv_id
 from papertide.store import Store
 from papertide.submit import SubmitOutcome, resolve_submission
-from papertide.web.access import allow
+from papertide.web.access import allow, too_many
 from papertide.web.deps import (
     CsrfDep,
     RequiredUserDep,
@@ -53,7 +53,7 @@ def submit_paper(
     if parse_arxiv_id(ref.strip()) is None:
         return SubmitOutcome(None, False, f"{ref!r} is not an arXiv id or URL (e.g. 2407.02490).")
     if not allow(request, store, settings, "submit"):
-        return SubmitOutcome(None, False, "Too many submissions; try again in an hour.")
+        raise too_many("Too many submissions; try again in an hour.")
     outcome = resolve_submission(store, settings, ref.strip())
     if outcome.paper is not None:
         outcome.new = store.record_submission(user=user, paper=outcome.paper, now=utcnow())
@@ -84,7 +84,13 @@ def submit(
     """Submit a paper by arXiv id or URL; deduplicated against the store."""
     if user is None:
         return RedirectResponse("/login?next=/submit", status_code=303)
-    outcome = submit_paper(request, store, settings, ref, user=user)
+    try:
+        outcome = submit_paper(request, store, settings, ref, user=user)
+    except HTTPException as refused:  # the rate limit: the form again, with its Retry-After
+        context = {"error": refused.detail, "ref": ref}
+        return templates.TemplateResponse(
+            request, "submit.html", context, refused.status_code, refused.headers
+        )
     if outcome.paper is None:
         context = {"error": outcome.message, "ref": ref}
         return templates.TemplateResponse(request, "submit.html", context, status_code=400)

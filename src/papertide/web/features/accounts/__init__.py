@@ -27,7 +27,7 @@ from papertide.mail.notices import notify_address_taken
 from papertide.models import User
 from papertide.passwords import password_problem
 from papertide.store import NameTaken, Store
-from papertide.web.access import allow, client_address, safe_next
+from papertide.web.access import RETRY_AFTER, allow, client_address, safe_next
 from papertide.web.deps import (
     SESSION_COOKIE,
     CsrfDep,
@@ -143,7 +143,7 @@ def register(
     # NFKC first: "ada" in fullwidth letters is "ada", and is then checked and compared as such.
     username, email = unicodedata.normalize("NFKC", username.strip()), email.strip().lower()
     context: dict[str, str] = {"username": username, "email": email}
-    error = None
+    error, status = None, 400
     if not _USERNAME_RE.match(username):
         error = "Usernames are 3 to 40 letters, digits, - or _."
     elif email and not _EMAIL_RE.match(email):
@@ -153,7 +153,7 @@ def register(
     ):
         error = problem
     elif not allow(request, store, settings, "register"):
-        error = "Too many registrations from your address; try again in an hour."
+        error, status = "Too many registrations from your address; try again in an hour.", 429
     elif store.user_by_name(username) is not None:
         error = "That username is taken."  # usernames are public (/users/NAME) anyway
     user = None
@@ -161,7 +161,8 @@ def register(
         user = _create(store, settings, username, email, hasher.hash(password))
     if user is None:
         context["error"] = error or "That username is taken."
-        return templates.TemplateResponse(request, "register.html", context, status_code=400)
+        headers = RETRY_AFTER if status == 429 else None
+        return templates.TemplateResponse(request, "register.html", context, status, headers)
     response = RedirectResponse(f"/users/{user.username}", status_code=303)
     _signed_in(
         request, response, store, user, days=settings.session_days, secure=settings.cookie_secure

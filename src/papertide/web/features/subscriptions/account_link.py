@@ -26,7 +26,7 @@ from papertide.mail.send import Mailer, PermanentFailure, TemporaryFailure
 from papertide.mail.tokens import BadToken, make_link_token, make_token, read_link_token
 from papertide.models import User
 from papertide.store import subscriptions as subs
-from papertide.web.access import allow, login_first
+from papertide.web.access import allow, login_first, too_many
 from papertide.web.deps import CsrfDep, SettingsDep, StoreDep, TemplatesDep, UserDep
 from papertide.web.features.subscriptions.links import button_page, message_page
 from papertide.web.features.subscriptions.subscribe import normalise_email
@@ -88,7 +88,7 @@ def request_link(
         "it while signed in here."
     )
     if not allow(request, store, settings, "link"):
-        return message_page(request, templates, "Try later", "Too many requests.", status=429)
+        raise too_many("Too many requests; try again in an hour.")
     sub = subs.get_subscriber(store, email=address) if address else None
     if sub is not None:
         _mail_link(settings, store, user, sub.pk, sub.email)

@@ -22,7 +22,7 @@ from papertide.mail.render import render_confirmation
 from papertide.mail.send import Mailer, PermanentFailure, TemporaryFailure
 from papertide.store import Store
 from papertide.store import subscriptions as subs
-from papertide.web.access import allow
+from papertide.web.access import allow, too_many
 from papertide.web.deps import CsrfDep, SettingsDep, StoreDep, TemplatesDep
 from papertide.web.features.subscriptions.links import message_page
 
@@ -59,7 +59,7 @@ def _request_subscription(
 ) -> None:
     """Store the request and mail the confirmation (or, if already active, the prefs link)."""
     if not allow(request, store, settings, "subscribe"):
-        raise HTTPException(status_code=429, detail="Too many requests; try again later.")
+        raise too_many("Too many requests; try again later.")
     mail, now = settings.mail, utcnow()
     window = timedelta(hours=mail.confirm_window_hours)
     sub, may_send = subs.subscribe(
