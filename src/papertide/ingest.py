@@ -17,7 +17,7 @@ from papertide.clock import utcnow
 from papertide.config import Settings
 from papertide.merge import merge_papers, same_content, strong_keys, title_match
 from papertide.models import ImportReport, Listing, Paper, Record, RecordError
-from papertide.normalize import author_key, stable_id, title_key
+from papertide.normalize import author_key, clean_name, stable_id, strip_controls, title_key
 from papertide.sources import jsonl, pages, snapshot
 from papertide.sources.files import FormatError, Item, detect_format, is_empty, numbered_lines
 from papertide.store import Store, WriteSession
@@ -169,6 +169,10 @@ class Importer:
 
     def add(self, record: Record) -> None:
         """Queue a record; writes happen a batch at a time."""
+        paper = record.paper  # what every source gives passes one rule (normalize.py)
+        paper.title = clean_name(paper.title)
+        paper.authors = [name for name in map(clean_name, paper.authors) if name]
+        paper.abstract = strip_controls(paper.abstract)
         self.pending.append(record)
         self.report.records += 1
         if len(self.pending) >= self.batch_size:

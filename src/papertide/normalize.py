@@ -51,6 +51,20 @@ def strip_controls(text: str) -> str:
     return text.translate(_CONTROLS) if not text.isprintable() else text
 
 
+# Bidirectional embeddings, overrides and isolates (Unicode TR 9's explicit formatting
+# characters): in a name or a title they make text show in another order than the one it is
+# stored in ("Trojan Source", CVE-2021-42574), so one paper or person could pass for another.
+_BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+_NAME_STRIPPED = {**_CONTROLS, **_BIDI}
+
+
+def clean_name(text: str) -> str:
+    """A name or a title as it is stored and shown: control characters and bidirectional
+    overrides removed, white space collapsed (every text a user or a source gives has its
+    control characters stripped; names and titles lose the overrides too)."""
+    return clean_text(text.translate(_NAME_STRIPPED) if not text.isprintable() else text)
+
+
 def strip_controls_deep(value: object) -> object:
     """``value`` with control characters stripped from every string in it (lists, dicts)."""
     if isinstance(value, str):

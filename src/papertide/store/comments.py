@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from papertide.models import Comment, User
+from papertide.normalize import strip_controls
 from papertide.store.schema import comments, users
 from papertide.store.writer import touch_pages, writing
 
@@ -63,7 +64,7 @@ def _has_replies(conn: Connection, pk: int) -> bool:
 
 
 def _clean_body(body: str) -> str:
-    text = body.replace("\r\n", "\n").strip()
+    text = strip_controls(body.replace("\r\n", "\n")).strip()
     if not text:
         raise CommentError("The comment is empty.")
     if len(text) > MAX_COMMENT:

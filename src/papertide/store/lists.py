@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from papertide.models import PaperList
+from papertide.normalize import clean_name, strip_controls
 from papertide.store.schema import dismissals, list_items, lists, users
 from papertide.store.writer import touch_pages, writing
 
@@ -88,14 +89,14 @@ def _free_slug(conn: Connection, user_pk: int, base: str) -> str:
 
 
 def _clean(name: str, description: str) -> tuple[str, str]:
-    name = " ".join(name.split())
+    name = clean_name(name)
     if not name:
         raise ListError("Give the list a name.")
     if len(name) > MAX_NAME:
         raise ListError(f"List names are at most {MAX_NAME} characters.")
     if len(description) > MAX_DESCRIPTION:
         raise ListError(f"Descriptions are at most {MAX_DESCRIPTION:,} characters.")
-    return name, description.strip()
+    return name, strip_controls(description).strip()
 
 
 class ListMixin:
