@@ -7,6 +7,8 @@ store, the web app, the search indexes or the mail code (tests/cli/test_startup.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import typer
@@ -91,5 +93,29 @@ bench_cmd.register(app)
 
 
 def main() -> None:
-    """Entry point of the `papertide` script."""
-    app()
+    """Entry point of the `papertide` script: a mistake in a setting, the config file or the
+    database URL, or a database that cannot be used, is one line and exit 2 or 3."""
+    try:
+        app()
+    except Exception as exc:
+        from papertide.cli.common import err_console
+        from papertide.cli.errors import explain
+
+        explained = explain(exc, config=_config_given())
+        if explained is None:
+            raise
+        message, code = explained
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+        raise SystemExit(code) from None
+
+
+def _config_given() -> Path | None:
+    """The config file this invocation names (--config, else PAPERTIDE_CONFIG_FILE)."""
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        if arg == "--config" and i + 1 < len(args):
+            return Path(args[i + 1])
+        if arg.startswith("--config="):
+            return Path(arg.split("=", 1)[1])
+    found = os.environ.get("PAPERTIDE_CONFIG_FILE")
+    return Path(found) if found else None

@@ -1,0 +1,89 @@
+"""A mistake in what an operator gives is one line that names it, never a traceback: a key
+the settings do not have or a bad value (with the config file's line, or the environment
+variable), a config file that is not TOML, a database URL that is not one, a data folder
+that cannot be made, a database that does not answer, or one a newer papertide migrated."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _papertide(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PAPERTIDE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "papertide", *args],
+        env={**environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _one_line(result: subprocess.CompletedProcess[str], code: int, *says: str) -> None:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for part in says:
+        assert part in lines[0], (part, lines[0])
+
+
+def test_an_unknown_key_and_a_bad_value_name_the_config_files_lines(tmp_path: Path) -> None:
+    config = tmp_path / "papertide.toml"
+    config.write_text('# settings\nprot = 8080\nport = "eighty"\n', encoding="utf-8")
+    result = _papertide("--data-dir", str(tmp_path / "d"), "--config", str(config), "stats")
+    _one_line(result, 2, f"setting prot ({config} line 2): not a setting (got 8080)")
+    assert f"setting port ({config} line 3)" in result.stderr and "'eighty'" in result.stderr
+
+
+def test_a_config_file_that_is_not_toml_says_where(tmp_path: Path) -> None:
+    config = tmp_path / "papertide.toml"
+    config.write_text("port = = 1\n", encoding="utf-8")
+    result = _papertide("--data-dir", str(tmp_path / "d"), "--config", str(config), "stats")
+    _one_line(result, 2, f"config file {config}", "line 1")
+
+
+def test_a_bad_environment_variable_is_named(tmp_path: Path) -> None:
+    env = {"PAPERTIDE_PORT": "abc", "PAPERTIDE_DATA_DIR": str(tmp_path / "d")}
+    _one_line(_papertide("stats", env=env), 2, "environment PAPERTIDE_PORT", "'abc'")
+
+
+def test_a_database_url_that_is_not_one(tmp_path: Path) -> None:
+    result = _papertide("--data-dir", str(tmp_path), "--database-url", "not a url", "stats")
+    _one_line(result, 2, "the database URL is not one")
+
+
+def test_a_data_folder_that_cannot_be_made(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    result = _papertide("--data-dir", str(tmp_path / "file" / "data"), "stats")
+    _one_line(result, 2, f"cannot use {tmp_path / 'file'}")
+
+
+def test_a_database_that_does_not_answer_hides_its_password() -> None:
+    url = "postgresql+psycopg://reader:s3cret@127.0.0.1:1/papers"
+    result = _papertide("--database-url", url, "stats")
+    _one_line(result, 3, "the database does not answer")
+    assert "s3cret" not in result.stderr
+
+
+def test_a_database_migrated_by_a_newer_papertide(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert _papertide("--data-dir", str(data), "stats").returncode == 0
+    with sqlite3.connect(data / "papertide.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = 'from_a_newer_release'")
+    result = _papertide("--data-dir", str(data), "stats")
+    _one_line(result, 3, "migrated by a newer papertide", "from_a_newer_release")
+
+
+@pytest.mark.parametrize("command", [["search", "attention"], ["ingest", "none.jsonl"]])
+def test_every_command_explains_the_same_way(tmp_path: Path, command: list[str]) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("prot = 1\n", encoding="utf-8")
+    result = _papertide("--config", str(config), "--data-dir", str(tmp_path / "d"), *command)
+    _one_line(result, 2, "setting prot")
