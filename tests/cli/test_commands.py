@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
@@ -98,3 +99,18 @@ def test_unknown_setting_in_file_is_an_error(tmp_path: Path) -> None:
     config.write_text("colour = 'blue'\n")
     with pytest.raises(ValueError, match="colour"):
         Settings(config_file=config)
+
+
+def test_search_lines_show_each_papers_date_and_empty_queries_are_refused(
+    settings: Settings,
+) -> None:
+    _cli(settings, "ingest", "--samples", "--quiet")
+    code, out = _cli(settings, "search", "speculative decoding", "--sort", "date", "-k", "3")
+    assert code == 0
+    days = re.findall(r"^\s+\d+\. .+  (\d{4}-\d{2}-\d{2})  p[0-9a-f]+  [\d.]+$", out, re.M)
+    assert len(days) == 3 and days == sorted(days, reverse=True)  # newest first, as shown
+    for nothing in ("", "-", "- ?", "$"):
+        code, out = _cli(settings, "search", "--", nothing)
+        assert code == 2 and "nothing to search for" in out, nothing
+    code, out = _cli(settings, "search", "cat:cs.CL", "-k", "1")
+    assert code == 0 and "nothing to search for" not in out  # a filter alone is a search

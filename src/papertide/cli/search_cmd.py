@@ -61,6 +61,12 @@ def search(
     settings = settings_of(ctx)
     if mode not in MODES or sort not in SORTS:
         raise fail(f"--mode is one of {', '.join(MODES)}; --sort one of {', '.join(SORTS)}", 2)
+    if _asks_nothing(query):
+        raise fail(
+            f'nothing to search for in {query!r}: give words, a "phrase" or a filter '
+            "such as author:NAME, cat:cs.CL or after:2024-01-01",
+            2,
+        )
     store = open_store(settings)
     try:
         svc = open_service(settings, store, quiet=as_json)
@@ -239,11 +245,28 @@ def _hit_json(hit: Hit) -> dict[str, object]:
     }
 
 
+def _asks_nothing(query: str) -> bool:
+    """Whether a query names nothing a paper could match (only exclusions or punctuation):
+    it would list every paper with a score of 0."""
+    from papertide.search.query import QueryError, parse_query
+
+    try:
+        parsed = parse_query(query)
+    except QueryError:
+        return False  # the search says what is wrong with it
+    wanted = (parsed.words, parsed.phrases, parsed.authors, parsed.categories)
+    return not any(wanted) and parsed.after is None and parsed.before is None
+
+
 def _print_hits(hits: list[Hit]) -> None:
+    """One line a hit: rank, title, the paper's date (what --sort date orders by), id, score;
+    then why it matched."""
     for rank, hit in enumerate(hits, start=1):
         title = hit.paper.title if hit.paper else hit.paper_id
+        day = f"{hit.paper.day}  " if hit.paper and hit.paper.day else ""
         console.print(
-            f"[bold]{rank:>3}. {title}[/]  [dim]{hit.paper_id}  {hit.score:.3f}[/]", highlight=False
+            f"[bold]{rank:>3}. {title}[/]  [dim]{day}{hit.paper_id}  {hit.score:.3f}[/]",
+            highlight=False,
         )
         if hit.why:
             console.print(f"     [green]{'; '.join(hit.why)}[/]", highlight=False)
