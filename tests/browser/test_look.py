@@ -220,6 +220,17 @@ def test_phone_header_leaves_the_first_screen_to_papers(phone: BrowserContext, s
     assert width <= PHONE["width"], "the page scrolls sideways"
 
 
+def test_bibtex_wraps_inside_its_box_on_a_phone(phone: BrowserContext, site: Site) -> None:
+    page = phone.new_page()
+    page.goto(site.at(f"/papers/{MATH_ARXIV_ID}"))
+    scroll, client = page.evaluate(
+        "(() => { const b = document.querySelector('pre.bibtex');"
+        " return [b.scrollWidth, b.clientWidth]; })()"
+    )
+    assert scroll <= client, "the BibTeX box scrolls sideways"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
 def test_every_page_has_a_header_search_and_marks_where_you_are(page: Page, site: Site) -> None:
     page.goto(site.at("/papers/week/2026-W11"))
     expect(page.locator('nav.periods a[aria-current="page"]')).to_have_text("Week")
