@@ -55,6 +55,14 @@ def test_search_offers_its_feed_and_mail_me_new_matches(site: tuple[TestClient, 
     assert client.get("/subscribe?q=" + "x" * 501).status_code == 422  # bounded, clean error
 
 
+def test_the_search_page_has_one_search_box(site: tuple[TestClient, Store]) -> None:
+    client, _ = site
+    page = client.get("/search", params={"q": "attention"}).text
+    assert page.count('type="search"') == 1 and page.count('role="search"') == 1
+    assert 'value="attention"' in page  # the one box holds the query
+    assert client.get("/trending").text.count('type="search"') == 1  # the header's, elsewhere
+
+
 def test_vote_buttons_are_named_and_tabs_marked(site: tuple[TestClient, Store]) -> None:
     client, store = site
     subject = store.list_papers(day=date(2025, 3, 12))[0]  # the capture of that day
