@@ -33,3 +33,22 @@ def test_highlighting_skips_math() -> None:
     # Before: "$\\<mark>pi_0</mark>$", which KaTeX could not read.
     html = str(tex_html("$\\pi_0$: a robot policy for pi lovers", ["pi_0", "robot", "pi"]))
     assert html == "\\(\\pi_0\\): a <mark>robot</mark> policy for <mark>pi</mark> lovers"
+
+
+def test_urls_in_abstracts_become_links_outside_math_only_when_asked() -> None:
+    text = (
+        "Code: https://github.com/a/b. Not javascript:alert(1), nor $https://x$ "
+        "(see http://y.org/p)."
+    )
+    linked = str(tex_html(text, ["code"], links=True))
+    assert (
+        '<a href="https://github.com/a/b" rel="nofollow noopener">https://github.com/a/b</a>.'
+        in linked
+    )
+    assert '<a href="http://y.org/p" rel="nofollow noopener">http://y.org/p</a>).' in linked
+    assert "javascript:alert(1)" in linked and 'href="javascript' not in linked
+    assert "\\(https://x\\)" in linked  # math is left to KaTeX
+    assert linked.startswith("<mark>Code</mark>")
+    assert "<a " not in str(tex_html(text))  # titles are links already: none inside them
+    hostile = str(tex_html('https://e.org/"><script>x</script>', links=True))
+    assert "<script>" not in hostile and 'href="https://e.org/"' in hostile

@@ -93,3 +93,14 @@ def test_log_in_link_keeps_the_page_you_were_on(site: tuple[TestClient, Store]) 
     login = client.get("/login?next=/search%3Fq%3Dsparse%2Battention").text
     assert 'name="next" value="/search?q=sparse+attention"' in login
     assert 'href="/login?next=/"' in login  # not back to the login page itself
+
+
+def test_a_papers_page_links_the_urls_in_its_abstract(site: tuple[TestClient, Store]) -> None:
+    client, store = site
+    paper = next(
+        p for p in store.list_papers(limit=1000) if "https://github.com/SHI-Labs/" in p.abstract
+    )
+    page = client.get(f"/papers/{paper.id}").text
+    abstract = page.split('<p class="abstract math expanded">')[1].split("</p>")[0]
+    repo = "https://github.com/SHI-Labs/Smooth-Diffusion"
+    assert f'<a href="{repo}" rel="nofollow noopener">{repo}</a>' in abstract

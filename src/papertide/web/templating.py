@@ -88,7 +88,7 @@ def _at(path: str, place: str) -> bool:
     return path.startswith(place[:-1]) if place.endswith("*") else path == place
 
 
-def highlight(text: str, terms: list[str]) -> Markup:
+def highlight(text: str, terms: list[str], links: bool = False) -> Markup:
     """Escape ``text``, delimit its math for KaTeX and wrap words starting with a query term
-    in <mark>, never inside math (web/tex.py)."""
-    return tex_html(text, terms)
+    in <mark>, never inside math (web/tex.py); with ``links``, its URLs become links."""
+    return tex_html(text, terms, links=links)

@@ -20,11 +20,15 @@ from functools import lru_cache
 
 from markupsafe import Markup, escape
 
+from papertide.normalize import web_url
+
 # Words that survive in escaped HTML as entity names: never highlight inside "&amp;".
 _ENTITY_WORDS = {"amp", "lt", "gt", "quot", "x27"}
 
 
 _DOLLAR = re.compile(r"\\\$|\$")  # an escaped dollar, or a dollar
+_URL = re.compile(r"https?://[^\s<>\"'`{}|\\^\[\]]+", re.IGNORECASE)
+_URL_TRAILING = ".,;:!?)'\""
 
 
 def split_math(text: str) -> list[tuple[str, str]]:
@@ -91,21 +95,42 @@ def _inline_end(text: str, start: int) -> int | None:
         return k if closes else None
 
 
-def tex_html(text: str, terms: Iterable[str] = ()) -> Markup:
-    """Escaped ``text`` with its math delimited for KaTeX and ``terms`` marked outside math."""
+def tex_html(text: str, terms: Iterable[str] = (), *, links: bool = False) -> Markup:
+    """Escaped ``text`` with its math delimited for KaTeX and ``terms`` marked outside math;
+    with ``links``, the http(s) URLs outside math become links (never in a title, which is
+    itself a link on cards)."""
     pattern = _term_pattern(tuple(terms))
     out: list[str] = []
     for kind, content in split_math(text):
-        escaped = str(escape(content))
         if kind == "inline":
-            out.append(f"\\({escaped}\\)")
+            out.append(f"\\({escape(content)}\\)")
         elif kind == "display":
-            out.append(f"\\[{escaped}\\]")
-        elif pattern is not None:
-            out.append(pattern.sub(_mark, escaped))
+            out.append(f"\\[{escape(content)}\\]")
+        elif links and "://" in content:
+            out.append(_linked(content, pattern))
         else:
-            out.append(escaped)
+            out.append(_plain(content, pattern))
     return Markup("".join(out))
+
+
+def _plain(content: str, pattern: re.Pattern[str] | None) -> str:
+    escaped = str(escape(content))
+    return pattern.sub(_mark, escaped) if pattern is not None else escaped
+
+
+def _linked(content: str, pattern: re.Pattern[str] | None) -> str:
+    """Plain text with its http(s) URLs as links (nofollow: the text is a source's)."""
+    out, last = [], 0
+    for found in _URL.finditer(content):
+        url = found.group(0).rstrip(_URL_TRAILING)  # "see https://x.org/a." ends a sentence
+        href = web_url(url)
+        if href is None:
+            continue
+        out.append(_plain(content[last : found.start()], pattern))
+        out.append(f'<a href="{escape(href)}" rel="nofollow noopener">{escape(url)}</a>')
+        last = found.start() + len(url)
+    out.append(_plain(content[last:], pattern))
+    return "".join(out)
 
 
 def _mark(found: re.Match[str]) -> str:
