@@ -86,6 +86,12 @@ def test_the_readme_example_page_is_served_with_its_nav_link_and_cache(
         assert "cache;desc=hit" in again.headers["server-timing"]
 
 
+def test_the_api_docs_show_the_json_api_only(settings: Settings) -> None:
+    paths = sorted(create_app(settings).openapi()["paths"])
+    assert paths and all(p.startswith("/api/") or p == "/healthz" for p in paths), paths
+    assert "/api/search" in paths and "/api/authors/{name}" in paths
+
+
 def test_a_declared_path_that_is_not_a_route_is_refused() -> None:
     router = APIRouter()
 

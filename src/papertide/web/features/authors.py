@@ -28,7 +28,7 @@ from papertide.web.display import PaperView, hits_to_views
 from papertide.web.feature import Feature
 from papertide.web.schemas import PaperOut, paper_out
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
 api = APIRouter(prefix="/api", tags=["api"])
 PER_PAGE = 20
 PROFILE_PAPERS = 300  # the newest papers read for co-authors and categories

@@ -36,7 +36,7 @@ from papertide.web.display import find_paper, paper_detail
 from papertide.web.feature import Feature
 from papertide.web.markdown import render_comment
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
 api = APIRouter(prefix="/api", tags=["api"])
 Body = Annotated[str, Form(max_length=20_000)]
 # Comments are up to store.comments.MAX_COMMENT characters, which a form sends

@@ -33,7 +33,7 @@ from papertide.web.display import PaperView, find_paper, hits_to_views
 from papertide.web.feature import Feature, NavLink
 from papertide.web.schemas import FeedOut, paper_out
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
 api = APIRouter(prefix="/api", tags=["api"])
 FOR_YOU_DAYS = 30
 MAX_CANDIDATES = 5000

@@ -20,7 +20,7 @@ from papertide.web.display import find_paper, paper_detail, views
 from papertide.web.feature import Feature
 from papertide.web.schemas import PaperOut, paper_out
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
 api = APIRouter(prefix="/api", tags=["api"])
 
 

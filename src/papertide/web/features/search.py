@@ -21,7 +21,7 @@ from papertide.web.display import PaperView, hits_to_views
 from papertide.web.feature import Feature, NavLink
 from papertide.web.schemas import FeedOut, paper_out
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
 api = APIRouter(prefix="/api", tags=["api"])
 PER_PAGE = 20
 

@@ -29,7 +29,7 @@ from papertide.web.display import views
 from papertide.web.feature import Feature, NavLink
 from papertide.web.schemas import PaperOut, paper_out
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
 api = APIRouter(prefix="/api", tags=["api"])
 
 

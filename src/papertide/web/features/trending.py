@@ -22,7 +22,7 @@ from papertide.web.feature import Feature, NavLink
 from papertide.web.periods import day_period
 from papertide.web.schemas import FeedOut, paper_out
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
 api = APIRouter(prefix="/api", tags=["api"])
 PER_PAGE = 30
 Page = Annotated[int, Query(ge=1, le=1000, description="Page number, from 1.")]

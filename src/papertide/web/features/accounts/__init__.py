@@ -41,7 +41,7 @@ from papertide.web.display import views
 from papertide.web.feature import Feature, NavLink
 from papertide.web.features.accounts import login_limit
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
 hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{3,40}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -16,7 +16,7 @@ from papertide.web.deps import CsrfDep, StoreDep, TemplatesDep, UserDep
 from papertide.web.display import find_paper
 from papertide.web.features.lists import rules
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
 Name = Annotated[str, Form(max_length=200)]
 Description = Annotated[str, Form(max_length=4000)]
 Next = Annotated[str, Form(max_length=2000)]

@@ -31,7 +31,7 @@ from papertide.web.deps import CsrfDep, SettingsDep, StoreDep, TemplatesDep, Use
 from papertide.web.features.subscriptions.links import button_page, message_page
 from papertide.web.features.subscriptions.subscribe import normalise_email
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
 log = logging.getLogger(__name__)
 LINK_PATH = "/account/link-subscription"
 

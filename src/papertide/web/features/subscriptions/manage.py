@@ -19,7 +19,7 @@ from papertide.store import subscriptions as subs
 from papertide.web.deps import CsrfDep, SettingsDep, StoreDep, TemplatesDep, UserDep
 from papertide.web.features.subscriptions.links import button_page, message_page, token_page
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
 
 
 @router.get("/subscribe/confirm/{token}", response_class=HTMLResponse)

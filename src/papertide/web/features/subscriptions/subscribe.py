@@ -26,7 +26,7 @@ from papertide.web.access import allow, too_many
 from papertide.web.deps import CsrfDep, SettingsDep, StoreDep, TemplatesDep
 from papertide.web.features.subscriptions.links import message_page
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
 api = APIRouter(prefix="/api", tags=["api"])
 log = logging.getLogger(__name__)
 SENT = (
