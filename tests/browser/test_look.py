@@ -220,6 +220,19 @@ def test_phone_header_leaves_the_first_screen_to_papers(phone: BrowserContext, s
     assert width <= PHONE["width"], "the page scrolls sideways"
 
 
+def test_trending_on_a_phone_starts_with_papers_and_folds_its_formula(
+    phone: BrowserContext, site: Site
+) -> None:
+    page = phone.new_page()
+    page.goto(site.at("/trending"))
+    formula = page.locator("details.formula")
+    expect(formula.locator("code").first).to_be_hidden()
+    first = _box(page, "article.paper")
+    assert first["y"] < PHONE["height"] * 0.5, first
+    formula.locator("summary").click()
+    expect(formula.locator("code").first).to_be_visible()
+
+
 def test_bibtex_wraps_inside_its_box_on_a_phone(phone: BrowserContext, site: Site) -> None:
     page = phone.new_page()
     page.goto(site.at(f"/papers/{MATH_ARXIV_ID}"))
