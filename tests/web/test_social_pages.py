@@ -449,6 +449,8 @@ def test_for_you_recommends_from_votes_and_saves_and_learns_not_interested(
     assert "(you upvoted it)" in found[0]["why"][0] or "(you saved it)" in found[0]["why"][0]
     page = client.get("/for-you").text
     assert "Not interested" in page and "Linear attention transformers" in page
+    cards = page.split('<article class="paper"')[1:]
+    assert cards and all('<form class="dismiss"' in c.split("</article>")[0] for c in cards)
     dismissed = client.post("/for-you/dismiss", data={"paper": "2401.00071", "csrf_token": token})
     assert dismissed.status_code == 200 and "Linear attention transformers" not in dismissed.text
     user, gone = store.user_by_name("ada"), store.get_paper("2401.00071")
