@@ -16,6 +16,7 @@ import typer
 from papertide import __version__
 from papertide.cli import (
     bench_cmd,
+    db_cmd,
     demo_cmd,
     digest_cmd,
     ingest_cmd,
@@ -90,6 +91,7 @@ subscribers_cmd.register(app)
 users_cmd.register(app)
 sync_cmd.register(app)
 bench_cmd.register(app)
+db_cmd.register(app)
 
 
 def main() -> None:

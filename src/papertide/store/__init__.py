@@ -17,10 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, and_, create_engine, event, func, or_, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -35,6 +31,7 @@ from papertide.store.feeds import FeedMixin, select_papers, to_papers
 from papertide.store.files import private_dir, private_file
 from papertide.store.lists import ListError, ListMixin
 from papertide.store.rate_limits import RateLimitsMixin
+from papertide.store.revisions import RevisionsMixin
 from papertide.store.schema import ingest_runs, listing_items, listings, papers
 from papertide.store.similar import SimilarMixin
 from papertide.store.votes import VotesMixin
@@ -50,8 +47,7 @@ __all__ = [
     "WriteSession",
 ]
 
-# pg_advisory_xact_lock keys: one for migrations, one for imports and other paper writes.
-_MIGRATE_LOCK = 0x70617065_72000001
+# pg_advisory_xact_lock key of imports and other paper writes (migrations: revisions.py).
 _WRITE_LOCK = 0x70617065_72000002
 
 
@@ -63,6 +59,7 @@ def _json_dumps(value: Any) -> str:
 
 
 class Store(
+    RevisionsMixin,
     ChangeFeedMixin,
     ListMixin,
     CommentMixin,
@@ -102,39 +99,6 @@ class Store(
     def close(self) -> None:
         """Release every pooled connection."""
         self.engine.dispose()
-
-    def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (a no-op when it is there).
-
-        Under a lock, so that any number of processes may start together: the first
-        migrates, the others wait for it and then find nothing to do (SQLite: the write
-        lock taken up front; PostgreSQL: a transaction-level advisory lock)."""
-        cfg = Config()
-        cfg.set_main_option("script_location", "papertide.store:migrations")
-        head = ScriptDirectory.from_config(cfg).get_current_head()
-        with self.engine.connect() as conn:  # a read first: at head, no lock is needed
-            if MigrationContext.configure(conn).get_current_revision() == head:
-                return
-        sqlite = self.engine.dialect.name == "sqlite"
-        with self.engine.connect() as fk_conn:
-            if sqlite:
-                # Batch mode changes a SQLite column by copying the table and dropping the old
-                # one; with foreign keys on, that drop cascades to every row that refers to it
-                # (users -> sessions, votes). Alembic's documented answer: keys off during the
-                # migration (the pragma only takes effect outside a transaction), checked
-                # before commit, on again after.
-                _set_foreign_keys(fk_conn, on=False)
-            try:
-                with self._queued(_MIGRATE_LOCK, conn=fk_conn) as conn:
-                    cfg.attributes["connection"] = conn
-                    command.upgrade(cfg, "head")
-                    if sqlite:
-                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
-                        if broken:
-                            raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
-            finally:
-                if sqlite:
-                    _set_foreign_keys(fk_conn, on=True)
 
     @contextmanager
     def write(self) -> Iterator[WriteSession]:
@@ -293,16 +257,6 @@ class Store(
             "by_category": {(c or "(none)"): n for c, n in by_category},
             "by_day": {(d.isoformat() if d else "(none)"): n for d, n in by_day},
         }
-
-
-def _set_foreign_keys(conn: Connection, *, on: bool) -> None:
-    """SQLite's foreign_keys pragma on ``conn``'s own DBAPI connection, outside any
-    transaction (SQLAlchemy would begin one around a statement sent through ``conn``)."""
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
-    finally:
-        cursor.close()
 
 
 def _configure_sqlite(engine: Engine) -> None:
