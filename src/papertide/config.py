@@ -1,4 +1,5 @@
-"""One typed Settings object: defaults, then a TOML file, then PAPERTIDE_* env variables.
+"""One typed Settings object: defaults, then a TOML file, then PAPERTIDE_*_FILE secrets, then
+PAPERTIDE_* env variables.
 
 Built once by the CLI or the app factory and passed down; never a module-level global.
 """
@@ -6,13 +7,15 @@ Built once by the CLI or the app factory and passed down; never a module-level g
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -23,6 +26,59 @@ from papertide.mail.settings import MailSettings
 from papertide.ranking.trending import TrendingParams
 from papertide.search.settings import SearchSettings
 from papertide.sources.settings import SyncSettings
+
+
+class SettingFileError(ValueError):
+    """A PAPERTIDE_*_FILE variable names a file that cannot be read."""
+
+
+class FileSettingsSource(PydanticBaseSettingsSource):
+    """Secrets kept in files: ``PAPERTIDE_NAME_FILE=/run/secrets/x`` gives the setting NAME
+    the file's content (its last newline dropped), as Docker and systemd credentials hand
+    them over; ``PAPERTIDE_MAIL__SMTP_PASSWORD_FILE`` reaches a nested one. The plain
+    variable, when also set, wins."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: ``__call__`` reads every variable at once."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """The settings the *_FILE variables give, nested as the settings are."""
+        found: dict[str, Any] = {}
+        for var, path in os.environ.items():
+            if not (var.startswith("PAPERTIDE_") and var.endswith("_FILE")):
+                continue
+            name = var.removeprefix("PAPERTIDE_").removesuffix("_FILE").lower()
+            if not self._is_setting(name) or var.removesuffix("_FILE") in os.environ:
+                continue  # not a setting (a test hook, the config file's own variable)
+            try:
+                value = Path(path).read_text(encoding="utf-8").removesuffix("\n")
+            except OSError as exc:
+                raise SettingFileError(f"{var}: cannot read {path}: {exc.strerror}") from exc
+            *parents, leaf = name.split("__")
+            target = found
+            for part in parents:
+                target = target.setdefault(part, {})
+            target[leaf] = value
+        return found
+
+    def _is_setting(self, name: str) -> bool:
+        """Whether ``name`` (``mail__smtp_password``) names a setting, nested or not."""
+        fields: dict[str, Any] = self.settings_cls.model_fields
+        *parents, leaf = name.split("__")
+        for part in parents:
+            inner = getattr(fields.get(part), "annotation", None)
+            fields = getattr(inner, "model_fields", {})
+        return leaf in fields and leaf != "config_file"
+
+
+class _EnvSource(EnvSettingsSource):
+    """PAPERTIDE_* variables, less the nested *_FILE ones (FileSettingsSource reads those;
+    as plain variables they would name settings that do not exist)."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        loaded = super()._load_env_vars()
+        return {k: v for k, v in loaded.items() if not (k.endswith("_file") and "__" in k)}
 
 
 def default_data_dir() -> Path:
@@ -177,7 +233,11 @@ class Settings(BaseSettings):
         """Order of precedence: arguments, environment, the TOML file, defaults."""
         given = getattr(init_settings, "init_kwargs", {}).get("config_file")
         path = given or os.environ.get("PAPERTIDE_CONFIG_FILE")
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            _EnvSource(settings_cls),
+            FileSettingsSource(settings_cls),
+        ]
         if path:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(path)))
         return tuple(sources)

@@ -87,3 +87,26 @@ def test_every_command_explains_the_same_way(tmp_path: Path, command: list[str])
     config.write_text("prot = 1\n", encoding="utf-8")
     result = _papertide("--config", str(config), "--data-dir", str(tmp_path / "d"), *command)
     _one_line(result, 2, "setting prot")
+
+
+def test_secrets_come_from_files_named_by_file_variables(tmp_path: Path) -> None:
+    from papertide.config import Settings
+
+    (tmp_path / "smtp").write_text("s3cret\n", encoding="utf-8")
+    (tmp_path / "key").write_text("k" * 40, encoding="utf-8")
+    env = {
+        "PAPERTIDE_DATA_DIR": str(tmp_path / "d"),
+        "PAPERTIDE_MAIL__SMTP_PASSWORD_FILE": str(tmp_path / "smtp"),
+        "PAPERTIDE_MAIL__SECRET_KEY_FILE": str(tmp_path / "key"),
+        "PAPERTIDE_MAIL_TEST_PAUSE_FILE": "/not/a/setting",  # a test hook, not a setting
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        found = Settings()
+        assert found.mail.smtp_password == "s3cret" and found.mail.secret_key == "k" * 40
+        patch.setenv("PAPERTIDE_MAIL__SMTP_PASSWORD", "plain")  # the plain variable wins
+        assert Settings().mail.smtp_password == "plain"
+    missing = {"PAPERTIDE_DATA_DIR": str(tmp_path / "d")}
+    missing["PAPERTIDE_DATABASE_URL_FILE"] = str(tmp_path / "nowhere")
+    _one_line(_papertide("stats", env=missing), 2, "PAPERTIDE_DATABASE_URL_FILE", "cannot read")

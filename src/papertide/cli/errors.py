@@ -24,6 +24,10 @@ def explain(exc: BaseException, *, config: Path | None = None) -> tuple[str, int
 
     if isinstance(exc, ValidationError):
         return "; ".join(_problem(e, config) for e in exc.errors()), GIVEN
+    from papertide.config import SettingFileError
+
+    if isinstance(exc, SettingFileError):
+        return str(exc), GIVEN
     if isinstance(exc, tomllib.TOMLDecodeError):
         return f"config file {config}: {exc}", GIVEN
     if isinstance(exc, ArgumentError) and "URL" in str(exc):
@@ -60,8 +64,9 @@ def _problem(error: Any, config: Path | None) -> str:
 def _where(loc: list[str], config: Path | None) -> str:
     """Where the setting was given: the environment variable, or the config file's line."""
     env = "PAPERTIDE_" + "__".join(part.upper() for part in loc)
-    if env in os.environ:
-        return f" (environment {env})"
+    for var in (env, env + "_FILE"):
+        if var in os.environ:
+            return f" (environment {var})"
     if config is not None and config.is_file():
         key = re.escape(loc[-1])
         for number, line in enumerate(config.read_text(encoding="utf-8").splitlines(), 1):
