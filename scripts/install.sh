@@ -28,7 +28,10 @@ if [ -n "$uv" ]; then
   # Where pip finds wheels that are not on PyPI (this project's machines keep the CPU build
   # of torch in such a folder): uv does not read pip's configuration, so it is handed over.
   links=${PIP_FIND_LINKS:-$("$PYTHON" -m pip config get global.find-links 2>/dev/null || true)}
-  flags=(--python "$python" --quiet)
+  # Compiled bytecode at install time (uv compiles nothing by default, pip does): without
+  # it, a container that never writes .pyc files (PYTHONDONTWRITEBYTECODE=1) compiles every
+  # module on every start (`papertide stats` 1.64 -> 0.60 s median of 3, 2026-12-06).
+  flags=(--python "$python" --quiet --compile-bytecode)
   for link in $links; do flags+=(--find-links "$link"); done
   "$uv" pip install "${flags[@]}" -r "$lock"
   "$uv" pip install "${flags[@]}" --no-deps -e .
