@@ -71,7 +71,6 @@ def create_app(settings: Settings, *, feature_packages: Sequence[str] = (FEATURE
     )
     features = load_features(feature_packages)
     app.state.settings = settings
-    app.state.features = features
     assets = Assets(Path(__file__).parent / "static")
     app.state.assets = assets
     app.state.templates = make_templates(assets, features, template_folders(feature_packages))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from fastapi import HTTPException
+from starlette.convertors import Convertor, register_url_convertor
 
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -106,3 +107,20 @@ def period_or_404(kind: str, value: str) -> Period:
         return parse_period(kind, value)
     except ValueError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
+
+
+class _PeriodKind(Convertor[str]):
+    """A path segment that names a kind of period: ``/papers/{kind:period}/...`` takes
+    ``date``, ``week`` and ``month`` and leaves every other segment (an old-style arXiv id's
+    archive, ``cs/0101001``) to the routes after it."""
+
+    regex = "date|week|month"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("period", _PeriodKind())

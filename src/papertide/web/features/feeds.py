@@ -117,9 +117,10 @@ def daily(
     return _page(request, store, templates, latest_period(store), page, None)
 
 
-@router.get("/papers/date/{value}", response_class=HTMLResponse)
-def day_page(
+@router.get("/papers/{kind:period}/{value}", response_class=HTMLResponse)
+def period_page(
     request: Request,
+    kind: str,
     value: str,
     store: StoreDep,
     templates: TemplatesDep,
@@ -127,36 +128,9 @@ def day_page(
     page: Page = 1,
     on: On = None,
 ) -> Response:
-    """A day's papers (/papers/date/2026-03-12)."""
-    return _page(request, store, templates, period_or_404("date", value), page, on)
-
-
-@router.get("/papers/week/{value}", response_class=HTMLResponse)
-def week_page(
-    request: Request,
-    value: str,
-    store: StoreDep,
-    templates: TemplatesDep,
-    user: UserDep,
-    page: Page = 1,
-    on: On = None,
-) -> Response:
-    """An ISO week's papers (/papers/week/2026-W11)."""
-    return _page(request, store, templates, period_or_404("week", value), page, on)
-
-
-@router.get("/papers/month/{value}", response_class=HTMLResponse)
-def month_page(
-    request: Request,
-    value: str,
-    store: StoreDep,
-    templates: TemplatesDep,
-    user: UserDep,
-    page: Page = 1,
-    on: On = None,
-) -> Response:
-    """A month's papers (/papers/month/2026-03)."""
-    return _page(request, store, templates, period_or_404("month", value), page, on)
+    """A day (/papers/date/2026-03-12), ISO week (/papers/week/2026-W11) or month
+    (/papers/month/2026-03)."""
+    return _page(request, store, templates, period_or_404(kind, value), page, on)
 
 
 def _feed_out(request: Request, feed: FeedPage, user: User | None) -> FeedOut:
@@ -217,7 +191,7 @@ feature = Feature(
     name="feeds",
     routers=(router, api),
     cached=(
-        *("/", "/papers/date/{value}", "/papers/week/{value}", "/papers/month/{value}"),
+        *("/", "/papers/{kind:period}/{value}"),
         *("/api/daily", "/api/week/{week}", "/api/month/{month}", "/feeds/daily.atom"),
     ),
     nav=(
