@@ -18,7 +18,7 @@ from fastapi import APIRouter
 from papertide.config import Settings
 from papertide.store import Store
 from papertide.web import create_app
-from papertide.web.feature import FEATURES, Feature, PathSet, load_features
+from papertide.web.feature import FEATURES, Feature, PathSet, load_features, route_paths
 from tests.conftest import serving
 from tests.support.search_corpus import add_papers, paper
 
@@ -109,7 +109,7 @@ def test_every_module_of_web_features_declares_a_feature() -> None:
     names = {f.name for f in load_features()}
     expected = {
         *("feeds", "trending", "search", "papers", "submit", "discussion", "lists"),
-        *("accounts", "authors", "subscriptions", "for-you", "health"),
+        *("accounts", "authors", "subscriptions", "for-you", "health", "pictures"),
     }
     assert names == expected
 
@@ -145,13 +145,16 @@ def test_routes_are_tried_most_specific_first_whatever_the_feature_order(
 
 
 def test_cached_and_larger_body_paths_match_only_their_routes() -> None:
-    cached = PathSet(path for f in load_features() for path in f.cached)
+    features = load_features()
+    cached = PathSet((path for f in features for path in f.cached), among=route_paths(features))
     for public in ("/", "/trending", "/search", "/papers/2501.00001", "/api/daily"):
         assert public in cached
     assert "/users/ada/lists/reading.atom" in cached and "/feeds/search.atom" in cached
     for private in ("/for-you", "/lists", "/submit", "/login", "/api/for-you", "/subscribe"):
         assert private not in cached
     assert "/api/users/ada/lists/reading" not in cached  # the JSON of a list: never kept
+    # answered by a route of its own, not by the paper page whose pattern also matches it
+    assert "/papers/2501.00001/cover.svg" not in cached
 
 
 def _imports(path: Path) -> set[str]:

@@ -29,7 +29,8 @@ from papertide.web.feature import (
     Feature,
     PathSet,
     load_features,
-    route_order,
+    ordered_routes,
+    route_paths,
     template_folders,
 )
 from papertide.web.headers import DOCS_CSP, SECURITY_HEADERS, SiteHeaders
@@ -102,8 +103,7 @@ def _add_routes(app: FastAPI, features: list[Feature], assets: Assets) -> None:
     # One router holding every feature's routes in order: FastAPI keeps each included router
     # as one entry, so ordering across features has to happen before including them.
     site = APIRouter()
-    routes = (route for f in features for router in f.routers for route in router.routes)
-    site.routes.extend(sorted(routes, key=route_order))
+    site.routes.extend(ordered_routes(features))
     app.include_router(site)
 
 
@@ -118,7 +118,7 @@ def _add_middleware(app: FastAPI, settings: Settings, features: list[Feature]) -
     # Outside the headers middleware: a hit replays the headers it added, minus the cookie.
     app.add_middleware(
         PageCache,
-        cached=PathSet(path for f in features for path in f.cached),
+        cached=PathSet((path for f in features for path in f.cached), among=route_paths(features)),
         seconds=settings.page_cache_seconds,
         entries=settings.page_cache_entries,
     )

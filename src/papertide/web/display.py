@@ -16,6 +16,7 @@ from papertide.models import Comment, Hit, Paper, User
 from papertide.normalize import web_url
 from papertide.store import Store
 from papertide.web.bibtex import bibtex
+from papertide.web.covers import cover_svg
 
 NEW_FOR = timedelta(hours=24)
 # A paper first seen in the last NEW_FOR is "new" only if its own date is that recent too:
@@ -34,6 +35,20 @@ class PaperView:
     why: list[str] = field(default_factory=list)
     site_comments: int = 0  # live comments on this site
     local_submitter: str | None = None  # the account here that submitted it, if any
+    picture: str | None = None  # the version key of the paper's stored picture, if it has one
+
+    @property
+    def picture_url(self) -> str:
+        """The paper's picture on this site: the stored one (an immutable, versioned address),
+        else its drawn cover."""
+        if self.picture:
+            return f"/pictures/{self.paper.id}.{self.picture}.webp"
+        return f"/papers/{self.paper.id}/cover.svg"
+
+    @property
+    def cover(self) -> str:
+        """The drawn cover's SVG, for a card to show inline where there is no picture."""
+        return cover_svg(self.paper.title, self.paper.primary_category)
 
     @property
     def votes(self) -> int:

@@ -101,17 +101,27 @@ def template_folders(packages: Sequence[str]) -> list[Path]:
 
 
 class PathSet:
-    """Matches request paths against route paths as written (``/papers/{ref:path}``)."""
+    """Matches request paths against route paths as written (``/papers/{ref:path}``).
 
-    def __init__(self, paths: Iterable[str]) -> None:
+    Given ``among``, every route path of the site in the order they are tried, a request path
+    is in the set only if the route that will answer it (the first whose pattern matches) is
+    one of ``paths``: ``/papers/ID/cover.svg`` is not a paper page, although
+    ``/papers/{ref:path}`` alone would match it."""
+
+    def __init__(self, paths: Iterable[str], among: Iterable[str] = ()) -> None:
         paths = tuple(paths)
         self.exact = frozenset(p for p in paths if "{" not in p)
         self.patterns = [compile_path(p)[0] for p in paths if "{" in p]
+        members = set(paths)
+        self.routes = [(compile_path(p)[0], p in members) for p in among]
 
     def __contains__(self, path: object) -> bool:
-        return isinstance(path, str) and (
-            path in self.exact or any(p.match(path) for p in self.patterns)
-        )
+        if not isinstance(path, str):
+            return False
+        for pattern, member in self.routes:
+            if pattern.match(path):
+                return member
+        return path in self.exact or any(p.match(path) for p in self.patterns)
 
 
 def route_order(route: BaseRoute) -> tuple[int, int]:
@@ -122,12 +132,25 @@ def route_order(route: BaseRoute) -> tuple[int, int]:
     return (":path}" in path, -len(_PARAM.sub("", path)))
 
 
+def ordered_routes(features: list[Feature]) -> list[BaseRoute]:
+    """Every feature's routes in the order they are tried: the most specific first."""
+    routes = (route for f in features for router in f.routers for route in router.routes)
+    return sorted(routes, key=route_order)
+
+
+def route_paths(features: list[Feature]) -> list[str]:
+    """The features' route paths as written, in the order they are tried."""
+    return [getattr(route, "path", "") for route in ordered_routes(features)]
+
+
 __all__ = [
     "FEATURES",
     "Feature",
     "NavLink",
     "PathSet",
     "load_features",
+    "ordered_routes",
     "route_order",
+    "route_paths",
     "template_folders",
 ]
