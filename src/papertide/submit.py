@@ -42,10 +42,13 @@ def resolve_submission(store: Store, settings: Settings, ref: str) -> SubmitOutc
         paper = _fetch(settings, arxiv_id)
     except FetchError as exc:
         log.warning("submission of %s: arXiv could not be reached: %s", arxiv_id, exc)
+        # The reader gets plain words; the operator's log keeps the host, status and cause.
+        why = "arXiv is busy" if exc.status in (429, 503) else "arXiv could not be reached"
         return SubmitOutcome(
             None,
             False,
-            f"Could not fetch {arxiv_id} from arXiv right now ({exc}). Try again later.",
+            f"Could not add {arxiv_id}: {why} just now. Nothing was lost: try again in a few "
+            "minutes.",
         )
     if paper is None:
         return SubmitOutcome(None, False, f"arXiv has no paper {arxiv_id}.")

@@ -116,7 +116,7 @@ def _serious(page: Page, axe: Path) -> list[str]:
     page.add_script_tag(path=str(axe))
     result = page.evaluate(
         "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations"
-        ".filter(v => ['serious', 'critical'].includes(v.impact))"
+        ".filter(v => ['serious', 'critical'].includes(v.impact) || v.id === 'heading-order')"
         ".map(v => v.id + ' (' + v.impact + '): ' + v.help + ' -> '"
         " + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')))"
     )

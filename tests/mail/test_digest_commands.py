@@ -115,3 +115,31 @@ def test_worker_stops_cleanly_on_sigterm(settings, smtp, cli_env) -> None:
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "worker stopped" in out and len(smtp.received) == 1
+
+
+def test_the_demo_subscriber_gets_a_real_digest_on_the_demo_day(settings, tmp_path) -> None:
+    """`papertide demo` adds a confirmed subscriber; its digest today is empty (the samples
+    are old) and the preview names the newest day, whose digest holds papers."""
+    assert "Demo subscriber: demo@example.org" in _run(settings, "demo", "--no-votes")
+    out = tmp_path / "d.html"
+    today = _run(settings, "digest", "preview", "demo@example.org", "-o", str(out))
+    assert "nothing new" in today
+    newest = today.split("--date ")[-1].split()[0]
+    assert newest == "2026-04-09", today
+    then = _run(settings, "digest", "preview", "demo@example.org", "--date", newest, "-o", str(out))
+    assert "9 Apr 2026:" in then and "nothing new" not in then and "Nothing new" not in then
+    assert out.read_text("utf-8").count("/papers/") >= 3
+    wrong = runner.invoke(
+        app,
+        [
+            "--data-dir",
+            str(settings.data_dir),
+            "digest",
+            "preview",
+            "demo@example.org",
+            "--date",
+            "2026-13-09",
+        ],
+    )
+    assert wrong.exit_code == 2 and "--date: not a date" in wrong.output
+    assert "Demo subscriber" not in _run(settings, "demo", "--no-votes")  # added once

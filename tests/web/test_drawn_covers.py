@@ -28,6 +28,8 @@ def test_a_cover_is_the_same_every_time_and_small() -> None:
     root = ElementTree.fromstring(one)  # well-formed SVG
     assert root.tag == f"{SVG}svg"
     assert [t.text for t in root.iter(f"{SVG}text")] == ["SA", "cs.CL"]
+    untitled = ElementTree.fromstring(cover_svg("Sparse Attention", None))
+    assert [t.text for t in untitled.iter(f"{SVG}text")] == ["SA"]  # no made-up category
 
 
 def test_papers_of_one_archive_share_a_family_of_hues() -> None:

@@ -30,17 +30,20 @@ def site(settings: Settings, seeds: list[Path]) -> Iterator[tuple[TestClient, St
     store.close()
 
 
-def test_long_listed_with_lists_are_folded(site: tuple[TestClient, Store]) -> None:
+def test_the_trending_pages_that_listed_a_paper_are_folded_under_one_count(
+    site: tuple[TestClient, Store],
+) -> None:
+    """A capture's page lists up to 100 papers, mostly unrelated to this one: the paper page
+    says on how many pages it was seen and folds the lists away, all under one disclosure."""
     client, store = site
     subject = store.list_papers(day=date(2025, 3, 12))[0]  # the capture of that day
     section = client.get(f"/papers/{subject.id}").text.split('<section id="listed-with">')[1]
-    folded = re.findall(
-        r"<details><summary>(\d+) papers</summary><ol>(.*?)</ol></details>", section, re.S
-    )
-    assert folded, "a capture's long list is shown unfolded"
-    count, items = folded[0]
-    assert int(count) > 10 and items.count("<li>") == int(count)
-    assert "<details open" not in section
+    section = section.split("</section>")[0]
+    assert re.search(r"<h2>Seen on \d+ trending pages?</h2>", section)
+    assert section.count("<details>") == 1 and "<details open" not in section
+    folded = section.split("<details>")[1]
+    assert folded.count("<li>") > 10  # the lists are inside the disclosure
+    assert section.split("<details>")[0].count("<li>") == 0
 
 
 def test_search_offers_its_feed_and_mail_me_new_matches(site: tuple[TestClient, Store]) -> None:
@@ -104,3 +107,18 @@ def test_a_papers_page_links_the_urls_in_its_abstract(site: tuple[TestClient, St
     abstract = page.split('<p class="abstract math expanded">')[1].split("</p>")[0]
     repo = "https://github.com/SHI-Labs/Smooth-Diffusion"
     assert f'<a href="{repo}" rel="nofollow noopener">{repo}</a>' in abstract
+
+
+def test_day_page_cards_carry_a_cover_and_do_not_repeat_the_day(
+    site: tuple[TestClient, Store],
+) -> None:
+    client, _ = site
+    day = client.get("/papers/date/2025-03-12").text
+    cards = day.count('<article class="paper"')
+    assert cards > 10
+    assert '<div class="papers grid">' in day
+    assert day.count('class="cover"') == cards  # a drawn cover where there is no picture
+    assert '<time datetime="2025-03-12">' not in day  # the page's own day, said once above
+    week = client.get("/papers/week/2025-W11").text
+    assert '<time datetime="2025-03-14">' in week  # a week's cards say their day
+    assert '<time datetime="2025-03-14">' not in client.get("/papers/date/2025-03-14").text

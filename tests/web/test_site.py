@@ -64,7 +64,7 @@ def test_daily_page_shows_the_latest_day_with_navigation(site) -> None:
     assert "Wednesday, April 9, 2025" in page.text
     assert page.text.count('<article class="paper"') == 30
     assert "69 papers, most voted first" in page.text
-    assert "Get trending papers in your email inbox!" in page.text
+    assert "Get trending papers in your email inbox" in page.text
     assert 'rel="prev" href="/papers/date/2025-03-14"' in page.text
 
 
@@ -293,7 +293,9 @@ def test_submit_when_arxiv_is_unreachable_says_so(settings: Settings) -> None:
         token = client.cookies.get("pt_csrf")
         response = client.post("/submit", data={"ref": "2411.00042", "csrf_token": token})
         assert response.status_code == 400
-        assert "Could not fetch 2411.00042 from arXiv right now" in response.text
+        assert "Could not add 2411.00042: arXiv could not be reached just now" in response.text
+        # in the reader's words: no host, port, path or exception text
+        assert "127.0.0.1" not in response.text and "GET " not in response.text
 
 
 def test_login_is_rate_limited(settings: Settings) -> None:
@@ -404,6 +406,16 @@ def test_api_docs_are_served_by_the_site_itself(site) -> None:
         and "unsafe-inline'" not in page_csp.split("style-src")[0]
     )
     assert "script-src 'self' 'unsafe-inline'" in docs.headers["content-security-policy"]
+
+
+def test_api_docs_link_back_to_the_site_and_follow_the_colour_scheme(site) -> None:
+    client, _ = site
+    docs = client.get("/docs").text
+    assert re.search(r'<header class="docs-bar"><a href="/">', docs)
+    sheet = re.search(r'href="(/static/docs\.[0-9a-f]{10}\.css)"', docs)
+    assert sheet and '<meta name="color-scheme" content="light dark">' in docs
+    css = client.get(sheet.group(1)).text
+    assert "@media (prefers-color-scheme: dark)" in css and ".swagger-ui" in css
 
 
 def test_a_planted_csrf_cookie_and_foreign_origins_are_refused(site) -> None:

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from papertide.store import Store
 
 _READERS = 12
+DEMO_SUBSCRIBER = "demo@example.org"
+DEMO_QUERIES = ["state space models", "diffusion"]
 
 
 def demo(
@@ -22,7 +24,8 @@ def demo(
     """Import the bundled sample papers and cast sample votes from demo accounts.
 
     Running it again changes nothing. The demo accounts (demo-reader-1 ...) get random
-    passwords nobody knows: they exist only to vote.
+    passwords nobody knows: they exist only to vote. It also adds a confirmed subscriber,
+    demo@example.org, whose digest `papertide digest preview` shows.
 
     Example:  papertide demo && papertide serve
     """
@@ -37,8 +40,34 @@ def demo(
             cast = cast_sample_votes(store)
             readers = plural(_READERS, "demo reader")
             console.print(f"Sample votes: {plural(cast, 'vote')} from {readers}.")
+        if add_demo_subscriber(store):
+            console.print(
+                f"Demo subscriber: {DEMO_SUBSCRIBER}, daily, searches "
+                + ", ".join(f"'{q}'" for q in DEMO_QUERIES)
+                + f". Try: papertide digest preview {DEMO_SUBSCRIBER} --date {store.latest_day()}",
+                highlight=False,
+            )
     finally:
         store.close()
+
+
+def add_demo_subscriber(store: Store) -> bool:
+    """The demo's confirmed subscriber, with two searches; False if it is there already."""
+    from datetime import timedelta
+
+    from papertide.clock import utcnow
+    from papertide.mail.records import Preferences
+    from papertide.store import subscriptions as subs
+
+    if subs.get_subscriber(store, email=DEMO_SUBSCRIBER) is not None:
+        return False
+    now = utcnow()
+    prefs = Preferences(frequency="daily", queries=list(DEMO_QUERIES))
+    found, _ = subs.subscribe(
+        store, email=DEMO_SUBSCRIBER, prefs=prefs, now=now, limit=1, window=timedelta(0)
+    )
+    subs.confirm_subscriber(store, pk=found.pk, now=now)
+    return True
 
 
 def cast_sample_votes(store: Store, *, seed: int = 7) -> int:

@@ -6,6 +6,7 @@ plenty); it composes what is due and not yet composed, then delivers the outbox.
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,22 +73,35 @@ def preview(
     ctx: typer.Context,
     email: str = typer.Argument(..., help="The subscriber's address."),
     out: Path = typer.Option(Path("digest-preview.html"), "--out", "-o", help="HTML file."),
+    day: str = typer.Option(
+        "",
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="Compose it as on this day (noon UTC) instead of now: an archive's or the "
+        "demo's papers are not new today.",
+    ),
 ) -> None:
     """Write the HTML of EMAIL's digest (as it would be composed now) to a file.
 
-    Example:  papertide digest preview ada@example.org -o /tmp/d.html
+    When the digest would hold nothing new, it says so and names the newest day with papers.
+
+    Examples:
+      papertide digest preview ada@example.org -o /tmp/d.html
+      papertide digest preview demo@example.org --date 2026-04-09
     """
     from papertide.clock import utcnow
     from papertide.mail.digest import preview_message
     from papertide.store import subscriptions as subs
 
+    now = _noon_of(day) if day else utcnow()
     settings = settings_of(ctx)
     store = open_store(settings)
     try:
         sub = subs.get_subscriber(store, email=email.strip().lower())
         if sub is None:
             raise fail(f"no subscriber {email}")
-        msg = preview_message(store, settings=settings, subscriber=sub, now=utcnow())
+        msg, count = preview_message(store, settings=settings, subscriber=sub, now=now)
+        newest = store.latest_day() if count == 0 else None
     finally:
         store.close()
     html = next(part for part in msg.walk() if part.get_content_type() == "text/html")
@@ -95,6 +109,19 @@ def preview(
     assert isinstance(payload, bytes)
     out.write_bytes(payload)
     console.print(f"wrote {out} ({msg['Subject']})", highlight=False)
+    if newest is not None:
+        console.print(
+            f"Nothing new for {now.date()}: the newest papers are of {newest}. "
+            f"Try: papertide digest preview {email} --date {newest}",
+            highlight=False,
+        )
+
+
+def _noon_of(day: str) -> datetime:
+    try:
+        return datetime.combine(date.fromisoformat(day), time(12))
+    except ValueError:
+        raise fail(f"--date: not a date (YYYY-MM-DD): {day!r}", code=2) from None
 
 
 class _Stop:

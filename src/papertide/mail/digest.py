@@ -308,8 +308,9 @@ def run_digests(
 
 def preview_message(
     store: Store, *, settings: Settings, subscriber: Subscriber, now: datetime
-) -> Message:
-    """The digest ``subscriber`` would get for the current period (nothing is written)."""
+) -> tuple[Message, int]:
+    """The digest ``subscriber`` would get for the current period (nothing is written), and
+    how many papers it holds."""
     links = links_for(settings, store)
     period = compose.current_period(subscriber.prefs, now)
     search = site_search(settings, store)
@@ -332,7 +333,7 @@ def preview_message(
         subscriber_pk=subscriber.pk,
         email=subscriber.email,
     )
-    return render_digest(
+    message = render_digest(
         subject=digest.subject,
         message_id=digest.message_id,
         created=digest.created,
@@ -340,3 +341,4 @@ def preview_message(
         context=context,
         links=links,
     )
+    return message, len(digest.items)

@@ -92,13 +92,28 @@ def _add_routes(app: FastAPI, features: list[Feature], assets: Assets) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json",
             title="papertide API",
             swagger_js_url=assets.url("swagger/swagger-ui-bundle.js"),
             swagger_css_url=assets.url("swagger/swagger-ui.css"),
             swagger_favicon_url=assets.url("favicon.svg"),
         )
+        # A way back to the site, and the page in the reader's colour scheme (docs.css).
+        html = bytes(page.body).decode()
+        html = html.replace(
+            "</head>",
+            f'<meta name="color-scheme" content="light dark">'
+            f'<link rel="stylesheet" href="{assets.url("docs.css")}"></head>',
+            1,
+        )
+        html = html.replace(
+            "<body>",
+            '<body><header class="docs-bar"><a href="/">← papertide</a>'
+            "<span>The JSON API: try any call below.</span></header>",
+            1,
+        )
+        return HTMLResponse(html)
 
     # One router holding every feature's routes in order: FastAPI keeps each included router
     # as one entry, so ordering across features has to happen before including them.

@@ -41,7 +41,7 @@ def _seed(text: str) -> int:
 def cover_hue(category: str | None) -> int:
     """The cover's base hue: the archive's, shifted a little by the subject class."""
     if not category:
-        return 210
+        return 210  # cover_svg takes the title's hue instead
     archive, _, subject = category.partition(".")
     base = _ARCHIVE_HUES.get(archive.lower())
     if base is None:
@@ -61,7 +61,8 @@ def cover_svg(title: str, category: str | None, *, label: str = "") -> str:
 
     ``label`` names the picture for assistive technology; the default is empty, for a cover
     beside the paper's own title (decorative)."""
-    hue, seed = cover_hue(category), _seed(title)
+    seed = _seed(title)
+    hue = cover_hue(category) if category else seed % 360
     shapes = []
     for i in range(3):
         part = (seed >> (i * 9)) & 0x1FF
@@ -77,8 +78,13 @@ def cover_svg(title: str, category: str | None, *, label: str = "") -> str:
         f'preserveAspectRatio="xMidYMid slice" {role}>'
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="hsl({hue} 45% 36%)"/>'
         + "".join(shapes)
-        + f'<text x="14" y="62" fill="#fff" font-family="system-ui,sans-serif" font-size="40" '
+        + f'<text x="14" y="104" fill="#fff" font-family="system-ui,sans-serif" font-size="34" '
         f'font-weight="700">{escape(monogram(title))}</text>'
-        f'<text x="14" y="104" fill="#fff" font-family="system-ui,sans-serif" font-size="13" '
-        f'fill-opacity=".9">{escape(category or "paper")}</text></svg>'
+        + (
+            f'<text x="14" y="26" fill="#fff" font-family="system-ui,sans-serif" font-size="13" '
+            f'fill-opacity=".9">{escape(category)}</text>'
+            if category
+            else ""
+        )
+        + "</svg>"
     )

@@ -68,6 +68,14 @@ class PaperView:
         return web_url(p.url_pdf) or (f"https://arxiv.org/pdf/{p.arxiv_id}" if p.arxiv_id else None)
 
     @property
+    def hf_url(self) -> str | None:
+        """The paper's page on Hugging Face, for a paper that came from there."""
+        p = self.paper
+        if p.arxiv_id and "hf-daily" in p.sources:
+            return f"https://huggingface.co/papers/{quote(p.arxiv_id)}"
+        return None
+
+    @property
     def submitter_url(self) -> str | None:
         """The submitter's profile: here for a local account, on Hugging Face for theirs."""
         if self.local_submitter:

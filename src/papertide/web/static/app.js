@@ -216,9 +216,30 @@
     showToggles();
   }
 
+  // The phone menu: one button opens the nav and view toggles; Escape closes it again.
+  function setUpMenu() {
+    var button = document.querySelector("button.menu-toggle");
+    var menu = document.getElementById("site-menu");
+    if (!button || !menu) return;
+    function show(open) {
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      menu.classList.toggle("open", open);
+    }
+    button.addEventListener("click", function () {
+      show(button.getAttribute("aria-expanded") !== "true");
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && button.getAttribute("aria-expanded") === "true") {
+        show(false);
+        button.focus();
+      }
+    });
+  }
+
   function start() {
     root.classList.add("js");  // boot.js did it already; kept for pages cached without it
     setUpToggles();
+    setUpMenu();
     renderMath(document.body);
     setUpExpanders(document);
     setUpVotes(document);
