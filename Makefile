@@ -7,7 +7,7 @@ STAMP_ST := $(VENV)/.installed-st
 DEMO_DATA ?= .demo-data
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow lint lock format bench clean services
+.PHONY: demo test test-slow lint lock format bench clean services screenshots
 
 # Installs read the lock files in requirements/ (every package pinned; `make lock` writes
 # them from pyproject.toml), through uv when it can be had, else pip: scripts/install.sh.
@@ -65,6 +65,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests
 	$(BIN)/ruff format src tests
+
+## screenshots: render the README's screenshots (docs/screenshots) from a fresh demo in Chromium
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots.py --out docs/screenshots --only day paper
 
 bench: $(STAMP)
 	$(BIN)/papertide bench ingest --papers 100000

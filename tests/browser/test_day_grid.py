@@ -49,6 +49,8 @@ def test_the_first_screen_shows_papers_each_with_a_picture_from_this_site(
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     # The grid shows no abstracts; the compact list (the other view) one line a paper.
     expect(page.locator(".papers.grid article.paper .abstract").first).to_be_hidden()
+    if page.locator("button.menu-toggle").is_visible():  # a phone: the toggles are in the menu
+        page.locator("button.menu-toggle").click()
     page.locator('button[data-toggle="density"]').click()
     expect(page.locator(".papers.grid article.paper .picture").first).to_be_hidden()
     context.close()
