@@ -25,6 +25,7 @@ from papertide.models import Paper
 from papertide.normalize import parse_arxiv_id
 from papertide.store.accounts import AccountsMixin, NameTaken
 from papertide.store.changes import ChangeFeedMixin, FeedPosition
+from papertide.store.claims import AuthorClaim, ClaimError, ClaimsMixin
 from papertide.store.comments import CommentError, CommentMixin
 from papertide.store.embeddings import EmbeddingMixin, StoredEmbedding
 from papertide.store.feeds import FeedMixin, select_papers, to_papers
@@ -38,6 +39,8 @@ from papertide.store.votes import VotesMixin
 from papertide.store.writer import WriteSession
 
 __all__ = [
+    "AuthorClaim",
+    "ClaimError",
     "CommentError",
     "FeedPosition",
     "ListError",
@@ -62,6 +65,7 @@ class Store(
     RevisionsMixin,
     ChangeFeedMixin,
     ListMixin,
+    ClaimsMixin,
     CommentMixin,
     AccountsMixin,
     VotesMixin,

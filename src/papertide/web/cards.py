@@ -8,6 +8,7 @@ from urllib.parse import quote, quote_plus
 
 from jinja2 import Environment
 
+from papertide.search.tokenize import name_words
 from papertide.web.markdown import render_comment
 
 AUTHORS_ON_CARD = 5  # then "et al."
@@ -19,6 +20,12 @@ AUTHORS_ON_CARD = 5  # then "et al."
 def author_url(name: str) -> str:
     """The page of a name's papers: /authors/Name (web/features/authors.py)."""
     return "/authors/" + quote(name.strip(), safe="")
+
+
+def name_key_of(name: str) -> str:
+    """What two spellings of one name share: its folded words (accents, case and spacing
+    ignored), as author pages and the search's ``author:`` filter match names."""
+    return " ".join(name_words(name))
 
 
 @lru_cache(maxsize=1024)

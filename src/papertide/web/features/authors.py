@@ -14,16 +14,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from papertide.clock import utcnow
 from papertide.models import Paper, User
-from papertide.search.tokenize import name_words
-from papertide.store import Store
+from papertide.store import AuthorClaim, ClaimError, Store
 from papertide.web.atom import atom_response
-from papertide.web.cards import author_url
-from papertide.web.deps import StoreDep, TemplatesDep, UserDep
+from papertide.web.cards import author_url, name_key_of
+from papertide.web.deps import MAX_ID, CsrfDep, RequiredUserDep, StoreDep, TemplatesDep, UserDep
 from papertide.web.display import PaperView, hits_to_views
 from papertide.web.feature import Feature
 from papertide.web.schemas import PaperOut, paper_out
@@ -52,6 +52,12 @@ class AuthorPage:
     spellings: list[str] = field(default_factory=list)  # others than ``name``
     notice: str | None = None
     per_page: int = PER_PAGE
+    claims: list[AuthorClaim] = field(default_factory=list)
+
+    @property
+    def owner(self) -> AuthorClaim | None:
+        """The account a moderator confirmed as this author, if any."""
+        return next((c for c in self.claims if c.confirmed), None)
 
     @property
     def path(self) -> str:
@@ -64,16 +70,11 @@ class AuthorPage:
         return max(1, -(-self.total // self.per_page))
 
 
-def author_key(name: str) -> str:
-    """What two spellings of one name share: its folded words (see module doc)."""
-    return " ".join(name_words(name))
-
-
 def author_page(
     request: Request, store: Store, name: str, *, user: User | None, q: str = "", page: int = 1
 ) -> AuthorPage:
     """The papers of ``name`` (404 when there are none), with co-authors and categories."""
-    key = author_key(name)
+    key = name_key_of(name)
     if not key:
         raise HTTPException(status_code=404, detail=f"{name!r} is not an author's name.")
     svc = request.app.state.search
@@ -99,6 +100,7 @@ def author_page(
         categories=categories.most_common(SHOWN_CATEGORIES),
         spellings=[s for s in spellings if s != shown],
         notice=found.notice,
+        claims=store.author_claims(key),
     )
 
 
@@ -113,7 +115,7 @@ def _profile(papers: list[Paper], key: str) -> tuple[Counter[str], Counter[str],
     spelled: dict[str, str] = {}  # a co-author's key -> the first spelling met
     for paper in papers:
         for author in paper.authors:
-            other = author_key(author)
+            other = name_key_of(author)
             if other == key:
                 spellings[author.strip()] += 1
             elif other:
@@ -135,6 +137,50 @@ def author(
     """An author's papers, newest first, with co-authors and categories."""
     found = author_page(request, store, name, user=user, q=q, page=page)
     return templates.TemplateResponse(request, "author.html", {"author": found})
+
+
+@router.post("/authors/{name}/claim", response_model=None)
+def claim(
+    request: Request,
+    name: str,
+    store: StoreDep,
+    user: RequiredUserDep,
+    _csrf: CsrfDep,
+    withdraw: Annotated[bool, Form()] = False,
+) -> Response:
+    """Claim this author page as one's own (a moderator confirms), or take the claim back."""
+    found = author_page(request, store, name, user=user)
+    key = name_key_of(found.name)
+    if withdraw:
+        store.withdraw_claim(user_pk=user.pk, name_key=key)
+    else:
+        store.claim_author(user_pk=user.pk, name=found.name, name_key=key, now=utcnow())
+    return RedirectResponse(f"{found.path}#claims", status_code=303)
+
+
+@router.post("/authors/{name}/claims/{pk}", response_model=None)
+def decide(
+    request: Request,
+    name: str,
+    pk: Annotated[int, Path(ge=1, le=MAX_ID)],
+    store: StoreDep,
+    templates: TemplatesDep,
+    user: RequiredUserDep,
+    _csrf: CsrfDep,
+    confirm: Annotated[bool, Form()],
+) -> Response:
+    """A moderator confirms or rejects a claim on this page."""
+    if not user.moderator:
+        raise HTTPException(status_code=403, detail="Only moderators decide claims.")
+    found = author_page(request, store, name, user=user)
+    if pk not in {c.pk for c in found.claims}:
+        raise HTTPException(status_code=404, detail="No such claim on this page.")
+    try:
+        store.decide_claim(pk=pk, moderator_pk=user.pk, confirm=confirm, now=utcnow())
+    except ClaimError as refused:
+        context = {"author": found, "claim_error": str(refused)}
+        return templates.TemplateResponse(request, "author.html", context, status_code=409)
+    return RedirectResponse(f"{found.path}#claims", status_code=303)
 
 
 @router.get("/authors/{name}.atom", response_class=Response, tags=["feeds"])
@@ -161,6 +207,9 @@ class AuthorOut(BaseModel):
     pages: int
     coauthors: list[tuple[str, int]] = Field(description="Co-authors and shared papers.")
     categories: list[tuple[str, int]]
+    claimed_by: str | None = Field(
+        default=None, description="The account a moderator confirmed as this author, if any."
+    )
     papers: list[PaperOut]
 
 
@@ -178,6 +227,7 @@ def api_author(
         pages=found.pages,
         coauthors=found.coauthors,
         categories=found.categories,
+        claimed_by=found.owner.username if found.owner else None,
         papers=[paper_out(request, v, user) for v in found.papers],
     )
 

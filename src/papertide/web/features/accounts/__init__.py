@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -37,12 +37,14 @@ from papertide.web.deps import (
     UserDep,
     new_csrf_token,
 )
-from papertide.web.display import views
+from papertide.web.display import hits_to_views, views
 from papertide.web.feature import Feature, NavLink
 from papertide.web.features.accounts import login_limit
 
 router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
 hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+AUTHORED_SHOWN = 20  # the newest papers of an account's author pages on its profile
+AUTHORED_NAMES = 5
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{3,40}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -217,7 +219,26 @@ def profile_of(store: Store, username: str, *, viewer: User | None) -> dict[str,
     submitted = views(store, store.papers_by_pk(store.user_submissions(person.pk)), viewer, now)
     own = viewer is not None and viewer.pk == person.pk
     shown = [c for c in store.user_lists(person.pk) if c.public or own]
-    return {"person": person, "upvoted": upvoted, "submitted": submitted, "lists": shown}
+    return {
+        "person": person,
+        "upvoted": upvoted,
+        "submitted": submitted,
+        "lists": shown,
+        "authored": store.claimed_by(person.pk),
+    }
+
+
+def authored_papers(request: Request, store: Store, names: list[str], viewer: User | None) -> Any:
+    """The newest papers of the author pages an account holds (a moderator confirmed)."""
+    hits: dict[str, Any] = {}
+    for name in names[:AUTHORED_NAMES]:
+        found = request.app.state.search.search(f'author:"{name}"', k=AUTHORED_SHOWN, sort="date")
+        hits.update((hit.paper_id, hit) for hit in found.hits)
+    def day(hit: Any) -> date:
+        return (hit.paper.day if hit.paper else None) or date.min
+
+    newest = sorted(hits.values(), key=day, reverse=True)
+    return hits_to_views(store, newest[:AUTHORED_SHOWN], viewer)
 
 
 @router.get("/users/{username}", response_class=HTMLResponse)
@@ -227,6 +248,8 @@ def profile(
     """A user's upvotes and submissions; another spelling of the name (``ADA_UX`` for
     ``ada_ux``) redirects to the account's own address."""
     context = profile_of(store, username, viewer=user)
+    names = [claim.name_key for claim in context["authored"]]
+    context["authored_papers"] = authored_papers(request, store, names, user)
     canonical = context["person"].username
     if canonical != username:
         return RedirectResponse(f"/users/{quote(canonical)}", status_code=301)
