@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install (when missing) and start the servers the tests talk to, on loopback only:
 #   PostgreSQL: a throwaway cluster under $PT_SERVICES_DIR, port $PT_PG_PORT (extra server
-#   options in $PT_PG_OPTS; later -c options win: the README's bench server is
+#   options in $PT_PG_OPTS; later -c options win: docs/benchmarks.md's bench server is
 #   PT_SERVICES_DIR=/tmp/papertide-bench PT_PG_PORT=54340 ENV_FILE=.bench.env
 #   PT_PG_OPTS="-c fsync=on -c shared_buffers=4GB" bash scripts/services.sh).
 # Writes ./.services.env, which `make test` sources, so the tests find them.

@@ -1,6 +1,6 @@
 """Deciding when two records are one paper, and merging them: pure functions.
 
-Rules (documented in the README, "Dedupe and merge"):
+Rules (documented in docs/sources.md, "Dedupe and merge"):
 - Strong keys identify a paper: the version-free arXiv id, then a source-scoped external id
   (``namespace:value``), then the DOI.
 - Records that share no strong key are one paper when their normalised titles are equal and

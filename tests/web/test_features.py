@@ -24,16 +24,16 @@ from tests.support.search_corpus import add_papers, paper
 
 WEB = Path(__file__).resolve().parents[2] / "src" / "papertide" / "web"
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DEVELOPMENT = Path(__file__).resolve().parents[2] / "docs" / "development.md"
 
 
-def _readme_example() -> tuple[str, str]:
-    """The README's worked example of a new page: its module and its template."""
-    text = README.read_text(encoding="utf-8")
-    start = text.index("### Adding a page")
+def _documented_example() -> tuple[str, str]:
+    """The worked example of a new page in docs/development.md: its module and its template."""
+    text = DEVELOPMENT.read_text(encoding="utf-8")
+    start = text.index("## Adding a page")
     module = re.search(r"```python\n(.*?)```", text[start:], re.S)
     template = re.search(r"```html\n(.*?)```", text[start:], re.S)
-    assert module and template, "the README's Development section lost its example"
+    assert module and template, "docs/development.md lost its example of a new page"
     return module[1], template[1]
 
 
@@ -44,7 +44,7 @@ def extra_package(tmp_path: Path) -> Iterator[str]:
     package = tmp_path / name
     package.mkdir()
     (package / "__init__.py").write_text("")
-    module, template = _readme_example()
+    module, template = _documented_example()
     (package / "archive.py").write_text(module)
     # In the site's tree the template goes in web/templates/; a package may carry its own.
     (package / "templates").mkdir()
@@ -58,7 +58,7 @@ def extra_package(tmp_path: Path) -> Iterator[str]:
             del sys.modules[module]
 
 
-def test_the_readme_example_page_is_served_with_its_nav_link_and_cache(
+def test_the_documented_example_page_is_served_with_its_nav_link_and_cache(
     settings: Settings, extra_package: str
 ) -> None:
     store = Store.open(settings.resolved_database_url)

@@ -316,7 +316,7 @@ def default_dense_floor(name: str) -> float:
     match ("xyzzyplugh": wordllama-256 cosines 0.03-0.07 on the demo's papers) "matched"
     every paper. Measured on the demo's 216 papers: gibberish tops out at 0.24-0.29
     (wordllama-256), while a query about a topic the papers hold reaches 0.45-0.52; SciFact
-    dev's nDCG@10 for hybrid search is unchanged (the README's Search section).
+    dev's nDCG@10 for hybrid search is unchanged (docs/search.md, Quality).
     """
     if name.startswith("st:"):
         return SENTENCE_TRANSFORMER_DENSE_FLOOR

@@ -6,7 +6,7 @@ Why, and for which embedders: a sentence-transformers model sees a fixed window
 (all-MiniLM-L6-v2: 256 word pieces, and 72% of SciFact abstracts are longer), and one vector
 for a whole abstract blurs the one sentence that a short query or a claim is about. The best
 passage cosine, added to the blend beside the paper's own cosine, lifts MiniLM's hybrid on
-SciFact dev from 0.742 to 0.752 (README, Quality). A static mean of token vectors has no
+SciFact dev from 0.742 to 0.752 (docs/search.md, Quality). A static mean of token vectors has no
 window and no context, and passages made it worse (0.723 -> 0.722 at best), so settings turn
 passages on for 'st:' embedders only ('auto').
 

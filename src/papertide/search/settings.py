@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-# pgvector's HNSW knobs (README, "Several machines": the sweep these come from).
+# pgvector's HNSW knobs (docs/benchmarks.md: the depth sweep these come from).
 PG_EF_SEARCH = 400
 PG_EF_SEARCH_PAPERS = 80
 PG_HNSW_M = 24
