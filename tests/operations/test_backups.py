@@ -170,6 +170,7 @@ def test_a_backup_killed_mid_copy_leaves_nothing_under_its_name(
     result = _papertide(settings, "backup", str(backup))  # the next one replaces the leftover
     assert result.returncode == 0, result.stderr
     assert not partial_name(backup).exists()
+    assert backup.stat().st_mode & 0o077 == 0  # password hashes and secrets: private
     with sqlite3.connect(backup) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT count(*) FROM papers").fetchone()[0] == len(CORPUS)

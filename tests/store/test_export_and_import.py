@@ -211,4 +211,5 @@ def test_an_export_is_one_moment_and_replaces_a_folder_only_when_asked(
     assert read_manifest(target)["tables"]["papers"]["rows"] == 2
     store.export_site(target, force=True)
     assert read_manifest(target)["tables"]["papers"]["rows"] == len(CORPUS)
+    assert target.stat().st_mode & 0o077 == 0  # password hashes and secrets: private
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "export"]  # no leftovers

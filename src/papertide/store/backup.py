@@ -25,6 +25,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
+from papertide.store.files import PRIVATE_FILE
+
 # Test-only hook, as in mail/send.py: PAPERTIDE_TEST_PAUSE_AT=<point> makes the process
 # write the file named by PAPERTIDE_TEST_PAUSE_FILE and sleep there, so a test can SIGKILL
 # it at a known point of its progress (the backup half written, the import half loaded).
@@ -79,8 +81,9 @@ def backup_sqlite(
     ``progress(copied, total)`` is called after each step, in pages."""
     if not database.is_file():
         raise BackupError(f"no database at {database}")
-    tmp = partial_name(target)
-    tmp.unlink(missing_ok=True)  # what a killed backup left
+    if target.resolve() == database.resolve():
+        raise BackupError(f"{target} is the database itself: give another name")
+    tmp = _private_new(partial_name(target))
     try:
         with _snapshot(database) as source, _closing(sqlite3.connect(tmp)) as copy:
 
@@ -121,6 +124,14 @@ def _closing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         yield conn
     finally:
         conn.close()
+
+
+def _private_new(path: Path) -> Path:
+    """An empty file at ``path`` (replacing what a killed run left) that only this account
+    may read: a backup holds password hashes, addresses and the signing secret."""
+    path.unlink(missing_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
+    return path
 
 
 def _publish(tmp: Path, target: Path) -> None:
@@ -184,8 +195,7 @@ def backup_postgres(url: str, target: Path) -> BackupResult:
             f"version or newer), or run: {pg_dump_command(url, target)}"
         )
     plain, env = libpq_url(url)
-    tmp = partial_name(target)
-    tmp.unlink(missing_ok=True)
+    tmp = _private_new(partial_name(target))
     try:
         done = subprocess.run(
             [pg_dump, "--format=custom", f"--file={tmp}", f"--dbname={plain}"],

@@ -39,6 +39,7 @@ from sqlalchemy import (
 from papertide import __version__
 from papertide.clock import utcnow
 from papertide.store.backup import BackupError, fsync_dir, pause_point
+from papertide.store.files import PRIVATE_DIR
 from papertide.store.schema import metadata
 from papertide.store.writer import WriteSession
 
@@ -117,7 +118,7 @@ class ExportMixin:
         folder.parent.mkdir(parents=True, exist_ok=True)
         partial = folder.with_name(f".{folder.name}.partial")
         shutil.rmtree(partial, ignore_errors=True)  # what a killed export left
-        partial.mkdir()
+        partial.mkdir(mode=PRIVATE_DIR)  # addresses, password hashes, the signing secret
         counts: dict[str, int] = {}
         with self._export_snapshot() as conn:
             revision = self.schema_revision()
