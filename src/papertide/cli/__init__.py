@@ -15,6 +15,7 @@ import typer
 
 from papertide import __version__
 from papertide.cli import (
+    backup_cmd,
     bench_cmd,
     db_cmd,
     demo_cmd,
@@ -92,6 +93,7 @@ users_cmd.register(app)
 sync_cmd.register(app)
 bench_cmd.register(app)
 db_cmd.register(app)
+backup_cmd.register(app)
 
 
 def main() -> None:

@@ -77,11 +77,11 @@ def upgrade(ctx: typer.Context) -> None:
     Example:
       papertide db upgrade
     """
-    from papertide.store import Store
+    from papertide.store import SchemaTooNew, Store
 
     _, before, known = _state(ctx)
     if before is not None and before not in known:
-        raise fail(_describe(before, known)[0], code=3)
+        raise fail(str(SchemaTooNew(before, known[-1])), code=3)
     store = Store.open(settings_of(ctx).resolved_database_url)  # migrates to the newest
     store.close()
     if before == known[-1]:

@@ -2,7 +2,8 @@
 setting, the file and line or the environment variable, and the value, instead of a
 traceback. Only mistakes in what was given are explained here (settings, the config file,
 the database URL, the data folder, a database that does not answer or is newer than this
-papertide); anything else is a bug, and keeps its traceback."""
+papertide, a backup or export that cannot be made as asked); anything else is a bug, and
+keeps its traceback."""
 
 from __future__ import annotations
 
@@ -39,6 +40,13 @@ def explain(exc: BaseException, *, config: Path | None = None) -> tuple[str, int
     if isinstance(exc, OperationalError):
         first = str(exc.orig or exc).strip().splitlines()[0]
         return f"the database does not answer: {_no_password(first)}", DATABASE
+    from papertide.store.backup import BackupError
+    from papertide.store.revisions import SchemaTooNew
+
+    if isinstance(exc, SchemaTooNew):
+        return str(exc), DATABASE
+    if isinstance(exc, BackupError):
+        return str(exc), GIVEN
     if type(exc).__name__ in ("ResolutionError", "CommandError") and "revision" in str(exc):
         return (
             "the database was migrated by a newer papertide than this one "

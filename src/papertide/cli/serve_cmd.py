@@ -47,6 +47,7 @@ def serve(
     if settings.config_file:
         os.environ["PAPERTIDE_CONFIG_FILE"] = str(settings.config_file)
     os.environ[SUPERVISOR_ENV] = str(os.getpid())  # workers stop if this process dies
+    _refuse_a_newer_schema(settings.resolved_database_url)
     console.print(f"papertide on [bold]http://{host}:{port}[/] (Ctrl-C stops it)")
     uvicorn.run(
         "papertide.web:create_app_from_env",
@@ -60,6 +61,22 @@ def serve(
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies,
     )
+
+
+def _refuse_a_newer_schema(url: str) -> None:
+    """A database a newer papertide migrated is one line here, before the server starts (in
+    the app's start-up it was uvicorn's traceback of Alembic's error, and exit 3 anyway)."""
+    from sqlalchemy.exc import OperationalError
+
+    from papertide.store import Store
+
+    store = Store.open(url, migrate=False)
+    try:
+        store.refuse_newer(store.schema_revision())
+    except OperationalError:
+        pass  # a database that does not answer: the app's start-up deals with it
+    finally:
+        store.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -28,11 +28,12 @@ from papertide.store.changes import ChangeFeedMixin, FeedPosition
 from papertide.store.claims import AuthorClaim, ClaimError, ClaimsMixin
 from papertide.store.comments import CommentError, CommentMixin
 from papertide.store.embeddings import EmbeddingMixin, StoredEmbedding
+from papertide.store.export import ExportMixin
 from papertide.store.feeds import FeedMixin, select_papers, to_papers
 from papertide.store.files import private_dir, private_file
 from papertide.store.lists import ListError, ListMixin
 from papertide.store.rate_limits import RateLimitsMixin
-from papertide.store.revisions import RevisionsMixin
+from papertide.store.revisions import RevisionsMixin, SchemaTooNew
 from papertide.store.schema import ingest_runs, listing_items, listings, papers
 from papertide.store.similar import SimilarMixin
 from papertide.store.votes import VotesMixin
@@ -45,6 +46,7 @@ __all__ = [
     "FeedPosition",
     "ListError",
     "NameTaken",
+    "SchemaTooNew",
     "Store",
     "StoredEmbedding",
     "WriteSession",
@@ -63,6 +65,7 @@ def _json_dumps(value: Any) -> str:
 
 class Store(
     RevisionsMixin,
+    ExportMixin,
     ChangeFeedMixin,
     ListMixin,
     ClaimsMixin,

@@ -30,6 +30,19 @@ def known_revisions() -> list[str]:
     return [r.revision for r in reversed(list(script.walk_revisions()))]
 
 
+class SchemaTooNew(Exception):
+    """The database is at a revision this papertide does not know: a newer one migrated it."""
+
+    def __init__(self, found: str, newest: str) -> None:
+        self.found, self.newest = found, newest
+        super().__init__(
+            f"the database was migrated by a newer papertide (schema revision {found!r}; "
+            f"this one knows revisions up to {newest!r}): run the newer papertide, or take "
+            f"the database back with the newer one's `papertide db downgrade {newest} --yes` "
+            "(back it up first)"
+        )
+
+
 class RevisionsMixin:
     """Schema revisions; mixed into Store, which provides ``engine`` and ``_queued``."""
 
@@ -48,9 +61,18 @@ class RevisionsMixin:
         migrates, the others wait for it and then find nothing to do (SQLite: the write
         lock taken up front; PostgreSQL: a transaction-level advisory lock)."""
         head = ScriptDirectory.from_config(_config()).get_current_head()
-        if self.schema_revision() == head:  # a read first: at head, no lock is needed
+        current = self.schema_revision()
+        if current == head:  # a read first: at head, no lock is needed
             return
+        self.refuse_newer(current)
         self._move(lambda cfg: command.upgrade(cfg, "head"))
+
+    def refuse_newer(self, current: str | None) -> None:
+        """Raise SchemaTooNew when ``current`` is a revision this papertide does not know
+        (Alembic would fail half way into a 100-line traceback)."""
+        known = known_revisions()
+        if current is not None and current not in known:
+            raise SchemaTooNew(current, known[-1])
 
     def downgrade(self, revision: str) -> None:
         """Take the schema down to ``revision`` (what each migration's downgrade does)."""
@@ -91,4 +113,4 @@ def _set_foreign_keys(conn: Connection, *, on: bool) -> None:
         cursor.close()
 
 
-__all__ = ["RevisionsMixin", "known_revisions"]
+__all__ = ["RevisionsMixin", "SchemaTooNew", "known_revisions"]
