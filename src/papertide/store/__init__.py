@@ -30,6 +30,7 @@ from papertide.store.embeddings import EmbeddingMixin, StoredEmbedding
 from papertide.store.feeds import FeedMixin, select_papers, to_papers
 from papertide.store.files import private_dir, private_file
 from papertide.store.lists import ListError, ListMixin
+from papertide.store.pictures import PicturesMixin, StoredPicture
 from papertide.store.rate_limits import RateLimitsMixin
 from papertide.store.revisions import RevisionsMixin
 from papertide.store.schema import ingest_runs, listing_items, listings, papers
@@ -44,6 +45,7 @@ __all__ = [
     "NameTaken",
     "Store",
     "StoredEmbedding",
+    "StoredPicture",
     "WriteSession",
 ]
 
@@ -69,6 +71,7 @@ class Store(
     EmbeddingMixin,
     FeedMixin,
     SimilarMixin,
+    PicturesMixin,
 ):
     """Papers and everything about them, in one database."""
 
