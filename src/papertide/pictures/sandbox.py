@@ -33,6 +33,7 @@ class Rendered:
     width: int
     height: int
     render_ms: float  # inside the child, decoding to encoding
+    cpu_ms: float  # the CPU time of that (what a busy machine does not inflate)
     wall_ms: float  # the whole child, start-up included
     rss_mb: float  # the child's peak resident memory
 
@@ -60,6 +61,7 @@ def render(kind: Kind, data: bytes, *, memory_mb: int, timeout: float) -> Render
             width=int(report["width"]),
             height=int(report["height"]),
             render_ms=float(report["ms"]),
+            cpu_ms=float(report["cpu_ms"]),
             wall_ms=wall_ms,
             rss_mb=float(report["rss_mb"]),
         )
