@@ -96,3 +96,22 @@ def test_a_worker_killed_mid_round_leaves_whole_pictures_and_a_claim_that_runs_o
     assert "failed 0" in out
     assert _stored_pictures_are_whole(any_store) == PAPERS - len(claims)
     assert stored < PAPERS
+
+
+def test_sigterm_ends_the_workers_pictures_round_after_the_paper_in_hand(
+    settings: Settings, store: Store, server: FixtureServer
+) -> None:
+    add_papers(store, settings, [recent_paper(n) for n in range(1, PAPERS + 1)])
+    worker = _papertide(settings, "worker", "--no-sync", **_env(server))
+    deadline = time.monotonic() + 120
+    while _stored_pictures_are_whole(store) < 1:
+        assert worker.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, err[-2000:]
+    assert "worker stopped (signal 15)" in out
+    stored = _stored_pictures_are_whole(store)
+    assert stored < PAPERS
+    with store.engine.connect() as conn:  # the paper in hand was finished, not left claimed
+        assert conn.scalar(select(func.count()).select_from(picture_attempts)) == 0

@@ -179,7 +179,7 @@ def worker(
         from papertide.cli.pictures_cmd import run_round
 
         every = settings.pictures.interval_minutes * 60.0
-        jobs.append(Job("pictures", every, lambda: run_round(store, settings)))
+        jobs.append(Job("pictures", every, lambda: run_round(store, settings, stop.event.is_set)))
     if not no_sync:
         jobs.insert(
             0, Job("sync", settings.sync.interval_minutes * 60.0, lambda: _sync(store, settings))

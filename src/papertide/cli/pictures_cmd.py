@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import typer
@@ -70,11 +71,11 @@ def status(ctx: typer.Context) -> None:
     )
 
 
-def run_round(store: Store, settings: Settings) -> None:
-    """The worker's pictures job: one round, its outcome printed."""
+def run_round(store: Store, settings: Settings, stop: Callable[[], bool]) -> None:
+    """The worker's pictures job: one round (until ``stop``), its outcome printed."""
     from papertide.pictures.fetch import fetch_pictures
 
-    _print(fetch_pictures(store, settings))
+    _print(fetch_pictures(store, settings, stop=stop))
 
 
 def register(app: typer.Typer) -> None:

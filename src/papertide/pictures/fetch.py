@@ -86,13 +86,17 @@ def fetch_pictures(
     chosen: list[Paper] | None = None,
     *,
     progress: Callable[[int], object] | None = None,
+    stop: Callable[[], bool] = lambda: False,
 ) -> RoundReport:
-    """One round: a picture for each paper ``chosen`` (default: ``choose_papers``)."""
+    """One round: a picture for each paper ``chosen`` (default: ``choose_papers``); ``stop``
+    (the worker's SIGTERM) is looked at between papers, so a round ends within one."""
     if chosen is None:
         chosen = choose_papers(store, settings)
     report = RoundReport()
     with PoliteClient("pictures", settings.sync) as client:
         for paper in chosen:
+            if stop():
+                break
             _picture_one(store, client, settings.pictures, paper, report)
             if progress is not None:
                 progress(1)

@@ -136,8 +136,10 @@ def main(argv: list[str]) -> int:
     kind, memory = argv[0], int(argv[argv.index("--memory-mb") + 1])
     _cap_memory(memory)
     data = sys.stdin.buffer.read()
-    import PIL.Image  # noqa: F401  (loaded before the clock starts: start-up, not rendering)
+    # Loaded before the clock starts (start-up, which the child's whole run counts): the
+    # decoders and the encoder, which Pillow would otherwise import on first use.
     import pypdfium2  # noqa: F401
+    from PIL import JpegImagePlugin, PngImagePlugin, WebPImagePlugin  # noqa: F401
 
     started, cpu = time.perf_counter(), time.process_time()
     try:
