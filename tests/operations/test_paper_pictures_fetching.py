@@ -122,6 +122,10 @@ HOSTILE = {
         pdf_reply(gzipped(b"%PDF-1.7\n" + b"0" * 3_000_000), headers={"Content-Encoding": "gzip"}),
         "runs past the cap",
     ),
+    "a body dripped out past its time": (
+        pdf_reply(paper_pdf("Drip"), drip=0.3),
+        "body not whole after 1 s",
+    ),
     "a body cut short by the server": (
         pdf_reply(paper_pdf("Short"), truncate_at=100),
         "transport error",
@@ -141,7 +145,7 @@ def test_a_hostile_or_broken_pdf_is_refused_with_one_log_line_and_the_cover_stay
     add_papers(store, settings, [recent_paper(5)])
     _serve(server, {"/pdf/2611.00005": reply})
     caplog.set_level(logging.INFO, logger=REFUSALS)
-    wanted = picture_settings(settings, server, max_download_mb=0.25)
+    wanted = picture_settings(settings, server, max_download_mb=0.25, download_seconds=1)
     report = fetch_pictures(store, wanted)
     assert (report.stored, report.failed) == (0, 1)
     assert _picture(store, "2611.00005") is None  # the cover stays

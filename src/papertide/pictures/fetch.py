@@ -116,7 +116,7 @@ def _picture_one(
         if source is None:
             raise RenderRefused("no thumbnail and no arXiv id to draw a picture from")
         cap = int(settings.max_download_mb * 1024 * 1024)
-        download = client.fetch_bytes(source.url, limit=cap)
+        download = client.fetch_bytes(source.url, limit=cap, seconds=settings.download_seconds)
         drawn = render(
             source.kind,
             download.data,

@@ -48,6 +48,12 @@ class PictureSettings(BaseModel):
         description="Largest PDF or thumbnail fetched, in MB: a larger Content-Length is "
         "refused before the body is read, and a body that runs past it is cut off.",
     )
+    download_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds a PDF or thumbnail may take to arrive whole (a server that "
+        "drips a body out is cut off).",
+    )
     render_memory_mb: int = Field(
         default=200,
         ge=64,

@@ -203,11 +203,13 @@ class PoliteClient:
         full = str(httpx.URL(url, params=dict(params)))
         return self._retrying(full, lambda: self._attempt(full, parse))
 
-    def fetch_bytes(self, url: str, *, limit: int) -> Download:
+    def fetch_bytes(self, url: str, *, limit: int, seconds: float) -> Download:
         """GET ``url``'s body, at most ``limit`` bytes (decoded): a larger Content-Length is
         refused before the body is read and a body that runs past it is cut off, both for
-        good (FetchError, not retried). Retries as ``fetch`` does."""
-        return self._retrying(url, lambda: self._attempt_capped(url, limit))
+        good (FetchError, not retried). A body still arriving after ``seconds`` (a server
+        that drips it out, which no per-read time-out catches) is a time-out. Retries as
+        ``fetch`` does."""
+        return self._retrying(url, lambda: self._attempt_capped(url, limit, seconds))
 
     def _retrying(self, full: str, attempt_once: Callable[[], T | _Attempt]) -> T:
         attempts = self.settings.retries + 1
@@ -238,8 +240,9 @@ class PoliteClient:
         tries = f" after {attempt} attempt{'s' if attempt > 1 else ''}"
         raise FetchError(self.source, full, failure.reason + tries, status=failure.status)
 
-    def _attempt_capped(self, url: str, limit: int) -> Download | _Attempt:
+    def _attempt_capped(self, url: str, limit: int, seconds: float) -> Download | _Attempt:
         self.limiter.wait()
+        deadline = time.monotonic() + seconds
         try:
             with self.http.stream("GET", url) as response:
                 if response.status_code != 200:
@@ -254,6 +257,8 @@ class PoliteClient:
                     if len(body) > limit:
                         too_long = f"body runs past the cap of {limit:,} bytes"
                         return _Attempt(too_long, permanent=True)
+                    if time.monotonic() > deadline:
+                        return _Attempt(f"timed out (body not whole after {seconds:g} s)")
                 return Download(bytes(body), response.headers.get("Content-Type", ""))
         except httpx.TimeoutException as exc:
             return _Attempt(f"timed out ({type(exc).__name__})")
