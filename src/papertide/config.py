@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from papertide.mail.settings import MailSettings
+from papertide.pictures.settings import PictureSettings
 from papertide.ranking.trending import TrendingParams
 from papertide.search.settings import SearchSettings
 from papertide.sources.settings import SyncSettings
@@ -204,6 +205,11 @@ class Settings(BaseSettings):
         default_factory=MailSettings,
         description="Digests: SMTP, links, schedule, retries ([mail] in the TOML file; env "
         "PAPERTIDE_MAIL__<FIELD>, e.g. PAPERTIDE_MAIL__SMTP_HOST=smtp.example.org).",
+    )
+    pictures: PictureSettings = Field(
+        default_factory=PictureSettings,
+        description="Paper pictures: sources, pace, render caps ([pictures] in the TOML file; "
+        "env PAPERTIDE_PICTURES__<FIELD>, e.g. PAPERTIDE_PICTURES__PER_ROUND=20).",
     )
 
     config_file: Path | None = Field(

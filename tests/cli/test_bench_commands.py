@@ -109,3 +109,11 @@ def test_bench_load_says_how_to_install_wrk(
     result = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "d"), "bench", "load"])
     assert result.exit_code == 1
     assert "scripts/services.sh" in result.output and "apt-get install wrk" in result.output
+
+
+def test_bench_pictures_prints_render_time_memory_and_sizes(tmp_path: Path) -> None:
+    out = _run(tmp_path, "pictures", "--pdfs", "4")
+    assert re.search(r"PDF page top: render p50 \d+ ms .*CPU p50 \d+\).*peak RSS \d+ MB", out)
+    assert re.search(r"HF thumbnail: render p50 \d+ ms", out)
+    assert re.search(r"sizes: p50 [\d.]+ KB", out)
+    assert "peak RSS" in out and "targets:" in out

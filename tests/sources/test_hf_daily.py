@@ -55,11 +55,24 @@ def test_parse_daily_reads_the_paper_and_its_community_fields() -> None:
         "ai_summary": "Sparse attention matches dense attention on long documents with a "
         "tenth of the memory.",
         "ai_keywords": ["sparse attention", "long-document modelling", "memory efficiency"],
+        "thumbnail": "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2411.00001.png",
     }
     assert first.sources == ["hf-daily"] and first.url_abs == "https://arxiv.org/abs/2411.00001"
     third = items[2].paper  # type: ignore[union-attr]
     assert third.url_code is None and third.url_project is None and third.extra == {}
     assert third.submitted_by == "lreader" and third.github_stars is None
+
+
+@pytest.mark.parametrize(
+    "thumbnail",
+    ["http://cdn-thumbnails.huggingface.co/x.png", "javascript:alert(1)", "https://a b/c.png", 7],
+)
+def test_a_thumbnail_is_kept_only_as_an_https_address(thumbnail: object) -> None:
+    items = orjson.loads(fixture("hf", "week_2026-W47.json"))
+    items[0]["thumbnail"] = thumbnail
+    body = orjson.dumps(items)
+    first = parse_daily(body, "week", listed_on=None, **LIMITS)[0].paper  # type: ignore[union-attr]
+    assert "thumbnail" not in first.extra and first.title  # the paper itself is kept
 
 
 def test_a_day_request_files_papers_under_that_day() -> None:

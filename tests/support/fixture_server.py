@@ -38,6 +38,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering
     truncate_at: int | None = None  # send only this many body bytes, then hang up
+    drip: float = 0.0  # seconds between 1 KB pieces of the body (a server that dribbles)
 
 
 @dataclass
@@ -138,8 +139,12 @@ class FixtureServer:
                         self.send_header("Connection", "close")
                         self.close_connection = True
                     self.end_headers()
-                    self.wfile.write(reply.body[: reply.truncate_at])
-                    self.wfile.flush()
+                    body = reply.body[: reply.truncate_at]
+                    step = 1024 if reply.drip else max(len(body), 1)
+                    for start in range(0, len(body), step):
+                        self.wfile.write(body[start : start + step])
+                        self.wfile.flush()
+                        time.sleep(reply.drip)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True  # the client gave up (a time-out test)
 

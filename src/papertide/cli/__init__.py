@@ -22,6 +22,7 @@ from papertide.cli import (
     digest_cmd,
     ingest_cmd,
     inspect_cmd,
+    pictures_cmd,
     search_cmd,
     serve_cmd,
     subscribers_cmd,
@@ -91,6 +92,7 @@ digest_cmd.register(app)
 subscribers_cmd.register(app)
 users_cmd.register(app)
 sync_cmd.register(app)
+pictures_cmd.register(app)
 bench_cmd.register(app)
 db_cmd.register(app)
 backup_cmd.register(app)

@@ -220,6 +220,29 @@ def bench_cli(
     run_bench_cli(ctx.find_root().command, runs=runs, budget=budget, echo=console.print)
 
 
+@bench_app.command("pictures")
+def bench_pictures(
+    ctx: typer.Context,
+    pdfs: int = typer.Option(30, "--pdfs", "-n", min=2, help="Generated PDFs (and thumbnails)."),
+) -> None:
+    """Draw generated PDFs and thumbnails in the worker's capped render process; print the
+    render p50 (ms), the child's p50 with start-up against a child that only starts, its
+    peak RSS (MB) and the pictures' sizes, against the targets (300 ms, 200 MB).
+
+    Example:  papertide bench pictures --pdfs 30
+    """
+    from papertide.bench.pictures import run_bench_pictures
+
+    wanted = settings_of(ctx).pictures
+    with _failures():
+        run_bench_pictures(
+            pdfs=pdfs,
+            memory_mb=wanted.render_memory_mb,
+            timeout=wanted.render_timeout,
+            echo=console.print,
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add `bench` and its commands to the app."""
     app.add_typer(bench_app, name="bench")

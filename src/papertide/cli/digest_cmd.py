@@ -142,12 +142,16 @@ class _Stop:
 def worker(
     ctx: typer.Context,
     no_sync: bool = typer.Option(False, "--no-sync", help="Only digests; no `papertide sync`."),
+    no_pictures: bool = typer.Option(
+        False, "--no-pictures", help="No pictures job (also: pictures.enabled = false)."
+    ),
     once: bool = typer.Option(False, "--once", help="Run each job once, then exit."),
 ) -> None:
-    """Run syncs and digests on their schedules in one long-running process.
+    """Run syncs, digests and pictures on their schedules in one long-running process.
 
     Syncs every sync.interval_minutes (PAPERTIDE_SYNC__INTERVAL_MINUTES), digests every
-    mail.digest_interval_minutes. SIGTERM or Ctrl-C stops it cleanly between jobs; a digest
+    mail.digest_interval_minutes, a round of paper pictures every
+    pictures.interval_minutes. SIGTERM or Ctrl-C stops it cleanly between jobs; a digest
     batch cut short by a hard kill is sent by a later run once its lease
     (mail.lease_seconds) runs out.
 
@@ -171,6 +175,11 @@ def worker(
             lambda: _digests(store, settings),
         )
     ]
+    if settings.pictures.enabled and not no_pictures:
+        from papertide.cli.pictures_cmd import run_round
+
+        every = settings.pictures.interval_minutes * 60.0
+        jobs.append(Job("pictures", every, lambda: run_round(store, settings, stop.event.is_set)))
     if not no_sync:
         jobs.insert(
             0, Job("sync", settings.sync.interval_minutes * 60.0, lambda: _sync(store, settings))

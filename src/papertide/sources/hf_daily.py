@@ -4,8 +4,9 @@ The response is a JSON array; each item is the day's listing of one paper:
 ``{"paper": {"id", "title", "summary", "authors": [{"name"}], "publishedAt", "upvotes",
 "ai_summary", "ai_keywords", "githubRepo", "githubStars", "projectPage",
 "submittedOnDailyAt", "submittedOnDailyBy": {"user", "fullname"}}, "publishedAt",
-"title", "summary", "numComments", "submittedBy": {...}, ...}``. ``paper.publishedAt`` is
-the arXiv publication; the item's ``publishedAt`` is when it was put on the daily list.
+"title", "summary", "thumbnail", "numComments", "submittedBy": {...}, ...}``.
+``paper.publishedAt`` is the arXiv publication; the item's ``publishedAt`` is when it was
+put on the daily list.
 
 Query parameters: the Hub API page documents ``date=YYYY-MM-DD``. The week and month
 views and paging are not in the official API docs; the Hub's own pages and its client
@@ -177,6 +178,16 @@ def item_paper(item: dict[str, Any], *, listed_on: date | None) -> Paper:
         external_ids={} if parsed else {"hf": ident},
     )
     _add_extra(result, paper)
+    thumbnail = item.get("thumbnail")
+    # Kept only as an https address (the worker fetches it, from the one host it trusts); a
+    # missing or odd one costs the paper its thumbnail, not its record.
+    if (
+        isinstance(thumbnail, str)
+        and thumbnail.startswith("https://")
+        and len(thumbnail) <= 500
+        and not any(c.isspace() for c in thumbnail)
+    ):
+        result.extra["thumbnail"] = thumbnail
     return result
 
 

@@ -130,6 +130,22 @@ class _Attempt:
     permanent: bool = False  # asking again cannot help
 
 
+@dataclass(frozen=True, slots=True)
+class Download:
+    """A body fetched by ``PoliteClient.fetch_bytes`` and the type its server gave it."""
+
+    data: bytes
+    content_type: str
+
+
+def _status_failure(response: httpx.Response) -> _Attempt:
+    return _Attempt(
+        f"HTTP {response.status_code} {response.reason_phrase}",
+        status=response.status_code,
+        retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+    )
+
+
 def _causes(exc: BaseException) -> Iterator[BaseException]:
     """The exception and the chain under it (httpx wraps httpcore, which wraps the OSError)."""
     seen: BaseException | None = exc
@@ -185,10 +201,21 @@ class PoliteClient:
     def fetch(self, url: str, params: Params, parse: Callable[[httpx.Response], T]) -> T:
         """GET ``url`` and parse it, retrying what retrying can fix; else raise FetchError."""
         full = str(httpx.URL(url, params=dict(params)))
+        return self._retrying(full, lambda: self._attempt(full, parse))
+
+    def fetch_bytes(self, url: str, *, limit: int, seconds: float) -> Download:
+        """GET ``url``'s body, at most ``limit`` bytes (decoded): a larger Content-Length is
+        refused before the body is read and a body that runs past it is cut off, both for
+        good (FetchError, not retried). A body still arriving after ``seconds`` (a server
+        that drips it out, which no per-read time-out catches) is a time-out. Retries as
+        ``fetch`` does."""
+        return self._retrying(url, lambda: self._attempt_capped(url, limit, seconds))
+
+    def _retrying(self, full: str, attempt_once: Callable[[], T | _Attempt]) -> T:
         attempts = self.settings.retries + 1
         failure = _Attempt("no attempt made")
         for attempt in range(1, attempts + 1):
-            result = self._attempt(full, parse)
+            result = attempt_once()
             if not isinstance(result, _Attempt):
                 return result
             failure = result
@@ -213,6 +240,31 @@ class PoliteClient:
         tries = f" after {attempt} attempt{'s' if attempt > 1 else ''}"
         raise FetchError(self.source, full, failure.reason + tries, status=failure.status)
 
+    def _attempt_capped(self, url: str, limit: int, seconds: float) -> Download | _Attempt:
+        self.limiter.wait()
+        deadline = time.monotonic() + seconds
+        try:
+            with self.http.stream("GET", url) as response:
+                if response.status_code != 200:
+                    return _status_failure(response)
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    too_big = f"{int(declared):,} bytes, over the cap of {limit:,}"
+                    return _Attempt(too_big, permanent=True)
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        too_long = f"body runs past the cap of {limit:,} bytes"
+                        return _Attempt(too_long, permanent=True)
+                    if time.monotonic() > deadline:
+                        return _Attempt(f"timed out (body not whole after {seconds:g} s)")
+                return Download(bytes(body), response.headers.get("Content-Type", ""))
+        except httpx.TimeoutException as exc:
+            return _Attempt(f"timed out ({type(exc).__name__})")
+        except httpx.TransportError as exc:
+            return transport_failure(exc, httpx.URL(url).host)
+
     def _attempt(self, url: str, parse: Callable[[httpx.Response], T]) -> T | _Attempt:
         self.limiter.wait()
         try:
@@ -222,11 +274,7 @@ class PoliteClient:
         except httpx.TransportError as exc:  # DNS, refused, TLS, reset, or a body cut short
             return transport_failure(exc, httpx.URL(url).host)
         if response.status_code != 200:
-            return _Attempt(
-                f"HTTP {response.status_code} {response.reason_phrase}",
-                status=response.status_code,
-                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
-            )
+            return _status_failure(response)
         try:
             return parse(response)
         except BadBody as exc:

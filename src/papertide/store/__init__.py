@@ -32,6 +32,7 @@ from papertide.store.export import ExportMixin
 from papertide.store.feeds import FeedMixin, select_papers, to_papers
 from papertide.store.files import private_dir, private_file
 from papertide.store.lists import ListError, ListMixin
+from papertide.store.pictures import PicturesMixin, StoredPicture
 from papertide.store.rate_limits import RateLimitsMixin
 from papertide.store.revisions import RevisionsMixin, SchemaTooNew
 from papertide.store.schema import ingest_runs, listing_items, listings, papers
@@ -49,6 +50,7 @@ __all__ = [
     "SchemaTooNew",
     "Store",
     "StoredEmbedding",
+    "StoredPicture",
     "WriteSession",
 ]
 
@@ -76,6 +78,7 @@ class Store(
     EmbeddingMixin,
     FeedMixin,
     SimilarMixin,
+    PicturesMixin,
 ):
     """Papers and everything about them, in one database."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from papertide.models import Paper, User
 from papertide.store.comments import count_comments
+from papertide.store.pictures import picture_versions
 from papertide.store.schema import (
     papers,
     site_counters,
@@ -37,6 +38,7 @@ class CardMarks:
     voted: set[int]  # the papers the reader upvoted
     comments: dict[int, int]  # live comments here, for papers with any
     submitters: dict[int, str]  # the local account that submitted it, for papers with one
+    pictures: dict[int, str] = field(default_factory=dict)  # picture version keys, if any
 
 
 class VotesMixin:
@@ -118,7 +120,8 @@ class VotesMixin:
 
     def card_marks(self, paper_pks: list[int], *, user_pk: int | None) -> CardMarks:
         """What cards show beside the papers' own rows, read on one connection: which of
-        them ``user_pk`` upvoted, their live comment counts, their local submitters."""
+        them ``user_pk`` upvoted, their live comment counts, their local submitters, the
+        version keys of their pictures."""
         if not paper_pks:
             return CardMarks(set(), {}, {})
         submitted = (
@@ -135,4 +138,5 @@ class VotesMixin:
                 voted = set(conn.scalars(query))
             counts = count_comments(conn, paper_pks)
             local = {int(pk): str(name) for pk, name in conn.execute(submitted)}
-        return CardMarks(voted, counts, local)
+            pictures = picture_versions(conn, paper_pks)
+        return CardMarks(voted, counts, local, pictures)

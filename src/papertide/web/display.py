@@ -4,12 +4,14 @@ page (``PaperDetail``), and lookup by any reference (a 404 that names it otherwi
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request
+from sqlalchemy.exc import SQLAlchemyError
 
 from papertide.clock import utcnow
 from papertide.models import Comment, Hit, Paper, User
@@ -17,6 +19,8 @@ from papertide.normalize import web_url
 from papertide.store import Store
 from papertide.web.bibtex import bibtex
 from papertide.web.covers import cover_svg
+
+log = logging.getLogger(__name__)
 
 NEW_FOR = timedelta(hours=24)
 # A paper first seen in the last NEW_FOR is "new" only if its own date is that recent too:
@@ -109,8 +113,8 @@ def is_new(paper: Paper, now: datetime) -> bool:
 
 
 def views(store: Store, found: list[Paper], user: User | None, now: datetime) -> list[PaperView]:
-    """Wrap papers for display: the reader's votes, comment counts and local submitters
-    (one connection), the "new" mark."""
+    """Wrap papers for display: the reader's votes, comment counts, local submitters and
+    pictures (one connection), the "new" mark."""
     marks = store.card_marks([p.pk for p in found if p.pk], user_pk=user.pk if user else None)
     return [
         PaperView(
@@ -119,6 +123,7 @@ def views(store: Store, found: list[Paper], user: User | None, now: datetime) ->
             is_new=is_new(p, now),
             site_comments=marks.comments.get(p.pk or 0, 0),
             local_submitter=marks.submitters.get(p.pk or 0),
+            picture=marks.pictures.get(p.pk or 0),
         )
         for p in found
     ]
@@ -171,3 +176,15 @@ def paper_detail(request: Request, store: Store, ref: str, *, user: User | None)
         listed=store.listed_with(paper),
         comments=store.paper_comments(paper.pk or 0, viewer=user),
     )
+
+
+def wish_picture(store: Store, view: PaperView) -> None:
+    """Ask the worker for the picture of a paper a reader opened, if it has none. Run after
+    the page is sent; a store that cannot take the write (read-only, down, locked) costs a
+    log line, never the page."""
+    if view.picture is not None or view.paper.pk is None:
+        return
+    try:
+        store.wish_picture(view.paper.pk, now=utcnow())
+    except SQLAlchemyError as exc:
+        log.info("picture wish for %s not recorded: %s", view.paper.id, type(exc).__name__)

@@ -58,6 +58,10 @@ class PaperOut(BaseModel):
     ai_keywords: list[str] = Field(
         default_factory=list, description="The source's machine-picked keywords, if any."
     )
+    picture_url: str = Field(
+        description="The paper's picture on this site: its stored picture (WebP, cached for "
+        "a year; a new picture gets a new address), else its drawn cover (SVG)."
+    )
     submitted_by: str | None
     submitter_url: str | None = Field(
         default=None, description="The submitter's profile (here, or on the source site)."
@@ -131,6 +135,7 @@ def paper_out(request: Request, view: PaperView, user: User | None) -> PaperOut:
         site_comments=view.site_comments,
         ai_summary=view.ai_summary,
         ai_keywords=view.ai_keywords,
+        picture_url=absolute(request, view.picture_url) or "",
         submitted_by=p.submitted_by,
         submitter_url=absolute(request, view.submitter_url),
         sources=p.sources,

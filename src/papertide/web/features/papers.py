@@ -10,13 +10,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
+from starlette.background import BackgroundTask
 
 from papertide.clock import utcnow
 from papertide.models import User
 from papertide.store import Store
 from papertide.web.access import came_from
 from papertide.web.deps import CsrfDep, RequiredUserDep, StoreDep, TemplatesDep, UserDep
-from papertide.web.display import find_paper, paper_detail, views
+from papertide.web.display import find_paper, paper_detail, views, wish_picture
 from papertide.web.feature import Feature
 from papertide.web.schemas import PaperOut, paper_out
 
@@ -43,9 +44,11 @@ def cast_vote(store: Store, ref: str, *, user: User, up: bool) -> tuple[int, boo
 def paper_page(
     request: Request, ref: str, store: StoreDep, templates: TemplatesDep, user: UserDep
 ) -> Response:
-    """One paper: the record, BibTeX, votes, similar papers, the pages that listed it."""
+    """One paper: the record, BibTeX, votes, similar papers, the pages that listed it; a
+    paper without a picture is put on the worker's list (after the page is sent)."""
     detail = paper_detail(request, store, ref, user=user)
-    return templates.TemplateResponse(request, "paper.html", {"detail": detail})
+    wish = BackgroundTask(wish_picture, store, detail.view)
+    return templates.TemplateResponse(request, "paper.html", {"detail": detail}, background=wish)
 
 
 @router.post("/papers/{ref:path}/vote", response_model=None)

@@ -2,7 +2,7 @@
 confirmed claim per page (a partial unique index, on SQLite and PostgreSQL alike).
 
 Revision ID: author_claims
-Revises: lists
+Revises: pictures
 Create Date: 2026-12-06
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "author_claims"
-down_revision = "lists"
+down_revision = "pictures"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,224 @@
+"""Store methods for paper pictures: the stored WebP of each paper, the worker's claims and
+failures (picture_attempts), and the wishes a paper page records (picture_wishes).
+
+Every write is one statement or one short transaction, and each is safe to repeat or race:
+a picture is an upsert on the paper's key (two workers storing one paper's picture leave one
+row), a claim is an upsert that only wins once its lease has run out, a wish is INSERT ...
+ON CONFLICT DO NOTHING. A worker killed between a claim and its picture leaves a claim that
+expires; nothing half-written."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, exists, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from papertide.models import Paper
+from papertide.store.feeds import select_papers, to_papers
+from papertide.store.picture_tables import paper_pictures, picture_attempts, picture_wishes
+from papertide.store.schema import list_items, papers
+from papertide.store.writer import touch_pages, writing
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPicture:
+    """A paper's picture as stored: its bytes and what serving them needs."""
+
+    version: str
+    mime: str
+    data: bytes
+    width: int
+    height: int
+
+
+def picture_version(data: bytes) -> str:
+    """The short version key of a picture: the start of its bytes' SHA-256."""
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def picture_versions(conn: Connection, paper_pks: Sequence[int]) -> dict[int, str]:
+    """The version key of each of these papers' pictures, for those that have one."""
+    query = select(paper_pictures.c.paper_pk, paper_pictures.c.version).where(
+        paper_pictures.c.paper_pk.in_(list(paper_pks))
+    )
+    return {int(pk): str(version) for pk, version in conn.execute(query)}
+
+
+def _dialect(conn: Connection) -> Any:
+    return postgresql if conn.dialect.name == "postgresql" else sqlite
+
+
+def _waiting(now: datetime) -> list[Any]:
+    """Conditions on papers.pk: no picture yet, and no claim or failure that is still due."""
+    return [
+        ~exists().where(paper_pictures.c.paper_pk == papers.c.pk),
+        ~exists().where(
+            picture_attempts.c.paper_pk == papers.c.pk, picture_attempts.c.next_try > now
+        ),
+    ]
+
+
+class PicturesMixin:
+    """Pictures, claims, failures and wishes; mixed into Store, which provides ``engine``."""
+
+    engine: Engine
+
+    def get_picture(self, paper_id: str) -> StoredPicture | None:
+        """The stored picture of the paper with this public id, if it has one."""
+        query = (
+            select(
+                paper_pictures.c.version,
+                paper_pictures.c.mime,
+                paper_pictures.c.data,
+                paper_pictures.c.width,
+                paper_pictures.c.height,
+            )
+            .join(papers, papers.c.pk == paper_pictures.c.paper_pk)
+            .where(papers.c.id == paper_id)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return StoredPicture(*row) if row else None
+
+    def wish_picture(self, paper_pk: int, *, now: datetime) -> bool:
+        """Ask the worker for this paper's picture; True when the wish is new. A paper that
+        has a picture or a wish already costs one read and no write."""
+        with self.engine.connect() as conn:
+            known = conn.execute(
+                select(
+                    exists().where(paper_pictures.c.paper_pk == paper_pk)
+                    | exists().where(picture_wishes.c.paper_pk == paper_pk)
+                )
+            ).scalar()
+        if known:
+            return False
+        row = {"paper_pk": paper_pk, "wished_at": now}
+        with writing(self.engine) as conn:
+            query = _dialect(conn).insert(picture_wishes).values(row).on_conflict_do_nothing()
+            return conn.execute(query.returning(picture_wishes.c.paper_pk)).first() is not None
+
+    def picture_candidates(self, *, now: datetime, recent_days: int, limit: int) -> list[Paper]:
+        """Papers waiting for a picture, at most ``limit``: wished-for ones (newest wish
+        first), then those of the last ``recent_days`` days before the newest day (newest
+        first), then saved ones (most recently saved first)."""
+        waiting = _waiting(now)
+        wished = (
+            select(picture_wishes.c.paper_pk)
+            .join(papers, papers.c.pk == picture_wishes.c.paper_pk)
+            .where(*waiting)
+            .order_by(picture_wishes.c.wished_at.desc(), picture_wishes.c.paper_pk.desc())
+        )
+        saved = (
+            select(list_items.c.paper_pk)
+            .join(papers, papers.c.pk == list_items.c.paper_pk)
+            .where(*waiting)
+            .group_by(list_items.c.paper_pk)
+            .order_by(func.max(list_items.c.added).desc(), list_items.c.paper_pk.desc())
+        )
+        chosen: list[int] = []
+        with self.engine.connect() as conn:
+            latest = conn.execute(select(func.max(papers.c.day))).scalar_one_or_none()
+            queries = [wished]
+            if latest is not None and recent_days > 0:
+                since = latest - timedelta(days=recent_days - 1)
+                queries.append(
+                    select(papers.c.pk)
+                    .where(papers.c.day >= since, *waiting)
+                    .order_by(papers.c.day.desc(), papers.c.pk.desc())
+                )
+            for query in [*queries, saved]:
+                for pk in conn.scalars(query.limit(limit)):
+                    if pk not in chosen and len(chosen) < limit:
+                        chosen.append(pk)
+            rows = conn.execute(select_papers().where(papers.c.pk.in_(chosen))).mappings()
+            found = {p.pk: p for p in to_papers(rows)}
+        return [found[pk] for pk in chosen if pk in found]
+
+    def claim_picture(self, paper_pk: int, *, now: datetime, lease: timedelta) -> int | None:
+        """Take this paper's fetch for ``lease``; the number of this try, or None when another
+        worker holds it, its last failure is not due for a retry, or it has a picture."""
+        values = {"paper_pk": paper_pk, "tries": 1, "last_try": now, "next_try": now + lease}
+        with writing(self.engine) as conn:
+            has = exists().where(paper_pictures.c.paper_pk == paper_pk)
+            if conn.execute(select(has)).scalar():
+                return None
+            query = (
+                _dialect(conn)
+                .insert(picture_attempts)
+                .values(values)
+                .on_conflict_do_update(
+                    index_elements=[picture_attempts.c.paper_pk],
+                    set_={
+                        "tries": picture_attempts.c.tries + 1,
+                        "last_try": now,
+                        "next_try": now + lease,
+                    },
+                    where=picture_attempts.c.next_try <= now,
+                )
+                .returning(picture_attempts.c.tries)
+            )
+            tries = conn.execute(query).scalar()
+        return int(tries) if tries is not None else None
+
+    def save_picture(
+        self,
+        paper_pk: int,
+        *,
+        data: bytes,
+        mime: str,
+        size: tuple[int, int],
+        origin: str,
+        now: datetime,
+    ) -> str:
+        """Store (or replace) a paper's picture, ending its claim and wish; its version key."""
+        version = picture_version(data)
+        row = {
+            "paper_pk": paper_pk,
+            "version": version,
+            "mime": mime,
+            "width": size[0],
+            "height": size[1],
+            "origin": origin,
+            "data": data,
+            "fetched_at": now,
+        }
+        with writing(self.engine) as conn:
+            insert = _dialect(conn).insert(paper_pictures).values(row)
+            changed = {k: v for k, v in row.items() if k != "paper_pk"}
+            key = [paper_pictures.c.paper_pk]
+            conn.execute(insert.on_conflict_do_update(index_elements=key, set_=changed))
+            conn.execute(delete(picture_attempts).where(picture_attempts.c.paper_pk == paper_pk))
+            conn.execute(delete(picture_wishes).where(picture_wishes.c.paper_pk == paper_pk))
+            touch_pages(conn)  # cards that drew the cover now show the picture
+        return version
+
+    def fail_picture(self, paper_pk: int, *, error: str, next_try: datetime) -> None:
+        """Record why a claimed fetch failed and when the paper may be tried again."""
+        query = (
+            picture_attempts.update()
+            .where(picture_attempts.c.paper_pk == paper_pk)
+            .values(last_error=error[:1000], next_try=next_try)
+        )
+        with writing(self.engine) as conn:
+            conn.execute(query)
+
+    def picture_counts(self) -> dict[str, int]:
+        """How many papers have a picture, are waiting after a failure, are wished for."""
+        with self.engine.connect() as conn:
+            pictures = conn.scalar(select(func.count()).select_from(paper_pictures))
+            failed = conn.scalar(
+                select(func.count())
+                .select_from(picture_attempts)
+                .where(picture_attempts.c.last_error.is_not(None))
+            )
+            wished = conn.scalar(select(func.count()).select_from(picture_wishes))
+        return {
+            "pictures": int(pictures or 0),
+            "failed": int(failed or 0),
+            "wished": int(wished or 0),
+        }
