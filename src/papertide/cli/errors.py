@@ -40,10 +40,10 @@ def explain(exc: BaseException, *, config: Path | None = None) -> tuple[str, int
     if isinstance(exc, OperationalError):
         first = str(exc.orig or exc).strip().splitlines()[0]
         return f"the database does not answer: {_no_password(first)}", DATABASE
-    from papertide.store.backup import BackupError
+    from papertide.store.backup import BackupError, DatabaseUnavailable
     from papertide.store.revisions import SchemaTooNew
 
-    if isinstance(exc, SchemaTooNew):
+    if isinstance(exc, SchemaTooNew | DatabaseUnavailable):
         return str(exc), DATABASE
     if isinstance(exc, BackupError):
         return str(exc), GIVEN

@@ -40,6 +40,10 @@ class BackupError(Exception):
     """A backup or restore that cannot be done as asked (one line for the operator)."""
 
 
+class DatabaseUnavailable(BackupError):
+    """pg_dump or pg_restore could not reach the database."""
+
+
 @dataclass(frozen=True)
 class BackupResult:
     """What a backup wrote."""
@@ -205,8 +209,7 @@ def backup_postgres(url: str, target: Path) -> BackupResult:
             check=False,
         )
         if done.returncode != 0:
-            first = (done.stderr.strip().splitlines() or ["(no message)"])[0]
-            raise BackupError(f"pg_dump failed: {first}")
+            raise _failed("pg_dump", done.stderr)
         _publish(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -242,5 +245,11 @@ def restore_postgres(url: str, backup: Path) -> None:
         check=False,
     )
     if done.returncode != 0:
-        first = (done.stderr.strip().splitlines() or ["(no message)"])[0]
-        raise BackupError(f"pg_restore failed: {first}")
+        raise _failed("pg_restore", done.stderr)
+
+
+def _failed(tool: str, stderr: str) -> BackupError:
+    """The first line of a client tool's complaint, as the error to raise."""
+    first = (stderr.strip().splitlines() or ["(no message)"])[0]
+    unreachable = "connection to server" in first or "could not connect" in first
+    return (DatabaseUnavailable if unreachable else BackupError)(f"{tool} failed: {first}")
