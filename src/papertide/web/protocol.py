@@ -27,6 +27,7 @@ from papertide.serve_settings import ServeSettings
 
 log = logging.getLogger("papertide.web.protocol")
 _limits = ServeSettings()
+LINGER_SECONDS = 2.0
 
 
 def configure(settings: ServeSettings) -> None:
@@ -46,6 +47,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True
         self._deadline: asyncio.TimerHandle | None = None
         self._refusal: int | None = None  # set by a parser callback that stops the parse
+        self._draining = False  # answered and refused: what still comes is dropped
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """A new connection: its first request's headers are due within the timeout."""
@@ -61,6 +63,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         """Feed the parser; a refused request is answered and the connection closed.
         (uvicorn's own, but a limit's refusal raised in a parser callback reaches here
         wrapped in httptools' error: it answers its own status, not a 400.)"""
+        if self._draining:
+            return
         self._unset_keepalive_if_required()
         if self._in_head:
             self._head_bytes += len(data)
@@ -177,5 +181,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             b"connection: close",
         ]
         self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
-        self.transport.close()
-        self.parser = None  # type: ignore[assignment]
+        # Closing with the client's bytes still unread would reset the connection and could
+        # lose the answer on its way: read and drop what comes for a moment, then close
+        # (nginx's "lingering close").
+        self._draining = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self._close)
+
+    def _close(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.close()
