@@ -16,7 +16,7 @@ class ServeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     queue: int = Field(
-        default=16,
+        default=64,
         ge=0,
         le=10_000,
         description="Requests a web worker process lets wait for one of its threads; past "

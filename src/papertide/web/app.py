@@ -23,7 +23,7 @@ from papertide.config import Settings
 from papertide.lifetime import watch_supervisor
 from papertide.mail.digest import signing_secret
 from papertide.store import Store
-from papertide.web import metrics, protocol
+from papertide.web import metrics, protocol, workers
 from papertide.web.assets import Assets
 from papertide.web.cache import PageCache
 from papertide.web.compress import SafeGZip
@@ -40,6 +40,7 @@ from papertide.web.front import Front
 from papertide.web.headers import DOCS_CSP, SECURITY_HEADERS, SiteHeaders
 from papertide.web.limits import BodyLimit
 from papertide.web.openapi import install_openapi
+from papertide.web.shedding import ADMISSION
 from papertide.web.templating import make_templates
 
 
@@ -63,21 +64,28 @@ def create_app(settings: Settings, *, feature_packages: Sequence[str] = (FEATURE
         app.state.csrf_key = hmac.new(secret.encode(), b"papertide-csrf", "sha256").digest()
         # Listen at once: the index catches up (or is built) in the background.
         app.state.search, follower = _open_search(settings, store)
+        run = workers.run_dir()  # `serve`'s: where each worker says how far its index is
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(metrics.follow_index, app.state.search, app.state.side_limiter)
+            if run is not None:
+                workers.publish(app.state.search, run)
+                tasks.start_soon(workers.keep_publishing, app.state.search, run)
             yield
             tasks.cancel_scope.cancel()
         metrics.forget_this_process()
+        if run is not None:
+            workers.withdraw(run)
         follower.stop()
         app.state.search.close()
         store.close()
 
     protocol.configure(settings.serve)  # this process's HTTP limits (web/protocol.py)
+    # This process's shedding count (web/shedding.py), shared by the front and the protocol.
+    ADMISSION.configure(
+        capacity=settings.threads + settings.serve.queue,
+        retry_after=settings.serve.retry_after_seconds,
+    )
     app = _Site(
-        front={
-            "capacity": settings.threads + settings.serve.queue,
-            "retry_after": settings.serve.retry_after_seconds,
-        },
         title="papertide",
         version=__version__,
         lifespan=lifespan,
@@ -101,13 +109,9 @@ class _Site(FastAPI):
     """FastAPI with the front (web/front.py) outside its whole middleware stack, so that
     it sees, counts and marks every answer, the 500 page included."""
 
-    def __init__(self, *, front: dict[str, int], **kwargs: Any) -> None:
-        self.front_options = front
-        super().__init__(**kwargs)
-
     def build_middleware_stack(self) -> Any:
         """The usual stack, inside the front."""
-        return Front(super().build_middleware_stack(), **self.front_options)
+        return Front(super().build_middleware_stack())
 
 
 def _add_routes(app: FastAPI, features: list[Feature], assets: Assets) -> None:

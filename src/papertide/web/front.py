@@ -5,21 +5,17 @@ Request id: a well-formed incoming ``X-Request-ID`` (1-128 letters, digits and `
 as a proxy or load balancer sets it) is kept, anything else replaced by a new random one;
 it is answered in ``X-Request-ID`` and written in every log line of the request.
 
-Load shedding: a worker runs ``threads`` requests at once (its thread pool) and lets
-``serve.queue`` more wait for a thread; a request past that is answered 503 with
-Retry-After at once, without reaching the app, so the accepted ones keep their latency and
-a client learns in a millisecond to come back instead of waiting seconds in a queue.
+Load shedding (web/shedding.py): a worker runs ``threads`` requests at once and lets
+``serve.queue`` more wait for a thread; past that a request is answered 503 with
+Retry-After at once, without reaching the app, so the accepted ones keep their latency.
 /healthz, /metrics and /static/ are outside the count: they never wait behind the pages
-(their work runs in a small pool of its own, ``side_limiter``) and are never refused.
-Refusals are not written one line each (an overload would flood the log): one warning a
-second says how many there were.
+(their work runs in a small pool of their own, ``side_limiter``) and are never refused.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
 
 from starlette.routing import Match
@@ -27,29 +23,27 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from papertide.logs import REQUEST_ID
 from papertide.web import metrics
+from papertide.web.shedding import ADMISSION, Admission, bypasses_queue, new_request_id
 
 log = logging.getLogger("papertide.access")
 _WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-BYPASS_PATHS = frozenset({"/healthz", "/metrics"})
-BYPASS_PREFIXES = ("/static/",)
 _LOGGED_PATH = 300  # characters of a path (and query) written in the access log
 
 
 def request_id(scope: Scope) -> str:
     """The id of this request: a well-formed incoming X-Request-ID, else a new one."""
-    for name, value in scope["headers"]:
+    return id_from(scope["headers"])
+
+
+def id_from(headers: list[tuple[bytes, bytes]]) -> str:
+    """A well-formed X-Request-ID among ``headers``, else a new id."""
+    for name, value in headers:
         if name == b"x-request-id":
             given: str = value.decode("latin-1")
             if _WELL_FORMED.fullmatch(given):
                 return given
             break
-    return secrets.token_hex(8)
-
-
-def bypasses_queue(path: str) -> bool:
-    """Whether a request to ``path`` is outside the shedding count (health, metrics,
-    static files: cheap, and what a load balancer and a browser need most)."""
-    return path in BYPASS_PATHS or path.startswith(BYPASS_PREFIXES)
+    return new_request_id()
 
 
 def route_template(scope: Scope) -> str:
@@ -67,15 +61,8 @@ def route_template(scope: Scope) -> str:
 class Front:
     """Request id, load shedding, access log and request metrics (see the module)."""
 
-    def __init__(self, app: ASGIApp, *, capacity: int, retry_after: int) -> None:
-        self.app, self.capacity = app, capacity
-        self.in_progress = 0  # touched only on the event loop: no lock needed
-        self._refusal_headers = [
-            (b"content-type", b"application/json"),
-            (b"retry-after", str(retry_after).encode()),
-            (b"cache-control", b"no-store"),
-        ]
-        self._refused_since, self._refused_at = 0, time.monotonic()
+    def __init__(self, app: ASGIApp, *, admission: Admission = ADMISSION) -> None:
+        self.app, self.admission = app, admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one request (or pass lifespan and other scopes straight through)."""
@@ -86,7 +73,7 @@ class Front:
         REQUEST_ID.set(rid)  # this request's task (and the threads it starts) only
         header = (b"x-request-id", rid.encode())
         counted = not bypasses_queue(scope["path"])
-        if counted and self.in_progress >= self.capacity:
+        if counted and self.admission.full():
             await self._refuse(send, header)
             return
         started, status = time.perf_counter(), 500
@@ -98,12 +85,12 @@ class Front:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        self.in_progress += counted
+        self.admission.in_progress += counted
         metrics.IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, answer)
         finally:
-            self.in_progress -= counted
+            self.admission.in_progress -= counted
             metrics.IN_FLIGHT.dec()
             self._done(scope, status, time.perf_counter() - started)
 
@@ -125,17 +112,7 @@ class Front:
         )
 
     async def _refuse(self, send: Send, header: tuple[bytes, bytes]) -> None:
-        body = b'{"error": "The server is busy; try again in a moment.", "status": 503}'
-        headers = [*self._refusal_headers, (b"content-length", str(len(body)).encode()), header]
+        self.admission.note_refused()
+        headers = [*self.admission.headers, header]
         await send({"type": "http.response.start", "status": 503, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-        metrics.SHED.inc()
-        self._refused_since += 1
-        now = time.monotonic()
-        if now - self._refused_at >= 1.0:
-            log.warning(
-                "busy: refused %d requests in %.1f s (threads and queue full)",
-                self._refused_since,
-                now - self._refused_at,
-            )
-            self._refused_since, self._refused_at = 0, now
+        await send({"type": "http.response.body", "body": self.admission.body})

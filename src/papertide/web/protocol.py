@@ -7,8 +7,10 @@ limits and timeouts it lacks, each answered with its status before the app sees 
 - headers not complete ``serve.header_timeout_seconds`` after the connection opened or the
   request's first byte arrived (a slowloris client dribbling a byte at a time): 408;
 - a body not complete ``serve.body_timeout_seconds`` after its headers: 408 (the
-  connection is only closed when an answer has already started).
-Each closes the connection: what follows on it cannot be trusted to be a request.
+  connection is only closed when an answer has already started);
+- a request that finds the worker full (web/shedding.py): 503 with Retry-After, answered
+  here as soon as its headers are in, the connection kept.
+Each but the last closes the connection: what follows cannot be trusted to be a request.
 uvicorn (0.54) with httptools checks none of these: a 200 KB header was accepted, and a
 connection sending one header byte a second was kept for ever.
 """
@@ -24,10 +26,13 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from papertide.serve_settings import ServeSettings
+from papertide.web.front import id_from
+from papertide.web.shedding import ADMISSION, bypasses_queue
 
 log = logging.getLogger("papertide.web.protocol")
 _limits = ServeSettings()
 LINGER_SECONDS = 2.0
+SHED_PAUSE_SECONDS = 0.1  # a connection just refused is not read again for this long
 
 
 def configure(settings: ServeSettings) -> None:
@@ -48,6 +53,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._refusal: int | None = None  # set by a parser callback that stops the parse
         self._draining = False  # answered and refused: what still comes is dropped
+        self._skipping = False  # the request in hand was shed: its body is dropped
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """A new connection: its first request's headers are due within the timeout."""
@@ -111,15 +117,54 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._stop(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
 
     def on_headers_complete(self) -> None:
-        """The head is in: now the body is due within its timeout."""
+        """The head is in: refused at once when the worker is full (web/shedding.py), else
+        handed to the app, its body due within the timeout."""
         self._in_head = False
         self._disarm()
+        if self._shed():
+            return
         self._arm(self.limits.body_timeout_seconds, "body")
         super().on_headers_complete()
+
+    def _shed(self) -> bool:
+        """Answer 503 here, before a task or the app exists, when this worker is full and
+        no earlier answer on this connection is still being written (pipelining)."""
+        if not ADMISSION.full() or (self.cycle is not None and not self.cycle.response_complete):
+            return False
+        path = self.url.split(b"?", 1)[0].decode("latin-1")
+        if bypasses_queue(path) or self.parser.should_upgrade():
+            return False
+        self._skipping = True  # its body, if any, is read and dropped
+        refusal = ADMISSION.refusal(id_from(self.headers), self.server_state.default_headers)
+        self.transport.write(refusal)
+        if not self.parser.should_keep_alive():
+            self.transport.close()
+            return True
+        # A client that ignores Retry-After sends its next request at once: not read for a
+        # moment, it cannot take the worker's time from the requests accepted.
+        self.flow.pause_reading()
+        self.loop.call_later(SHED_PAUSE_SECONDS, self._resume)
+        return True
+
+    def _resume(self) -> None:
+        if not self.transport.is_closing():
+            self.flow.resume_reading()
+
+    def on_body(self, body: bytes) -> None:
+        """Part of the body: dropped for a refused request."""
+        if not self._skipping:
+            super().on_body(body)
 
     def on_message_complete(self) -> None:
         """The whole request is in: no deadline until the next one begins."""
         self._disarm()
+        if self._skipping:
+            self._skipping = False
+            if not self.transport.is_closing():  # idle from here: uvicorn's keep-alive limit
+                self.timeout_keep_alive_task = self.loop.call_later(
+                    self.timeout_keep_alive, self.timeout_keep_alive_handler
+                )
+            return
         super().on_message_complete()
 
     def _limit_of(self, status: int) -> str:
