@@ -26,6 +26,7 @@ from papertide.mail.settings import MailSettings
 from papertide.pictures.settings import PictureSettings
 from papertide.ranking.trending import TrendingParams
 from papertide.search.settings import SearchSettings
+from papertide.serve_settings import ServeSettings
 from papertide.sources.settings import SyncSettings
 
 
@@ -201,6 +202,12 @@ class Settings(BaseSettings):
         "PAPERTIDE_SYNC__<FIELD>, e.g. PAPERTIDE_SYNC__ARXIV_CATEGORIES=cs.CL,cs.LG).",
     )
 
+    serve: ServeSettings = Field(
+        default_factory=ServeSettings,
+        description="Load shedding, HTTP limits and timeouts, /metrics, log format of "
+        "`serve` ([serve] in the TOML file; env PAPERTIDE_SERVE__<FIELD>, e.g. "
+        "PAPERTIDE_SERVE__QUEUE=32).",
+    )
     mail: MailSettings = Field(
         default_factory=MailSettings,
         description="Digests: SMTP, links, schedule, retries ([mail] in the TOML file; env "

@@ -90,7 +90,7 @@ def test_bench_load_drives_serve_with_wrk(tmp_path: Path) -> None:
             pytest.fail("CI needs wrk: run scripts/services.sh (it installs Debian's wrk)")
         pytest.skip("no wrk: run scripts/services.sh")
     args = ["--papers", "200", "--connections", "4", "--duration", "2", "--voters", "3"]
-    out = _run(tmp_path, "load", *args)
+    out = _run(tmp_path, "load", *args, "--overload", "48")
     for mix in ("/healthz (baseline)", "anonymous mix", "anonymous mix, with voters", "3 voters"):
         line = (
             rf"^{re.escape(mix)}.* +[\d,.]+ req/s +p50 +[\d.]+ ms +p95 +[\d.]+ ms +p99 +[\d.]+ ms"
@@ -98,6 +98,9 @@ def test_bench_load_drives_serve_with_wrk(tmp_path: Path) -> None:
         assert re.search(line + r" +errors 0 .*server RSS [\d,]+ MB", out, re.M), mix
     assert re.search(r"vote rows [\d,]+, papers' vote counters sum [\d,]+: equal", out)
     assert "load average before:" in out
+    overload = r"^overload, 48 connections .* accepted [\d,]+ .*p99 [\d.]+ ms\) +refused 503 [\d,]+"
+    assert re.search(overload + r" +other 5xx 0 +connection errors 0 ", out, re.M), out
+    assert re.search(r"^  /healthz meanwhile +[\d,]+ probes +p50 [\d.]+ ms .* failed 0", out, re.M)
 
 
 def test_bench_load_says_how_to_install_wrk(

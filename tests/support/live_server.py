@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-START_SECONDS = 60
+START_SECONDS = 180  # a loaded machine (load average 30 on 2 cores) took over 60 s for 2 workers
 
 
 @dataclass(frozen=True, slots=True)

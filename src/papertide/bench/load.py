@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from papertide.bench.output import BenchFailed, Echo
+from papertide.bench.overload import run_overload
 from papertide.bench.server import index_ready, scratch_run, serve_process, wait_until
 from papertide.bench.synth import write_snapshot
 from papertide.clock import utcnow
@@ -45,6 +46,7 @@ class LoadPlan:
     workers: int
     voters: int
     serve_threads: int | None = None  # serve's --threads; None: the setting
+    overload: int = 256  # connections of the overload run (bench/overload.py); 0: none
 
 
 def run_bench_load(base: Settings, plan: LoadPlan, echo: Echo) -> None:
@@ -89,6 +91,8 @@ def _bench(settings: Settings, folder: Path, plan: LoadPlan, wrk: str, echo: Ech
         reads, votes = run.together(("anonymous", plan.connections), ("voters", plan.voters))
         _report("anonymous mix, with voters", reads, pid, echo)
         _report(f"{plan.voters} voters (signed in)", votes, pid, echo)
+        if plan.overload:
+            run_overload(str(server.base_url), plan.overload, run.one, echo)
     rows, counted = store.vote_totals()
     state = "equal" if rows == counted else "[bold red]DIFFER[/]"
     echo(f"vote rows {rows:,}, papers' vote counters sum {counted:,}: {state}")

@@ -160,12 +160,17 @@ def bench_load(
         None, "--serve-threads", min=1, max=64, help="serve's --threads (default: the setting)."
     ),
     voters: int = typer.Option(30, "--voters", min=1, help="Signed-in voters (connections)."),
+    overload: int = typer.Option(
+        256, "--overload", min=0, help="Connections of the overload run (0: none)."
+    ),
 ) -> None:
     """Serve N generated papers with `papertide serve` and load it with wrk.
 
     Mixes, each for --duration seconds: /healthz (the baseline); the anonymous mix (/,
     /trending, /search?q=random words, /papers/ID, /api/search); then the anonymous mix
-    again while --voters signed-in users upvote and withdraw (JSON API) and read pages.
+    again while --voters signed-in users upvote and withdraw (JSON API) and read pages;
+    last the anonymous mix over --overload connections, more than serve's threads and
+    queue hold: requests accepted (p50, p99) and refused with 503, /healthz meanwhile.
     Prints requests/s, p50/p95/p99, errors and the server's RSS for each, the load average,
     and whether the vote rows equal the papers' vote counters afterwards. Needs wrk
     (Debian's package; scripts/services.sh installs it). With --database-url naming a
@@ -175,7 +180,9 @@ def bench_load(
     """
     from papertide.bench.load import LoadPlan, run_bench_load
 
-    plan = LoadPlan(papers, connections, duration, threads, workers, voters, serve_threads)
+    plan = LoadPlan(
+        papers, connections, duration, threads, workers, voters, serve_threads, overload
+    )
     settings = settings_of(ctx)
     with _failures():
         run_bench_load(settings, plan, console.print)

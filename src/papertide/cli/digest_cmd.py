@@ -6,6 +6,7 @@ plenty); it composes what is due and not yet composed, then delivers the outbox.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,19 +23,26 @@ if TYPE_CHECKING:  # the mail code is loaded by the commands that run it
     from papertide.mail.send import SendReport
     from papertide.store import Store
 
+log = logging.getLogger("papertide.worker")
 digest_app = typer.Typer(help="Email digests: compose and send what is due, preview one.")
 
 
-def _print(composed: ComposeReport, sent: SendReport | None) -> None:
-    console.print(
+def _lines(composed: ComposeReport, sent: SendReport | None) -> list[str]:
+    lines = [
         f"due {composed.due}, composed {composed.created}, empty (not sent) {composed.empty}, "
         f"already composed {composed.already}, distinct queries {composed.queries}"
-    )
+    ]
     if sent is not None:
-        console.print(
+        lines.append(
             f"sent {sent.sent}, retry later {sent.retried}, failed {sent.failed}, "
             f"taken over {sent.lost} in {sent.seconds:.1f} s"
         )
+    return lines
+
+
+def _print(composed: ComposeReport, sent: SendReport | None) -> None:
+    for line in _lines(composed, sent):
+        console.print(line)
 
 
 @digest_app.command("send")
@@ -159,11 +167,21 @@ def worker(
       papertide worker
       papertide worker --once --no-sync
     """
+    import sys
+
+    from papertide.logs import lines_to
+
+    settings = settings_of(ctx)
+    # Its lines are log lines, each with its time (UTC) and level.
+    with lines_to(sys.stdout, json=settings.serve.log_json):
+        _work(settings, no_sync=no_sync, no_pictures=no_pictures, once=once)
+
+
+def _work(settings: Settings, *, no_sync: bool, no_pictures: bool, once: bool) -> None:
     import signal
 
     from papertide.worker import Job, run_jobs
 
-    settings = settings_of(ctx)
     stop = _Stop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop)
@@ -189,7 +207,7 @@ def worker(
     finally:
         store.close()
     why = f" (signal {stop.signal})" if stop.signal is not None else ""
-    console.print(f"worker stopped{why}")
+    log.info("worker stopped%s", why)
 
 
 def _digests(store: Store, settings: Settings) -> None:
@@ -197,7 +215,8 @@ def _digests(store: Store, settings: Settings) -> None:
     from papertide.mail.digest import run_digests
 
     composed, sent = run_digests(store, settings=settings, now=utcnow())
-    _print(composed, sent)
+    for line in _lines(composed, sent):
+        log.info(line)
 
 
 def _sync(store: Store, settings: Settings) -> None:
@@ -206,7 +225,7 @@ def _sync(store: Store, settings: Settings) -> None:
 
     results = sync_sources(store, settings=settings)
     for result in results:
-        console.print(f"sync {result.name}: {result.status} ({plural(result.pages, 'page')})")
+        log.info("sync %s: %s (%s)", result.name, result.status, plural(result.pages, "page"))
     if any(r.report.added or r.report.changed for r in results):
         index_and_list_similar(settings, store)
 

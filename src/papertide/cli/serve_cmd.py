@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import typer
 
 from papertide.cli.common import console, settings_of
 from papertide.lifetime import SUPERVISOR_ENV
+
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess directory
 
 
 def serve(
@@ -28,11 +32,14 @@ def serve(
     """Serve the site and API.
 
     One worker per core is the usual choice (`--workers 2` on two cores); each handles
-    --threads requests at once and queues the rest.
+    --threads requests at once, lets serve.queue more wait, and answers the rest 503 with
+    Retry-After at once (/healthz, /metrics and static files are never refused).
 
     Example:  papertide serve --port 8080 --workers 2
     """
     import uvicorn
+
+    from papertide.logs import log_config
 
     settings = settings_of(ctx)
     host = host or settings.host
@@ -48,6 +55,7 @@ def serve(
         os.environ["PAPERTIDE_CONFIG_FILE"] = str(settings.config_file)
     os.environ[SUPERVISOR_ENV] = str(os.getpid())  # workers stop if this process dies
     _refuse_a_newer_schema(settings.resolved_database_url)
+    _metrics_dir(settings.data_dir)
     console.print(f"papertide on [bold]http://{host}:{port}[/] (Ctrl-C stops it)")
     uvicorn.run(
         "papertide.web:create_app_from_env",
@@ -56,6 +64,11 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        log_config=log_config(json=settings.serve.log_json),
+        access_log=False,  # web/front.py writes it, with the request id
+        # Limits and read timeouts uvicorn's own httptools protocol lacks (web/protocol.py).
+        http="papertide.web.protocol:LimitedHttpToolsProtocol",
+        timeout_keep_alive=settings.serve.keep_alive_seconds,
         # X-Forwarded-For names the client only on requests from a configured proxy (uvicorn
         # would otherwise believe it from 127.0.0.1, and any local client could skip limits).
         proxy_headers=bool(settings.trusted_proxies),
@@ -77,6 +90,36 @@ def _refuse_a_newer_schema(url: str) -> None:
         pass  # a database that does not answer: the app's start-up deals with it
     finally:
         store.close()
+
+
+def _metrics_dir(data_dir: Path) -> None:
+    """Every worker writes its metrics into one directory of this run, which /metrics adds
+    up (prometheus-client's multiprocess mode; web/metrics.py). Set before anything imports
+    prometheus_client, which reads the variable once (so not imported here)."""
+    os.environ[METRICS_ENV] = str(prepare_run_dir(data_dir, os.getpid()))
+
+
+def prepare_run_dir(data_dir: Path, pid: int) -> Path:
+    """An empty metrics directory for the `serve` process ``pid``, in DATA_DIR/run; those
+    of runs whose process is gone are removed (a killed run leaves its files behind)."""
+    base = data_dir / "run"
+    for old in base.glob("metrics-*"):
+        owner = old.name.removeprefix("metrics-")
+        if owner.isdigit() and (int(owner) == pid or not _alive(int(owner))):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = base / f"metrics-{pid}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def register(app: typer.Typer) -> None:

@@ -1,6 +1,8 @@
 """The app factory: ``create_app(settings)`` gathers every feature (web/features/), puts
 their routes in order, and wraps them in the site's middleware (body caps, gzip, the page
-cache, security headers), static assets, the API's docs and the error pages."""
+cache, security headers), static assets, the API's docs, /metrics and the error pages;
+outside all of it, even the 500 page, the front (web/front.py): request ids, load
+shedding, the access log and request metrics."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -20,6 +23,7 @@ from papertide.config import Settings
 from papertide.lifetime import watch_supervisor
 from papertide.mail.digest import signing_secret
 from papertide.store import Store
+from papertide.web import metrics, protocol, workers
 from papertide.web.assets import Assets
 from papertide.web.cache import PageCache
 from papertide.web.compress import SafeGZip
@@ -33,9 +37,11 @@ from papertide.web.feature import (
     route_paths,
     template_folders,
 )
+from papertide.web.front import Front
 from papertide.web.headers import DOCS_CSP, SECURITY_HEADERS, SiteHeaders
 from papertide.web.limits import BodyLimit
 from papertide.web.openapi import install_openapi
+from papertide.web.shedding import ADMISSION
 from papertide.web.templating import make_templates
 
 
@@ -51,18 +57,36 @@ def create_app(settings: Settings, *, feature_packages: Sequence[str] = (FEATURE
         # contend for the GIL and the pool's connections, and the switching cost more than
         # the work (a third of the CPU in the kernel). The loop's own limiter: per process.
         to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        # /healthz and /metrics run here, never waiting behind the pages' threads.
+        app.state.side_limiter = anyio.CapacityLimiter(2)
         store = Store.open(settings.resolved_database_url)
         app.state.store = store
         secret = signing_secret(settings, store)  # shared by every node (in the database)
         app.state.csrf_key = hmac.new(secret.encode(), b"papertide-csrf", "sha256").digest()
         # Listen at once: the index catches up (or is built) in the background.
         app.state.search, follower = _open_search(settings, store)
-        yield
+        run = workers.run_dir()  # `serve`'s: where each worker says how far its index is
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(metrics.follow_index, app.state.search, app.state.side_limiter)
+            if run is not None:
+                workers.publish(app.state.search, run)
+                tasks.start_soon(workers.keep_publishing, app.state.search, run)
+            yield
+            tasks.cancel_scope.cancel()
+        metrics.forget_this_process()
+        if run is not None:
+            workers.withdraw(run)
         follower.stop()
         app.state.search.close()
         store.close()
 
-    app = FastAPI(
+    protocol.configure(settings.serve)  # this process's HTTP limits (web/protocol.py)
+    # This process's shedding count (web/shedding.py), shared by the front and the protocol.
+    ADMISSION.configure(
+        capacity=settings.threads + settings.serve.queue,
+        retry_after=settings.serve.retry_after_seconds,
+    )
+    app = _Site(
         title="papertide",
         version=__version__,
         lifespan=lifespan,
@@ -80,6 +104,15 @@ def create_app(settings: Settings, *, feature_packages: Sequence[str] = (FEATURE
     _add_middleware(app, settings, features)
     add_error_pages(app)
     return app
+
+
+class _Site(FastAPI):
+    """FastAPI with the front (web/front.py) outside its whole middleware stack, so that
+    it sees, counts and marks every answer, the 500 page included."""
+
+    def build_middleware_stack(self) -> Any:
+        """The usual stack, inside the front."""
+        return Front(super().build_middleware_stack())
 
 
 def _add_routes(app: FastAPI, features: list[Feature], assets: Assets) -> None:
@@ -117,6 +150,7 @@ def _add_routes(app: FastAPI, features: list[Feature], assets: Assets) -> None:
 
     # One router holding every feature's routes in order: FastAPI keeps each included router
     # as one entry, so ordering across features has to happen before including them.
+    app.include_router(metrics.router)
     site = APIRouter()
     site.routes.extend(ordered_routes(features))
     app.include_router(site)

@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from papertide.web.deps import StoreDep
 from papertide.web.feature import Feature
+from papertide.web.workers import every_worker, run_dir
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
 
 @router.get("/healthz")
-def healthz(request: Request, store: StoreDep) -> JSONResponse:
+async def healthz(request: Request) -> JSONResponse:
     """Whether the database answers, how many papers it holds, and where this node's search
-    index stands on the change feed (ready, generation, position, changes still to apply).
-    503 while the database is down."""
+    index stands on the change feed (ready, generation, position, changes still to apply;
+    under `serve --workers N`, ``lag`` and ``ready`` are the slowest worker's and
+    ``workers`` lists each). 503 while the database is down. Its queries run in a small
+    thread pool of their own (``side_limiter``), never waiting behind the pages."""
+    state = request.app.state
     try:
-        papers = store.count_papers()
-        index = request.app.state.search.status()
+        papers, index = await anyio.to_thread.run_sync(
+            _read, state.store, state.search, limiter=state.side_limiter
+        )
     except OperationalError:
         log.warning("healthz: the database does not answer")
         body = {
@@ -33,6 +39,19 @@ def healthz(request: Request, store: StoreDep) -> JSONResponse:
         }
         return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
     return JSONResponse({"ok": True, "database": "ok", "papers": papers, "index": index})
+
+
+def _read(store: Any, search: Any) -> tuple[int, dict[str, object]]:
+    """Papers stored and the index's status: with several workers, for the slowest of
+    them (its lag, and ready only when all are), each worker's in ``workers``."""
+    index = search.status()
+    folder = run_dir()
+    if folder is not None:
+        each = every_worker(store, folder)
+        index["workers"] = each
+        index["lag"] = max([int(index["lag"] or 0), *(w["lag"] for w in each)])
+        index["ready"] = bool(index["ready"]) and all(w["ready"] for w in each)
+    return store.count_papers(), index
 
 
 feature = Feature(name="health", routers=(router,))

@@ -234,6 +234,7 @@ def authored_papers(request: Request, store: Store, names: list[str], viewer: Us
     for name in names[:AUTHORED_NAMES]:
         found = request.app.state.search.search(f'author:"{name}"', k=AUTHORED_SHOWN, sort="date")
         hits.update((hit.paper_id, hit) for hit in found.hits)
+
     def day(hit: Any) -> date:
         return (hit.paper.day if hit.paper else None) or date.min
 

@@ -1,0 +1,118 @@
+"""The outermost layer of the app, around even the 500 page: every request gets an id, a
+place in (or a refusal from) this worker's queue, an access log line and its metrics.
+
+Request id: a well-formed incoming ``X-Request-ID`` (1-128 letters, digits and ``._:-``,
+as a proxy or load balancer sets it) is kept, anything else replaced by a new random one;
+it is answered in ``X-Request-ID`` and written in every log line of the request.
+
+Load shedding (web/shedding.py): a worker runs ``threads`` requests at once and lets
+``serve.queue`` more wait for a thread; past that a request is answered 503 with
+Retry-After at once, without reaching the app, so the accepted ones keep their latency.
+/healthz, /metrics and /static/ are outside the count: they never wait behind the pages
+(their work runs in a small pool of their own, ``side_limiter``) and are never refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from papertide.logs import REQUEST_ID
+from papertide.web import metrics
+from papertide.web.shedding import ADMISSION, Admission, bypasses_queue, new_request_id
+
+log = logging.getLogger("papertide.access")
+_WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_LOGGED_PATH = 300  # characters of a path (and query) written in the access log
+
+
+def request_id(scope: Scope) -> str:
+    """The id of this request: a well-formed incoming X-Request-ID, else a new one."""
+    return id_from(scope["headers"])
+
+
+def id_from(headers: list[tuple[bytes, bytes]]) -> str:
+    """A well-formed X-Request-ID among ``headers``, else a new id."""
+    for name, value in headers:
+        if name == b"x-request-id":
+            given: str = value.decode("latin-1")
+            if _WELL_FORMED.fullmatch(given):
+                return given
+            break
+    return new_request_id()
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (``/papers/{paper_id}``), never the path
+    itself, so that metrics have one series per route; ``<unmatched>`` for none."""
+    found: str | None = getattr(scope.get("route"), "path", None)
+    if found is None and "app" in scope:  # answered before routing (a page cache hit)
+        for route in scope["app"].router.routes:
+            if route.matches(scope)[0] is not Match.NONE:
+                found = getattr(route, "path", None)
+                break
+    return found or "<unmatched>"
+
+
+class Front:
+    """Request id, load shedding, access log and request metrics (see the module)."""
+
+    def __init__(self, app: ASGIApp, *, admission: Admission = ADMISSION) -> None:
+        self.app, self.admission = app, admission
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one request (or pass lifespan and other scopes straight through)."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = request_id(scope)
+        REQUEST_ID.set(rid)  # this request's task (and the threads it starts) only
+        header = (b"x-request-id", rid.encode())
+        counted = not bypasses_queue(scope["path"])
+        if counted and self.admission.full():
+            await self._refuse(send, header)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def answer(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        self.admission.in_progress += counted
+        metrics.IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, answer)
+        finally:
+            self.admission.in_progress -= counted
+            metrics.IN_FLIGHT.dec()
+            self._done(scope, status, time.perf_counter() - started)
+
+    def _done(self, scope: Scope, status: int, seconds: float) -> None:
+        route = route_template(scope)
+        metrics.REQUESTS.labels(scope["method"], route, str(status)).inc()
+        metrics.LATENCY.labels(route, str(status)).observe(seconds)
+        client = scope.get("client")
+        peer = f"{client[0]}:{client[1]}" if client else "-"
+        query = scope.get("query_string", b"")
+        target = scope["path"] + ("?" + query.decode("latin-1") if query else "")
+        log.info(
+            '%s "%s %s" %d %.1f ms',
+            peer,
+            scope["method"],
+            target[:_LOGGED_PATH],
+            status,
+            seconds * 1000,
+        )
+
+    async def _refuse(self, send: Send, header: tuple[bytes, bytes]) -> None:
+        self.admission.note_refused()
+        headers = [*self.admission.headers, header]
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": self.admission.body})

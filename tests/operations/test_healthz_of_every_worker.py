@@ -1,0 +1,75 @@
+"""/healthz of `serve --workers 2` answers for the slowest worker: while one worker is held
+(SIGSTOP) and papers are stored, the other answers every /healthz and has applied them all,
+yet /healthz reports the held worker's lag, and "lag 0" only once both have applied them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from papertide.bench.synth import write_snapshot
+from papertide.config import Settings
+from papertide.ingest import IngestOptions, ingest_paths
+from papertide.store import Store
+from tests.support.live_server import live_site
+
+
+def _health(url: str) -> dict[str, Any]:
+    index: dict[str, Any] = httpx.get(url + "/healthz", timeout=10).json()["index"]
+    return index
+
+
+def _until(check: Callable[[], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def _store_papers(data_dir: Path, count: int, seed: int) -> None:
+    settings = Settings(data_dir=data_dir)
+    store = Store.open(settings.resolved_database_url)
+    try:
+        source = write_snapshot(data_dir.parent / f"papers-{seed}.jsonl", count, seed=seed)
+        options = IngestOptions(fmt="arxiv-snapshot")
+        ingest_paths(store, [source], settings=settings, options=options)
+    finally:
+        store.close()
+
+
+def test_healthz_reports_the_slowest_worker(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    _store_papers(data_dir, 20, seed=1)
+    with live_site(data_dir, "--workers", "2") as site:
+        _until(lambda: len(_health(site.url).get("workers", [])) == 2)
+        _until(lambda: _health(site.url)["lag"] == 0)
+        pids = [w["pid"] for w in _health(site.url)["workers"]]
+        held, other = pids
+        # The supervisor too: it would take a held worker for a hung one and replace it.
+        os.kill(site.proc.pid, signal.SIGSTOP)
+        os.kill(held, signal.SIGSTOP)
+        try:
+            _store_papers(data_dir, 30, seed=2)
+
+            def other_caught_up() -> bool:
+                each = {w["pid"]: w for w in _health(site.url)["workers"]}
+                return each[other]["lag"] == 0
+
+            _until(other_caught_up)  # the running worker answers every request meanwhile
+            index = _health(site.url)
+            each = {w["pid"]: w for w in index["workers"]}
+            assert each[held]["lag"] > 0
+            assert index["lag"] == each[held]["lag"] > 0
+        finally:
+            os.kill(held, signal.SIGCONT)
+            os.kill(site.proc.pid, signal.SIGCONT)
+        _until(lambda: _health(site.url)["lag"] == 0)
+        index = _health(site.url)
+        assert [w["lag"] for w in index["workers"]] == [0, 0]
+        assert index["ready"] is True
