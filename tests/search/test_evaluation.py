@@ -133,6 +133,18 @@ def test_eval_similar_finds_the_papers_judged_relevant_to_the_same_query(tmp_pat
     assert result.output.strip().splitlines()[-1] == "recall@10=1.000"
 
 
+def test_eval_hubs_prints_the_most_frequent_papers_share_of_the_lists(tmp_path: Path) -> None:
+    folder = _tiny_beir(tmp_path / "tiny")
+    runner = CliRunner()
+    base = ["--data-dir", str(tmp_path / "d")]
+    assert runner.invoke(app, [*base, "ingest", str(folder / "corpus.jsonl")]).exit_code == 0
+    result = runner.invoke(app, [*base, "eval", "hubs"])
+    assert result.exit_code == 0, result.output
+    # Three papers: each top-5 list holds the other two, so every paper is in 2 of 3.
+    assert "66.7% of 3 top-5 similar lists hold" in " ".join(result.output.split())
+    assert result.output.strip().splitlines()[-1] == "hub_share=0.6667"
+
+
 @pytest.mark.slow
 def test_scifact_similar_lists_beat_the_peer(settings: Settings) -> None:
     from papertide.search.eval_similar import PEERS, evaluate_similar
