@@ -150,7 +150,7 @@ def test_scifact_similar_lists_beat_the_peer(settings: Settings) -> None:
     from papertide.search.eval_similar import PEERS, evaluate_similar
 
     scores = evaluate_similar(load_beir(SCIFACT, "dev"), settings, hub_lists=500)
-    assert scores.recall10 > PEERS[0][1] and scores.hub_share <= 0.01
+    assert scores.recall10 > PEERS[0][1] and scores.hub_share <= 0.02  # of 500 lists
 
 
 @pytest.mark.slow
