@@ -33,6 +33,7 @@ def test_bench_search_prints_every_figure(tmp_path: Path) -> None:
         assert re.search(rf"^  {kind} +p50 +[\d.]+ ms +p99 +[\d.]+ ms", out, re.M), kind
     # Below ann_threshold the search is exact: recall against exact search is 1.
     assert "recall@10 vs exact 1.000 for 3-word queries, 1.000 for papers" in out
+    assert re.search(r"the most frequent paper is in [\d.]+% of 40 top-5 lists", out)
 
 
 def test_bench_web_times_every_page(tmp_path: Path) -> None:

@@ -104,9 +104,53 @@ def test_search_and_similar_commands(tmp_path: Path) -> None:
     payload = orjson.loads(found.output)
     assert payload["hits"][0]["title"] == "Dark matter" and payload["terms"] == ["dark", "matter"]
     similar = runner.invoke(app, [*base, "similar", payload["hits"][0]["id"], "--json"])
-    assert similar.exit_code == 0 and len(orjson.loads(similar.output)) == 2
+    # Three unrelated papers: only the closest is shown (the others fall away).
+    assert similar.exit_code == 0 and len(orjson.loads(similar.output)) == 1
     assert runner.invoke(app, [*base, "similar", "nope"]).exit_code == 1
     assert "indexed 3 papers" in runner.invoke(app, [*base, "reindex"]).output
+
+
+def test_eval_similar_finds_the_papers_judged_relevant_to_the_same_query(tmp_path: Path) -> None:
+    """Papers relevant to one query are group-mates: each finds the other in its list."""
+    folder = _tiny_beir(tmp_path / "tiny")
+    more = [
+        ("d4", "Sparse attention kernels", "Block sparse attention kernels for long inputs."),
+        ("d5", "Dark matter in dwarf galaxies", "Halos of dwarf galaxies and dark matter."),
+        ("d6", "Sea ice", "Arctic sea ice thins every summer."),
+    ]
+    with (folder / "corpus.jsonl").open("ab") as out:
+        out.writelines(orjson.dumps({"_id": i, "title": t, "text": x}) + b"\n" for i, t, x in more)
+    (folder / "qrels" / "dev.tsv").write_text(
+        "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td4\t1\nq2\td2\t1\nq2\td5\t1\nq3\td6\t1\n"
+    )
+    args = ["--data-dir", str(tmp_path / "d"), "eval", "similar", str(folder)]
+    result = runner_output = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = " ".join(runner_output.output.split())
+    assert "4 papers with group-mates (dev)" in text
+    assert "peer, arxiv-sanity-lite (tf-idf + a linear SVM per paper): 0.724" in text
+    assert "of 6 top-5 lists" in text
+    assert result.output.strip().splitlines()[-1] == "recall@10=1.000"
+
+
+def test_eval_hubs_prints_the_most_frequent_papers_share_of_the_lists(tmp_path: Path) -> None:
+    folder = _tiny_beir(tmp_path / "tiny")
+    runner = CliRunner()
+    base = ["--data-dir", str(tmp_path / "d")]
+    assert runner.invoke(app, [*base, "ingest", str(folder / "corpus.jsonl")]).exit_code == 0
+    result = runner.invoke(app, [*base, "eval", "hubs"])
+    assert result.exit_code == 0, result.output
+    # Three papers: each top-5 list holds the other two, so every paper is in 2 of 3.
+    assert "66.7% of 3 top-5 similar lists hold" in " ".join(result.output.split())
+    assert result.output.strip().splitlines()[-1] == "hub_share=0.6667"
+
+
+@pytest.mark.slow
+def test_scifact_similar_lists_beat_the_peer(settings: Settings) -> None:
+    from papertide.search.eval_similar import PEERS, evaluate_similar
+
+    scores = evaluate_similar(load_beir(SCIFACT, "dev"), settings, hub_lists=500)
+    assert scores.recall10 > PEERS[0][1] and scores.hub_share <= 0.02  # of 500 lists
 
 
 @pytest.mark.slow

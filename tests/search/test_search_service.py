@@ -160,32 +160,30 @@ def test_similar_excludes_itself_and_duplicates(
     )
     add_papers(store, settings, [duplicate])
     svc.refresh()
-    hits = svc.similar(ids(1)[0], k=3)
+    hits = svc.similar(ids(1)[0], k=3, cut=False)
     found = [h.paper.arxiv_id for h in hits if h.paper]
     assert ids(1)[0] not in found and ids(8)[0] not in found
     assert len(found) == 3 and found[0] in ids(5, 6)
-    assert any(w.startswith("semantic") for w in hits[0].why)
+    assert hits[0].why[0] == f"score {hits[0].score:.1f}"
     assert svc.similar("no-such-paper") == []
 
 
-def test_similar_query_leaves_out_title_words_most_papers_hold(svc: SearchService) -> None:
-    # Paper 1's title words: "attention" and "transformers" are in 3 of the 7 papers (more
-    # than a fifth), "sparse", "long" and "context" in paper 1 alone: only those three
-    # weigh in its similar list's BM25 query (Lucene MoreLikeThis's maxDocFreqPct).
-    title = paper(
-        1, "Sparse attention for long context transformers", "", "A", "cs.CL", "2024-01-01"
-    )
-    assert svc._telling_title_terms(title) == ["spars", "long", "context"]
-    # Every word common: the rarest three are kept, so the query is never empty.
-    common = paper(9, "Attention transformers", "", "A", "cs.CL", "2024-01-01")
-    assert sorted(svc._telling_title_terms(common)) == ["attent", "transform"]
-    # 1.0 keeps every word, as before the setting.
+def test_similar_query_leaves_out_terms_most_papers_hold(svc: SearchService) -> None:
+    # "attention" and "transformers" are in 3 of the 7 papers (more than a fifth), "sparse",
+    # "long" and "context" in paper 1 alone: only those three query the lexical index for
+    # paper 1's candidates (Lucene MoreLikeThis's maxDocFreqPct), heaviest first.
+    mine = {"attent": 0.5, "transform": 0.4, "spars": 0.3, "long": 0.2, "context": 0.1}
+    assert svc._telling_terms(mine) == [("spars", 0.3), ("long", 0.2), ("context", 0.1)]
+    # Every term common: the heaviest three are kept, so the query is never empty.
+    common = {"attent": 0.5, "transform": 0.4}
+    assert svc._telling_terms(common) == [("attent", 0.5), ("transform", 0.4)]
+    # 1.0 keeps every term.
     svc.config = svc.config.model_copy(update={"similar_max_doc_freq": 1.0})
-    assert svc._telling_title_terms(title) == ["spars", "attent", "long", "context", "transform"]
+    assert [t for t, _ in svc._telling_terms(mine)] == list(mine)
 
 
 def test_similar_lists_are_stored_and_served_until_stale(svc: SearchService, store: Store) -> None:
-    first = svc.similar(ids(1)[0], k=3)
+    first = svc.similar(ids(1)[0], k=3, cut=False)
     pk = pk_of(store, ids(1)[0])
     stored = store.similar_list(pk)
     assert stored is not None and stored.model == svc.config.embedder
@@ -195,14 +193,15 @@ def test_similar_lists_are_stored_and_served_until_stale(svc: SearchService, sto
     reordered = [(p, s, ["stored"]) for p, s, _ in reversed(stored.items)]
     store.save_similar(pk, model=stored.model, items=reordered, now=utcnow())
     svc._similar.clear()
-    served = svc.similar(ids(1)[0], k=3)
+    served = svc.similar(ids(1)[0], k=3, cut=False)
     assert [h.paper.pk for h in served if h.paper] == [p for p, _, _ in reordered[:3]]
     assert all(h.why == ["stored"] for h in served)
     # Older than similar_max_age_hours, or from another embedder: computed again.
     for model, age in ((stored.model, timedelta(hours=25)), ("another-model", timedelta(0))):
         store.save_similar(pk, model=model, items=reordered, now=utcnow() - age)
         svc._similar.clear()
-        assert [h.paper_id for h in svc.similar(ids(1)[0], k=3)] == [h.paper_id for h in first]
+        again_hits = svc.similar(ids(1)[0], k=3, cut=False)
+        assert [h.paper_id for h in again_hits] == [h.paper_id for h in first]
         again = store.similar_list(pk)
         assert again is not None and again.model == svc.config.embedder
         assert again.computed > utcnow() - timedelta(minutes=1)
@@ -256,7 +255,7 @@ def test_a_web_process_stores_the_similar_lists_of_recent_papers_it_indexes(
         stored = store.similar_list(pk_of(store, ids(3)[0]))
         assert stored is not None and stored.model == svc.config.embedder
         # The page's view serves the stored list: nothing is computed again.
-        shown = svc.similar(ids(3)[0], k=3)
+        shown = svc.similar(ids(3)[0], k=3, cut=False)
         assert [h.paper.pk for h in shown if h.paper] == [pk for pk, _, _ in stored.items[:3]]
         assert store.similar_list(pk_of(store, ids(3)[0])) == stored
         add_papers(

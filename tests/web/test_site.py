@@ -109,7 +109,8 @@ def test_paper_page_has_bibtex_similar_and_listing(site) -> None:
     assert 'id="similar"' in page.text
     similar = re.findall(r'<section id="similar">(.*?)</section>', page.text, re.S)[0]
     shown = re.findall(r'<article class="paper" data-paper-id="([^"]+)"', similar)
-    assert len(shown) == len(set(shown)) == 8  # the page lists 8, of 216 stored papers
+    # At most 8 of 216 stored papers, up to where their scores fall away.
+    assert 1 <= len(shown) == len(set(shown)) <= 8
     assert subject.id not in shown  # never similar to itself
     assert "Listed with it on 2025-03-12" in page.text
     assert client.get("/papers/2401.99999").status_code == 404

@@ -25,6 +25,7 @@ from papertide.bench.synth import SnapshotGenerator
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
 from papertide.search.embedders import DEFAULT_EMBEDDER, StaticEmbedder, load_embedder, paper_text
+from papertide.search.eval_similar import hub_share
 from papertide.search.pgvector_index import PgVectorIndex
 from papertide.search.service import SearchService
 from papertide.search.vectors import VectorIndex
@@ -160,6 +161,11 @@ def _print_figures(backend: str, figures: dict[str, Any], echo: Echo) -> None:
     for kind in ("bm25", "dense", "hybrid", "similar", "similar stored"):
         lat = figures[kind]
         echo(f"  {kind:14} p50 {lat[0]:7.2f} ms   p99 {lat[1]:7.2f} ms")
+    share, lists = figures["hub"]
+    echo(
+        f"  similar lists: the most frequent paper is in {100 * share:.2f}% of {lists:,} "
+        f"top-5 lists (uniform: {500 / max(figures['papers'], 1):.4f}%)"
+    )
     echo(
         f"  serving RSS {figures['rss_mb']:,.0f} MB (open {figures['open_s']:.2f} s); "
         f"dense index {'HNSW' if figures['ann'] else 'exact'}, recall@10 vs exact "
@@ -187,7 +193,7 @@ def serve_figures(settings: Settings, count: int) -> dict[str, Any]:
     rng = random.Random(7)
     sample = _sample_papers(svc, count, rng)
     texts = [" ".join(rng.sample(p[1].split(), min(3, len(p[1].split())))) for p in sample]
-    figures: dict[str, Any] = {"open_s": opened}
+    figures: dict[str, Any] = {"open_s": opened, "papers": svc.lexical.num_docs()}
     for mode in ("bm25", "dense", "hybrid"):
         for text in texts[:20]:  # warm up
             svc.search(text, k=10, mode=mode)
@@ -202,6 +208,9 @@ def serve_figures(settings: Settings, count: int) -> dict[str, Any]:
     figures["similar stored"] = _percentiles(
         [_timed(svc.similar, pid, k=10) for pid, _ in sample[20:]]
     )
+    # Hubness: the paper found in the most of these top-5 lists (uncut), as a share of them.
+    hubs = hub_share(svc, [pid for pid, _ in sample[20:]])
+    figures["hub"] = (hubs.share, hubs.lists)
     figures["rss_mb"] = _rss_mb()
     figures.update(_recall_figures(svc, store, sample, texts))
     store.close()

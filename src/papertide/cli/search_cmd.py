@@ -1,4 +1,4 @@
-"""`papertide search`, `similar`, `reindex`, `eval beir` and `bench search`."""
+"""`papertide search`, `similar`, `reindex`, `eval beir` and `eval similar`."""
 
 from __future__ import annotations
 
@@ -206,6 +206,101 @@ def eval_beir(
         )
     default = next((s for s in scores if s.mode == "hybrid"), scores[-1])
     typer.echo(f"ndcg@10={default.ndcg10:.3f}")
+
+
+@eval_app.command("similar")
+def eval_similar(
+    ctx: typer.Context,
+    folder: Path = typer.Argument(..., help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/."),
+    split: str | None = typer.Option(
+        None,
+        "--split",
+        help="qrels/SPLIT.tsv that says which papers are related (default: the only split "
+        "in qrels/, else test).",
+    ),
+    hub_lists: int | None = typer.Option(
+        None, "--hub-lists", min=1, help="Count the top-5 lists of this many papers (all)."
+    ),
+) -> None:
+    """Judge similar-paper lists on a BEIR data set: co-relevance recall@10 and hub share.
+
+    Papers judged relevant to the same query are related: recall@10 is the share of each
+    such paper's group-mates found in its top-10 similar list (and in the list as a page
+    shows it, cut where scores fall away). The hub share is the most frequent paper's share
+    of all top-5 lists. The
+    peer's figures (arxiv-sanity-lite's method) were measured once on the SciFact shared
+    split and are printed beside. The last line is the recall: recall@10=0.xxx
+
+    Example:
+      papertide eval similar ../shared/data/scifact-dev
+    """
+    from papertide.search.eval import load_beir
+    from papertide.search.eval_similar import PEERS, evaluate_similar
+
+    settings = settings_of(ctx)
+    splits = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+    chosen = split or (splits[0] if len(splits) == 1 else "test")
+    try:
+        beir = load_beir(folder, chosen)
+    except FileNotFoundError as exc:
+        there = f" (splits there: {', '.join(splits)})" if splits else ""
+        raise fail(f"{exc}{there}", 2) from exc
+    with _stages() as (on_stage, advance):
+        scores = evaluate_similar(
+            beir, settings, hub_lists=hub_lists, on_stage=on_stage, on_indexed=advance
+        )
+    console.print(
+        f"{plural(scores.judged, 'paper')} with group-mates ({chosen}), embedder "
+        f"{settings.search.embedder}; lists {scores.mean_length:.1f} papers long on average "
+        f"(of 10 asked), first view p50 {scores.ms_first_view:.1f} ms"
+    )
+    console.print(
+        f"co-relevance recall@10: papertide {scores.recall10:.3f} "
+        f"(as shown, cut where scores fall away: {scores.recall10_shown:.3f})",
+        highlight=False,
+    )
+    for name, figure in PEERS:
+        console.print(f"  peer, {name}: {figure:.3f} (SciFact shared split)", highlight=False)
+    console.print(
+        f"hub share: {100 * scores.hub_share:.2f}% of {plural(scores.lists, 'top-5 list')} "
+        f"hold {scores.hub_title[:60]!r} (uniform: {500 / max(scores.lists, 1):.2f}%)",
+        highlight=False,
+    )
+    typer.echo(f"recall@10={scores.recall10:.3f}")
+
+
+@eval_app.command("hubs")
+def eval_hubs(
+    ctx: typer.Context,
+    lists: int | None = typer.Option(
+        None, "--lists", min=1, help="Count the lists of this many papers, spread over all (all)."
+    ),
+) -> None:
+    """How evenly the stored papers' similar lists spread: the paper found in the most top-5
+    lists, and its share of them (a uniform spread is 5 / papers).
+
+    Example:  PAPERTIDE_DATA_DIR=/tmp/demo papertide eval hubs
+    """
+    from papertide.search.eval_similar import hub_share
+
+    settings = settings_of(ctx)
+    store = open_store(settings)
+    try:
+        svc = open_service(settings, store)
+        ids = [p.id or "" for batch in store.iter_modified(None) for _, p in batch]
+        ids = sorted(ids)
+        step = max(1, len(ids) // lists) if lists else 1
+        picked = ids[::step][: lists or None]
+        hubs = hub_share(svc, picked)
+        svc.close()
+    finally:
+        store.close()
+    console.print(
+        f"{100 * hubs.share:.1f}% of {plural(hubs.lists, 'top-5 similar list')} hold "
+        f"{hubs.title[:70]!r} (uniform: {500 / max(hubs.lists, 1):.1f}%)",
+        highlight=False,
+    )
+    typer.echo(f"hub_share={hubs.share:.4f}")
 
 
 @contextmanager

@@ -11,7 +11,8 @@ import csv
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,18 +81,34 @@ def evaluate(
     """Index ``beir`` in a temporary store with ``settings.search`` and score each mode;
     ``on_indexed(n)`` is called as papers are indexed (a progress bar)."""
     say = on_stage or (lambda _: None)
+    with indexed(beir, settings, on_stage=say, on_indexed=on_indexed) as (svc, ids):
+        return [_score(svc, beir, ids, mode, say) for mode in modes]
+
+
+@contextmanager
+def indexed(
+    beir: BeirSet,
+    settings: Settings,
+    *,
+    on_stage: Callable[[str], None],
+    on_indexed: Callable[[int], None] | None = None,
+) -> Iterator[tuple[SearchService, dict[str, str]]]:
+    """``beir``'s corpus in a temporary store and index: the service, and paper id -> the
+    corpus id it was imported under."""
     with tempfile.TemporaryDirectory(prefix="papertide-eval-") as tmp:
         local = settings.model_copy(update={"data_dir": Path(tmp), "database_url": None})
         store = Store.open(local.resolved_database_url)
         try:
-            say("importing the corpus")
+            on_stage("importing the corpus")
             options = IngestOptions(fmt="jsonl", namespace=NAMESPACE)
             ingest_paths(store, [beir.corpus], settings=local, options=options)
-            say(f"indexing {store.count_papers():,} papers")
+            on_stage(f"indexing {store.count_papers():,} papers")
             svc = SearchService.open(local, store, catch_up=False)
             svc.refresh(on_indexed)
-            ids = corpus_ids(store)
-            return [_score(svc, beir, ids, mode, say) for mode in modes]
+            try:
+                yield svc, corpus_ids(store)
+            finally:
+                svc.close()
         finally:
             store.close()
 

@@ -130,15 +130,18 @@ class SearchSettings(BaseModel):
         default=20_000, ge=0, description="Similar-paper lists kept in memory (LRU)."
     )
     similar_keep: int = Field(
-        default=20, ge=1, description="Similar papers stored per paper (pages show 8)."
+        default=20,
+        ge=1,
+        description="Similar papers stored per paper (pages show at most 8, up to where "
+        "their scores fall away).",
     )
     similar_max_doc_freq: float = Field(
         default=0.2,
         gt=0.0,
         le=1.0,
-        description="A paper's title words that more than this share of papers hold are "
-        "left out of its similar list's BM25 query (as Lucene's MoreLikeThis maxDocFreqPct): "
-        "they weigh little in BM25 and cost the most to score; 1.0 keeps every word.",
+        description="A paper's terms that more than this share of papers hold are left out "
+        "of its similar list's 'more like this' query (as Lucene's MoreLikeThis "
+        "maxDocFreqPct): they weigh little and cost the most to score; 1.0 keeps every term.",
     )
     similar_max_age_hours: float = Field(
         default=24.0,

@@ -1,23 +1,133 @@
-"""Similar papers: neighbours by abstract meaning (cosine) and shared title terms (BM25),
-without the paper itself or its duplicates (pure scoring; the service fetches candidates).
+"""Similar papers: pure scoring over candidates the service fetched (search/similar_lists.py).
 
-score = cosine + LEXICAL_WEIGHT * bm25 / best_bm25 (the ``blend`` of hybrid.py with the
-dense side first). A candidate is a duplicate of the paper when its normalised title is the
-same (normalize.title_key) or its words overlap almost wholly (Jaccard >= 0.9; Broder 1997).
+The evidence is the wording of the whole title and abstract, with the meaning of the
+abstract as a smaller second voice:
+
+    relatedness(x, y) = tfidf_cosine(x, y) + DENSE_WEIGHT * cosine(x, y)
+
+where tfidf_cosine is the cosine of the papers' terms (the lexical index's stemmed,
+stopword-free terms, title counted ``title_repeat`` times as in the index) weighted
+(1 + log tf) * idf (Salton & Buckley 1988, "Term-weighting approaches in automatic text
+retrieval"; sublinear tf), and cosine is the embedder's.
+
+Raw similarities have hubs: a few generic papers are close to almost everything and would
+fill most lists. Each candidate's relatedness is therefore standardised against its own
+similarities to the papers of a fixed sample of the collection (search/neighbourhood.py):
+
+    score(x, y) = (relatedness(x, y) - mean_y) / sd_y
+
+("global scaling" of Schnitzer, Flexer, Schedl & Widmer 2012, "Local and global scaling
+reduce hubs in space", JMLR 13; the Gaussian mutual proximity there standardises both sides,
+but x's own mean and deviation are the same for every candidate of x's list, so they would
+not change its order). A paper close to everything has a high mean_y and gains little. The
+list is ordered by this score, which the reasons show, and shown up to where it falls
+away (``cut``).
+
+A candidate is a duplicate of the paper when its normalised title is the same
+(normalize.title_key) or its words overlap almost wholly (Jaccard >= 0.9; Broder 1997).
+docs/search.md ("Similar papers") has the figures behind every constant.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 from papertide.models import Hit, Paper
 from papertide.normalize import title_key
-from papertide.search.hybrid import blend
 from papertide.search.tokenize import STOPWORDS, analyze, stem, words
 
-LEXICAL_WEIGHT = 0.3
+DENSE_WEIGHT = 0.2
+# The paper's heaviest terms that query the lexical index for candidates (with their weights).
+LEXICAL_TERMS = 25
+# Candidates read from each side (lexical, embedding) beyond the k a list keeps.
+SPARE = 10
 DUPLICATE_JACCARD = 0.9
-_SPARE = 5  # candidates read beyond k at a time: room for the paper itself and duplicates
+# A list shown ends at the first paper scoring below CUT_FLOOR or below CUT_SHARE of the
+# first one's score (docs/search.md, "Similar papers": where related and unrelated part).
+CUT_FLOOR = 5.0
+CUT_SHARE = 0.4
+# Words that say nothing about a paper's subject, left out of the "shared:" reasons.
+GENERIC_WORDS = frozenset(
+    """
+    use using used uses based show shows shown propose proposed present presents new
+    approach approaches method methods result results paper work study studies first
+    however well one two three large small high low different various several many
+    """.split()
+)
+
+Idf = Callable[[list[str]], npt.NDArray[np.float64]]
+
+
+def paper_terms(paper: Paper, *, title_repeat: int) -> list[str]:
+    """A paper's terms as the lexical index holds them (title ``title_repeat`` times)."""
+    return analyze(paper.title) * title_repeat + analyze(paper.abstract)
+
+
+@dataclass(slots=True)
+class Terms:
+    """Unit-length (1 + log tf) * idf term vectors of several papers, one row each (a small
+    CSR matrix over a vocabulary of their own): numpy does the per-term work."""
+
+    vocabulary: dict[str, int]
+    indptr: npt.NDArray[np.int64]
+    indices: npt.NDArray[np.int64]
+    weights: npt.NDArray[np.float32]
+
+    @classmethod
+    def of(cls, term_lists: list[list[str]], idf: Idf) -> Terms:
+        """The rows of ``term_lists`` (each a paper's terms, repeats counted)."""
+        vocabulary: dict[str, int] = {}
+        counts = [Counter(terms) for terms in term_lists]
+        indices = np.fromiter(
+            (vocabulary.setdefault(t, len(vocabulary)) for c in counts for t in c), dtype=np.int64
+        )
+        tf = np.fromiter((n for c in counts for n in c.values()), dtype=np.float64)
+        lengths = np.fromiter(map(len, counts), dtype=np.int64, count=len(counts))
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        weights = (1.0 + np.log(tf)) * idf(list(vocabulary))[indices]
+        rows = np.repeat(np.arange(len(counts)), lengths)
+        norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=len(counts)))
+        weights = weights / np.maximum(norms, 1e-12)[rows]
+        return cls(vocabulary, indptr, indices, weights.astype(np.float32))
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    def _rows(self) -> npt.NDArray[np.int64]:
+        return np.repeat(np.arange(len(self)), np.diff(self.indptr))
+
+    def row(self, i: int) -> dict[str, float]:
+        """Row ``i`` as term -> weight."""
+        names = list(self.vocabulary)
+        span = slice(int(self.indptr[i]), int(self.indptr[i + 1]))
+        return {
+            names[j]: float(w) for j, w in zip(self.indices[span], self.weights[span], strict=True)
+        }
+
+    def dense(self, columns: dict[str, int]) -> npt.NDArray[np.float32]:
+        """The rows over another vocabulary (``columns``: term -> column; others dropped)."""
+        where = np.fromiter(
+            (columns.get(t, -1) for t in self.vocabulary),
+            dtype=np.int64,
+            count=len(self.vocabulary),
+        )[self.indices]
+        out = np.zeros((len(self), len(columns)), dtype=np.float32)
+        known = where >= 0
+        out[self._rows()[known], where[known]] = self.weights[known]
+        return out
+
+    def dots(self, i: int) -> npt.NDArray[np.float32]:
+        """The cosine of row ``i`` with every row."""
+        mine = np.zeros(len(self.vocabulary), dtype=np.float32)
+        span = slice(int(self.indptr[i]), int(self.indptr[i + 1]))
+        mine[self.indices[span]] = self.weights[span]
+        products = self.weights * mine[self.indices]
+        return np.bincount(self._rows(), weights=products, minlength=len(self)).astype(np.float32)
 
 
 def word_set(paper: Paper) -> set[str]:
@@ -34,52 +144,80 @@ def is_duplicate(paper: Paper, other: Paper, *, mine: set[str] | None = None) ->
     return union > 0 and len(a & b) / union >= DUPLICATE_JACCARD
 
 
-def shared_title_terms(
-    paper: Paper, other: Paper, limit: int = 5, *, stems: set[str] | None = None
+def telling_word(word: str) -> bool:
+    """Whether a word may stand as a shared term: not a stopword, digit or single letter,
+    nor a word any paper might use (GENERIC_WORDS)."""
+    return (
+        len(word) > 1
+        and not any(c.isdigit() for c in word)
+        and word not in STOPWORDS
+        and word not in GENERIC_WORDS
+    )
+
+
+def shared_terms(
+    mine: dict[str, float], other: dict[str, float], other_paper: Paper, limit: int = 4
 ) -> list[str]:
-    """Title words of ``other`` whose stems appear in ``paper``'s title or abstract."""
-    if stems is None:
-        stems = set(analyze(f"{paper.title} {paper.abstract}"))
-    shared = [w for w in words(other.title) if w not in STOPWORDS and stem(w) in stems]
-    return list(dict.fromkeys(shared))[:limit]
+    """The words that weigh most in both papers (their terms' share of the tf-idf cosine),
+    spelt as ``other_paper`` spells them first, telling words only."""
+    ranked = sorted((t for t in mine if t in other), key=lambda t: (-mine[t] * other[t], t))
+    wanted = set(ranked[: limit * 3])
+    spelt: dict[str, str] = {}
+    for word in dict.fromkeys(words(f"{other_paper.title} {other_paper.abstract}")):
+        if telling_word(word):
+            term = stem(word)
+            if term in wanted:
+                spelt.setdefault(term, word)
+    return [spelt[t] for t in ranked if t in spelt][:limit]
 
 
-def rank_similar(
-    paper: Paper,
-    dense: dict[int, float],
-    lexical: list[tuple[int, float]],
-    load: Callable[[list[int]], dict[int, Paper]],
-    *,
-    k: int,
-) -> list[Hit]:
-    """The ``k`` best candidates as hits, skipping the paper and its duplicates.
+@dataclass(slots=True)
+class Candidates:
+    """Papers that may be similar, as rows 1.. of ``terms`` (row 0 is the paper's own), with
+    their embedding cosines and their relatedness's mean and deviation over the sample."""
 
-    ``load`` reads candidates' records by row key; they are read in the order they rank, a
-    few more than ``k`` at a time, since the first ``k`` and a few duplicates are usually
-    all a list takes (reading every candidate of both sides, ~80, was a third of a list's
-    time at 100k papers)."""
-    mine = word_set(paper)
-    stems = set(analyze(f"{paper.title} {paper.abstract}"))
-    ranked = blend(lexical, {p: c / LEXICAL_WEIGHT for p, c in dense.items()}, weight=1.0)
-    hits: list[Hit] = []
-    step = k + _SPARE
-    for start in range(0, len(ranked), step):
-        chunk = ranked[start : start + step]
-        candidates = load([pk for pk, _ in chunk if pk != paper.pk])
-        for pk, score in chunk:
-            other = candidates.get(pk)
-            if other is None or other.id == paper.id:  # the paper itself is never loaded
-                continue
-            if is_duplicate(paper, other, mine=mine):
-                continue
-            why = []
-            if pk in dense:
-                why.append(f"semantic {dense[pk]:.2f}")
-            shared = shared_title_terms(paper, other, stems=stems)
-            if shared:
-                why.append("shared: " + " ".join(shared))
-            assert other.id is not None
-            hits.append(Hit(other.id, round(score * LEXICAL_WEIGHT, 6), why, other))
-            if len(hits) == k:
-                return hits
+    papers: list[Paper]
+    terms: Terms
+    cosine: npt.NDArray[np.float32]
+    mean: npt.NDArray[np.float32]
+    sd: npt.NDArray[np.float32]
+
+
+def cut(scores: list[float]) -> int:
+    """How many of ``scores`` (best first) to show: up to the first below CUT_FLOOR or below
+    CUT_SHARE of the first score. The first is shown whenever it is above 0 (closer than the
+    candidate's typical paper): a small collection's scores stay below the floor (they
+    cannot exceed the square root of the sample's size less one)."""
+    if not scores or scores[0] <= 0:
+        return 0
+    least = max(CUT_FLOOR, CUT_SHARE * scores[0])
+    return next((i for i, s in enumerate(scores) if i and s < least), len(scores))
+
+
+def rank_similar(paper: Paper, found: Candidates, *, k: int) -> list[Hit]:
+    """The ``k`` best candidates by their standardised relatedness, skipping the paper and
+    its duplicates (not cut: ``cut`` is for showing them); each hit says its score and the
+    words the papers share."""
+    related = found.terms.dots(0)[1:] + DENSE_WEIGHT * found.cosine
+    scores = np.round((related - found.mean) / np.maximum(found.sd, 1e-6), 4)
+    words_of_paper = word_set(paper)
+    kept: list[tuple[float, int]] = []
+    order = sorted(range(len(found.papers)), key=lambda i: (-scores[i], found.papers[i].pk or 0))
+    for i in order:
+        other = found.papers[i]
+        if other.id == paper.id or other.pk == paper.pk:
+            continue
+        if not is_duplicate(paper, other, mine=words_of_paper):
+            kept.append((float(scores[i]), i))
+            if len(kept) == k:
+                break
+    mine = found.terms.row(0)
+    hits = []
+    for score, i in kept:
+        other = found.papers[i]
+        why = [f"score {score:.1f}"]
+        shared = shared_terms(mine, found.terms.row(i + 1), other)
+        if shared:
+            why.append("shared: " + ", ".join(shared))
+        hits.append(Hit(other.id or "", score, why, other))
     return hits

@@ -8,16 +8,27 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+import numpy as np
+from tantivy import Query
+
 from papertide.clock import utcnow
 from papertide.models import Hit, Paper
 from papertide.search import filters as fq
 from papertide.search.embedders import Vectors
 from papertide.search.lexical import LexicalIndex
+from papertide.search.neighbourhood import Idf, Neighbourhood, sample_pks
 from papertide.search.pgvector_index import PgVectorIndex
 from papertide.search.rwlock import ReadWriteLock
 from papertide.search.settings import SearchSettings
-from papertide.search.similar import rank_similar
-from papertide.search.tokenize import analyze
+from papertide.search.similar import (
+    LEXICAL_TERMS,
+    SPARE,
+    Candidates,
+    Terms,
+    paper_terms,
+    rank_similar,
+)
+from papertide.search.similar import cut as cut_at
 from papertide.search.vectors import VectorIndex
 from papertide.store import FeedPosition, Store
 from papertide.store.similar import SimilarItem, SimilarList
@@ -31,6 +42,10 @@ class SimilarMixin:
     _similar: OrderedDict[tuple[str, int], list[SimilarItem]]
 
     guard: ReadWriteLock
+    # The idf and the hub sample of the live lexical index's searcher (rebuilt when it
+    # changes: a list is scored with the index it reads).
+    _similar_idf: tuple[object, Idf] | None = None
+    _similar_sample: tuple[tuple[object, int, int], Neighbourhood] | None = None
 
     if TYPE_CHECKING:
 
@@ -47,9 +62,12 @@ class SimilarMixin:
             self, cosine: dict[int, float], pks: list[int], vector: Vectors
         ) -> None: ...
 
-    def similar(self, paper_id: str, *, k: int = 10, paper: Paper | None = None) -> list[Hit]:
+    def similar(
+        self, paper_id: str, *, k: int = 10, paper: Paper | None = None, cut: bool = True
+    ) -> list[Hit]:
         """The ``k`` papers most like ``paper_id`` (not itself nor its duplicates), each
-        hit with the store's current row of its paper (votes as they are now).
+        hit with the store's current row of its paper (votes as they are now); with
+        ``cut``, only those up to where the scores fall away (similar.cut).
 
         Served from the list stored with the paper (store.similar_lists) while it is fresh
         (``similar_max_age_hours``, same embedder), else computed and stored: a paper page
@@ -84,7 +102,8 @@ class SimilarMixin:
             for pk, score, why in spare
             if pk in found
         ]
-        return hits[:k]
+        hits = hits[:k]
+        return hits[: cut_at([h.score for h in hits])] if cut else hits
 
     def precompute_similar(
         self, pks: list[int], progress: Callable[[int], None] | None = None
@@ -127,39 +146,84 @@ class SimilarMixin:
         )
 
     def _compute_similar(self, paper: Paper, k: int) -> list[Hit]:
-        """Neighbours by cosine (HNSW or exact) blended with a BM25 query of the title."""
+        """Candidates from the lexical index (the paper's telling terms, weighted) and from
+        its embedding's neighbours, scored by search/similar.py."""
         assert paper.pk is not None
         vectors = self._vector_index()
-        pool = k + 20
-        title = [
-            (fq.Occur.Should, fq.Query.term_query(self.lexical.schema, "body", t))
-            for t in self._telling_title_terms(paper)
-        ]
-        lexical = self.lexical.search(fq.combine(title, []), pool, count=False)[0] if title else []
-        # The paper's stored vector, its neighbours and the title matches' cosines (one
-        # statement on pgvector).
-        found = vectors.near_paper(paper.pk, pool, [pk for pk, _ in lexical])
+        idf = self._idf()
+        repeat = self.config.title_repeat
+        mine = Terms.of([paper_terms(paper, title_repeat=repeat)], idf)
+        pool = k + SPARE
+        lexical = self._lexical_candidates(mine.row(0), pool)
+        found = vectors.near_paper(paper.pk, pool, [])
         if found is None:  # no stored vector yet
             vector = self._embed_one(paper)
-            dense = dict(vectors.search(vector, pool, paper=True))
-            self._add_cosines(dense, [pk for pk, _ in lexical], vector)
+            near = vectors.search(vector, pool, paper=True)
         else:
-            near, cosines = found
-            dense = dict(near) | cosines
-        return rank_similar(paper, dense, lexical, self.lexical.papers, k=k)
+            near, vector = found[0], vectors.get([paper.pk])[0]
+        pks = list(dict.fromkeys([*(p for p, _ in near), *lexical]))
+        records = self.lexical.papers([pk for pk in pks if pk != paper.pk])
+        pks = [pk for pk in pks if pk in records]
+        embedded = vectors.get(pks)
+        terms = Terms.of(
+            [paper_terms(paper, title_repeat=repeat)]
+            + [paper_terms(records[pk], title_repeat=repeat) for pk in pks],
+            idf,
+        )
+        mean, sd = self._sample().spread(pks, terms, 1, embedded)
+        cosine = (embedded @ vector).astype(np.float32)
+        found_ = Candidates([records[pk] for pk in pks], terms, cosine, mean, sd)
+        return rank_similar(paper, found_, k=k)
 
-    def _telling_title_terms(self, paper: Paper) -> list[str]:
-        """The title's terms but those in more than ``similar_max_doc_freq`` of the papers
-        (the three rarest when every one is that common): a term in a fifth of 1M papers
-        scores little (idf about 1.6, against 5-10 for the rare ones) and dominates the
-        query's cost (the title query at 1M: 9.6 ms with every term, 1.1 ms without them)."""
-        terms = list(dict.fromkeys(analyze(paper.title)))
+    def _lexical_candidates(self, mine: dict[str, float], limit: int) -> list[int]:
+        """The best ``limit`` papers for a query of the paper's telling terms, each boosted
+        by its weight in the paper (a "more like this" query)."""
+        schema = self.lexical.schema
+        query = [
+            (fq.Occur.Should, Query.boost_query(Query.term_query(schema, "body", t), w))
+            for t, w in self._telling_terms(mine)
+        ]
+        if not query:
+            return []
+        return [pk for pk, _ in self.lexical.search(fq.combine(query, []), limit, count=False)[0]]
+
+    def _telling_terms(self, mine: dict[str, float]) -> list[tuple[str, float]]:
+        """The paper's LEXICAL_TERMS heaviest terms with their weights, but those in more
+        than ``similar_max_doc_freq`` of the papers (as Lucene's MoreLikeThis maxDocFreqPct):
+        a term in a fifth of 1M papers weighs little and dominates the query's cost."""
+        ranked = sorted(mine.items(), key=lambda item: (-item[1], item[0]))[:LEXICAL_TERMS]
         limit = self.config.similar_max_doc_freq
-        if limit >= 1.0 or not terms:
-            return terms
+        if limit >= 1.0:
+            return ranked
         most = limit * self.lexical.num_docs()
-        freq = {t: self.lexical.doc_freq(t) for t in terms}
-        return [t for t in terms if freq[t] <= most] or sorted(terms, key=freq.__getitem__)[:3]
+        return [(t, w) for t, w in ranked if self.lexical.doc_freq(t) <= most] or ranked[:3]
+
+    def _idf(self) -> Idf:
+        """The idf of the live lexical index (remembered while its searcher is the same)."""
+        searcher = self.lexical.searcher
+        cached = self._similar_idf
+        if cached is None or cached[0] is not searcher:
+            cached = (searcher, Idf(self.lexical.doc_freq, self.lexical.num_docs()))
+            self._similar_idf = cached
+        return cached[1]
+
+    def _sample(self) -> Neighbourhood:
+        """The papers each candidate is standardised against (search/neighbourhood.py),
+        drawn again when the lexical index changes."""
+        pks = sample_pks(self.store.max_paper_pk())
+        key = (self.lexical.searcher, pks[0] if pks else 0, len(pks))
+        cached = self._similar_sample
+        if cached is not None and cached[0][0] is key[0] and cached[0][1:] == key[1:]:
+            return cached[1]
+        records = self.lexical.papers(pks)
+        present = sorted(records)
+        repeat = self.config.title_repeat
+        terms = Terms.of(
+            [paper_terms(records[pk], title_repeat=repeat) for pk in present], self._idf()
+        )
+        sample = Neighbourhood(present, terms, self._vector_index().get(present))
+        self._similar_sample = (key, sample)
+        return sample
 
 
 def _items(hits: list[Hit]) -> list[SimilarItem]:

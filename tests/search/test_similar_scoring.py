@@ -1,0 +1,107 @@
+"""Similar lists: hubs standardised away, order by the score shown, shown up to where the
+scores fall away, shared terms without noise, and the stored list equal to the first view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from papertide.models import Paper
+from papertide.search import SearchService
+from papertide.search.neighbourhood import Idf, sample_pks
+from papertide.search.similar import (
+    CUT_FLOOR,
+    Candidates,
+    Terms,
+    cut,
+    rank_similar,
+    shared_terms,
+)
+from papertide.store import Store
+from tests.support.search_corpus import pk_of
+
+
+def _paper(pk: int, title: str, abstract: str = "") -> Paper:
+    return Paper(title=title, abstract=abstract, id=f"p{pk}", pk=pk)
+
+
+def _flat_idf(terms: list[str]) -> np.ndarray:
+    return np.ones(len(terms))
+
+
+def test_a_candidate_close_to_every_paper_ranks_below_an_equally_close_specific_one() -> None:
+    """Two candidates share as much with the paper; the one whose relatedness to the sample
+    is high everywhere (a hub) scores lower, and the order follows the scores shown."""
+    paper = _paper(1, "kernel sparse attention")
+    hub, specific = _paper(2, "kernel survey attention"), _paper(3, "sparse attention proof")
+    terms = Terms.of(
+        [["kernel", "spars", "attent"], ["kernel", "attent"], ["spars", "attent"]], _flat_idf
+    )
+    found = Candidates(
+        [hub, specific],
+        terms,
+        cosine=np.array([0.8, 0.8], dtype=np.float32),
+        mean=np.array([0.5, 0.1], dtype=np.float32),
+        sd=np.array([0.1, 0.1], dtype=np.float32),
+    )
+    hits = rank_similar(paper, found, k=5)
+    assert [h.paper_id for h in hits] == ["p3", "p2"]
+    assert hits[0].score > hits[1].score
+    assert [h.why[0] for h in hits] == [f"score {h.score:.1f}" for h in hits]
+
+
+def test_a_list_is_shown_up_to_where_its_scores_fall_away() -> None:
+    assert cut([12.0, 11.0, 9.0, 4.0, 8.0]) == 3  # 4.0 is under the floor
+    assert cut([20.0, 12.0, 7.0]) == 2  # 7.0 is under 0.4 of 20
+    assert cut([3.0, 2.0]) == 1  # a small collection: the closest paper still shows
+    assert cut([-1.0]) == 0 and cut([]) == 0
+    assert CUT_FLOOR > 0
+
+
+def test_shared_terms_leave_out_digits_single_letters_and_generic_words() -> None:
+    other = _paper(2, "Using 1 s-curve for KV cache compression", "Using caches, s and 1 help.")
+    mine = {"use": 0.5, "1": 0.5, "s": 0.5, "kv": 0.3, "cach": 0.4, "compress": 0.2}
+    theirs = {"use": 0.5, "1": 0.5, "s": 0.5, "kv": 0.3, "cach": 0.4, "compress": 0.2}
+    assert shared_terms(mine, theirs, other) == ["cache", "kv", "compression"]
+
+
+def test_the_sample_is_the_same_for_every_process_until_the_pks_double() -> None:
+    assert sample_pks(10) == list(range(1, 11))
+    assert sample_pks(1_000) == list(range(1, 1_001, 8))
+    assert sample_pks(1_000)[:100] == sample_pks(1_020)[:100]
+    assert 64 <= len(sample_pks(100_000)) <= 128
+
+
+def test_idf_is_asked_once_per_term() -> None:
+    asked: list[str] = []
+
+    def doc_freq(term: str) -> int:
+        asked.append(term)
+        return 9
+
+    idf = Idf(doc_freq, 99)
+    first = idf(["a", "b", "a"])
+    assert list(idf(["b", "a"])) == [first[1], first[0]] and asked == ["a", "b"]
+    assert first[0] == pytest.approx(np.log(100 / 10) + 1)
+
+
+def test_the_stored_list_equals_the_list_a_first_view_computes(
+    svc: SearchService, store: Store
+) -> None:
+    """The worker's precomputed list and a page's first view rank the same papers with the
+    same scores (one index, one sample)."""
+    pk = pk_of(store, "2401.00001")
+    first = svc.similar("2401.00001", k=5, cut=False)
+    assert first and [h.score for h in first] == sorted((h.score for h in first), reverse=True)
+    store.clear_similar()
+    svc._similar.clear()
+    again = SearchService.open(svc.settings, store)  # another process on the same index
+    try:
+        assert again.precompute_similar([pk]) == 1
+    finally:
+        again.close()
+    stored = store.similar_list(pk)
+    assert stored is not None
+    assert [(p, s) for p, s, _ in stored.items][: len(first)] == [
+        (h.paper.pk, h.score) for h in first if h.paper
+    ]
