@@ -19,6 +19,7 @@ from papertide.cli import (
     db_cmd,
     demo_cmd,
     digest_cmd,
+    hub_cmd,
     ingest_cmd,
     inspect_cmd,
     search_cmd,
@@ -90,6 +91,7 @@ digest_cmd.register(app)
 subscribers_cmd.register(app)
 users_cmd.register(app)
 sync_cmd.register(app)
+hub_cmd.register(app)
 bench_cmd.register(app)
 db_cmd.register(app)
 

@@ -114,14 +114,17 @@ class _Stop:
 
 def worker(
     ctx: typer.Context,
-    no_sync: bool = typer.Option(False, "--no-sync", help="Only digests; no `papertide sync`."),
+    no_sync: bool = typer.Option(
+        False, "--no-sync", help="Only digests; no `papertide sync` or `sync-hub`."
+    ),
     once: bool = typer.Option(False, "--once", help="Run each job once, then exit."),
 ) -> None:
     """Run syncs and digests on their schedules in one long-running process.
 
-    Syncs every sync.interval_minutes (PAPERTIDE_SYNC__INTERVAL_MINUTES), digests every
-    mail.digest_interval_minutes. SIGTERM or Ctrl-C stops it cleanly between jobs; a digest
-    batch cut short by a hard kill is sent by a later run once its lease
+    Syncs every sync.interval_minutes (PAPERTIDE_SYNC__INTERVAL_MINUTES), a round of
+    `sync-hub` every sync.hub_interval_minutes, digests every
+    mail.digest_interval_minutes. SIGTERM or Ctrl-C stops it cleanly between jobs; a
+    digest batch cut short by a hard kill is sent by a later run once its lease
     (mail.lease_seconds) runs out.
 
     Examples:
@@ -145,9 +148,10 @@ def worker(
         )
     ]
     if not no_sync:
-        jobs.insert(
-            0, Job("sync", settings.sync.interval_minutes * 60.0, lambda: _sync(store, settings))
-        )
+        jobs[:0] = [
+            Job("sync", settings.sync.interval_minutes * 60.0, lambda: _sync(store, settings)),
+            Job("hub", settings.sync.hub_interval_minutes * 60.0, lambda: _hub(store, settings)),
+        ]
     try:
         run_jobs(jobs, stop=stop.event, once=once)
     finally:
@@ -173,6 +177,13 @@ def _sync(store: Store, settings: Settings) -> None:
         console.print(f"sync {result.name}: {result.status} ({plural(result.pages, 'page')})")
     if any(r.report.added or r.report.changed for r in results):
         index_and_list_similar(settings, store)
+
+
+def _hub(store: Store, settings: Settings) -> None:
+    from papertide.cli.hub_cmd import print_report
+    from papertide.hub_sync import sync_hub  # network stack loaded only when syncing
+
+    print_report(sync_hub(store, settings))
 
 
 def register(app: typer.Typer) -> None:

@@ -29,6 +29,7 @@ from papertide.store.comments import CommentError, CommentMixin
 from papertide.store.embeddings import EmbeddingMixin, StoredEmbedding
 from papertide.store.feeds import FeedMixin, select_papers, to_papers
 from papertide.store.files import private_dir, private_file
+from papertide.store.hub import HubMixin
 from papertide.store.lists import ListError, ListMixin
 from papertide.store.rate_limits import RateLimitsMixin
 from papertide.store.revisions import RevisionsMixin
@@ -69,6 +70,7 @@ class Store(
     EmbeddingMixin,
     FeedMixin,
     SimilarMixin,
+    HubMixin,
 ):
     """Papers and everything about them, in one database."""
 
