@@ -15,16 +15,61 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, union, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from papertide.clock import exact_utcnow
 from papertide.models import HUB_KINDS, HubCounts, HubLinks, HubRepo
-from papertide.store.schema import hub_checks, list_items, paper_artifacts, papers
+from papertide.store.schema import list_items, metadata, papers
 from papertide.store.writer import touch_pages, writing
 
 if TYPE_CHECKING:
     from papertide.store.writer import WriteSession
+
+# The models, datasets and Spaces whose cards cite a paper (kind 'model', 'dataset' or
+# 'space'), as last synced (migration hub_links). Declared here, beside the only code that
+# reads and writes them, on the schema's metadata.
+paper_artifacts = Table(
+    "paper_artifacts",
+    metadata,
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(10), primary_key=True),
+    Column("repo", String(200), primary_key=True),
+    Column("likes", Integer, nullable=False),
+    Column("downloads", Integer),
+    Column("updated", DateTime),  # the repository's last change on the Hub
+)
+
+# When each paper's Hub repositories and GitHub stars were last asked for (bounding the
+# refreshes), and its counts as cards show them: one primary-key read for a page of cards.
+hub_checks = Table(
+    "hub_checks",
+    metadata,
+    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
+    Column("checked", DateTime, index=True),
+    Column("models", Integer, nullable=False, server_default="0"),
+    Column("datasets", Integer, nullable=False, server_default="0"),
+    Column("spaces", Integer, nullable=False, server_default="0"),
+    # The kinds the Hub listed more of than were kept, space-separated ("model space").
+    Column("more", String(40), nullable=False, server_default=""),
+    Column("stars_checked", DateTime),
+)
 
 _VOTES = papers.c.site_votes + func.coalesce(papers.c.upvotes_external, 0)
 _NEVER = datetime(1970, 1, 1)

@@ -389,32 +389,5 @@ dismissals = Table(
     Index("ix_dismissals_paper_pk", "paper_pk"),
 )
 
-# What a paper led to on the Hugging Face Hub (migration hub_links): the models, datasets
-# and Spaces whose cards cite it (kind 'model', 'dataset' or 'space'), most liked first;
-# replaced whole for a paper in one transaction (store/hub.py).
-paper_artifacts = Table(
-    "paper_artifacts",
-    metadata,
-    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
-    Column("kind", String(10), primary_key=True),
-    Column("repo", String(200), primary_key=True),
-    Column("likes", Integer, nullable=False),
-    Column("downloads", Integer),
-    Column("updated", DateTime),  # the repository's last change on the Hub
-)
-
-# When each paper's Hub repositories and its GitHub stars were last asked for (bounding the
-# refreshes), and its counts as the cards show them: one primary-key read for a page.
-hub_checks = Table(
-    "hub_checks",
-    metadata,
-    Column("paper_pk", Integer, ForeignKey("papers.pk", ondelete="CASCADE"), primary_key=True),
-    Column("checked", DateTime),
-    Column("models", Integer, nullable=False, server_default="0"),
-    Column("datasets", Integer, nullable=False, server_default="0"),
-    Column("spaces", Integer, nullable=False, server_default="0"),
-    # The kinds the Hub listed more of than were kept, space-separated ("model space").
-    Column("more", String(40), nullable=False, server_default=""),
-    Column("stars_checked", DateTime),
-    Index("ix_hub_checks_checked", "checked"),
-)
+# What papers led to on the Hugging Face Hub (paper_artifacts, hub_checks): in store/hub.py,
+# on this metadata (papertide.store imports it with the package).
