@@ -43,25 +43,32 @@ class HubReport:
     problems: list[str] = field(default_factory=list)
 
 
-def due(store: Store, settings: Settings, now: datetime) -> tuple[list[HubDue], list[HubDue]]:
-    """The papers a round asks the Hub about, and those whose GitHub stars it asks for."""
+def due(
+    store: Store, settings: Settings, now: datetime, *, limit: int | None = None
+) -> tuple[list[HubDue], list[HubDue]]:
+    """The papers a round asks the Hub about, and those whose GitHub stars it asks for (at
+    most ``limit`` of each, else the settings' numbers a round)."""
     sync = settings.sync
+    hub_limit = limit or sync.hub_papers_per_round
+    stars_limit = min(limit, sync.github_repos_per_round) if limit else sync.github_repos_per_round
     latest = store.latest_day()
     recent = None
     if latest is not None and sync.hub_recent_days > 0:
         recent = latest - timedelta(days=sync.hub_recent_days - 1)
-    voted = latest - timedelta(days=settings.trending_window_days) if latest else None
-    common = {
-        "recent_since": recent,
-        "voted_since": voted,
-        "voted_top": sync.hub_papers_per_round,
-        "stale_before": now - timedelta(hours=sync.hub_refresh_hours),
-    }
-    hub = store.hub_due(**common, limit=sync.hub_papers_per_round)  # type: ignore[arg-type]
-    stars: list[HubDue] = []
-    if sync.github_repos_per_round:
-        stars = store.hub_due(**common, limit=sync.github_repos_per_round, stars=True)  # type: ignore[arg-type]
-    return hub, stars
+
+    def chosen(count: int, *, stars: bool) -> list[HubDue]:
+        if not count:
+            return []
+        return store.hub_due(
+            recent_since=recent,
+            voted_since=latest - timedelta(days=settings.trending_window_days) if latest else None,
+            voted_top=hub_limit,
+            stale_before=now - timedelta(hours=sync.hub_refresh_hours),
+            limit=count,
+            stars=stars,
+        )
+
+    return chosen(hub_limit, stars=False), chosen(stars_limit, stars=True)
 
 
 def sync_hub(
@@ -74,9 +81,7 @@ def sync_hub(
 ) -> HubReport:
     """One round: the due papers' Hub repositories, then their GitHub stars."""
     moment = now or utcnow()
-    hub, stars = due(store, settings, moment)
-    if limit is not None:
-        hub, stars = hub[:limit], stars[:limit]
+    hub, stars = due(store, settings, moment, limit=limit)
     report = HubReport()
     step = on_step or (lambda part, done, total: None)
     _hub_round(store, settings, hub, moment, report, step)

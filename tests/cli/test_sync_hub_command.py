@@ -91,3 +91,11 @@ def test_the_worker_runs_a_hub_round(
     assert any(s.path == "/api/spaces" for s in server.requests)
     paper = store.get_paper("2411.00001")
     assert paper is not None and len(store.hub_links(paper.pk or 0).of("space")) == 2
+
+
+def test_limit_may_ask_for_more_than_a_worker_round(
+    any_settings: Settings, store: Store, server: FixtureServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAPERTIDE_SYNC__HUB_PAPERS_PER_ROUND", "1")
+    code, out = _cli(any_settings, "sync-hub", "--limit", "2", "--quiet")
+    assert code == 0 and "hf-hub: 2 papers checked, 6 repositories stored" in out
