@@ -109,6 +109,8 @@ def test_a_repository_id_that_fails_the_pattern_is_never_a_link(
     assert "javascript:" not in html and "<script>x" not in html
     assert "https://huggingface.co/example/fine" in html
     assert "2+ models" in _card(client.get(f"/papers/date/{DAY}").text, "2411.00002")
+    assert 'href="https://huggingface.co/papers/2411.00002" rel="noopener nofollow"' in html
+    assert "https://huggingface.co/papers/" not in client.get("/papers/2411.00001").text
     api = client.get("/api/papers/2411.00002").json()
     assert [m["id"] for m in api["models"]] == ["example/fine"]
 
