@@ -55,7 +55,8 @@ def test_status_check_upgrade_and_downgrade_keep_a_list(settings: Settings) -> N
         f"downgraded from {newest} to social\n",
     )
     code, out = _db(settings, "status")
-    assert "social, 1 behind the newest" in out
+    behind = len(known_revisions()) - known_revisions().index("social") - 1
+    assert f"social, {behind} behind the newest" in out
     assert _db(settings, "check")[0] == 1
     assert _db(settings, "upgrade") == (0, f"upgraded from social to {newest}\n")
     store = Store.open(settings.resolved_database_url)
