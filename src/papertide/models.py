@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Literal, get_args
 
 from papertide.normalize import web_url
 
@@ -210,3 +212,78 @@ class PaperList:
     updated: datetime
     description: str = ""
     size: int = 0
+
+
+# What a paper led to on the Hugging Face Hub: repositories tagged with its arXiv id.
+HubKind = Literal["model", "dataset", "space"]
+HUB_KINDS: tuple[HubKind, ...] = get_args(HubKind)
+# A Hub repository id: "name" (a legacy model) or "owner/name"; letters, digits, "-", "_"
+# and "." (no ".." and not ending in "."), at most 96 characters a part, as the Hub allows.
+_HUB_PART = r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_-])?"
+HUB_REPO = re.compile(rf"(?:{_HUB_PART}/)?{_HUB_PART}", re.ASCII)
+_HUB_PATHS = {"model": "", "dataset": "datasets/", "space": "spaces/"}
+
+
+def is_hub_repo(repo: str) -> bool:
+    """Whether ``repo`` is a Hub repository id safe to put in a link."""
+    return bool(HUB_REPO.fullmatch(repo)) and ".." not in repo
+
+
+def hub_repo_url(kind: str, repo: str) -> str | None:
+    """The repository's page on huggingface.co, or None for an id that is not one."""
+    if kind not in _HUB_PATHS or not is_hub_repo(repo):
+        return None
+    return f"https://huggingface.co/{_HUB_PATHS[kind]}{repo}"
+
+
+@dataclass(frozen=True, slots=True)
+class HubRepo:
+    """A model, dataset or Space on the Hugging Face Hub that cites a paper."""
+
+    kind: HubKind
+    repo: str  # "owner/name"
+    likes: int = 0
+    downloads: int | None = None  # models and datasets (the Hub's last 30 days)
+    updated: datetime | None = None  # the repository's last change (else its creation)
+
+    @property
+    def url(self) -> str | None:
+        """Its page on huggingface.co (None if the id fails the strict pattern)."""
+        return hub_repo_url(self.kind, self.repo)
+
+
+@dataclass(slots=True)
+class HubLinks:
+    """A paper's repositories on the Hub, most liked first, and the kinds the Hub listed
+    more of than were kept (``more``)."""
+
+    repos: list[HubRepo] = field(default_factory=list)
+    more: set[str] = field(default_factory=set)
+    checked: datetime | None = None
+
+    def of(self, kind: str) -> list[HubRepo]:
+        """The repositories of one kind."""
+        return [r for r in self.repos if r.kind == kind]
+
+    @property
+    def counts(self) -> HubCounts:
+        """How many of each kind."""
+        return HubCounts(
+            models=len(self.of("model")),
+            datasets=len(self.of("dataset")),
+            spaces=len(self.of("space")),
+            more=frozenset(self.more),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HubCounts:
+    """How many models, datasets and Spaces cite a paper; a kind in ``more`` has more."""
+
+    models: int = 0
+    datasets: int = 0
+    spaces: int = 0
+    more: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.models or self.datasets or self.spaces)

@@ -20,6 +20,7 @@ from papertide.cli import (
     db_cmd,
     demo_cmd,
     digest_cmd,
+    hub_cmd,
     ingest_cmd,
     inspect_cmd,
     pictures_cmd,
@@ -93,6 +94,7 @@ subscribers_cmd.register(app)
 users_cmd.register(app)
 sync_cmd.register(app)
 pictures_cmd.register(app)
+hub_cmd.register(app)
 bench_cmd.register(app)
 db_cmd.register(app)
 backup_cmd.register(app)

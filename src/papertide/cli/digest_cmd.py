@@ -149,7 +149,9 @@ class _Stop:
 
 def worker(
     ctx: typer.Context,
-    no_sync: bool = typer.Option(False, "--no-sync", help="Only digests; no `papertide sync`."),
+    no_sync: bool = typer.Option(
+        False, "--no-sync", help="Only digests; no `papertide sync` or `sync-hub`."
+    ),
     no_pictures: bool = typer.Option(
         False, "--no-pictures", help="No pictures job (also: pictures.enabled = false)."
     ),
@@ -157,11 +159,11 @@ def worker(
 ) -> None:
     """Run syncs, digests and pictures on their schedules in one long-running process.
 
-    Syncs every sync.interval_minutes (PAPERTIDE_SYNC__INTERVAL_MINUTES), digests every
-    mail.digest_interval_minutes, a round of paper pictures every
-    pictures.interval_minutes. SIGTERM or Ctrl-C stops it cleanly between jobs; a digest
-    batch cut short by a hard kill is sent by a later run once its lease
-    (mail.lease_seconds) runs out.
+    Syncs every sync.interval_minutes (PAPERTIDE_SYNC__INTERVAL_MINUTES), a round of
+    `sync-hub` every sync.hub_interval_minutes, digests every mail.digest_interval_minutes,
+    a round of paper pictures every pictures.interval_minutes. SIGTERM or Ctrl-C stops it
+    cleanly between jobs; a digest batch cut short by a hard kill is sent by a later run
+    once its lease (mail.lease_seconds) runs out.
 
     Examples:
       papertide worker
@@ -199,9 +201,10 @@ def _work(settings: Settings, *, no_sync: bool, no_pictures: bool, once: bool) -
         every = settings.pictures.interval_minutes * 60.0
         jobs.append(Job("pictures", every, lambda: run_round(store, settings, stop.event.is_set)))
     if not no_sync:
-        jobs.insert(
-            0, Job("sync", settings.sync.interval_minutes * 60.0, lambda: _sync(store, settings))
-        )
+        jobs[:0] = [
+            Job("sync", settings.sync.interval_minutes * 60.0, lambda: _sync(store, settings)),
+            Job("hub", settings.sync.hub_interval_minutes * 60.0, lambda: _hub(store, settings)),
+        ]
     try:
         run_jobs(jobs, stop=stop.event, once=once)
     finally:
@@ -228,6 +231,13 @@ def _sync(store: Store, settings: Settings) -> None:
         log.info("sync %s: %s (%s)", result.name, result.status, plural(result.pages, "page"))
     if any(r.report.added or r.report.changed for r in results):
         index_and_list_similar(settings, store)
+
+
+def _hub(store: Store, settings: Settings) -> None:
+    from papertide.cli.hub_cmd import print_report
+    from papertide.hub_sync import sync_hub  # network stack loaded only when syncing
+
+    print_report(sync_hub(store, settings))
 
 
 def register(app: typer.Typer) -> None:

@@ -109,11 +109,13 @@ def parse_daily(
     max_abstract: int,
 ) -> list[Record | RecordError]:
     """Parse a daily_papers response: a Record per item, a RecordError per unreadable one."""
-    data = _load(body)
+    data = load_json_array(body)
     return list(_items(data, origin, listed_on, max_title, max_abstract))
 
 
-def _load(body: bytes) -> list[Any]:
+def load_json_array(body: bytes) -> list[Any]:
+    """A Hugging Face API answer that must be a JSON array: BadBody for an HTML page, an
+    empty, malformed or cut body or another shape; Refused for the API's ``{"error"}``."""
     head = body[:100].lstrip().lower()
     if not head:
         raise BadBody("empty body instead of a JSON array")

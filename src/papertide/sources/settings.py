@@ -123,6 +123,57 @@ class SyncSettings(BaseModel):
         default=360, ge=1, description="How often `papertide sync --watch` runs every source."
     )
 
+    hub_url: str = Field(
+        default="https://huggingface.co",
+        description="Hugging Face Hub base URL: its /api/models, /api/datasets and "
+        "/api/spaces list the repositories that cite a paper (tag arxiv:ID).",
+    )
+    hub_repos_per_kind: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Models, datasets and Spaces kept per paper, each the most liked; a "
+        "paper with more shows the count as 'N+'.",
+    )
+    hub_recent_days: int = Field(
+        default=3,
+        ge=0,
+        description="`papertide sync hub` looks at the papers of the newest N days of the "
+        "feeds, besides trending papers and papers saved in lists.",
+    )
+    hub_refresh_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="A paper's Hub repositories and GitHub stars are asked for again at "
+        "most this often.",
+    )
+    hub_papers_per_round: int = Field(
+        default=100, ge=1, description="Papers one round of `sync hub` asks the Hub about."
+    )
+    hub_request_interval: float = Field(
+        default=1.0, ge=0, description="Seconds between two requests to the Hub API."
+    )
+    hub_interval_minutes: int = Field(
+        default=60, ge=1, description="How often `papertide worker` runs a round of `sync hub`."
+    )
+    github_api_url: str = Field(
+        default="https://api.github.com",
+        description="GitHub REST API base URL (GET /repos/OWNER/REPO gives the stars).",
+    )
+    github_token: str | None = Field(
+        default=None,
+        description="A GitHub token for the stars look-ups (60 requests an hour without "
+        "one, 5,000 with). Keep it in a file: PAPERTIDE_SYNC__GITHUB_TOKEN_FILE.",
+    )
+    github_repos_per_round: int = Field(
+        default=50,
+        ge=0,
+        description="GitHub repositories one round of `sync hub` asks for stars (0: none).",
+    )
+    github_request_interval: float = Field(
+        default=1.0, ge=0, description="Seconds between two requests to the GitHub API."
+    )
+
     @field_validator("sources", "arxiv_categories", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:

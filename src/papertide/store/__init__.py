@@ -31,6 +31,7 @@ from papertide.store.embeddings import EmbeddingMixin, StoredEmbedding
 from papertide.store.export import ExportMixin
 from papertide.store.feeds import FeedMixin, select_papers, to_papers
 from papertide.store.files import private_dir, private_file
+from papertide.store.hub import HubMixin
 from papertide.store.lists import ListError, ListMixin
 from papertide.store.pictures import PicturesMixin, StoredPicture
 from papertide.store.rate_limits import RateLimitsMixin
@@ -79,6 +80,7 @@ class Store(
     FeedMixin,
     SimilarMixin,
     PicturesMixin,
+    HubMixin,
 ):
     """Papers and everything about them, in one database."""
 

@@ -388,3 +388,6 @@ dismissals = Table(
     Column("created", DateTime, nullable=False),
     Index("ix_dismissals_paper_pk", "paper_pk"),
 )
+
+# What papers led to on the Hugging Face Hub (paper_artifacts, hub_checks): in store/hub.py,
+# on this metadata (papertide.store imports it with the package).

@@ -14,7 +14,7 @@ from fastapi import HTTPException, Request
 from sqlalchemy.exc import SQLAlchemyError
 
 from papertide.clock import utcnow
-from papertide.models import Comment, Hit, Paper, User
+from papertide.models import Comment, Hit, HubCounts, HubLinks, Paper, User
 from papertide.normalize import web_url
 from papertide.store import Store
 from papertide.web.bibtex import bibtex
@@ -40,6 +40,7 @@ class PaperView:
     site_comments: int = 0  # live comments on this site
     local_submitter: str | None = None  # the account here that submitted it, if any
     picture: str | None = None  # the version key of the paper's stored picture, if it has one
+    hub: HubCounts = field(default_factory=HubCounts)  # models, datasets, Spaces citing it
 
     @property
     def picture_url(self) -> str:
@@ -114,8 +115,11 @@ def is_new(paper: Paper, now: datetime) -> bool:
 
 def views(store: Store, found: list[Paper], user: User | None, now: datetime) -> list[PaperView]:
     """Wrap papers for display: the reader's votes, comment counts, local submitters and
-    pictures (one connection), the "new" mark."""
-    marks = store.card_marks([p.pk for p in found if p.pk], user_pk=user.pk if user else None)
+    pictures (one connection), the counts of Hub repositories citing them (one read), the
+    "new" mark."""
+    pks = [p.pk for p in found if p.pk]
+    marks = store.card_marks(pks, user_pk=user.pk if user else None)
+    hub = store.hub_counts(pks)
     return [
         PaperView(
             paper=p,
@@ -124,6 +128,7 @@ def views(store: Store, found: list[Paper], user: User | None, now: datetime) ->
             site_comments=marks.comments.get(p.pk or 0, 0),
             local_submitter=marks.submitters.get(p.pk or 0),
             picture=marks.pictures.get(p.pk or 0),
+            hub=hub.get(p.pk or 0, HubCounts()),
         )
         for p in found
     ]
@@ -153,6 +158,7 @@ class PaperDetail:
     similar: list[PaperView]
     listed: list[tuple[date, Paper, list[Paper]]]
     comments: list[Comment] = field(default_factory=list)
+    hub: HubLinks = field(default_factory=HubLinks)  # the models, datasets, Spaces citing it
 
 
 def find_paper(store: Store, ref: str) -> Paper:
@@ -164,7 +170,8 @@ def find_paper(store: Store, ref: str) -> Paper:
 
 
 def paper_detail(request: Request, store: Store, ref: str, *, user: User | None) -> PaperDetail:
-    """The paper, its BibTeX, similar papers (search/similar) and page listings."""
+    """The paper, its BibTeX, similar papers (search/similar), page listings, discussion and
+    the Hub repositories citing it."""
     paper = find_paper(store, ref)
     similar = request.app.state.search.similar(paper.id or "", k=8, paper=paper)
     # The paper and its similar papers as one list: one read of votes and comments for all.
@@ -175,6 +182,7 @@ def paper_detail(request: Request, store: Store, ref: str, *, user: User | None)
         similar=alike,
         listed=store.listed_with(paper),
         comments=store.paper_comments(paper.pk or 0, viewer=user),
+        hub=store.hub_links(paper.pk or 0),
     )
 
 

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import Request
 from pydantic import BaseModel, Field
 
-from papertide.models import User
+from papertide.models import HubLinks, User
 from papertide.normalize import web_url
 from papertide.web.display import PaperView
 from papertide.web.periods import Period
@@ -24,6 +24,29 @@ class Links(BaseModel):
     pdf: str | None = None
     code: str | None = None
     project: str | None = None
+
+
+class HubCountsOut(BaseModel):
+    """How many repositories on the Hugging Face Hub cite the paper."""
+
+    models: int = 0
+    datasets: int = 0
+    spaces: int = 0
+    more: list[str] = Field(
+        default_factory=list,
+        description="Kinds (model, dataset, space) the Hub listed more of than are kept: "
+        "the count is then a lower bound.",
+    )
+
+
+class HubRepoOut(BaseModel):
+    """A model, dataset or Space on the Hugging Face Hub that cites the paper."""
+
+    id: str = Field(description='The repository, "owner/name".')
+    url: str
+    likes: int
+    downloads: int | None = Field(description="Models and datasets: recent downloads.")
+    updated: datetime | None
 
 
 class PaperOut(BaseModel):
@@ -70,6 +93,18 @@ class PaperOut(BaseModel):
     is_new: bool
     voted: bool | None = Field(description="Whether you upvoted it (null when not logged in).")
     why: list[str] = Field(default_factory=list, description="Why it is in this list.")
+    hub: HubCountsOut = Field(
+        default_factory=HubCountsOut,
+        description="Models, datasets and Spaces citing it on Hugging Face (as last synced).",
+    )
+
+
+class PaperDetailOut(PaperOut):
+    """One paper with the repositories citing it on the Hugging Face Hub, most liked first."""
+
+    models: list[HubRepoOut] = Field(default_factory=list)
+    datasets: list[HubRepoOut] = Field(default_factory=list)
+    spaces: list[HubRepoOut] = Field(default_factory=list)
 
 
 class PeriodOut(BaseModel):
@@ -142,6 +177,32 @@ def paper_out(request: Request, view: PaperView, user: User | None) -> PaperOut:
         is_new=view.is_new,
         voted=view.voted if user else None,
         why=view.why,
+        hub=HubCountsOut(
+            models=view.hub.models,
+            datasets=view.hub.datasets,
+            spaces=view.hub.spaces,
+            more=sorted(view.hub.more),
+        ),
+    )
+
+
+def paper_detail_out(
+    request: Request, view: PaperView, user: User | None, links: HubLinks
+) -> PaperDetailOut:
+    """The API form of one paper with its Hub repositories (those with a valid id)."""
+
+    def repos(kind: str) -> list[HubRepoOut]:
+        return [
+            HubRepoOut(
+                id=r.repo, url=r.url, likes=r.likes, downloads=r.downloads, updated=r.updated
+            )
+            for r in links.of(kind)
+            if r.url
+        ]
+
+    base = paper_out(request, view, user).model_dump()
+    return PaperDetailOut(
+        **base, models=repos("model"), datasets=repos("dataset"), spaces=repos("space")
     )
 
 

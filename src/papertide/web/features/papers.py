@@ -19,7 +19,7 @@ from papertide.web.access import came_from
 from papertide.web.deps import CsrfDep, RequiredUserDep, StoreDep, TemplatesDep, UserDep
 from papertide.web.display import find_paper, paper_detail, views, wish_picture
 from papertide.web.feature import Feature
-from papertide.web.schemas import PaperOut, paper_out
+from papertide.web.schemas import PaperDetailOut, PaperOut, paper_detail_out, paper_out
 
 router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
 api = APIRouter(prefix="/api", tags=["api"])
@@ -83,11 +83,12 @@ def api_similar(request: Request, ref: str, store: StoreDep, user: UserDep) -> l
     return [paper_out(request, v, user) for v in detail.similar]
 
 
-@api.get("/papers/{ref:path}", response_model=PaperOut)
-def api_paper(request: Request, ref: str, store: StoreDep, user: UserDep) -> PaperOut:
-    """One paper by id, arXiv id or URL, or DOI."""
+@api.get("/papers/{ref:path}", response_model=PaperDetailOut)
+def api_paper(request: Request, ref: str, store: StoreDep, user: UserDep) -> PaperDetailOut:
+    """One paper by id, arXiv id or URL, or DOI, with the models, datasets and Spaces that
+    cite it on Hugging Face."""
     (view,) = views(store, [find_paper(store, ref)], user, utcnow())
-    return paper_out(request, view, user)
+    return paper_detail_out(request, view, user, store.hub_links(view.paper.pk or 0))
 
 
 @api.post("/papers/{ref:path}/vote", response_model=VoteOut)
