@@ -42,7 +42,7 @@ from papertide.search.generation import Generation, IndexRoot
 from papertide.search.lexical import LexicalIndex
 from papertide.search.passages import PassageIndex
 from papertide.search.pgvector_index import PgVectorIndex
-from papertide.search.query import ParsedQuery, highlight_words, parse_query
+from papertide.search.query import ParsedQuery, highlight_words, nothing_to_search, parse_query
 from papertide.search.retrieval import RetrievalMixin
 from papertide.search.rwlock import ReadWriteLock
 from papertide.search.similar_lists import SimilarMixin
@@ -191,6 +191,9 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
         if not self.ready:
             return self._warming()
         parsed = parse_query(query)
+        empty = nothing_to_search(parsed)
+        if empty is not None:  # "the", "$", "- ?": asking for nothing is not asking for all
+            return SearchResult([], 0, empty, [])
         if mode != "bm25" and parsed.text:
             self._vector_index()  # loaded outside the guard: loading may wait for the folder
         with self.guard.reading():
