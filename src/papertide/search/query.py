@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from math import ceil, log
 
-from papertide.models import Paper
-from papertide.search.tokenize import analyze, stem, terms_in, words
+from papertide.search.tokenize import analyze, stem, words
 
 FILTERS = ("author", "cat", "after", "before")
 # An HTML tag: <b>, </script>, <img src=x onerror=...>, <br/>.
@@ -213,19 +212,6 @@ def nothing_to_search(parsed: ParsedQuery) -> str | None:
         "Nothing to search for: the query has no words, only punctuation, symbols or markup. "
         "Type a word that says what the papers are about."
     )
-
-
-def why_matched(paper: Paper, wanted: dict[str, str], parsed: ParsedQuery) -> list[str]:
-    """Reasons a paper matched: query words found in it, authors asked for."""
-    why: list[str] = []
-    if wanted:
-        stems = terms_in(f"{paper.title} {paper.abstract}", wanted)
-        matched = [word for s, word in wanted.items() if s in stems]
-        if matched:
-            why.append("matched: " + " ".join(matched))
-    for author in parsed.authors:
-        why.append(f"author: {author}")
-    return why
 
 
 def highlight_words(parsed: ParsedQuery) -> list[str]:

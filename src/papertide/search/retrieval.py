@@ -18,8 +18,9 @@ from papertide.search.hybrid import Ranked, blend, rrf
 from papertide.search.lexical import LexicalIndex
 from papertide.search.passages import PassageIndex
 from papertide.search.pgvector_index import PgVectorIndex
-from papertide.search.query import MatchRule, ParsedQuery, content_terms, why_matched
+from papertide.search.query import MatchRule, ParsedQuery, content_terms
 from papertide.search.settings import SearchSettings
+from papertide.search.snippets import best_passage, reasons
 from papertide.search.tokenize import analyze, stem, words
 from papertide.search.vectors import VectorIndex
 from papertide.store import Store
@@ -159,15 +160,17 @@ class RetrievalMixin:
         # the store's now, and the page reads no paper twice (web/display.hits_to_views).
         papers = {p.pk: p for p in self.store.papers_by_pk([pk for pk, _ in page])}
         wanted = {stem(w): w for w in words(parsed.text) if analyze(w)}
+        floor = self._dense_floor()
         hits = []
         for pk, score in page:
             paper = papers.get(pk)
             if paper is None or paper.id is None:
                 continue
-            why = why_matched(paper, wanted, parsed)
-            if pk in found.cosine:
-                why.append(f"semantic {found.cosine[pk]:.2f}")
+            scores = {"cosine": found.cosine[pk]} if pk in found.cosine else {}
             if pk in found.passage:
-                why.append(f"best sentence {found.passage[pk]:.2f}")
-            hits.append(Hit(paper.id, round(score, 6), why, paper))
+                scores["passage"] = found.passage[pk]
+            close = max(scores.values(), default=-1.0) >= floor
+            why = reasons(paper, wanted, close=close, authors=parsed.authors)
+            snippet = best_passage(paper.abstract or "", set(wanted))
+            hits.append(Hit(paper.id, round(score, 6), why, paper, snippet, scores))
         return hits

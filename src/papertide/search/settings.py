@@ -137,6 +137,13 @@ class SearchSettings(BaseModel):
         description="For long queries: the share of the query's weight the words a paper "
         "holds must carry, each word weighing 1-3 by its rarity (IDF) in the collection.",
     )
+    suggest_below: int = Field(
+        default=10,
+        ge=0,
+        description="A query that finds fewer papers than this gets a spelling suggestion "
+        "(did you mean) from the collection's own words, when the corrected query finds "
+        "more; 0 turns suggestions off.",
+    )
     rrf_k: int = Field(default=60, ge=1, description="The k constant of reciprocal rank fusion.")
     candidates: int = Field(
         default=100, ge=10, description="Candidates each retriever hands to fusion."

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from fastapi import HTTPException, Request
 
 from papertide.clock import utcnow
-from papertide.models import Comment, Hit, Paper, User
+from papertide.models import Comment, Hit, Paper, Snippet, User
 from papertide.normalize import web_url
 from papertide.store import Store
 from papertide.web.bibtex import bibtex
@@ -32,6 +32,7 @@ class PaperView:
     voted: bool = False
     is_new: bool = False
     why: list[str] = field(default_factory=list)
+    snippet: Snippet | None = None  # a search's best passage of the abstract, words marked
     site_comments: int = 0  # live comments on this site
     local_submitter: str | None = None  # the account here that submitted it, if any
 
@@ -112,7 +113,8 @@ def hits_to_views(store: Store, hits: list[Hit], user: User | None) -> list[Pape
     shown = views(store, [found[h.paper_id] for h in hits if h.paper_id in found], user, utcnow())
     by_id = {h.paper_id: h for h in hits}
     for view in shown:
-        view.why = by_id[view.paper.id or ""].why
+        hit = by_id[view.paper.id or ""]
+        view.why, view.snippet = hit.why, hit.snippet
     return shown
 
 

@@ -26,6 +26,17 @@ class Links(BaseModel):
     project: str | None = None
 
 
+class SnippetOut(BaseModel):
+    """The passage of the abstract that shows why a paper matched a search."""
+
+    text: str = Field(description="Plain text (not HTML): up to about 300 characters.")
+    marks: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="The query's words in ``text``: [start, end) offsets in characters "
+        "(Unicode code points), in order; never inside $...$ math.",
+    )
+
+
 class PaperOut(BaseModel):
     """A paper as the API shows it."""
 
@@ -66,6 +77,9 @@ class PaperOut(BaseModel):
     is_new: bool
     voted: bool | None = Field(description="Whether you upvoted it (null when not logged in).")
     why: list[str] = Field(default_factory=list, description="Why it is in this list.")
+    snippet: SnippetOut | None = Field(
+        default=None, description="Search only: the passage of the abstract that matched."
+    )
 
 
 class PeriodOut(BaseModel):
@@ -95,6 +109,11 @@ class FeedOut(BaseModel):
         default=False,
         description="Search only: this server's index is still being built, so the result "
         "is not the answer yet (see notice); try again shortly.",
+    )
+    suggestion: str | None = Field(
+        default=None,
+        description="Search only: the query spelt as the collection spells its words (did "
+        "you mean), given when the query finds little and the suggestion finds more.",
     )
 
 
@@ -137,6 +156,9 @@ def paper_out(request: Request, view: PaperView, user: User | None) -> PaperOut:
         is_new=view.is_new,
         voted=view.voted if user else None,
         why=view.why,
+        snippet=SnippetOut(text=view.snippet.text, marks=view.snippet.marks)
+        if view.snippet
+        else None,
     )
 
 
