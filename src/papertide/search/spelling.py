@@ -67,8 +67,11 @@ def correct_word(word: str, lexical: LexicalIndex) -> str | None:
         if edits is not None:
             near.append((edits, -int(count), str(term)))
     near.sort()
+    closest = near[0][0] if near else 0
     best: tuple[float, str] | None = None
-    for _, minus_count, term in near[:CLOSEST]:
+    for edits_, minus_count, term in near[:CLOSEST]:
+        if edits_ > closest + 1:
+            break
         for surface in _surface_words(term, lexical):
             edits = osa(word, surface)
             if edits > _allowed(word):
@@ -85,23 +88,27 @@ def _allowed(word: str) -> int:
 
 
 def _surface_words(term: str, lexical: LexicalIndex) -> Iterator[str]:
-    """The words papers write for index term ``term``, most common first (3 papers read)."""
+    """The words papers write for index term ``term``, most common first (2 papers read;
+    Snowball rewrites endings only, so the word starts as its term does: tokenize.py)."""
     query = tantivy.Query.term_query(lexical.schema, "body", term)
     seen: Counter[str] = Counter()
-    for _, address in lexical.searcher.search(query, 3, count=False).hits:
+    start = term[:2]
+    for _, address in lexical.searcher.search(query, 2, count=False).hits:
         doc = lexical.searcher.doc(address)
         paper = doc_to_paper(int(doc["pk"][0]), bytes(doc["doc"][0]))
-        seen.update(w for w in words(f"{paper.title} {paper.abstract}") if stem(w) == term)
+        text = words(f"{paper.title} {paper.abstract}")
+        seen.update(w for w in text if w.startswith(start) and stem(w) == term)
     for surface, _ in seen.most_common(5):
         yield surface
 
 
 def _prefix_edits(term: str, word: str, limit: int) -> int | None:
-    """The fewest edits turning ``term`` (a stem) into a start of ``word`` no more than 4
-    letters shorter or longer than it, if at most ``limit``; else None."""
-    if len(term) < 3 or len(term) > len(word) + limit:
+    """The fewest edits turning ``term`` (a stem) into a start of ``word`` (up to 4 letters
+    longer than the term), if at most ``limit``; else None."""
+    # A stem is the word less an ending of at most about 5 letters ("ational" -> "ate").
+    if len(term) < 3 or not len(word) - 6 - limit <= len(term) <= len(word) + limit:
         return None
-    row = _osa_rows(term, word)
+    row = _osa_rows(term, word[: len(term) + 4])
     ends = range(max(0, len(term) - limit), min(len(word), len(term) + 4) + 1)
     edits = min(row[j] for j in ends)
     return edits if edits <= limit else None
