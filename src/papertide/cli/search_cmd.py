@@ -22,6 +22,7 @@ from papertide.cli.common import (
 
 if TYPE_CHECKING:  # the search stack is imported by the commands that run it
     from papertide.models import Hit
+    from papertide.search.service import SearchResult
 
 # The help names search.service's MODES and SORTS without importing it (numpy, tantivy);
 # tests/cli/test_help.py checks that the two agree.
@@ -77,15 +78,7 @@ def search(
     finally:
         store.close()
     if as_json:
-        payload = {
-            "query": query,
-            "total": result.total,
-            "notice": result.notice,
-            "suggestion": result.suggestion,
-            "terms": result.terms,
-            "hits": [_hit_json(hit) for hit in result.hits],
-        }
-        typer.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+        typer.echo(orjson.dumps(_result_json(query, result), option=orjson.OPT_INDENT_2).decode())
         return
     if result.notice:
         err_console.print(f"[yellow]notice:[/] {result.notice}", highlight=False)
@@ -235,6 +228,17 @@ def _stages() -> Iterator[tuple[Callable[[str], None], Callable[[int], None]]]:
             progress.update(task, completed=done, description=f"{stage[0]}: {done:,} indexed")
 
         yield on_stage, advance
+
+
+def _result_json(query: str, result: SearchResult) -> dict[str, object]:
+    return {
+        "query": query,
+        "total": result.total,
+        "notice": result.notice,
+        "suggestion": result.suggestion,
+        "terms": result.terms,
+        "hits": [_hit_json(hit) for hit in result.hits],
+    }
 
 
 def _hit_json(hit: Hit) -> dict[str, object]:
