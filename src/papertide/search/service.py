@@ -196,7 +196,8 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
         parsed = parse_query(query)
         empty = nothing_to_search(parsed)
         if empty is not None:  # "the", "$", "- ?": asking for nothing is not asking for all
-            return SearchResult([], 0, empty, [])
+            said = f"{parsed.notice} {empty}" if parsed.notice else empty  # "author:%" too
+            return SearchResult([], 0, said, [])
         if mode != "bm25" and parsed.text:
             self._vector_index()  # loaded outside the guard: loading may wait for the folder
         with self.guard.reading():
