@@ -134,13 +134,25 @@ class Hit:
 
     Every search and ranking function returns a list of these, so pages, the API and mail
     can mix and explain them. ``why`` holds short human-readable reasons, e.g.
-    ``"matched: sparse attention"``, ``"semantic 0.71"``, ``"like: <title you upvoted>"``.
+    ``"title and abstract match: sparse attention"``, ``"close in meaning"``,
+    ``"like: <title you upvoted>"``.
     """
 
     paper_id: str
     score: float
     why: list[str] = field(default_factory=list)
     paper: Paper | None = None
+    snippet: Snippet | None = None  # the passage of the abstract that shows why (search)
+    scores: dict[str, float] = field(default_factory=dict)  # "cosine", "passage": for tools
+
+
+@dataclass(slots=True)
+class Snippet:
+    """A passage of a paper's text with the query's words marked: ``marks`` are
+    ``(start, end)`` character offsets into ``text``, in order, never inside math."""
+
+    text: str
+    marks: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -45,7 +45,7 @@ def _tiny_beir(folder: Path) -> Path:
     lines = [orjson.dumps({"_id": i, "title": t, "text": x}) for i, t, x in docs]
     (folder / "corpus.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     queries = [
-        {"_id": "q1", "text": "cheap attention"},
+        {"_id": "q1", "text": "cheaper attention"},
         {"_id": "q2", "text": "galaxy halos"},
         {"_id": "q3", "text": "unjudged"},
     ]

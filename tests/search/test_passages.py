@@ -77,7 +77,7 @@ def test_passages_follow_the_setting(
     counts = [len(ps.passage_texts(p.title, p.abstract)) for p in CORPUS]
     assert len(svc.passages) == sum(counts) and svc.state["passages"] is True
     hits = svc.search("dark matter halos", mode="hybrid").hits
-    assert hits and all(any(w.startswith("best sentence ") for w in h.why) for h in hits)
+    assert hits and all("passage" in h.scores for h in hits)
     dark = pk_of(store, "2401.00004")
     svc.remove([dark])
     assert len(svc.passages) == sum(counts) - counts[3]
@@ -87,7 +87,7 @@ def test_passages_follow_the_setting(
     assert off.passages is None and off.state["passages"] is False
     assert len(off._vector_index()) == len(CORPUS) and off.live is not None
     assert not (off.live.folder / "passages").exists()
-    assert not any("best sentence" in w for h in off.search("dark matter").hits for w in h.why)
+    assert not any("passage" in h.scores for h in off.search("dark matter").hits)
     off.close()
 
 
@@ -112,9 +112,8 @@ def test_minilm_passages_see_past_the_model_window(
     svc = SearchService.open(settings.model_copy(update={"search": search}), store)
     assert svc.passages is not None
     hits = {h.paper_id: h for h in svc.search("coffee and liver cirrhosis", mode="hybrid").hits}
-    why = hits["2401.00090"].why
-    semantic = float(next(w for w in why if w.startswith("semantic ")).split()[-1])
-    sentence = float(next(w for w in why if w.startswith("best sentence ")).split()[-1])
+    scores = hits["2401.00090"].scores
+    semantic, sentence = scores["cosine"], scores["passage"]
     # The paper's own vector stops at 256 word pieces, before the sentence; its passage
     # does not.
     assert sentence > 0.6 > semantic

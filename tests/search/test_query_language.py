@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from papertide.search.query import QueryError, parse_query
+from papertide.search.query import (
+    MatchRule,
+    QueryError,
+    content_terms,
+    nothing_to_search,
+    parse_query,
+)
 from papertide.search.tokenize import analyze, terms_in
 from tests.support.fuzzing import FUZZ, QUERIES
 
@@ -55,6 +61,65 @@ def test_empty_and_filter_only_queries() -> None:
     assert parse_query("").text == "" and parse_query("   ").notice is None
     q = parse_query("cat:hep-th")
     assert q.text == "" and q.categories == ["hep-th"] and q.has_filters
+
+
+def test_content_words_leave_out_stop_words_and_single_characters() -> None:
+    assert content_terms(parse_query("the state of a 1 x model -survey")) == ["state", "model"]
+    assert content_terms(parse_query('"long context" alert(1)')) == ["alert"]
+
+
+def test_markup_is_not_words() -> None:
+    q = parse_query("<script>alert(1)</script> <b>sparse</b>")
+    assert q.words == ["alert", "1", "sparse"]
+    assert nothing_to_search(parse_query("<br/><img src=x onerror=alert>")) is not None
+
+
+@pytest.mark.parametrize("query", ["$", "- ?", "", "  ", "<b></b>", '""', "-"])
+def test_a_query_without_words_asks_for_nothing(query: str) -> None:
+    reason = nothing_to_search(parse_query(query))
+    assert reason is not None and "no words" in reason
+
+
+@pytest.mark.parametrize("query", ["the", "of the and", "a b c", '"the"', "1"])
+def test_a_query_of_stop_words_asks_for_nothing(query: str) -> None:
+    reason = nothing_to_search(parse_query(query))
+    assert reason is not None and "stop words" in reason
+
+
+@pytest.mark.parametrize(
+    "query", ["attention", "cat:cs.LG", "author:lecun", "-survey", '"long context"', "the 2024"]
+)
+def test_a_word_phrase_or_filter_is_something_to_search(query: str) -> None:
+    assert nothing_to_search(parse_query(query)) is None
+
+
+def _need(terms: list[str], freq: dict[str, int], n_docs: int = 1000) -> tuple[dict[str, int], int]:
+    return MatchRule().weigh(terms, lambda t: freq.get(t, 0), n_docs)
+
+
+def test_one_or_two_words_are_all_needed() -> None:
+    assert _need(["sparse"], {}) == ({"sparse": 1}, 1)
+    assert _need(["sparse", "attent"], {"sparse": 10, "attent": 500}) == (
+        {"sparse": 1, "attent": 1},
+        2,
+    )
+
+
+def test_most_of_a_short_query_is_needed_and_common_words_weigh_less() -> None:
+    rare = {"state": 20, "space": 20, "long": 20, "context": 20}
+    weights, need = _need(["state", "space", "long"], rare)
+    assert weights == {"state": 3, "space": 3, "long": 3} and need == 6  # 2 of 3
+    weights, need = _need([*rare, "model"], {**rare, "model": 900})
+    assert weights["model"] == 1 and need == 8  # 3 of the 4 telling words; "model" helps less
+    assert 3 * 3 >= need > 2 * 3 + 1
+
+
+def test_a_sentence_needs_a_few_telling_words() -> None:
+    terms = ["brca1", "mutat", "increas", "risk", "breast", "cancer", "women"]
+    freq = {"brca1": 3, "mutat": 40, "increas": 400, "risk": 200, "breast": 30, "cancer": 90}
+    weights, need = _need(terms, {**freq, "women": 150})
+    assert weights["brca1"] == 3 and weights["increas"] == 1
+    assert sum(weights.values()) == 13 and need == 2  # 15%: "brca1" alone, or two others
 
 
 # Words chosen to hit Snowball's corner cases: exceptional forms (dying, skies, news),

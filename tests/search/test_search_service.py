@@ -95,8 +95,10 @@ def test_hits_say_why(svc: SearchService) -> None:
     result = svc.search("Sparse attention", k=1)
     hit = result.hits[0]
     assert hit.paper is not None and hit.paper.arxiv_id == ids(1)[0]
-    assert "matched: sparse attention" in hit.why
-    assert any(w.startswith("semantic ") for w in hit.why)
+    assert hit.why == ["title and abstract match: sparse attention", "close in meaning"]
+    assert hit.snippet is not None and hit.snippet.text == hit.paper.abstract
+    marked = [hit.snippet.text[a:b] for a, b in hit.snippet.marks]
+    assert marked == ["attention", "sparse"]
     assert result.terms == ["sparse", "attention"]
 
 

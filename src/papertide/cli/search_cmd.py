@@ -22,6 +22,7 @@ from papertide.cli.common import (
 
 if TYPE_CHECKING:  # the search stack is imported by the commands that run it
     from papertide.models import Hit
+    from papertide.search.service import SearchResult
 
 # The help names search.service's MODES and SORTS without importing it (numpy, tantivy);
 # tests/cli/test_help.py checks that the two agree.
@@ -61,10 +62,12 @@ def search(
     settings = settings_of(ctx)
     if mode not in MODES or sort not in SORTS:
         raise fail(f"--mode is one of {', '.join(MODES)}; --sort one of {', '.join(SORTS)}", 2)
-    if _asks_nothing(query):
+    nothing = _asks_nothing(query)
+    if nothing is not None:
         raise fail(
-            f'nothing to search for in {query!r}: give words, a "phrase" or a filter '
-            "such as author:NAME, cat:cs.CL or after:2024-01-01",
+            f"nothing to search for in {query!r}{nothing.removeprefix('Nothing to search for')}"
+            ' A "phrase" or a filter such as author:NAME, cat:cs.CL or after:2024-01-01 '
+            "searches too.",
             2,
         )
     store = open_store(settings)
@@ -75,17 +78,12 @@ def search(
     finally:
         store.close()
     if as_json:
-        payload = {
-            "query": query,
-            "total": result.total,
-            "notice": result.notice,
-            "terms": result.terms,
-            "hits": [_hit_json(hit) for hit in result.hits],
-        }
-        typer.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+        typer.echo(orjson.dumps(_result_json(query, result), option=orjson.OPT_INDENT_2).decode())
         return
     if result.notice:
         err_console.print(f"[yellow]notice:[/] {result.notice}", highlight=False)
+    if result.suggestion:
+        err_console.print(f"[yellow]did you mean:[/] {result.suggestion}", highlight=False)
     _print_hits(result.hits)
     console.print(f"[dim]{len(result.hits)} of {result.total:,} shown[/]")
 
@@ -327,12 +325,24 @@ def _stages() -> Iterator[tuple[Callable[[str], None], Callable[[int], None]]]:
         yield on_stage, advance
 
 
+def _result_json(query: str, result: SearchResult) -> dict[str, object]:
+    return {
+        "query": query,
+        "total": result.total,
+        "notice": result.notice,
+        "suggestion": result.suggestion,
+        "terms": result.terms,
+        "hits": [_hit_json(hit) for hit in result.hits],
+    }
+
+
 def _hit_json(hit: Hit) -> dict[str, object]:
     paper = hit.paper
     return {
         "id": hit.paper_id,
         "score": hit.score,
         "why": hit.why,
+        "snippet": {"text": hit.snippet.text, "marks": hit.snippet.marks} if hit.snippet else None,
         "title": paper.title if paper else None,
         "authors": paper.authors if paper else [],
         "categories": paper.categories if paper else [],
@@ -340,17 +350,12 @@ def _hit_json(hit: Hit) -> dict[str, object]:
     }
 
 
-def _asks_nothing(query: str) -> bool:
-    """Whether a query names nothing a paper could match (only exclusions or punctuation):
-    it would list every paper with a score of 0."""
-    from papertide.search.query import QueryError, parse_query
+def _asks_nothing(query: str) -> str | None:
+    """Why a query names nothing a paper could match (punctuation, markup or stop words
+    only), else None: the search would find nothing (search/query.py)."""
+    from papertide.search.query import nothing_to_search, parse_query
 
-    try:
-        parsed = parse_query(query)
-    except QueryError:
-        return False  # the search says what is wrong with it
-    wanted = (parsed.words, parsed.phrases, parsed.authors, parsed.categories)
-    return not any(wanted) and parsed.after is None and parsed.before is None
+    return nothing_to_search(parse_query(query))
 
 
 def _print_hits(hits: list[Hit]) -> None:
@@ -365,6 +370,19 @@ def _print_hits(hits: list[Hit]) -> None:
         )
         if hit.why:
             console.print(f"     [green]{'; '.join(hit.why)}[/]", highlight=False)
+        if hit.snippet:
+            console.print(f"     {_marked(hit.snippet.text, hit.snippet.marks)}", highlight=False)
+
+
+def _marked(text: str, marks: list[tuple[int, int]]) -> str:
+    """Rich markup for a snippet: its text escaped, the query's words in bold."""
+    from rich.markup import escape
+
+    out, last = [], 0
+    for start, end in marks:
+        out += [escape(text[last:start]), f"[bold]{escape(text[start:end])}[/]"]
+        last = end
+    return "[dim]" + "".join(out) + escape(text[last:]) + "[/]"
 
 
 def register(app: typer.Typer) -> None:

@@ -167,7 +167,6 @@ class Candidates:
 
 
 _WORD = re.compile(r"\w+")
-SEMANTIC_MIN = 0.5  # cosine above which a paper matches a query without sharing its words
 
 
 def match_interests(
@@ -181,15 +180,17 @@ def match_interests(
     """The ``limit`` candidates best matching the subscriber's queries, categories or
     authors (papers in ``skip`` left out), each with its reasons.
 
-    ``searched`` maps each query to its hybrid-search hits (any papers; only relevant
-    candidates count). Score: the hit's score relative to the query's best, plus 1 per
-    matching category and 1.5 per matching author, so several reasons outrank one.
+    ``searched`` maps each query to its hybrid-search hits (papers that match it, as the
+    search page lists them; only candidates count). Score: the hit's score relative to the
+    query's best, plus 1 per matching category and 1.5 per matching author, so several
+    reasons outrank one.
     """
     scores = np.zeros(len(candidates.papers))
     per_query: list[tuple[str, set[int]]] = []
     for query in prefs.queries:
+        # Search hits are matches already (search/query.py MatchRule and the cosine floor):
+        # a digest mails what the search page lists for the same query.
         hits = [h for h in searched.get(query, []) if h.paper_id in candidates.by_id]
-        hits = [h for h in hits if relevant(h)]
         top = max((h.score for h in hits), default=0.0) or 1.0
         for hit in hits:
             scores[candidates.by_id[hit.paper_id]] += hit.score / top
@@ -217,18 +218,6 @@ def match_interests(
         why += by_author.get(i, [])
         hits.append(Hit(paper.id or str(paper.pk), float(scores[i]), why, paper))
     return hits
-
-
-def relevant(hit: Hit) -> bool:
-    """Whether a search hit really matches: query words found in it (the search's
-    "matched:"/"author:" reasons) or a cosine of at least SEMANTIC_MIN. Hybrid search ranks
-    every paper; a digest only wants the ones that match."""
-    for why in hit.why:
-        if why.startswith(("matched:", "author:")):
-            return True
-        if why.startswith("semantic ") and float(why.split()[1]) >= SEMANTIC_MIN:
-            return True
-    return False
 
 
 def _same_author(name: str, wanted: str) -> bool:

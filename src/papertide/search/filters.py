@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, time
 
 import tantivy
 
-from papertide.search.query import ParsedQuery
-from papertide.search.tokenize import analyze, name_words
+from papertide.search.query import ParsedQuery, content_terms
+from papertide.search.tokenize import analyze, name_words, stem
 
 Occur = tantivy.Occur
 Query = tantivy.Query
@@ -19,16 +19,51 @@ def query_terms(parsed: ParsedQuery) -> list[str]:
     return list(dict.fromkeys(analyze(parsed.text)))
 
 
-def text_clauses(schema: tantivy.Schema, parsed: ParsedQuery, author_boost: float) -> list[Clause]:
-    """SHOULD clauses that score: each term in the body, each word in author names."""
-    clauses: list[Clause] = [
-        (Occur.Should, Query.term_query(schema, "body", term)) for term in query_terms(parsed)
-    ]
+def text_query(
+    schema: tantivy.Schema,
+    parsed: ParsedQuery,
+    author_boost: float,
+    match: tuple[dict[str, int], int] | None,
+) -> tantivy.Query | None:
+    """The scored part of a search: papers holding enough of the query's content words
+    (in their title and abstract, or as an author's name; ``match``: each content term's
+    weight and the weight needed, from ``MatchRule.weigh``; None: any one word), scored by
+    BM25 over every term of the query; None when the query has no term to score."""
+    content = content_terms(parsed)
+    others = [t for t in query_terms(parsed) if t not in content]
+    extra: list[Clause] = [(Occur.Should, Query.term_query(schema, "body", t)) for t in others]
+    if not content:
+        return Query.boolean_query(extra) if extra else None
+    names: dict[str, list[str]] = {}
     if author_boost > 0:
-        for word in dict.fromkeys(name_words(parsed.text)):
-            author = Query.term_query(schema, "author", word)
-            clauses.append((Occur.Should, Query.boost_query(author, author_boost)))
-    return clauses
+        for word in dict.fromkeys(parsed.words):
+            if stem(word) in content:
+                names.setdefault(stem(word), []).extend(name_words(word))
+    weights, need = match if match is not None else (dict.fromkeys(content, 1), 1)
+    alternatives: list[Clause] = []
+    for term in content:
+        clause = _word_clause(schema, term, names.get(term, []), author_boost)
+        alternatives.append((Occur.Should, clause))
+        # A word of weight w counts w times toward the need: its extra copies score 0.
+        silent = Query.const_score_query(clause, 0.0)
+        alternatives += [(Occur.Should, silent)] * (weights.get(term, 1) - 1)
+    core = Query.boolean_query(alternatives, minimum_number_should_match=need)
+    if not extra:
+        return core
+    return Query.boolean_query([(Occur.Must, core), *extra])
+
+
+def _word_clause(
+    schema: tantivy.Schema, term: str, names: list[str], author_boost: float
+) -> tantivy.Query:
+    body = Query.term_query(schema, "body", term)
+    if not names:
+        return body
+    clauses: list[Clause] = [(Occur.Should, body)]
+    for word in dict.fromkeys(names):
+        author = Query.term_query(schema, "author", word)
+        clauses.append((Occur.Should, Query.boost_query(author, author_boost)))
+    return Query.boolean_query(clauses)
 
 
 def filter_clauses(schema: tantivy.Schema, parsed: ParsedQuery) -> list[Clause]:
@@ -67,10 +102,12 @@ def filter_clauses(schema: tantivy.Schema, parsed: ParsedQuery) -> list[Clause]:
 
 def combine(scored: list[Clause], filters: list[Clause]) -> tantivy.Query:
     """One boolean query: at least one scored clause (or all papers) and every filter."""
-    if scored:
-        main = Query.boolean_query(scored)
-    else:
-        main = Query.const_score_query(Query.all_query(), 0.0)
+    return restrict(Query.boolean_query(scored) if scored else None, filters)
+
+
+def restrict(scored: tantivy.Query | None, filters: list[Clause]) -> tantivy.Query:
+    """One boolean query: the scored part (or all papers) and every filter."""
+    main = scored if scored is not None else Query.const_score_query(Query.all_query(), 0.0)
     if not filters:
         return main
     return Query.boolean_query([(Occur.Must, main), *filters])

@@ -12,19 +12,28 @@
   the day it was listed, else published, else first seen), the day the feeds file it under.
 
 A malformed query (unbalanced quote, bad date, empty filter, after later than before) never
-fails: it is searched as plain text, and ``notice`` says why.
+fails: it is searched as plain text, and ``notice`` says why. HTML tags (``<b>``,
+``</script>``) are not words: they are dropped before parsing.
+
+The query's *content words* are its unquoted words that say what it is about: no stop
+words, nothing of one character. A paper matches by its words when it holds enough of them
+(``MatchRule``); a query with no content word, no phrase and no filter asks for nothing,
+and ``nothing_to_search`` says why.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from math import ceil, log
 
-from papertide.models import Paper
-from papertide.search.tokenize import analyze, terms_in, words
+from papertide.search.tokenize import analyze, stem, words
 
 FILTERS = ("author", "cat", "after", "before")
+# An HTML tag: <b>, </script>, <img src=x onerror=...>, <br/>.
+_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _TOKEN = re.compile(r'(-?)(?:([A-Za-z]+):)?("[^"]*"|\S+)')
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
 
@@ -75,6 +84,7 @@ def parse_date(value: str) -> date:
 
 def parse_query(query: str) -> ParsedQuery:
     """Parse ``query``; on any syntax problem, fall back to plain text with a notice."""
+    query = _MARKUP.sub(" ", query)
     try:
         return _parse_strict(query)
     except QueryError as exc:
@@ -138,17 +148,70 @@ def _add_filter(parsed: ParsedQuery, key: str, value: str) -> None:
         parsed.before = parse_date(value)
 
 
-def why_matched(paper: Paper, wanted: dict[str, str], parsed: ParsedQuery) -> list[str]:
-    """Reasons a paper matched: query words found in it, authors asked for."""
-    why: list[str] = []
-    if wanted:
-        stems = terms_in(f"{paper.title} {paper.abstract}", wanted)
-        matched = [word for s, word in wanted.items() if s in stems]
-        if matched:
-            why.append("matched: " + " ".join(matched))
-    for author in parsed.authors:
-        why.append(f"author: {author}")
-    return why
+def content_terms(parsed: ParsedQuery) -> list[str]:
+    """The index terms of the query's content words (unquoted, no stop words, at least two
+    characters), distinct, in query order."""
+    found = (stem(w) for w in parsed.words if len(w) > 1)
+    return list(dict.fromkeys(term for term in found if term))
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRule:
+    """How much of a query's content words a paper must hold to match by its words.
+
+    Each content word weighs 1-3 by its rarity (``WEIGHT_LEVELS`` times its IDF over the
+    query's largest IDF, rounded up), so a word nearly every paper holds ("model") weighs
+    less than the words that say what the query is about.
+
+    - up to ``all_up_to`` content words: a paper must hold all of them;
+    - up to ``most_up_to``: the words it holds must carry ``share`` of the query's weight
+      (most of it: with equal weights 2 of 3, 3 of 4, 3 of 5);
+    - longer queries (a pasted sentence, a claim): ``weight_share`` of the weight: a
+      sentence shares a few telling words with the papers about it, rarely most of them.
+    """
+
+    all_up_to: int = 2
+    share: float = 0.6
+    most_up_to: int = 5
+    weight_share: float = 0.15
+
+    def weigh(
+        self, terms: list[str], doc_freq: Callable[[str], int], n_docs: int
+    ) -> tuple[dict[str, int], int]:
+        """Each term's weight (how many matches it counts for) and the weight needed."""
+        count = len(terms)
+        if count <= self.all_up_to:
+            return dict.fromkeys(terms, 1), count
+        # BM25's IDF (Robertson & Zaragoza 2009), as tantivy scores with.
+        idf = {t: log(1 + (n_docs - doc_freq(t) + 0.5) / (doc_freq(t) + 0.5)) for t in terms}
+        top = max(max(idf.values()), 1e-9)
+        weights = {t: max(1, ceil(WEIGHT_LEVELS * idf[t] / top - 1e-9)) for t in terms}
+        share = self.share if count <= self.most_up_to else self.weight_share
+        return weights, max(1, ceil(share * sum(weights.values()) - 1e-9))
+
+
+WEIGHT_LEVELS = 3
+
+
+def nothing_to_search(parsed: ParsedQuery) -> str | None:
+    """Why the query asks for nothing (no content word, no phrase, no filter), else None."""
+    if content_terms(parsed) or any(analyze(p) for p in parsed.phrases):
+        return None
+    if parsed.authors or parsed.categories or parsed.after or parsed.before:
+        return None
+    if any(analyze(e) for e in parsed.excluded):
+        return None
+    if parsed.words or parsed.phrases:
+        shown = " ".join(dict.fromkeys(parsed.words + parsed.phrases))
+        return (
+            f"Nothing to search for: “{shown}” holds only stop words (such as the, of, and) "
+            "or single letters, which nearly every paper has. Add a word that says what the "
+            "papers are about."
+        )
+    return (
+        "Nothing to search for: the query has no words, only punctuation, symbols or markup. "
+        "Type a word that says what the papers are about."
+    )
 
 
 def highlight_words(parsed: ParsedQuery) -> list[str]:

@@ -18,8 +18,9 @@ from papertide.search.hybrid import Ranked, blend, rrf
 from papertide.search.lexical import LexicalIndex
 from papertide.search.passages import PassageIndex
 from papertide.search.pgvector_index import PgVectorIndex
-from papertide.search.query import ParsedQuery, why_matched
+from papertide.search.query import MatchRule, ParsedQuery, content_terms
 from papertide.search.settings import SearchSettings
+from papertide.search.snippets import best_passage, reasons
 from papertide.search.tokenize import analyze, stem, words
 from papertide.search.vectors import VectorIndex
 from papertide.store import Store
@@ -57,9 +58,10 @@ class RetrievalMixin:
     def _retrieve(self, parsed: ParsedQuery, mode: str, depth: int, dense_depth: int) -> _Found:
         """Ranked candidates, how many matched, their semantic scores, the lexical matches.
 
-        A paper matches when it holds a query word (BM25) or, by meaning alone, when it is
-        among the ``dense_depth`` nearest with a cosine of at least the floor
-        (``default_dense_floor``); the total counts both, each paper once."""
+        A paper matches by its words when it holds enough of the query's content words
+        (``filters.text_query``: all of one or two, ``match_share`` of longer queries) or, by
+        meaning alone, when it is among the ``dense_depth`` nearest with a cosine of at least
+        the floor (``default_dense_floor``); the total counts both, each paper once."""
         schema, cfg = self.lexical.schema, self.config
         filters = fq.filter_clauses(schema, parsed)
         if not parsed.text:  # filters only: every paper that passes them, newest first
@@ -68,8 +70,8 @@ class RetrievalMixin:
         lexical: Ranked = []
         total = 0
         if mode != "dense":
-            scored = fq.text_clauses(schema, parsed, cfg.author_boost)
-            lexical, total = self.lexical.search(fq.combine(scored, filters), depth)
+            scored = fq.text_query(schema, parsed, cfg.author_boost, self._rule(parsed))
+            lexical, total = self.lexical.search(fq.restrict(scored, filters), depth)
         matched = {pk for pk, _ in lexical}
         if mode == "bm25":
             return _Found(lexical, total, matched=matched)
@@ -87,9 +89,13 @@ class RetrievalMixin:
         cosine = dict(dense)
         if mode == "dense":
             return _Found(dense, len(dense), cosine, matched=set(cosine))
-        beyond = self._bm25_of(parsed, filters, [pk for pk in cosine if pk not in matched])
-        total += len(cosine) - len(matched & cosine.keys()) - len(beyond)  # by meaning alone
-        lexical = lexical + beyond  # their real BM25, not 0: a rank that paging cannot move
+        others = [pk for pk in cosine if pk not in matched]
+        # Dense hits beyond BM25's candidates: those that match by their words are counted
+        # already; every one is ranked by its BM25 over any query word (a paper holding one
+        # rare query word and close in meaning ranks as it did before the rule).
+        by_words = self._bm25_of(parsed, filters, others, self._rule(parsed))
+        total += len(cosine) - len(matched & cosine.keys()) - len(by_words)  # meaning alone
+        lexical = lexical + self._bm25_of(parsed, filters, others, None)
         self._add_cosines(cosine, [pk for pk, _ in lexical], vector)
         # Every candidate of either side, scored by its best passage too (when in use).
         passage = self.passages.best(list(cosine), vector) if self.passages is not None else {}
@@ -104,19 +110,33 @@ class RetrievalMixin:
             )
         return _Found(fused[:depth], total, cosine, passage, matched | {pk for pk, _ in dense})
 
+    def _rule(self, parsed: ParsedQuery) -> tuple[dict[str, int], int]:
+        """The query's content words' weights and the weight a match needs (MatchRule)."""
+        cfg, lexical = self.config, self.lexical
+        rule = MatchRule(
+            cfg.match_all_up_to, cfg.match_share, cfg.match_most_up_to, cfg.match_weight_share
+        )
+        return rule.weigh(content_terms(parsed), lexical.doc_freq, lexical.num_docs())
+
     def _dense_floor(self) -> float:
         floor = self.config.dense_floor
         return default_dense_floor(self.config.embedder) if floor is None else floor
 
-    def _bm25_of(self, parsed: ParsedQuery, filters: list[fq.Clause], pks: list[int]) -> Ranked:
-        """The BM25 scores, under the search's own query, of those of ``pks`` (dense hits
-        beyond BM25's candidates) that hold a query word; the others match by meaning only."""
-        scored = fq.text_clauses(self.lexical.schema, parsed, self.config.author_boost)
-        if not pks or not scored:
-            return []
+    def _bm25_of(
+        self,
+        parsed: ParsedQuery,
+        filters: list[fq.Clause],
+        pks: list[int],
+        rule: tuple[dict[str, int], int] | None,
+    ) -> Ranked:
+        """The BM25 scores of those of ``pks`` (dense hits beyond BM25's candidates) that
+        match the query's words under ``rule`` (real scores: a rank paging cannot move)."""
         schema = self.lexical.schema
+        scored = fq.text_query(schema, parsed, self.config.author_boost, rule)
+        if not pks or scored is None:
+            return []
         only = fq.Query.const_score_query(fq.Query.term_set_query(schema, "pk", pks), 0.0)
-        query = fq.combine(scored, [*filters, (fq.Occur.Must, only)])
+        query = fq.restrict(scored, [*filters, (fq.Occur.Must, only)])
         return self.lexical.search(query, len(pks), count=False)[0]
 
     def _add_cosines(self, cosine: dict[int, float], pks: list[int], vector: Vectors) -> None:
@@ -140,15 +160,17 @@ class RetrievalMixin:
         # the store's now, and the page reads no paper twice (web/display.hits_to_views).
         papers = {p.pk: p for p in self.store.papers_by_pk([pk for pk, _ in page])}
         wanted = {stem(w): w for w in words(parsed.text) if analyze(w)}
+        floor = self._dense_floor()
         hits = []
         for pk, score in page:
             paper = papers.get(pk)
             if paper is None or paper.id is None:
                 continue
-            why = why_matched(paper, wanted, parsed)
-            if pk in found.cosine:
-                why.append(f"semantic {found.cosine[pk]:.2f}")
+            scores = {"cosine": found.cosine[pk]} if pk in found.cosine else {}
             if pk in found.passage:
-                why.append(f"best sentence {found.passage[pk]:.2f}")
-            hits.append(Hit(paper.id, round(score, 6), why, paper))
+                scores["passage"] = found.passage[pk]
+            close = max(scores.values(), default=-1.0) >= floor
+            why = reasons(paper, wanted, close=close, authors=parsed.authors)
+            snippet = best_passage(paper.abstract or "", set(wanted))
+            hits.append(Hit(paper.id, round(score, 6), why, paper, snippet, scores))
         return hits

@@ -3,7 +3,8 @@
     svc = SearchService.open(settings, store)   # open the live index files, catch up
     svc.refresh()                               # apply the store's changes since (follow.py)
     res = svc.search("sparse attention author:lecun", k=20, offset=0, mode="hybrid",
-                     sort="relevance")           # -> SearchResult(hits, total, notice, terms)
+                     sort="relevance")           # -> SearchResult(hits, total, notice, terms,
+                                                 #    suggestion: "did you mean")
     svc.similar(paper_id, k=10)                 # -> list[Hit]
     svc.rebuild()                               # a new generation beside the live one
     svc.close()
@@ -42,10 +43,11 @@ from papertide.search.generation import Generation, IndexRoot
 from papertide.search.lexical import LexicalIndex
 from papertide.search.passages import PassageIndex
 from papertide.search.pgvector_index import PgVectorIndex
-from papertide.search.query import ParsedQuery, highlight_words, parse_query
+from papertide.search.query import ParsedQuery, highlight_words, nothing_to_search, parse_query
 from papertide.search.retrieval import RetrievalMixin
 from papertide.search.rwlock import ReadWriteLock
 from papertide.search.similar_lists import SimilarMixin
+from papertide.search.spelling import suggest
 from papertide.search.vectors import VectorIndex
 from papertide.store import FeedPosition, Store
 from papertide.store.similar import SimilarItem
@@ -69,6 +71,7 @@ class SearchResult:
     notice: str | None = None
     terms: list[str] = field(default_factory=list)
     warming: bool = False  # no index generation yet: the hits are not the answer
+    suggestion: str | None = None  # the query spelt as the collection spells it, finding more
 
 
 class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
@@ -191,10 +194,26 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
         if not self.ready:
             return self._warming()
         parsed = parse_query(query)
+        empty = nothing_to_search(parsed)
+        if empty is not None:  # "the", "$", "- ?": asking for nothing is not asking for all
+            said = f"{parsed.notice} {empty}" if parsed.notice else empty  # "author:%" too
+            return SearchResult([], 0, said, [])
         if mode != "bm25" and parsed.text:
             self._vector_index()  # loaded outside the guard: loading may wait for the folder
         with self.guard.reading():
-            return self._search(parsed, k=k, offset=offset, mode=mode, sort=sort)
+            result = self._search(parsed, k=k, offset=offset, mode=mode, sort=sort)
+            if result.total < self.config.suggest_below:
+                result.suggestion = self._suggest(query, result.total, mode=mode, sort=sort)
+            return result
+
+    def _suggest(self, query: str, total: int, *, mode: str, sort: str) -> str | None:
+        """Did you mean: ``query`` with its unknown words spelt as the papers spell them,
+        when that finds more papers (spelling.py)."""
+        fixed = suggest(query, self.lexical)
+        if fixed is None:
+            return None
+        found = self._search(parse_query(fixed), k=0, offset=0, mode=mode, sort=sort)
+        return fixed if found.total > total else None
 
     def _search(
         self, parsed: ParsedQuery, *, k: int, offset: int, mode: str, sort: str

@@ -105,8 +105,44 @@ class SearchSettings(BaseModel):
         ge=-1.0,
         le=1.0,
         description="Least cosine for a paper found by meaning alone (no query word in it) "
-        "to count as a match; unset, the embedder's own: 0.25 for 'wordllama-256', 0.3 for "
-        "'st:' models. Without it every query matches every paper a little.",
+        "to count as a match; unset, the embedder's own: 0.3 for 'wordllama-256' (calibrated "
+        "on SciFact dev) and for 'st:' models. Without it every query matches every paper "
+        "a little.",
+    )
+    match_all_up_to: int = Field(
+        default=2,
+        ge=0,
+        description="A paper matches a query by its words only if it holds enough of the "
+        "query's content words (stop words and one-character words left out): all of them "
+        "when the query has at most this many.",
+    )
+    match_share: float = Field(
+        default=0.6,
+        gt=0.0,
+        le=1.0,
+        description="Share of the content words, rounded up, a paper must hold for queries "
+        "of more than match_all_up_to and at most match_most_up_to content words (2 of 3, 3 "
+        "of 4, 3 of 5).",
+    )
+    match_most_up_to: int = Field(
+        default=5,
+        ge=0,
+        description="Queries with more content words than this (a sentence, a claim) match "
+        "papers whose words carry match_weight_share of the query's weight instead.",
+    )
+    match_weight_share: float = Field(
+        default=0.15,
+        gt=0.0,
+        le=1.0,
+        description="For long queries: the share of the query's weight the words a paper "
+        "holds must carry, each word weighing 1-3 by its rarity (IDF) in the collection.",
+    )
+    suggest_below: int = Field(
+        default=10,
+        ge=0,
+        description="A query that finds fewer papers than this gets a spelling suggestion "
+        "(did you mean) from the collection's own words, when the corrected query finds "
+        "more; 0 turns suggestions off.",
     )
     rrf_k: int = Field(default=60, ge=1, description="The k constant of reciprocal rank fusion.")
     candidates: int = Field(

@@ -14,7 +14,7 @@ from fastapi import HTTPException, Request
 from sqlalchemy.exc import SQLAlchemyError
 
 from papertide.clock import utcnow
-from papertide.models import Comment, Hit, HubCounts, HubLinks, Paper, User
+from papertide.models import Comment, Hit, HubCounts, HubLinks, Paper, Snippet, User
 from papertide.normalize import web_url
 from papertide.store import Store
 from papertide.web.bibtex import bibtex
@@ -37,6 +37,7 @@ class PaperView:
     voted: bool = False
     is_new: bool = False
     why: list[str] = field(default_factory=list)
+    snippet: Snippet | None = None  # a search's best passage of the abstract, words marked
     site_comments: int = 0  # live comments on this site
     local_submitter: str | None = None  # the account here that submitted it, if any
     picture: str | None = None  # the version key of the paper's stored picture, if it has one
@@ -145,7 +146,8 @@ def hits_to_views(store: Store, hits: list[Hit], user: User | None) -> list[Pape
     shown = views(store, [found[h.paper_id] for h in hits if h.paper_id in found], user, utcnow())
     by_id = {h.paper_id: h for h in hits}
     for view in shown:
-        view.why = by_id[view.paper.id or ""].why
+        hit = by_id[view.paper.id or ""]
+        view.why, view.snippet = hit.why, hit.snippet
     return shown
 
 

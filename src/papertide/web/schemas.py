@@ -49,6 +49,17 @@ class HubRepoOut(BaseModel):
     updated: datetime | None
 
 
+class SnippetOut(BaseModel):
+    """The passage of the abstract that shows why a paper matched a search."""
+
+    text: str = Field(description="Plain text (not HTML): up to about 300 characters.")
+    marks: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="The query's words in ``text``: [start, end) offsets in characters "
+        "(Unicode code points), in order; never inside $...$ math.",
+    )
+
+
 class PaperOut(BaseModel):
     """A paper as the API shows it."""
 
@@ -98,6 +109,10 @@ class PaperOut(BaseModel):
         description="Models, datasets and Spaces citing it on Hugging Face (as last synced).",
     )
 
+    snippet: SnippetOut | None = Field(
+        default=None, description="Search only: the passage of the abstract that matched."
+    )
+
 
 class PaperDetailOut(PaperOut):
     """One paper with the repositories citing it on the Hugging Face Hub, most liked first."""
@@ -134,6 +149,11 @@ class FeedOut(BaseModel):
         default=False,
         description="Search only: this server's index is still being built, so the result "
         "is not the answer yet (see notice); try again shortly.",
+    )
+    suggestion: str | None = Field(
+        default=None,
+        description="Search only: the query spelt as the collection spells its words (did "
+        "you mean), given when the query finds little and the suggestion finds more.",
     )
 
 
@@ -183,6 +203,9 @@ def paper_out(request: Request, view: PaperView, user: User | None) -> PaperOut:
             spaces=view.hub.spaces,
             more=sorted(view.hub.more),
         ),
+        snippet=SnippetOut(text=view.snippet.text, marks=view.snippet.marks)
+        if view.snippet
+        else None,
     )
 
 

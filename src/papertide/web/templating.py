@@ -22,7 +22,7 @@ from papertide.web.assets import Assets, has_math, katex_fonts
 from papertide.web.deps import csrf_token, current_user
 from papertide.web.feature import Feature, NavLink
 from papertide.web.headers import BOOT_SCRIPT
-from papertide.web.tex import tex_html
+from papertide.web.tex import marked_html, tex_html
 from papertide.words import plural
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -57,6 +57,7 @@ def make_templates(
     cards.register(env)
     env.filters["highlight"] = highlight
     env.filters["tex"] = tex_html  # math delimited for KaTeX (web/tex.py)
+    env.filters["snippet"] = lambda snippet: marked_html(snippet.text, snippet.marks)
     env.filters["plural"] = plural
     env.filters["web_url"] = web_url  # links from imported data: http(s) only
     env.filters["dict_without"] = lambda params, key: [

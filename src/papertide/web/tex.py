@@ -144,3 +144,17 @@ def _term_pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
     if not words:
         return None
     return re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\w*", re.IGNORECASE)
+
+
+def marked_html(text: str, marks: Iterable[tuple[int, int]]) -> Markup:
+    """Escaped ``text`` with its math delimited for KaTeX and the character ranges
+    ``marks`` (never inside math: search/snippets.py) wrapped in <mark>."""
+    out, last = [], 0
+    for start, end in sorted(marks):
+        if start < last or end <= start or end > len(text):
+            continue  # overlapping or out of range: shown unmarked rather than broken
+        out.append(str(tex_html(text[last:start])))
+        out.append(f"<mark>{escape(text[start:end])}</mark>")
+        last = end
+    out.append(str(tex_html(text[last:])))
+    return Markup("".join(out))

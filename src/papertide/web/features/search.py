@@ -69,6 +69,7 @@ class SearchPage:
     notice: str | None = None
     terms: list[str] = field(default_factory=list)
     warming: bool = False  # the index is still being built (search/service.py)
+    suggestion: str | None = None  # did you mean (search/spelling.py)
     page: int = 1
     per_page: int = PER_PAGE
 
@@ -92,7 +93,7 @@ def run_search(
     )
     result.papers = hits_to_views(store, found.hits, user)
     result.total, result.notice, result.terms = found.total, found.notice, found.terms
-    result.warming = found.warming
+    result.warming, result.suggestion = found.warming, found.suggestion
     return result
 
 
@@ -135,6 +136,7 @@ def api_search(
         pages=pages,
         notice=result.notice,
         warming=result.warming,
+        suggestion=result.suggestion,
     )
 
 

@@ -1,0 +1,144 @@
+"""Snippets and reasons that show why a paper matched (pure: no index, no I/O).
+
+``best_passage`` picks the window of one or two sentences of an abstract (at most ``LIMIT``
+characters, about two lines of a card) holding the most distinct query terms, then the
+most occurrences, earliest first; a longer sentence is cut around its first match, on word
+boundaries, with "…" where text was cut. Math (``$...$``, ``$$...$$``, pandoc's rule as in
+web/tex.py, simplified) is never cut and never marked: a mark inside ``$\\pi_0$`` breaks it.
+``reasons`` says in words where the query's words were found.
+"""
+
+from __future__ import annotations
+
+import re
+
+from papertide.models import Paper, Snippet
+from papertide.search.tokenize import stem
+
+LIMIT = 300
+# Display math, then inline math whose inner ends are not spaces (pandoc's tex_math_dollars).
+_MATH = re.compile(r"\$\$.+?\$\$|\$(?=\S)(?:\\\$|[^$])+?(?<=[^\s\\])\$(?!\d)", re.DOTALL)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9$\\(\[])")
+_WORD = re.compile(r"[^\W_]+")
+
+
+def best_passage(text: str, terms: set[str], limit: int = LIMIT) -> Snippet | None:
+    """The passage of ``text`` that holds the most of ``terms`` (index terms, as
+    ``tokenize.analyze`` makes them), its matching words marked; the opening of ``text``
+    without marks when none is there; None for an empty text."""
+    text = " ".join(text.split())
+    if not text:
+        return None
+    math = [m.span() for m in _MATH.finditer(text)]
+    sentences = _sentences(text, math)
+    # The best window: most distinct terms, then most occurrences, then one sentence rather
+    # than two, then the earliest. Without any, the opening sentences that fit.
+    best: tuple[int, int, int, int] | None = None
+    chosen = sentences[0]
+    if len(sentences) > 1 and sentences[1][1] <= limit:
+        chosen = (0, sentences[1][1])
+    for i, (start, _) in enumerate(sentences):
+        for last in (i, i + 1):
+            if last >= len(sentences) or (last > i and sentences[last][1] - start > limit):
+                continue
+            found = [stem_ for _, _, stem_ in _matches(text, start, sentences[last][1], math)]
+            key = (-len(set(found) & terms), -sum(f in terms for f in found), last - i, start)
+            if key[0] < 0 and (best is None or key < best):
+                best, chosen = key, (start, sentences[last][1])
+    start, end = chosen
+    if end - start > limit:
+        start, end = _cut(text, start, end, limit, terms, math)
+    return _snippet(text, start, end, terms, math)
+
+
+def _sentences(text: str, math: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(start, end) of each sentence; a full stop inside math ends none."""
+    spans, start = [], 0
+    for found in _SENTENCE_END.finditer(text):
+        if _inside(found.start(), math):
+            continue
+        spans.append((start, found.start()))
+        start = found.end()
+    spans.append((start, len(text)))
+    return spans
+
+
+def _inside(index: int, math: list[tuple[int, int]]) -> bool:
+    return any(a <= index < b for a, b in math)
+
+
+def _matches(
+    text: str, start: int, end: int, math: list[tuple[int, int]]
+) -> list[tuple[int, int, str]]:
+    """(start, end, index term) of each word between ``start`` and ``end`` outside math."""
+    out = []
+    for found in _WORD.finditer(text, start, end):
+        if not _inside(found.start(), math):
+            out.append((found.start(), found.end(), stem(found.group().lower())))
+    return out
+
+
+def _cut(
+    text: str, start: int, end: int, limit: int, terms: set[str], math: list[tuple[int, int]]
+) -> tuple[int, int]:
+    """A window of at most ``limit`` characters of text[start:end] from a little before its
+    first match, on word boundaries, math kept whole."""
+    first = next((a for a, _, t in _matches(text, start, end, math) if t in terms), start)
+    left = max(start, first - limit // 4)
+    right = min(end, left + limit)
+    for a, b in math:  # never split a formula: leave out one that does not fit
+        if a < left < b:
+            left = b
+        if a < right < b:
+            right = a
+    while left > start and left < len(text) and not text[left - 1].isspace():
+        left += 1  # start on a word
+    while right < end and right > left and not text[right].isspace():
+        right -= 1  # end on a word
+    return left, right
+
+
+def _snippet(
+    text: str, start: int, end: int, terms: set[str], math: list[tuple[int, int]]
+) -> Snippet:
+    body = text[start:end].strip()
+    offset = start + (len(text[start:end]) - len(text[start:end].lstrip()))
+    before = "… " if start > 0 and not _sentence_start(text, start) else ""
+    after = " …" if end < len(text) and text[end - 1] not in ".!?" else ""
+    shift = len(before) - offset
+    marks = [
+        (a + shift, b + shift)
+        for a, b, term in _matches(text, offset, offset + len(body), math)
+        if term in terms
+    ]
+    return Snippet(before + body + after, marks)
+
+
+def _sentence_start(text: str, index: int) -> bool:
+    head = text[:index].rstrip()
+    return not head or head[-1] in ".!?"
+
+
+def reasons(paper: Paper, terms: dict[str, str], *, close: bool, authors: list[str]) -> list[str]:
+    """Why ``paper`` matched, in words: where the query's ``terms`` (index term -> the word
+    as typed) were found, "close in meaning" when ``close``, and each author asked for.
+    Words of one character and numbers are left out: they say nothing to a reader."""
+    telling = {t: w for t, w in terms.items() if len(w) > 1 and not w.isdigit()}
+    in_title = {t for _, _, t in _matches(paper.title, 0, len(paper.title), [])} & telling.keys()
+    abstract = paper.abstract or ""
+    in_abstract = {t for _, _, t in _matches(abstract, 0, len(abstract), [])} & telling.keys()
+    why: list[str] = []
+    found = [w for t, w in telling.items() if t in in_title | in_abstract]
+    if found:
+        where = (
+            "title and abstract match"
+            if in_title and in_abstract
+            else "title matches"
+            if in_title
+            else "abstract matches"
+        )
+        why.append(f"{where}: {' '.join(found)}")
+    if close:
+        why.append("close in meaning")
+    why += [f"author: {author}" for author in authors]
+    return why
