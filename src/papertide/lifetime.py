@@ -41,3 +41,17 @@ def _watch(supervisor: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(GRACE_SECONDS)
     os._exit(1)  # the graceful shutdown did not finish: leave the port free anyway
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this machine (another user's counts), so
+    files named after a dead writer may be cleaned up."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

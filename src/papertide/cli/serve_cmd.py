@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from papertide.cli.common import console, settings_of
-from papertide.lifetime import SUPERVISOR_ENV
+from papertide.lifetime import SUPERVISOR_ENV, process_alive
 
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess directory
 
@@ -105,21 +105,11 @@ def prepare_run_dir(data_dir: Path, pid: int) -> Path:
     base = data_dir / "run"
     for old in base.glob("metrics-*"):
         owner = old.name.removeprefix("metrics-")
-        if owner.isdigit() and (int(owner) == pid or not _alive(int(owner))):
+        if owner.isdigit() and (int(owner) == pid or not process_alive(int(owner))):
             shutil.rmtree(old, ignore_errors=True)
     folder = base / f"metrics-{pid}"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def register(app: typer.Typer) -> None:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from papertide.lifetime import process_alive
 from papertide.search.arrays import GrowingArray
 
 Vectors = npt.NDArray[np.float32]
@@ -258,18 +259,8 @@ def _remove_dead_writers_files(path: Path) -> None:
     carries its writer's pid, and a file of a live process is left alone."""
     for partial in path.parent.glob(f".{path.name}.*"):
         pid = partial.name[len(path.name) + 2 :].split(".")[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             partial.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 @lru_cache(maxsize=4)

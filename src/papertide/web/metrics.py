@@ -35,6 +35,8 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import DBAPIError
 
+from papertide.lifetime import process_alive
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 FOLLOW_SECONDS = 5.0
@@ -86,16 +88,6 @@ INDEX_READY = Gauge(
 )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _multiproc_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
 
@@ -111,7 +103,7 @@ def _forget_dead(folder: str) -> None:
     """Live gauges of workers killed without a shutdown (their files name their pid)."""
     for path in Path(folder).glob("gauge_live*_*.db"):
         pid = path.stem.rsplit("_", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             mark_process_dead(int(pid), folder)  # type: ignore[no-untyped-call]
 
 

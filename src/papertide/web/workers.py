@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from papertide.lifetime import process_alive
 from papertide.store import FeedPosition, Store
 
 PUBLISH_SECONDS = 0.25
@@ -69,7 +70,7 @@ def every_worker(store: Store, folder: Path) -> list[dict[str, Any]]:
         except (OSError, ValueError):
             continue  # being replaced, or gone
         pid = int(body.get("pid", 0))
-        if not _alive(pid):
+        if not process_alive(pid):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             continue
@@ -83,15 +84,3 @@ def every_worker(store: Store, folder: Path) -> list[dict[str, Any]]:
             }
         )
     return found
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
