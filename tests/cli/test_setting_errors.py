@@ -38,8 +38,17 @@ def test_an_unknown_key_and_a_bad_value_name_the_config_files_lines(tmp_path: Pa
     config = tmp_path / "papertide.toml"
     config.write_text('# settings\nprot = 8080\nport = "eighty"\n', encoding="utf-8")
     result = _papertide("--data-dir", str(tmp_path / "d"), "--config", str(config), "stats")
-    _one_line(result, 2, f"setting prot ({config} line 2): not a setting (got 8080)")
+    _one_line(
+        result, 2, f"setting prot ({config} line 2): not a setting; did you mean port? (got 8080)"
+    )
     assert f"setting port ({config} line 3)" in result.stderr and "'eighty'" in result.stderr
+
+
+def test_a_key_like_no_setting_gets_no_suggestion(tmp_path: Path) -> None:
+    config = tmp_path / "papertide.toml"
+    config.write_text("zzzzqq = 1\n", encoding="utf-8")
+    result = _papertide("--data-dir", str(tmp_path / "d"), "--config", str(config), "stats")
+    _one_line(result, 2, f"setting zzzzqq ({config} line 1): not a setting (got 1)")
 
 
 def test_a_config_file_that_is_not_toml_says_where(tmp_path: Path) -> None:

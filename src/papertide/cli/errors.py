@@ -64,9 +64,30 @@ def _problem(error: Any, config: Path | None) -> str:
     name = ".".join(loc)
     where = _where(loc, config)
     wrong = "not a setting" if error["type"] == "extra_forbidden" else error["msg"].lower()
+    if error["type"] == "extra_forbidden" and (close := _closest(loc)):
+        wrong += f"; did you mean {close}?"
     value = error.get("input")
     shown = f" (got {value!r})" if isinstance(value, str | int | float) else ""
     return f"setting {name}{where}: {wrong}{shown}"
+
+
+def _closest(loc: list[str]) -> str | None:
+    """The known setting nearest to a misspelt one, in the same section (``prot``: ``port``)."""
+    import difflib
+
+    from pydantic import BaseModel
+
+    from papertide.config import Settings
+
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(part)
+        section = field.annotation if field else None
+        if not (isinstance(section, type) and issubclass(section, BaseModel)):
+            return None
+        model = section
+    found = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1, cutoff=0.6)
+    return ".".join([*loc[:-1], found[0]]) if found else None
 
 
 def _where(loc: list[str], config: Path | None) -> str:
