@@ -44,6 +44,18 @@ def test_an_unknown_key_and_a_bad_value_name_the_config_files_lines(tmp_path: Pa
     assert f"setting port ({config} line 3)" in result.stderr and "'eighty'" in result.stderr
 
 
+def test_a_misspelt_key_in_a_section_is_refused_with_the_nearest(tmp_path: Path) -> None:
+    config = tmp_path / "papertide.toml"
+    config.write_text("[search]\nmatch_shar = 0.5\n", encoding="utf-8")
+    result = _papertide("--data-dir", str(tmp_path / "d"), "--config", str(config), "stats")
+    _one_line(
+        result,
+        2,
+        f"setting search.match_shar ({config} line 2): not a setting; "
+        "did you mean search.match_share? (got 0.5)",
+    )
+
+
 def test_a_key_like_no_setting_gets_no_suggestion(tmp_path: Path) -> None:
     config = tmp_path / "papertide.toml"
     config.write_text("zzzzqq = 1\n", encoding="utf-8")

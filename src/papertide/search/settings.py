@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 # pgvector's HNSW knobs (docs/benchmarks.md: the depth sweep these come from).
 PG_EF_SEARCH = 400
@@ -15,6 +15,8 @@ PG_HNSW_EF_CONSTRUCTION = 128
 
 class SearchSettings(BaseModel):
     """How papers are indexed, embedded, fused and ranked; each field has a default."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt [search] key is an error
 
     embedder: str = Field(
         default="wordllama-256",
