@@ -72,7 +72,8 @@ def test_every_page_renders_and_screenshots(
 
 
 def test_more_unclamps_the_abstract_and_less_clamps_it(page: Page, site: Site) -> None:
-    page.goto(site.at("/search?q=attention"))
+    # Similar papers show their abstracts (search shows its best passage, the grid none).
+    page.goto(site.at(f"/papers/{MATH_ARXIV_ID}"))
     card = page.locator("article.paper").filter(has=page.locator("button.expand:visible")).first
     button, abstract = card.locator("button.expand"), card.locator(".abstract")
     clamped = abstract.bounding_box()

@@ -20,6 +20,7 @@ def _cli(settings: Settings, *args: str) -> tuple[int, str]:
 
 def test_add_list_remove_then_preview(settings: Settings, tmp_path: Path) -> None:
     assert _cli(settings, "demo", "--no-votes")[0] == 0
+    assert _cli(settings, "subscribers", "remove", "demo@example.org")[0] == 0  # the demo's own
     code, out = _cli(
         settings, "subscribers", "add", "Ada@Example.org", "--queries", "diffusion model",
         "-q", "attention", "--confirmed",

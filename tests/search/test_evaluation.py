@@ -156,5 +156,7 @@ def test_scifact_similar_lists_beat_the_peer(settings: Settings) -> None:
 @pytest.mark.slow
 def test_scifact_hybrid_is_not_worse_than_bm25(settings: Settings) -> None:
     scores = {s.mode: s for s in evaluate(load_beir(SCIFACT, "dev"), settings, ["bm25", "hybrid"])}
-    assert scores["bm25"].ndcg10 >= 0.69
+    # 0.702 before a lexical hit needed most of a claim's weighted words (docs/search.md,
+    # honest counts): BM25 alone lost recall on long claims, 0.680 measured; hybrid held.
+    assert scores["bm25"].ndcg10 >= 0.67
     assert scores["hybrid"].ndcg10 >= scores["bm25"].ndcg10

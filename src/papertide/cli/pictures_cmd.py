@@ -44,12 +44,15 @@ def fetch(
     _print(report)
 
 
-def _print(report: RoundReport) -> None:
-    console.print(
+def _summary(report: RoundReport) -> str:
+    return (
         f"pictures: stored {report.stored} ({report.bytes_stored / 1024:.0f} KB), "
-        f"failed {report.failed}, taken by another worker {report.taken}",
-        highlight=False,
+        f"failed {report.failed}, taken by another worker {report.taken}"
     )
+
+
+def _print(report: RoundReport) -> None:
+    console.print(_summary(report), highlight=False)
 
 
 @pictures_app.command("status")
@@ -72,10 +75,13 @@ def status(ctx: typer.Context) -> None:
 
 
 def run_round(store: Store, settings: Settings, stop: Callable[[], bool]) -> None:
-    """The worker's pictures job: one round (until ``stop``), its outcome printed."""
+    """The worker's pictures job: one round (until ``stop``), its outcome a log line like
+    the worker's others (time-stamped, in JSON where the worker's lines are)."""
+    import logging
+
     from papertide.pictures.fetch import fetch_pictures
 
-    _print(fetch_pictures(store, settings, stop=stop))
+    logging.getLogger("papertide.worker").info(_summary(fetch_pictures(store, settings, stop=stop)))
 
 
 def register(app: typer.Typer) -> None:
