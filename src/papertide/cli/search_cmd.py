@@ -22,6 +22,7 @@ from papertide.cli.common import (
 
 if TYPE_CHECKING:  # the search stack is imported by the commands that run it
     from papertide.models import Hit
+    from papertide.search.eval import BeirSet
     from papertide.search.service import SearchResult
 
 # The help names search.service's MODES and SORTS without importing it (numpy, tantivy);
@@ -147,6 +148,20 @@ def reindex(ctx: typer.Context) -> None:
     console.print(f"indexed {plural(count, 'paper')} with {settings.search.embedder}")
 
 
+def _load_split(folder: Path, split: str | None) -> tuple[BeirSet, str]:
+    """A BEIR folder's split (the one asked, else the only one in qrels/, else test) and its
+    name; a missing file is one line that names the splits there."""
+    from papertide.search.eval import load_beir
+
+    splits = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+    chosen = split or (splits[0] if len(splits) == 1 else "test")
+    try:
+        return load_beir(folder, chosen), chosen
+    except FileNotFoundError as exc:
+        there = f" (splits there: {', '.join(splits)})" if splits else ""
+        raise fail(f"{exc}{there}", 2) from exc
+
+
 @eval_app.command("beir")
 def eval_beir(
     ctx: typer.Context,
@@ -171,7 +186,7 @@ def eval_beir(
       papertide eval beir ../shared/data/scifact-dev --mode all
       papertide eval beir ~/beir/scifact --split test --embedder st:all-MiniLM-L6-v2
     """
-    from papertide.search.eval import evaluate, load_beir
+    from papertide.search.eval import evaluate
     from papertide.search.passages import enabled
     from papertide.search.service import MODES
 
@@ -182,13 +197,7 @@ def eval_beir(
     if embedder:
         search = settings.search.model_copy(update={"embedder": embedder})
         settings = settings.model_copy(update={"search": search})
-    splits = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
-    chosen = split or (splits[0] if len(splits) == 1 else "test")
-    try:
-        beir = load_beir(folder, chosen)
-    except FileNotFoundError as exc:
-        there = f" (splits there: {', '.join(splits)})" if splits else ""
-        raise fail(f"{exc}{there}", 2) from exc
+    beir, chosen = _load_split(folder, split)
     passages = enabled(settings.search.passages, settings.search.embedder)
     with _stages() as (on_stage, advance):
         scores = evaluate(beir, settings, modes, on_stage=on_stage, on_indexed=advance)
@@ -232,17 +241,10 @@ def eval_similar(
     Example:
       papertide eval similar ../shared/data/scifact-dev
     """
-    from papertide.search.eval import load_beir
     from papertide.search.eval_similar import PEERS, evaluate_similar
 
     settings = settings_of(ctx)
-    splits = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
-    chosen = split or (splits[0] if len(splits) == 1 else "test")
-    try:
-        beir = load_beir(folder, chosen)
-    except FileNotFoundError as exc:
-        there = f" (splits there: {', '.join(splits)})" if splits else ""
-        raise fail(f"{exc}{there}", 2) from exc
+    beir, chosen = _load_split(folder, split)
     with _stages() as (on_stage, advance):
         scores = evaluate_similar(
             beir, settings, hub_lists=hub_lists, on_stage=on_stage, on_indexed=advance
