@@ -29,6 +29,8 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
+from papertide.web.headers import none_match
+
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 HASH_CHARS = 10
@@ -136,7 +138,7 @@ class Assets:
                 body, etag = asset.gzipped, f'"{asset.digest}-gz"'
                 headers["Content-Encoding"] = "gzip"
         headers["ETag"] = etag
-        if etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
+        if none_match(request, etag):
             return Response(status_code=304, headers=headers)
         content = b"" if request.method == "HEAD" else body
         response = Response(content, media_type=asset.media_type, headers=headers)

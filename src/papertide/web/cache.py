@@ -49,6 +49,7 @@ from papertide.web.deps import (
     set_csrf_cookie,
 )
 from papertide.web.feature import PathSet
+from papertide.web.headers import none_match
 
 PLACEHOLDER = b"\x00pt-csrf\x00"  # never in a rendered page: control characters are stripped
 TOKEN_SECONDS = 0.25  # how stale another process's write may be seen (this one's: never)
@@ -244,10 +245,9 @@ def _etag(entry: _Entry, token: str) -> str:
 
 def _not_modified(request: Request, etag: str, modified: float) -> bool:
     """RFC 9110 13.2.2: If-None-Match first (weak comparison); If-Modified-Since without it."""
-    match = request.headers.get("if-none-match")
-    if match is not None:
-        wanted = {tag.strip().removeprefix("W/") for tag in match.split(",")}
-        return "*" in wanted or etag.removeprefix("W/") in wanted
+    matched = none_match(request, etag)
+    if matched is not None:
+        return matched
     since = request.headers.get("if-modified-since")
     if since is None:
         return False

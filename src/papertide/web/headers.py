@@ -42,6 +42,16 @@ SECURITY_HEADERS = {
 DOCS_CSP = _CSP.format(scripts=" 'unsafe-inline'")
 
 
+def none_match(request: Request, etag: str) -> bool | None:
+    """Whether the request's If-None-Match names ``etag`` (RFC 9110 13.1.2: weak comparison,
+    ``*`` matches any); None when it sends no If-None-Match."""
+    match = request.headers.get("if-none-match")
+    if match is None:
+        return None
+    wanted = {tag.strip().removeprefix("W/") for tag in match.split(",")}
+    return "*" in wanted or etag.removeprefix("W/") in wanted
+
+
 class SiteHeaders:
     """Adds ``headers`` where the answer has none of its own (``docs_csp`` replaces the
     policy on /docs), Server-Timing, and the CSRF cookie of a token the app minted."""

@@ -15,6 +15,7 @@ from papertide.web.covers import cover_svg
 from papertide.web.deps import StoreDep
 from papertide.web.display import find_paper
 from papertide.web.feature import Feature
+from papertide.web.headers import none_match
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,7 +32,7 @@ def cover(request: Request, ref: str, store: StoreDep) -> Response:
     body = cover_svg(paper.title, paper.primary_category, label=f"Cover of {paper.title}")
     etag = f'"{zlib.crc32(body.encode("utf-8")):08x}"'
     headers = {"Cache-Control": COVER_CACHE, "ETag": etag}
-    if request.headers.get("if-none-match") == etag:
+    if none_match(request, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="image/svg+xml", headers=headers)
 
@@ -46,7 +47,7 @@ def picture(request: Request, name: str, store: StoreDep) -> Response:
         raise HTTPException(status_code=404, detail=f"No picture {name!r} here.")
     etag = f'"{found.version}"'
     headers = {"Cache-Control": PICTURE_CACHE, "ETag": etag}
-    if request.headers.get("if-none-match") == etag:
+    if none_match(request, etag):
         return Response(status_code=304, headers=headers)
     return Response(found.data, media_type=found.mime, headers=headers)
 
