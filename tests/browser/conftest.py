@@ -1,7 +1,8 @@
 """Real-browser fixtures: the real server (`papertide serve`) and Debian's Chromium via Playwright.
 
 The server runs in a subprocess on 127.0.0.1 over a temporary data folder filled by
-`papertide ingest --samples` plus a tiny JSON-lines file with TeX in it, with two worker
+`papertide ingest --samples` plus a tiny JSON-lines file with TeX in it (every paper but that
+one with a picture drawn from a paper-like PDF), with two worker
 processes (`serve --workers 2`, as a public site runs) and its mail going to an SMTP server
 on loopback (aiosmtpd) whose mailbox the tests read. Playwright drives /usr/bin/chromium
 (installed by scripts/services.sh); it never downloads a browser.
@@ -92,6 +93,37 @@ def _math_papers(path: Path) -> Path:
     return path
 
 
+def _add_pictures(data_dir: Path) -> None:
+    """Pictures for every paper but the one with math (which keeps its drawn cover): a few
+    paper-like PDFs drawn by the real render child, shared round the papers. Each paper's
+    picture has its own address, so a browser fetches every one, as on a real site."""
+    from sqlalchemy import select
+
+    from papertide.bench.pdfs import paper_pdf
+    from papertide.clock import utcnow
+    from papertide.config import Settings
+    from papertide.pictures.sandbox import render
+    from papertide.store import Store
+    from papertide.store.schema import papers
+
+    drawn = [
+        render("pdf", paper_pdf(f"Paper {n}", seed=n), memory_mb=200, timeout=60) for n in range(6)
+    ]
+    store = Store.open(Settings(data_dir=data_dir).resolved_database_url)
+    try:
+        with store.engine.connect() as conn:
+            found = conn.execute(select(papers.c.pk).where(papers.c.id != MATH_ARXIV_ID)).all()
+        for n, (pk,) in enumerate(found):
+            one = drawn[n % len(drawn)]
+            size = (one.width, one.height)
+            store.save_picture(
+                pk, data=one.data, card=one.card, mime="image/webp", size=size, origin="pdf",
+                now=utcnow(),
+            )  # fmt: skip
+    finally:
+        store.close()
+
+
 def _every_worker_ready(url: str) -> bool:
     """Whether a run of answers (from whichever workers took them) all say the search index
     caught up: each worker follows the store on its own."""
@@ -142,6 +174,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     }
     _papertide("ingest", "--samples", "--quiet", env=env)
     _papertide("ingest", "--quiet", str(_math_papers(root / "math.jsonl")), env=env)
+    _add_pictures(root / "data")
     log = root / "server.log"
     for _attempt in range(3):  # the free port can be taken between choosing and binding it
         port = _free_port()

@@ -56,6 +56,42 @@ def test_the_first_screen_shows_papers_each_with_a_picture_from_this_site(
     context.close()
 
 
+# Layout shifts as Chromium scores them (buffered: those since the page began), summed.
+_WATCH_SHIFTS = """window.__shift = 0; new PerformanceObserver(list => { for (const e of
+    list.getEntries()) if (!e.hadRecentInput) window.__shift += e.value; })
+    .observe({type: 'layout-shift', buffered: true});"""
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1366", "390"])
+def test_pictures_past_the_first_screen_load_when_scrolled_near_and_move_nothing(
+    browser: Browser, site: Site, viewport: dict[str, int]
+) -> None:
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    fetched: list[str] = []
+    page.on("requestfinished", lambda r: fetched.append(r.url) if "/pictures/" in r.url else None)
+    page.goto(site.at("/"), wait_until="networkidle")
+    page.evaluate(_WATCH_SHIFTS)
+    tiles = page.locator(".papers.grid a.picture").count()
+    first_screen = len(fetched)
+    # Only what is on (or within a little of) the first screen is fetched, as card variants.
+    assert 4 <= first_screen <= 16 < tiles, (first_screen, tiles)
+    assert all(url.endswith(".card.webp") for url in fetched), fetched
+    for _ in range(40):  # scroll down as a reader does, a screen at a time
+        page.mouse.wheel(0, viewport["height"])
+        page.wait_for_timeout(60)
+        if page.evaluate("innerHeight + scrollY >= document.body.scrollHeight"):
+            break
+    page.wait_for_load_state("networkidle")
+    waiting = page.locator(".papers.grid a.picture[data-picture]").count()
+    shown = page.locator(".papers.grid a.picture img").count()
+    assert waiting == 0 and shown == tiles, (waiting, shown, tiles)
+    assert len(fetched) == tiles  # each picture once
+    shift = page.evaluate("window.__shift")
+    assert shift < 0.1, shift  # cumulative layout shift: a picture never moves the page
+    context.close()
+
+
 def test_the_phone_menu_keeps_the_current_page_and_log_out_in_reach(
     browser: Browser, site: Site
 ) -> None:

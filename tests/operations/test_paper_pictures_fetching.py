@@ -69,6 +69,9 @@ def test_an_arxiv_pdf_becomes_a_small_400x300_webp(
     image = _picture(any_store, "2611.00001")
     assert image is not None and image.size == (400, 300)
     assert 2_000 < report.bytes_stored < 25_000
+    card = any_store.get_picture("2611.00001", card=True)  # the grid's band of it, smaller
+    assert card is not None and Image.open(io.BytesIO(card.data)).size == (320, 200)
+    assert len(card.data) < report.bytes_stored
     assert server.requests[0].headers["User-Agent"].startswith("papertide/")
     # Stored once: the next round has nothing to fetch.
     assert fetch_pictures(any_store, picture_settings(any_settings, server)).stored == 0
@@ -85,6 +88,8 @@ def test_a_hugging_face_thumbnail_is_taken_before_the_pdf_and_scaled_to_400_wide
     assert report.stored == 1
     image = _picture(store, "2611.00002")
     assert image is not None and image.size == (400, 216)
+    card = store.get_picture("2611.00002", card=True)  # wider than 16:10: cut at the sides
+    assert card is not None and Image.open(io.BytesIO(card.data)).size == (320, 200)
     assert [s.path for s in server.requests] == ["/social-thumbnails/papers/2611.00002.png"]
 
 
@@ -215,3 +220,30 @@ def test_a_failed_paper_is_not_fetched_again_until_its_retry_time(
     with store.engine.connect() as conn:  # success clears the failure
         left = select(picture_attempts).where(picture_attempts.c.paper_pk == pk)
         assert conn.execute(left).first() is None
+
+
+def test_a_picture_stored_before_cards_gets_its_card_cut_in_the_next_round(
+    settings: Settings, store: Store, server: FixtureServer
+) -> None:
+    add_papers(store, settings, [recent_paper(4), recent_paper(5)])
+    old = Image.new("RGB", (400, 300), "navy")
+    buffer = io.BytesIO()
+    old.save(buffer, "WEBP")
+    pk = pk_of(store, "2611.00004")
+    version = store.save_picture(
+        pk, data=buffer.getvalue(), mime="image/webp", size=(400, 300), origin="pdf",
+        now=utcnow(),
+    )  # fmt: skip
+    broken = pk_of(store, "2611.00005")  # bytes no decoder takes: shown whole, not retried
+    store.save_picture(
+        broken, data=b"not an image", mime="image/webp", size=(400, 300), origin="pdf",
+        now=utcnow(),
+    )  # fmt: skip
+    report = fetch_pictures(store, picture_settings(settings, server))
+    assert report.cards == 1 and server.requests == []  # cut from the stored bytes
+    card = store.get_picture("2611.00004", card=True)
+    assert card is not None and Image.open(io.BytesIO(card.data)).size == (320, 200)
+    assert store.card_marks([pk], user_pk=None).pictures[pk] == (version, card.version)
+    assert store.pictures_without_cards(limit=10) == []
+    whole = store.get_picture("2611.00005", card=True)
+    assert whole is not None and whole.data == b"not an image"

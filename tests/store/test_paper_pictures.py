@@ -38,7 +38,7 @@ def test_a_paper_has_one_picture_and_a_new_one_replaces_it(
         assert conn.scalar(select(func.count()).select_from(paper_pictures)) == 1
     stored = any_store.get_picture("2611.00001")
     assert stored is not None and (stored.version, stored.data) == (second, b"second picture")
-    assert any_store.card_marks([pk], user_pk=None).pictures == {pk: second}
+    assert any_store.card_marks([pk], user_pk=None).pictures == {pk: (second, None)}
 
 
 def test_a_fetch_is_claimed_once_until_its_lease_runs_out(
@@ -101,3 +101,24 @@ def test_a_round_takes_wished_papers_first_then_recent_ones_then_saved_ones(
     later = any_store.picture_candidates(now=NOW + timedelta(hours=7), recent_days=31, limit=9)
     assert "2611.00003" in [p.arxiv_id for p in later]  # its retry is due
     assert any_store.picture_counts()["failed"] == 1
+
+
+def test_a_card_is_cut_once_for_its_own_picture_and_never_over_a_newer_one(
+    any_settings: Settings, any_store: Store
+) -> None:
+    add_papers(any_store, any_settings, [recent_paper(9)])
+    pk = pk_of(any_store, "2611.00009")
+    old = _save(any_store, pk, b"picture stored before cards")
+    assert any_store.pictures_without_cards(limit=10) == [(pk, old, b"picture stored before cards")]
+    # A newer picture (with its own card) lands while the worker cuts the old one's card.
+    new = any_store.save_picture(
+        pk, data=b"newer", card=b"newer card", mime="image/webp", size=(400, 300),
+        origin="pdf", now=NOW,
+    )  # fmt: skip
+    assert any_store.save_card(pk, version=old, card=b"card of the old picture") is False
+    card = any_store.get_picture("2611.00009", card=True)
+    assert card is not None and card.data == b"newer card"
+    assert card.version == picture_version(b"newer card") != new
+    assert any_store.card_marks([pk], user_pk=None).pictures == {pk: (new, card.version)}
+    assert any_store.pictures_without_cards(limit=10) == []
+    assert any_store.save_card(pk, version=new, card=b"cut again") is True

@@ -148,3 +148,26 @@ def test_a_store_that_refuses_the_wish_never_fails_the_page(
     assert answer.status_code == 200 and "Paper number 7" in answer.text
     assert _wishes(store) == []
     assert any("2611.00007" in r.getMessage() for r in caplog.records)
+
+
+def test_a_card_variant_is_served_at_its_own_address_and_tiles_ask_for_it(
+    site: tuple[TestClient, Store],
+) -> None:
+    client, store = site
+    pk = pk_of(store, "2611.00004")
+    full = store.save_picture(
+        pk, data=WEBP, card=b"RIFF card bytes", mime="image/webp", size=(400, 300),
+        origin="pdf", now=utcnow(),
+    )  # fmt: skip
+    card = store.card_marks([pk], user_pk=None).pictures[pk][1]
+    answer = client.get(f"/pictures/2611.00004.{card}.card.webp")
+    assert answer.status_code == 200 and answer.content == b"RIFF card bytes"
+    assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert client.get(f"/pictures/2611.00004.{full}.card.webp").status_code == 404
+    assert client.get(f"/pictures/2611.00004.{card}.webp").status_code == 404
+    # A page's tiles name the card (drawn at once or when scrolled near); the paper page the
+    # whole picture.
+    day = client.get("/").text
+    assert f"/pictures/2611.00004.{card}.card.webp" in day
+    assert f"/pictures/2611.00004.{full}.webp" not in day
+    assert f'src="/pictures/2611.00004.{full}.webp"' in client.get("/papers/2611.00004").text

@@ -48,6 +48,7 @@ def _summary(report: RoundReport) -> str:
     return (
         f"pictures: stored {report.stored} ({report.bytes_stored / 1024:.0f} KB), "
         f"failed {report.failed}, taken by another worker {report.taken}"
+        + (f", cards cut for {report.cards} stored before" if report.cards else "")
     )
 
 

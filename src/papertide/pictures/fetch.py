@@ -49,6 +49,7 @@ class RoundReport:
     stored: int = 0
     failed: int = 0
     taken: int = 0
+    cards: int = 0  # card variants cut for pictures stored before they were made
     bytes_stored: int = 0
     failures: list[str] = field(default_factory=list)
 
@@ -93,6 +94,7 @@ def fetch_pictures(
     if chosen is None:
         chosen = choose_papers(store, settings)
     report = RoundReport()
+    _cut_cards(store, settings.pictures, report, stop)
     with PoliteClient("pictures", settings.sync) as client:
         for paper in chosen:
             if stop():
@@ -101,6 +103,26 @@ def fetch_pictures(
             if progress is not None:
                 progress(1)
     return report
+
+
+def _cut_cards(
+    store: Store, settings: PictureSettings, report: RoundReport, stop: Callable[[], bool]
+) -> None:
+    """Card variants for pictures stored without one (before cards were made, or restored
+    from such a site), drawn from the stored picture in the capped child like any input; a
+    picture replaced meanwhile keeps the card that came with it."""
+    for paper_pk, version, data in store.pictures_without_cards(limit=settings.per_round):
+        if stop():
+            return
+        try:
+            drawn = render(
+                "image", data, memory_mb=settings.render_memory_mb, timeout=settings.render_timeout
+            )
+        except RenderRefused as exc:  # the tile shows the whole picture; not tried again
+            log.warning("card of picture %s not cut: %s; tiles show it whole", version, exc)
+            store.save_card(paper_pk, version=version, card=data)
+            continue
+        report.cards += store.save_card(paper_pk, version=version, card=drawn.card)
 
 
 def _picture_one(
@@ -133,6 +155,7 @@ def _picture_one(
     store.save_picture(
         paper.pk,
         data=drawn.data,
+        card=drawn.card,
         mime="image/webp",
         size=(drawn.width, drawn.height),
         origin=source.origin,

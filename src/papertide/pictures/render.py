@@ -1,4 +1,5 @@
-"""The render child: untrusted bytes on stdin, a small WebP on stdout, one JSON line on stderr.
+"""The render child: untrusted bytes on stdin, a small WebP and its card variant on stdout
+(one after the other), one JSON line on stderr.
 
 Run as ``python -m papertide.pictures.render pdf|image --memory-mb N``; ``sandbox.py`` starts
 it and kills it after its time-out. The child caps its own address space (RLIMIT_AS) before it
@@ -24,6 +25,9 @@ import orjson
 WIDTH, HEIGHT = 400, 300  # a picture is at most WIDTH wide; a PDF's page top is WIDTH x HEIGHT
 MAX_THUMB_HEIGHT = 2 * WIDTH  # a thumbnail taller than this (scaled) is cut from the top
 QUALITY = 55  # WebP quality: 8-20 KB for a page top of text (bench pictures)
+# The grid's tiles show a 16:10 band of the picture's top about 300 px wide: the card variant
+# is that band, so a day page's first screen of pictures weighs 5-8 KB each, not 8-20 KB.
+CARD_WIDTH, CARD_HEIGHT, CARD_QUALITY = 320, 200, 40
 SUPERSAMPLE = 2  # draw the page at twice the size, then shrink: sharper small type
 MAX_PAGES = 100_000  # more pages than any paper: a broken or hostile count
 MAX_IMAGE_PIXELS = 16_000_000  # Pillow refuses larger images (its default is 89M)
@@ -36,11 +40,12 @@ class Unusable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Drawn:
-    """A picture made: WebP bytes and their size in pixels."""
+    """A picture made: WebP bytes and their size in pixels, and the card variant's bytes."""
 
     data: bytes
     width: int
     height: int
+    card: bytes = b""
 
 
 def _check_ratio(width: float, height: float, what: str) -> None:
@@ -122,7 +127,22 @@ def _fit(image: Any, width: int, height: int) -> Any:
 def _webp(image: Any) -> Drawn:
     out = io.BytesIO()
     image.save(out, "WEBP", quality=QUALITY, method=4)
-    return Drawn(out.getvalue(), image.width, image.height)
+    return Drawn(out.getvalue(), image.width, image.height, _card(image))
+
+
+def _card(image: Any) -> bytes:
+    """The card variant: the picture scaled to cover CARD_WIDTH x CARD_HEIGHT and cut to it,
+    centred across and from the top down, as the grid's ``object-fit: cover; object-position:
+    top`` shows it."""
+    from PIL import Image
+
+    scale = max(CARD_WIDTH / image.width, CARD_HEIGHT / image.height)
+    left = (max(CARD_WIDTH, round(image.width * scale)) - CARD_WIDTH) // 2
+    box = (left / scale, 0, (left + CARD_WIDTH) / scale, CARD_HEIGHT / scale)
+    band = image.resize((CARD_WIDTH, CARD_HEIGHT), Image.Resampling.LANCZOS, box=box)
+    out = io.BytesIO()
+    band.save(out, "WEBP", quality=CARD_QUALITY, method=6)
+    return out.getvalue()
 
 
 def _cap_memory(megabytes: int) -> None:
@@ -150,9 +170,10 @@ def main(argv: list[str]) -> int:
         return _report(2, error=f"needs more than the {memory} MB a render may use")
     ms = (time.perf_counter() - started) * 1000
     cpu_ms = (time.process_time() - cpu) * 1000
-    sys.stdout.buffer.write(drawn.data)
+    sys.stdout.buffer.write(drawn.data + drawn.card)  # the report says where the card starts
     sys.stdout.buffer.flush()
-    return _report(0, width=drawn.width, height=drawn.height, ms=round(ms, 1), cpu_ms=cpu_ms)
+    size = {"width": drawn.width, "height": drawn.height, "card_bytes": len(drawn.card)}
+    return _report(0, **size, ms=round(ms, 1), cpu_ms=cpu_ms)
 
 
 def _report(code: int, **fields: object) -> int:

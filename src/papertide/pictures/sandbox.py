@@ -32,6 +32,7 @@ class Rendered:
     data: bytes
     width: int
     height: int
+    card: bytes  # the card variant (render.py's CARD_WIDTH x CARD_HEIGHT band)
     render_ms: float  # inside the child, decoding to encoding
     cpu_ms: float  # the CPU time of that (what a busy machine does not inflate)
     wall_ms: float  # the whole child, start-up included
@@ -55,9 +56,11 @@ def render(kind: Kind, data: bytes, *, memory_mb: int, timeout: float) -> Render
         raise RenderRefused(f"rendering took longer than {timeout:g} s") from None
     wall_ms = (time.perf_counter() - started) * 1000
     report = _last_json(done.stderr)
-    if done.returncode == 0 and report is not None and done.stdout:
+    card_bytes = int(report.get("card_bytes", 0)) if report is not None else 0
+    if done.returncode == 0 and report is not None and len(done.stdout) > card_bytes > 0:
         return Rendered(
-            data=done.stdout,
+            data=done.stdout[:-card_bytes],
+            card=done.stdout[-card_bytes:],
             width=int(report["width"]),
             height=int(report["height"]),
             render_ms=float(report["ms"]),

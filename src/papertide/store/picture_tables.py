@@ -33,6 +33,10 @@ paper_pictures = Table(
     Column("origin", String(20), nullable=False),  # hf-thumbnail or pdf
     Column("data", LargeBinary, nullable=False),
     Column("fetched_at", DateTime, nullable=False),
+    # The grid's 16:10 band of it (migration picture_cards), with its own version key; empty
+    # for a picture stored before, which the worker then cuts (cards show the full one till).
+    Column("card", LargeBinary),
+    Column("card_version", String(16)),
 )
 
 # Each paper's fetch attempts: a round claims a paper by moving next_try past its lease (so

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, exists, func, select
+from sqlalchemy import Connection, Engine, delete, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from papertide.models import Paper
@@ -23,6 +23,8 @@ from papertide.store.feeds import select_papers, to_papers
 from papertide.store.picture_tables import paper_pictures, picture_attempts, picture_wishes
 from papertide.store.schema import list_items, papers
 from papertide.store.writer import touch_pages, writing
+
+CARD_SIZE = (320, 200)  # the card variant's size (pictures/render.py draws it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +43,16 @@ def picture_version(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
-def picture_versions(conn: Connection, paper_pks: Sequence[int]) -> dict[int, str]:
-    """The version key of each of these papers' pictures, for those that have one."""
-    query = select(paper_pictures.c.paper_pk, paper_pictures.c.version).where(
-        paper_pictures.c.paper_pk.in_(list(paper_pks))
+def picture_versions(
+    conn: Connection, paper_pks: Sequence[int]
+) -> dict[int, tuple[str, str | None]]:
+    """The version keys of each of these papers' pictures, for those that have one: the full
+    picture's and its card variant's (None when it has none yet)."""
+    columns = paper_pictures.c
+    query = select(columns.paper_pk, columns.version, columns.card_version).where(
+        columns.paper_pk.in_(list(paper_pks))
     )
-    return {int(pk): str(version) for pk, version in conn.execute(query)}
+    return {int(pk): (str(full), card) for pk, full, card in conn.execute(query)}
 
 
 def _dialect(conn: Connection) -> Any:
@@ -68,22 +74,21 @@ class PicturesMixin:
 
     engine: Engine
 
-    def get_picture(self, paper_id: str) -> StoredPicture | None:
-        """The stored picture of the paper with this public id, if it has one."""
+    def get_picture(self, paper_id: str, *, card: bool = False) -> StoredPicture | None:
+        """The stored picture of the paper with this public id, if it has one; with ``card``
+        its card variant (None when it has none)."""
+        c = paper_pictures.c
         query = (
-            select(
-                paper_pictures.c.version,
-                paper_pictures.c.mime,
-                paper_pictures.c.data,
-                paper_pictures.c.width,
-                paper_pictures.c.height,
-            )
-            .join(papers, papers.c.pk == paper_pictures.c.paper_pk)
-            .where(papers.c.id == paper_id)
+            select(c.card_version, c.mime, c.card, literal(CARD_SIZE[0]), literal(CARD_SIZE[1]))
+            if card
+            else select(c.version, c.mime, c.data, c.width, c.height)
+        )
+        query = query.join(papers, papers.c.pk == paper_pictures.c.paper_pk).where(
+            papers.c.id == paper_id
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return StoredPicture(*row) if row else None
+        return StoredPicture(*row) if row and row[0] is not None else None
 
     def wish_picture(self, paper_pk: int, *, now: datetime) -> bool:
         """Ask the worker for this paper's picture; True when the wish is new. A paper that
@@ -174,10 +179,14 @@ class PicturesMixin:
         size: tuple[int, int],
         origin: str,
         now: datetime,
+        card: bytes | None = None,
     ) -> str:
-        """Store (or replace) a paper's picture, ending its claim and wish; its version key."""
+        """Store (or replace) a paper's picture and its card variant, ending its claim and
+        wish; its version key."""
         version = picture_version(data)
         row = {
+            "card": card,
+            "card_version": picture_version(card) if card else None,
             "paper_pk": paper_pk,
             "version": version,
             "mime": mime,
@@ -196,6 +205,28 @@ class PicturesMixin:
             conn.execute(delete(picture_wishes).where(picture_wishes.c.paper_pk == paper_pk))
             touch_pages(conn)  # cards that drew the cover now show the picture
         return version
+
+    def pictures_without_cards(self, *, limit: int) -> list[tuple[int, str, bytes]]:
+        """Pictures stored before card variants were (paper key, version, bytes): the
+        worker cuts their cards."""
+        c = paper_pictures.c
+        query = select(c.paper_pk, c.version, c.data).where(c.card.is_(None)).limit(limit)
+        with self.engine.connect() as conn:
+            return [
+                (int(pk), str(version), bytes(data)) for pk, version, data in conn.execute(query)
+            ]
+
+    def save_card(self, paper_pk: int, *, version: str, card: bytes) -> bool:
+        """Store the card cut from the picture ``version``; False (nothing written) when the
+        paper's picture has changed since, whose own card came with it."""
+        c = paper_pictures.c
+        values = {"card": card, "card_version": picture_version(card)}
+        with writing(self.engine) as conn:
+            query = update(paper_pictures).where(c.paper_pk == paper_pk, c.version == version)
+            done = conn.execute(query.values(values)).rowcount == 1
+            if done:
+                touch_pages(conn)  # cards now ask for the smaller picture
+        return done
 
     def fail_picture(self, paper_pk: int, *, error: str, next_try: datetime) -> None:
         """Record why a claimed fetch failed and when the paper may be tried again."""

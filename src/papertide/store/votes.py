@@ -38,7 +38,8 @@ class CardMarks:
     voted: set[int]  # the papers the reader upvoted
     comments: dict[int, int]  # live comments here, for papers with any
     submitters: dict[int, str]  # the local account that submitted it, for papers with one
-    pictures: dict[int, str] = field(default_factory=dict)  # picture version keys, if any
+    # The version keys of the papers' pictures and of their card variants (None till cut).
+    pictures: dict[int, tuple[str, str | None]] = field(default_factory=dict)
 
 
 class VotesMixin:

@@ -41,6 +41,7 @@ class PaperView:
     site_comments: int = 0  # live comments on this site
     local_submitter: str | None = None  # the account here that submitted it, if any
     picture: str | None = None  # the version key of the paper's stored picture, if it has one
+    card: str | None = None  # the version key of that picture's card variant, once it is cut
     hub: HubCounts = field(default_factory=HubCounts)  # models, datasets, Spaces citing it
 
     @property
@@ -50,6 +51,14 @@ class PaperView:
         if self.picture:
             return f"/pictures/{self.paper.id}.{self.picture}.webp"
         return f"/papers/{self.paper.id}/cover.svg"
+
+    @property
+    def card_url(self) -> str:
+        """The picture a grid's tile shows: the card variant (a 16:10 band of about 7 KB),
+        else the full picture, else the drawn cover."""
+        if self.picture and self.card:
+            return f"/pictures/{self.paper.id}.{self.card}.card.webp"
+        return self.picture_url
 
     @property
     def cover(self) -> str:
@@ -128,7 +137,8 @@ def views(store: Store, found: list[Paper], user: User | None, now: datetime) ->
             is_new=is_new(p, now),
             site_comments=marks.comments.get(p.pk or 0, 0),
             local_submitter=marks.submitters.get(p.pk or 0),
-            picture=marks.pictures.get(p.pk or 0),
+            picture=marks.pictures.get(p.pk or 0, (None, None))[0],
+            card=marks.pictures.get(p.pk or 0, (None, None))[1],
             hub=hub.get(p.pk or 0, HubCounts()),
         )
         for p in found

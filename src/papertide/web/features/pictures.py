@@ -1,6 +1,7 @@
 """Pictures of papers, served from this site's own origin (readers' browsers contact no third
 party): a paper's stored picture at ``/pictures/ID.VERSION.webp`` (VERSION is a hash of its
-bytes, so the address is cached for a year and a new picture gets a new one), and its drawn
+bytes, so the address is cached for a year and a new picture gets a new one), the band of it
+a grid's tile shows at ``/pictures/ID.CARDVERSION.card.webp``, and its drawn
 cover at ``/papers/ID/cover.svg``, the same SVG the cards draw inline where a paper has no
 picture of its own."""
 
@@ -39,10 +40,13 @@ def cover(request: Request, ref: str, store: StoreDep) -> Response:
 
 @router.get("/pictures/{name:path}")
 def picture(request: Request, name: str, store: StoreDep) -> Response:
-    """A paper's stored picture by ``ID.VERSION.webp``; 404 for an unknown paper, a paper
-    without a picture, or a version that is not (or no longer) its picture's."""
-    paper_id, _, version = name.removesuffix(".webp").rpartition(".")
-    found = store.get_picture(paper_id) if name.endswith(".webp") and paper_id else None
+    """A paper's stored picture by ``ID.VERSION.webp``, its card variant by
+    ``ID.VERSION.card.webp``; 404 for an unknown paper, a paper without a picture, or a
+    version that is not (or no longer) its picture's."""
+    stem = name.removesuffix(".webp")
+    card = stem.endswith(".card")
+    paper_id, _, version = stem.removesuffix(".card").rpartition(".")
+    found = store.get_picture(paper_id, card=card) if stem != name and paper_id else None
     if found is None or found.version != version:
         raise HTTPException(status_code=404, detail=f"No picture {name!r} here.")
     etag = f'"{found.version}"'
