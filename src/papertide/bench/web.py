@@ -1,6 +1,7 @@
-"""`papertide bench web`: server time of each page at a given store size, and its weight
-on the wire (gzip): the page alone (a repeat visit: assets have immutable addresses) and
-with every asset it links (a first visit; fonts a stylesheet loads are not counted)."""
+"""`papertide bench web`: server time of each page at a given store size, the newest papers
+with pictures, and its weight on the wire (gzip): the page alone (a repeat visit: assets
+have immutable addresses) and with every asset and picture it links at once (a first visit;
+pictures a card names for later, when the reader scrolls near, are not counted)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def run_bench_web(base: Settings, *, papers: int, requests: int, voters: int, ec
         )
         echo(f"imported {papers:,} papers in {time.perf_counter() - started:.0f} s")
         ids = _cast_votes(store, voters)
+        pictured = _add_pictures(store, PICTURED)
+        echo(f"pictures for the newest {pictured:,} papers (drawn from {len(_DRAWN)} PDFs)")
         # Generated papers are dated 2024: widen the trending window to hold all of them,
         # so /trending ranks the whole store rather than an empty window.
         oldest = min(p.day for p in store.list_papers(limit=1, offset=papers - 1) if p.day)
@@ -64,6 +67,29 @@ def run_bench_web(base: Settings, *, papers: int, requests: int, voters: int, ec
             _sign_in(client, store)
             _time_signed_in(client, store, ids, requests, echo)
         store.close()
+
+
+PICTURED = 3000  # the newest papers get pictures: the feeds and trending the worker serves
+_DRAWN = range(6)  # distinct paper-like PDFs drawn by the real render child, shared round
+
+
+def _add_pictures(store: Store, count: int) -> int:
+    """Pictures (and card variants) for the newest ``count`` papers, so every page is timed
+    with the picture versions its cards read and name."""
+    from papertide.bench.pdfs import paper_pdf
+    from papertide.pictures.sandbox import render
+
+    drawn = [
+        render("pdf", paper_pdf(f"Paper {n}", seed=n), memory_mb=200, timeout=60) for n in _DRAWN
+    ]
+    newest = store.list_papers(limit=count)
+    for n, paper in enumerate(newest):
+        one = drawn[n % len(drawn)]
+        store.save_picture(
+            paper.pk or 0, data=one.data, card=one.card, mime="image/webp",
+            size=(one.width, one.height), origin="pdf", now=utcnow(),
+        )  # fmt: skip
+    return len(newest)
 
 
 def _cast_votes(store: Store, voters: int) -> list[str]:
@@ -131,7 +157,9 @@ def _report(
     times.sort()
     p50, p99 = statistics.median(times), times[int(len(times) * 0.99) - 1]
     ratio = f"({p50 / base_p50:5.1f}x baseline)" if base_p50 else ""
-    weight = "" if path().startswith(("/healthz", "/api/")) else _weight(client, path())
+    weight = (
+        "" if path().startswith(("/healthz", "/api/", "/pictures/")) else _weight(client, path())
+    )
     echo(f"{name:23} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   {ratio}{weight}")
     return p50
 
@@ -152,6 +180,7 @@ def _time_pages(
         "/papers/{id}": lambda: f"/papers/{rng.choice(ids)}",
         "/search?q=": lambda: f"/search?q={rng.choice(words)}",
         "/api/daily": lambda: "/api/daily",
+        "/pictures/ (a card)": lambda: _card_path(client, "/"),
     }
     base_p50 = 0.0
     for name, path in pages.items():
@@ -159,11 +188,21 @@ def _time_pages(
         base_p50 = base_p50 or p50
 
 
+def _card_path(client: TestClient, page: str) -> str:
+    """The address of a card picture the page names (the first one)."""
+    found = re.search(r'"(/pictures/[^"]+\.card\.webp)"', client.get(page).text)
+    assert found is not None, "the page names no card picture"
+    return found.group(1)
+
+
 def _weight(client: TestClient, path: str) -> str:
     """The page's gzipped size, and with the assets it links (as a first visit fetches)."""
     gzip = {"Accept-Encoding": "gzip"}
     response = client.get(path, headers=gzip)
     page = response.num_bytes_downloaded  # as sent: httpx has un-gzipped .content
-    assets = set(re.findall(r'(?:href|src)="(/static/[^"]+)"', response.text))
+    assets = set(re.findall(r'(?:href|src)="(/(?:static|pictures)/[^"]+)"', response.text))
     linked = sum(client.get(url, headers=gzip).num_bytes_downloaded for url in assets)
-    return f"   {page / 1024:5.1f} KB gz, first visit {(page + linked) / 1024:6.1f} KB"
+    pictures = sum(url.startswith("/pictures/") for url in assets)
+    return f"   {page / 1024:5.1f} KB gz, first visit {(page + linked) / 1024:6.1f} KB" + (
+        f" ({pictures} pictures)" if pictures else ""
+    )
