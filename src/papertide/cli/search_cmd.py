@@ -148,15 +148,25 @@ def reindex(ctx: typer.Context) -> None:
     console.print(f"indexed {plural(count, 'paper')} with {settings.search.embedder}")
 
 
-def _load_split(folder: Path, split: str | None) -> tuple[BeirSet, str]:
-    """A BEIR folder's split (the one asked, else the only one in qrels/, else test) and its
-    name; a missing file is one line that names the splits there."""
-    from papertide.search.eval import load_beir
+_PART_HELP = (
+    "Score only this part of the split's queries: tune (where settings are chosen) or "
+    "held-out (where they are checked), fixed by a hash of the query id; all: every query, "
+    "with each part's figures too."
+)
 
+
+def _load_split(folder: Path, split: str | None, part: str = "all") -> tuple[BeirSet, str]:
+    """A BEIR folder's split (the one asked, else the only one in qrels/, else test), only
+    its ``part`` of the queries unless 'all', and its name ('dev', 'dev, held-out'); a
+    missing file is one line that names the splits there."""
+    from papertide.search.eval import PARTS, load_beir
+
+    if part not in PARTS:
+        raise fail(f"--part is one of {', '.join(PARTS)}", 2)
     splits = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
     chosen = split or (splits[0] if len(splits) == 1 else "test")
     try:
-        return load_beir(folder, chosen), chosen
+        return load_beir(folder, chosen, part), chosen if part == "all" else f"{chosen}, {part}"
     except FileNotFoundError as exc:
         there = f" (splits there: {', '.join(splits)})" if splits else ""
         raise fail(f"{exc}{there}", 2) from exc
@@ -173,17 +183,21 @@ def eval_beir(
     ),
     mode: str = typer.Option("all", "--mode", help="bm25, dense, hybrid or all."),
     embedder: str | None = typer.Option(None, "--embedder", help="Embedder for this run."),
+    part: str = typer.Option("all", "--part", help=_PART_HELP),
 ) -> None:
     """Score search on a BEIR data set: nDCG@10, Recall@100 and MRR@10 per mode.
 
     The corpus goes into a temporary store and index; queries run through the same search
-    code as the site. The last line is the default mode's score: ndcg@10=0.xxx
+    code as the site. The queries fall into two fixed halves by a hash of their id: tune
+    settings on 'tune', check them on 'held-out'; each gets its own row. The last line is
+    the default mode's score over the queries run: ndcg@10=0.xxx
 
     Search settings apply as elsewhere: with PAPERTIDE_SEARCH__PASSAGES=off an 'st:' model
     is scored without its passage vectors.
 
     Examples:
       papertide eval beir ../shared/data/scifact-dev --mode all
+      papertide eval beir ../shared/data/scifact-dev --mode hybrid --part tune
       papertide eval beir ~/beir/scifact --split test --embedder st:all-MiniLM-L6-v2
     """
     from papertide.search.eval import evaluate
@@ -197,7 +211,7 @@ def eval_beir(
     if embedder:
         search = settings.search.model_copy(update={"embedder": embedder})
         settings = settings.model_copy(update={"search": search})
-    beir, chosen = _load_split(folder, split)
+    beir, chosen = _load_split(folder, split, part)
     passages = enabled(settings.search.passages, settings.search.embedder)
     with _stages() as (on_stage, advance):
         scores = evaluate(beir, settings, modes, on_stage=on_stage, on_indexed=advance)
@@ -206,12 +220,17 @@ def eval_beir(
         f"{queries} ({chosen}), embedder {settings.search.embedder}, "
         f"fusion {settings.search.fusion}, passages {'on' if passages else 'off'}"
     )
-    console.print(f"{'mode':8} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8} {'ms/query':>9}")
+    console.print(
+        f"{'mode':8} {'queries':>16} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8} {'ms/query':>9}"
+    )
     for s in scores:
+        queries = f"{s.queries} {s.part if s.part != 'all' else ''}".strip()
         console.print(
-            f"{s.mode:8} {s.ndcg10:8.3f} {s.recall100:8.3f} {s.mrr10:8.3f} {s.ms_per_query:9.1f}"
+            f"{s.mode:8} {queries:>16} {s.ndcg10:8.3f} {s.recall100:8.3f} {s.mrr10:8.3f} "
+            f"{s.ms_per_query:9.1f}"
         )
-    default = next((s for s in scores if s.mode == "hybrid"), scores[-1])
+    whole = [s for s in scores if s.part == "all"]
+    default = next((s for s in whole if s.mode == "hybrid"), whole[-1])
     typer.echo(f"ndcg@10={default.ndcg10:.3f}")
 
 
@@ -227,6 +246,9 @@ def eval_similar(
     ),
     hub_lists: int | None = typer.Option(
         None, "--hub-lists", min=1, help="Count the top-5 lists of this many papers (all)."
+    ),
+    part: str = typer.Option(
+        "all", "--part", help="Group-mates from this part of the queries: tune, held-out or all."
     ),
 ) -> None:
     """Judge similar-paper lists on a BEIR data set: co-relevance recall@10 and hub share.
@@ -244,7 +266,7 @@ def eval_similar(
     from papertide.search.eval_similar import PEERS, evaluate_similar
 
     settings = settings_of(ctx)
-    beir, chosen = _load_split(folder, split)
+    beir, chosen = _load_split(folder, split, part)
     with _stages() as (on_stage, advance):
         scores = evaluate_similar(
             beir, settings, hub_lists=hub_lists, on_stage=on_stage, on_indexed=advance
