@@ -172,8 +172,12 @@ def test_scifact_similar_lists_beat_the_peer(settings: Settings) -> None:
 
 @pytest.mark.slow
 def test_scifact_hybrid_is_not_worse_than_bm25(settings: Settings) -> None:
-    scores = {s.mode: s for s in evaluate(load_beir(SCIFACT, "dev"), settings, ["bm25", "hybrid"])}
+    found = evaluate(load_beir(SCIFACT, "dev"), settings, ["bm25", "hybrid"])
+    scores = {s.mode: s for s in found if s.part == "all"}
     # 0.702 before a lexical hit needed most of a claim's weighted words (docs/search.md,
     # honest counts): BM25 alone lost recall on long claims, 0.680 measured; hybrid held.
     assert scores["bm25"].ndcg10 >= 0.67
     assert scores["hybrid"].ndcg10 >= scores["bm25"].ndcg10
+    # The held-out half of the claims, where no setting is chosen: 0.732 and 0.933 measured.
+    held = next(s for s in found if s.mode == "hybrid" and s.part == "held-out")
+    assert held.queries == 373 and held.ndcg10 >= 0.725 and held.recall100 >= 0.925
