@@ -20,6 +20,7 @@ from papertide.cli import (
     db_cmd,
     demo_cmd,
     digest_cmd,
+    eval_cmd,
     hub_cmd,
     ingest_cmd,
     inspect_cmd,
@@ -88,6 +89,7 @@ ingest_cmd.register(app)
 inspect_cmd.register(app)
 serve_cmd.register(app)
 search_cmd.register(app)
+eval_cmd.register(app)
 demo_cmd.register(app)
 digest_cmd.register(app)
 subscribers_cmd.register(app)

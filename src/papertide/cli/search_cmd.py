@@ -1,10 +1,7 @@
-"""`papertide search`, `similar`, `reindex`, `eval beir` and `eval similar`."""
+"""`papertide search`, `similar` and `reindex`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -22,15 +19,12 @@ from papertide.cli.common import (
 
 if TYPE_CHECKING:  # the search stack is imported by the commands that run it
     from papertide.models import Hit
-    from papertide.search.eval import BeirSet
     from papertide.search.service import SearchResult
 
 # The help names search.service's MODES and SORTS without importing it (numpy, tantivy);
 # tests/cli/test_help.py checks that the two agree.
 _MODES_HELP = "One of: bm25, dense, hybrid."
 _SORTS_HELP = "One of: relevance, date, trending."
-
-eval_app = typer.Typer(help="Measure search quality on a labelled data set.")
 
 
 def search(
@@ -148,185 +142,6 @@ def reindex(ctx: typer.Context) -> None:
     console.print(f"indexed {plural(count, 'paper')} with {settings.search.embedder}")
 
 
-def _load_split(folder: Path, split: str | None) -> tuple[BeirSet, str]:
-    """A BEIR folder's split (the one asked, else the only one in qrels/, else test) and its
-    name; a missing file is one line that names the splits there."""
-    from papertide.search.eval import load_beir
-
-    splits = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
-    chosen = split or (splits[0] if len(splits) == 1 else "test")
-    try:
-        return load_beir(folder, chosen), chosen
-    except FileNotFoundError as exc:
-        there = f" (splits there: {', '.join(splits)})" if splits else ""
-        raise fail(f"{exc}{there}", 2) from exc
-
-
-@eval_app.command("beir")
-def eval_beir(
-    ctx: typer.Context,
-    folder: Path = typer.Argument(..., help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/."),
-    split: str | None = typer.Option(
-        None,
-        "--split",
-        help="qrels/SPLIT.tsv to score against (default: the only split in qrels/, else test).",
-    ),
-    mode: str = typer.Option("all", "--mode", help="bm25, dense, hybrid or all."),
-    embedder: str | None = typer.Option(None, "--embedder", help="Embedder for this run."),
-) -> None:
-    """Score search on a BEIR data set: nDCG@10, Recall@100 and MRR@10 per mode.
-
-    The corpus goes into a temporary store and index; queries run through the same search
-    code as the site. The last line is the default mode's score: ndcg@10=0.xxx
-
-    Search settings apply as elsewhere: with PAPERTIDE_SEARCH__PASSAGES=off an 'st:' model
-    is scored without its passage vectors.
-
-    Examples:
-      papertide eval beir ../shared/data/scifact-dev --mode all
-      papertide eval beir ~/beir/scifact --split test --embedder st:all-MiniLM-L6-v2
-    """
-    from papertide.search.eval import evaluate
-    from papertide.search.passages import enabled
-    from papertide.search.service import MODES
-
-    settings = settings_of(ctx)
-    modes = list(MODES) if mode == "all" else [mode]
-    if any(m not in MODES for m in modes):
-        raise fail(f"--mode is one of {', '.join(MODES)} or all", 2)
-    if embedder:
-        search = settings.search.model_copy(update={"embedder": embedder})
-        settings = settings.model_copy(update={"search": search})
-    beir, chosen = _load_split(folder, split)
-    passages = enabled(settings.search.passages, settings.search.embedder)
-    with _stages() as (on_stage, advance):
-        scores = evaluate(beir, settings, modes, on_stage=on_stage, on_indexed=advance)
-    queries = plural(len(beir.queries), "query", "queries")
-    console.print(
-        f"{queries} ({chosen}), embedder {settings.search.embedder}, "
-        f"fusion {settings.search.fusion}, passages {'on' if passages else 'off'}"
-    )
-    console.print(f"{'mode':8} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8} {'ms/query':>9}")
-    for s in scores:
-        console.print(
-            f"{s.mode:8} {s.ndcg10:8.3f} {s.recall100:8.3f} {s.mrr10:8.3f} {s.ms_per_query:9.1f}"
-        )
-    default = next((s for s in scores if s.mode == "hybrid"), scores[-1])
-    typer.echo(f"ndcg@10={default.ndcg10:.3f}")
-
-
-@eval_app.command("similar")
-def eval_similar(
-    ctx: typer.Context,
-    folder: Path = typer.Argument(..., help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/."),
-    split: str | None = typer.Option(
-        None,
-        "--split",
-        help="qrels/SPLIT.tsv that says which papers are related (default: the only split "
-        "in qrels/, else test).",
-    ),
-    hub_lists: int | None = typer.Option(
-        None, "--hub-lists", min=1, help="Count the top-5 lists of this many papers (all)."
-    ),
-) -> None:
-    """Judge similar-paper lists on a BEIR data set: co-relevance recall@10 and hub share.
-
-    Papers judged relevant to the same query are related: recall@10 is the share of each
-    such paper's group-mates found in its top-10 similar list (and in the list as a page
-    shows it, cut where scores fall away). The hub share is the most frequent paper's share
-    of all top-5 lists. The
-    peer's figures (arxiv-sanity-lite's method) were measured once on the SciFact shared
-    split and are printed beside. The last line is the recall: recall@10=0.xxx
-
-    Example:
-      papertide eval similar ../shared/data/scifact-dev
-    """
-    from papertide.search.eval_similar import PEERS, evaluate_similar
-
-    settings = settings_of(ctx)
-    beir, chosen = _load_split(folder, split)
-    with _stages() as (on_stage, advance):
-        scores = evaluate_similar(
-            beir, settings, hub_lists=hub_lists, on_stage=on_stage, on_indexed=advance
-        )
-    console.print(
-        f"{plural(scores.judged, 'paper')} with group-mates ({chosen}), embedder "
-        f"{settings.search.embedder}; lists {scores.mean_length:.1f} papers long on average "
-        f"(of 10 asked), first view p50 {scores.ms_first_view:.1f} ms"
-    )
-    console.print(
-        f"co-relevance recall@10: papertide {scores.recall10:.3f} "
-        f"(as shown, cut where scores fall away: {scores.recall10_shown:.3f})",
-        highlight=False,
-    )
-    for name, figure in PEERS:
-        console.print(f"  peer, {name}: {figure:.3f} (SciFact shared split)", highlight=False)
-    console.print(
-        f"hub share: {100 * scores.hub_share:.2f}% of {plural(scores.lists, 'top-5 list')} "
-        f"hold {scores.hub_title[:60]!r} (uniform: {500 / max(scores.lists, 1):.2f}%)",
-        highlight=False,
-    )
-    typer.echo(f"recall@10={scores.recall10:.3f}")
-
-
-@eval_app.command("hubs")
-def eval_hubs(
-    ctx: typer.Context,
-    lists: int | None = typer.Option(
-        None, "--lists", min=1, help="Count the lists of this many papers, spread over all (all)."
-    ),
-) -> None:
-    """How evenly the stored papers' similar lists spread: the paper found in the most top-5
-    lists, and its share of them (a uniform spread is 5 / papers).
-
-    Example:  PAPERTIDE_DATA_DIR=/tmp/demo papertide eval hubs
-    """
-    from papertide.search.eval_similar import hub_share
-
-    settings = settings_of(ctx)
-    store = open_store(settings)
-    try:
-        svc = open_service(settings, store)
-        ids = [p.id or "" for batch in store.iter_modified(None) for _, p in batch]
-        ids = sorted(ids)
-        step = max(1, len(ids) // lists) if lists else 1
-        picked = ids[::step][: lists or None]
-        hubs = hub_share(svc, picked)
-        svc.close()
-    finally:
-        store.close()
-    console.print(
-        f"{100 * hubs.share:.1f}% of {plural(hubs.lists, 'top-5 similar list')} hold "
-        f"{hubs.title[:70]!r} (uniform: {500 / max(hubs.lists, 1):.1f}%)",
-        highlight=False,
-    )
-    typer.echo(f"hub_share={hubs.share:.4f}")
-
-
-@contextmanager
-def _stages() -> Iterator[tuple[Callable[[str], None], Callable[[int], None]]]:
-    """A line on stderr per stage of the eval, and a count of the papers indexed."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
-    progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True
-    )
-    with progress:
-        task = progress.add_task("", total=None)
-        stage = [""]
-
-        def on_stage(text: str) -> None:
-            err_console.print(f"[dim]{text}…", highlight=False)
-            stage[0] = text
-            progress.update(task, description=text)
-
-        def advance(n: int) -> None:
-            done = int(progress.tasks[0].completed) + n
-            progress.update(task, completed=done, description=f"{stage[0]}: {done:,} indexed")
-
-        yield on_stage, advance
-
-
 def _result_json(query: str, result: SearchResult) -> dict[str, object]:
     return {
         "query": query,
@@ -388,8 +203,7 @@ def _marked(text: str, marks: list[tuple[int, int]]) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    """Add search, similar, reindex and `eval beir` to the app."""
+    """Add search, similar and reindex to the app."""
     app.command()(search)
     app.command()(similar)
     app.command()(reindex)
-    app.add_typer(eval_app, name="eval")

@@ -3,11 +3,16 @@ queries through SearchService.search (the path the site uses), and score the ran
 
 Layout (Thakur et al., 2021): corpus.jsonl ({"_id", "title", "text"}), queries.jsonl
 ({"_id", "text"}), qrels/SPLIT.tsv (query-id, corpus-id, score; a header line).
+
+A split's queries fall into two fixed parts by a hash of their id (``part_of``): ``tune``,
+where ranking settings are chosen, and ``held-out``, where the chosen settings are checked,
+so that a figure on new claims is not one tuned to the same claims.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import statistics
 import tempfile
 import time
@@ -25,6 +30,7 @@ from papertide.search.service import SearchService
 from papertide.store import Store
 
 NAMESPACE = "beir"
+PARTS = ("all", "tune", "held-out")
 
 
 @dataclass(slots=True)
@@ -46,10 +52,20 @@ class Scores:
     mrr10: float
     queries: int
     ms_per_query: float
+    part: str = "all"
 
 
-def load_beir(folder: Path, split: str = "test") -> BeirSet:
-    """Read a BEIR folder; only queries with judgements in ``split`` are kept."""
+def part_of(query_id: str) -> str:
+    """The fixed part of a split a query belongs to: 'held-out' when the first byte of the
+    SHA-256 of its id is odd (about half the queries), else 'tune'."""
+    return "held-out" if hashlib.sha256(query_id.encode()).digest()[0] % 2 else "tune"
+
+
+def load_beir(folder: Path, split: str = "test", part: str = "all") -> BeirSet:
+    """Read a BEIR folder; only queries with judgements in ``split`` are kept, and of
+    those only the ``part`` ('tune' or 'held-out', ``part_of``) unless it is 'all'."""
+    if part not in PARTS:
+        raise ValueError(f"part {part!r} is not one of {', '.join(PARTS)}")
     corpus, qrels_path = folder / "corpus.jsonl", folder / "qrels" / f"{split}.tsv"
     for needed in (corpus, folder / "queries.jsonl", qrels_path):
         if not needed.is_file():
@@ -59,7 +75,8 @@ def load_beir(folder: Path, split: str = "test") -> BeirSet:
         rows = csv.reader(handle, delimiter="\t")
         next(rows, None)
         for qid, doc, score, *_ in rows:
-            qrels.setdefault(qid, {})[doc] = int(score)
+            if part == "all" or part_of(qid) == part:
+                qrels.setdefault(qid, {})[doc] = int(score)
     queries: dict[str, str] = {}
     with (folder / "queries.jsonl").open("rb") as handle:
         for line in handle:
@@ -78,11 +95,12 @@ def evaluate(
     on_stage: Callable[[str], None] | None = None,
     on_indexed: Callable[[int], None] | None = None,
 ) -> list[Scores]:
-    """Index ``beir`` in a temporary store with ``settings.search`` and score each mode;
-    ``on_indexed(n)`` is called as papers are indexed (a progress bar)."""
+    """Index ``beir`` in a temporary store with ``settings.search`` and score each mode:
+    over all its queries, then over each part they fall in (``part_of``), when they fall in
+    both; ``on_indexed(n)`` is called as papers are indexed (a progress bar)."""
     say = on_stage or (lambda _: None)
     with indexed(beir, settings, on_stage=say, on_indexed=on_indexed) as (svc, ids):
-        return [_score(svc, beir, ids, mode, say) for mode in modes]
+        return [s for mode in modes for s in _score(svc, beir, ids, mode, say)]
 
 
 @contextmanager
@@ -127,24 +145,31 @@ def corpus_ids(store: Store) -> dict[str, str]:
 
 def _score(
     svc: SearchService, beir: BeirSet, ids: dict[str, str], mode: str, say: Callable[[str], None]
-) -> Scores:
+) -> list[Scores]:
     say(f"searching: {mode}")
-    ndcg, recall, mrr = [], [], []
+    per_query: dict[str, tuple[float, float, float]] = {}
     started = time.perf_counter()
     for qid, text in beir.queries.items():
         hits = svc.search(text, k=100, mode=mode).hits
         ranked = [ids.get(hit.paper_id, "") for hit in hits]
         judged = beir.qrels[qid]
-        ndcg.append(ndcg_at(ranked, judged, 10))
-        recall.append(recall_at(ranked, judged, 100))
-        mrr.append(mrr_at(ranked, judged, 10))
-    seconds = time.perf_counter() - started
-    n = max(len(beir.queries), 1)
-    return Scores(
-        mode,
-        statistics.fmean(ndcg) if ndcg else 0.0,
-        statistics.fmean(recall) if recall else 0.0,
-        statistics.fmean(mrr) if mrr else 0.0,
-        len(beir.queries),
-        1000 * seconds / n,
-    )
+        per_query[qid] = (
+            ndcg_at(ranked, judged, 10),
+            recall_at(ranked, judged, 100),
+            mrr_at(ranked, judged, 10),
+        )
+    ms = 1000 * (time.perf_counter() - started) / max(len(beir.queries), 1)
+    parts = {qid: part_of(qid) for qid in per_query}
+    out = [_mean(mode, "all", list(per_query.values()), ms)]
+    if len(set(parts.values())) > 1:
+        for part in PARTS[1:]:
+            rows = [row for qid, row in per_query.items() if parts[qid] == part]
+            out.append(_mean(mode, part, rows, ms))
+    return out
+
+
+def _mean(mode: str, part: str, rows: list[tuple[float, float, float]], ms: float) -> Scores:
+    if not rows:
+        return Scores(mode, 0.0, 0.0, 0.0, 0, ms, part)
+    ndcg, recall, mrr = (statistics.fmean(col) for col in zip(*rows, strict=True))
+    return Scores(mode, ndcg, recall, mrr, len(rows), ms, part)

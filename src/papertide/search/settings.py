@@ -159,7 +159,8 @@ class SearchSettings(BaseModel):
         default=2,
         ge=1,
         le=5,
-        description="Title weight in BM25: the title's terms count this many times.",
+        description="Title weight in BM25: the title's terms count this many times (similar "
+        "lists keep their own, 2). Changing it indexes every paper again.",
     )
     author_boost: float = Field(
         default=0.5, ge=0.0, description="Weight of author-name matches for free-text words."

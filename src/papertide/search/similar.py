@@ -6,7 +6,7 @@ abstract as a smaller second voice:
     relatedness(x, y) = tfidf_cosine(x, y) + DENSE_WEIGHT * cosine(x, y)
 
 where tfidf_cosine is the cosine of the papers' terms (the lexical index's stemmed,
-stopword-free terms, title counted ``title_repeat`` times as in the index) weighted
+stopword-free terms, title counted ``TITLE_REPEAT`` times) weighted
 (1 + log tf) * idf (Salton & Buckley 1988, "Term-weighting approaches in automatic text
 retrieval"; sublinear tf), and cosine is the embedder's.
 
@@ -42,6 +42,9 @@ from papertide.normalize import title_key
 from papertide.search.tokenize import STOPWORDS, analyze, stem, words
 
 DENSE_WEIGHT = 0.2
+# Title weight in the tf-idf of similar lists, apart from search's title_repeat: lists
+# judged on SciFact had recall@10 0.748 with the title twice, 0.742 with title_repeat 4.
+TITLE_REPEAT = 2
 # The paper's heaviest terms that query the lexical index for candidates (with their weights).
 LEXICAL_TERMS = 25
 # Candidates read from each side (lexical, embedding) beyond the k a list keeps.
@@ -63,8 +66,8 @@ GENERIC_WORDS = frozenset(
 Idf = Callable[[list[str]], npt.NDArray[np.float64]]
 
 
-def paper_terms(paper: Paper, *, title_repeat: int) -> list[str]:
-    """A paper's terms as the lexical index holds them (title ``title_repeat`` times)."""
+def paper_terms(paper: Paper, *, title_repeat: int = TITLE_REPEAT) -> list[str]:
+    """A paper's stemmed terms, the title ``title_repeat`` times, then the abstract."""
     return analyze(paper.title) * title_repeat + analyze(paper.abstract)
 
 

@@ -23,6 +23,7 @@ from papertide.search.settings import SearchSettings
 from papertide.search.similar import (
     LEXICAL_TERMS,
     SPARE,
+    TITLE_REPEAT,
     Candidates,
     Terms,
     paper_terms,
@@ -151,7 +152,7 @@ class SimilarMixin:
         assert paper.pk is not None
         vectors = self._vector_index()
         idf = self._idf()
-        repeat = self.config.title_repeat
+        repeat = TITLE_REPEAT
         mine = Terms.of([paper_terms(paper, title_repeat=repeat)], idf)
         pool = k + SPARE
         lexical = self._lexical_candidates(mine.row(0), pool)
@@ -217,7 +218,7 @@ class SimilarMixin:
             return cached[1]
         records = self.lexical.papers(pks)
         present = sorted(records)
-        repeat = self.config.title_repeat
+        repeat = TITLE_REPEAT
         terms = Terms.of(
             [paper_terms(records[pk], title_repeat=repeat) for pk in present], self._idf()
         )
