@@ -92,7 +92,6 @@ def _hand_down(settings: Settings, threads: int | None) -> None:
 def _run_uvicorn(settings: Settings, sock: socket.socket, workers: int) -> bool:
     """uvicorn on ``sock`` until it stops; whether a worker failed to start."""
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
     from papertide.logs import log_config
 
@@ -115,9 +114,14 @@ def _run_uvicorn(settings: Settings, sock: socket.socket, workers: int) -> bool:
         forwarded_allow_ips=settings.trusted_proxies,
     )
     if workers > 1:
-        supervisor = Multiprocess(config, sockets=[sock])
+        from papertide.supervise import Supervisor
+
+        supervisor = Supervisor(config, sockets=[sock])
         supervisor.run()
         return any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes)
+    # The app is imported before uvicorn takes over SIGTERM, which it would obey only once
+    # the import is done (seconds): until then SIGTERM ends the process at once.
+    config.load()
     server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
