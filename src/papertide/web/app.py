@@ -6,8 +6,8 @@ shedding, the access log and request metrics."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,37 @@ def create_app(
     for a database that does not answer (`serve`; web/startup.py), instead of in the
     lifespan, failing at once (in process)."""
 
+    protocol.configure(settings.serve)  # this process's HTTP limits (web/protocol.py)
+    # This process's shedding count (web/shedding.py), shared by the front and the protocol.
+    ADMISSION.configure(
+        capacity=settings.threads + settings.serve.queue,
+        retry_after=settings.serve.retry_after_seconds,
+    )
+    app = _Site(
+        title="papertide",
+        version=__version__,
+        lifespan=_lifespan(settings, background=background),
+        description="Research papers: daily feeds, trending, search, similar papers, votes.",
+        docs_url=None,  # served below from /static: the default loads Swagger UI from a CDN
+        redoc_url=None,
+    )
+    features = load_features(feature_packages)
+    app.state.settings = settings
+    assets = Assets(Path(__file__).parent / "static")
+    app.state.assets = assets
+    app.state.templates = make_templates(assets, features, template_folders(feature_packages))
+    _add_routes(app, features, assets)
+    install_openapi(app)  # errors documented as {"error", "status"}, as answered
+    _add_middleware(app, settings, features)
+    add_error_pages(app)
+    return app
+
+
+def _lifespan(
+    settings: Settings, *, background: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's start and stop (see ``create_app``)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Sync routes run in AnyIO's thread pool, 40 threads by default: under load they
@@ -85,30 +116,7 @@ def create_app(
             workers.withdraw(run)
         _close(startup)
 
-    protocol.configure(settings.serve)  # this process's HTTP limits (web/protocol.py)
-    # This process's shedding count (web/shedding.py), shared by the front and the protocol.
-    ADMISSION.configure(
-        capacity=settings.threads + settings.serve.queue,
-        retry_after=settings.serve.retry_after_seconds,
-    )
-    app = _Site(
-        title="papertide",
-        version=__version__,
-        lifespan=lifespan,
-        description="Research papers: daily feeds, trending, search, similar papers, votes.",
-        docs_url=None,  # served below from /static: the default loads Swagger UI from a CDN
-        redoc_url=None,
-    )
-    features = load_features(feature_packages)
-    app.state.settings = settings
-    assets = Assets(Path(__file__).parent / "static")
-    app.state.assets = assets
-    app.state.templates = make_templates(assets, features, template_folders(feature_packages))
-    _add_routes(app, features, assets)
-    install_openapi(app)  # errors documented as {"error", "status"}, as answered
-    _add_middleware(app, settings, features)
-    add_error_pages(app)
-    return app
+    return lifespan
 
 
 class _Site(FastAPI):
