@@ -52,6 +52,8 @@ def starting_answer(path: str, doing: str) -> tuple[list[tuple[bytes, bytes]], b
                 "state": "starting",
                 "starting": doing,
                 "building": True,
+                # As /healthz's own, for checks that read it: not ready, lag unknown.
+                "index": {"ready": False, "building": True, "lag": None, "graph": None},
                 "error": message,
             }
         ).encode()

@@ -66,6 +66,7 @@ def test_serve_answers_starting_until_its_store_and_index_are_open(tmp_path: Pat
             "state": "starting",
             "starting": health["starting"],  # type: ignore[index]
             "building": True,
+            "index": {"ready": False, "building": True, "lag": None, "graph": None},
             "error": health["error"],  # type: ignore[index]
         }
         # The web worker is up and waits for the index: still starting, for every address.
