@@ -34,6 +34,7 @@ from papertide.config import Settings
 from papertide.mail.digest import signing_secret
 from papertide.starting import starting_answer
 from papertide.store import Store
+from papertide.store.revisions import SchemaTooNew
 
 log = logging.getLogger("papertide.web.startup")
 T = TypeVar("T")
@@ -82,7 +83,9 @@ class Startup:
         except Stopped:
             log.info("start-up given up: the process is stopping")
         except Exception as exc:  # not a database that is down: nothing retrying would fix
-            log.error("error: cannot start: %s", _first_line(exc), exc_info=exc)
+            # A newer schema or an unusable folder is one line; anything else is a bug.
+            known = isinstance(exc, SchemaTooNew | OSError)
+            log.error("error: cannot start: %s", _first_line(exc), exc_info=None if known else exc)
             logging.shutdown()
             os._exit(STARTUP_FAILURE)
 
