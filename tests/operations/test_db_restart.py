@@ -6,12 +6,7 @@ it; the other reaches the shared server through a TCP proxy and restarts and sto
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,63 +18,16 @@ from papertide.ingest import ingest_paths
 from papertide.store import Store
 from papertide.web import create_app
 from tests.conftest import PG_URL, SEEDS, serving
+from tests.support.private_pg import PrivateServer, private_server
 
 pytestmark = pytest.mark.postgres
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class PrivateServer:
-    """A PostgreSQL server of this test's own, with pg_ctl at hand."""
-
-    def __init__(self, folder: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        env_file = folder / "services.env"
-        env = {
-            **os.environ,
-            "PT_SERVICES_DIR": str(folder),
-            "PT_PG_PORT": str(port),
-            "ENV_FILE": str(env_file),
-            "PT_SKIP_CHROMIUM": "1",
-        }
-        subprocess.run(
-            ["bash", str(ROOT / "scripts" / "services.sh")], env=env, check=True, cwd=ROOT
-        )
-        values = dict(
-            line.removeprefix("export ").split("=", 1)
-            for line in env_file.read_text().splitlines()
-            if line.startswith("export ")
-        )
-        self.url = values["PAPERTIDE_TEST_POSTGRES_URL"]
-        self.bin, self.data, self.user = (
-            values["PT_PG_BIN"],
-            values["PT_PG_DATA"],
-            values["PT_PG_USER"],
-        )
-
-    def ctl(self, *args: str) -> None:
-        command = [f"{self.bin}/pg_ctl", "-D", self.data, *args]
-        if self.user and os.getuid() == 0:
-            command = ["runuser", "-u", self.user, "--", *command]
-        # The server must not hold our pipes open: its output goes to the log file.
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, timeout=60)
 
 
 @pytest.fixture
-def private_pg(tmp_path: Path) -> Iterator[PrivateServer]:
-    if not PG_URL:
-        if os.environ.get("CI"):
-            pytest.fail("CI needs PostgreSQL: run `make services` (scripts/services.sh)")
-        pytest.skip("no PostgreSQL: run `make services`")
-    # Outside pytest's tmp folders (mode 0700): the server runs as an unprivileged user.
-    folder = Path(tempfile.mkdtemp(prefix="papertide-pg-"))
-    folder.chmod(0o777)
-    server = PrivateServer(folder)
-    yield server
-    with contextlib.suppress(subprocess.CalledProcessError):  # stopped already
-        server.ctl("stop", "-m", "immediate")
-    shutil.rmtree(folder, ignore_errors=True)
+def private_pg() -> Iterator[PrivateServer]:
+    """A PostgreSQL server of this test's own (restarted and stopped by it)."""
+    with private_server() as server:
+        yield server
 
 
 def test_a_restart_costs_no_request_and_down_means_503(
@@ -96,7 +44,7 @@ def test_a_restart_costs_no_request_and_down_means_503(
     with serving(create_app(settings)) as client:
         for path in ("/", "/api/daily", "/trending"):
             assert client.get(path).status_code == 200
-        private_pg.ctl("restart", "-m", "fast", "-w", "-l", f"{private_pg.data}/server.log")
+        private_pg.restart()
         for path in ("/", "/api/daily", "/trending", "/healthz"):  # pooled connections died
             assert client.get(path).status_code == 200, path
         private_pg.ctl("stop", "-m", "fast", "-w")
@@ -107,9 +55,7 @@ def test_a_restart_costs_no_request_and_down_means_503(
         assert api.status_code == 503 and api.json()["status"] == 503
         health = client.get("/healthz")
         assert health.status_code == 503 and health.json()["ok"] is False
-        port = private_pg.url.rsplit(":", 1)[1].split("/")[0]
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {private_pg.data}"
-        private_pg.ctl("start", "-w", "-l", f"{private_pg.data}/server.log", "-o", options)
+        private_pg.start()
         assert client.get("/").status_code == 200
 
 

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
+import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from papertide.cli.common import console, settings_of
+from papertide.cli.common import console, fail, settings_of
+from papertide.cli.errors import GIVEN
 from papertide.lifetime import SUPERVISOR_ENV, process_alive
+from papertide.starting import EarlyListener, bind
+
+if TYPE_CHECKING:
+    from papertide.config import Settings
 
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess directory
+GRACE_SECONDS = 2  # requests still running after SIGTERM get this long
+STARTUP_FAILURE = 3  # a worker could not start (uvicorn's code, web/startup.py)
 
 
 def serve(
@@ -37,15 +48,37 @@ def serve(
 
     Example:  papertide serve --port 8080 --workers 2
     """
-    import uvicorn
-
-    from papertide.logs import log_config
-
     settings = settings_of(ctx)
     host = host or settings.host
     port = port or settings.port
-    workers = workers or settings.workers
-    # Worker processes build their own Settings from the environment: hand ours down.
+    # Listen before anything slow (the web stack's imports, the store, the index): a
+    # starting node answers 503 "starting" with Retry-After, never "connection refused".
+    run = prepare_run_dir(settings.data_dir, os.getpid())
+    sock = _listen(host, port)
+    early = EarlyListener(sock, taken_over=lambda: any(run.glob("index-*.json")))
+    early.start()
+    _hand_down(settings, threads)
+    os.environ[METRICS_ENV] = str(run)  # read once, by prometheus_client (web/metrics.py)
+    _refuse_a_newer_schema(settings.resolved_database_url)
+    console.print(f"papertide on [bold]http://{host}:{port}[/] (Ctrl-C stops it)")
+    failed = _run_uvicorn(settings, sock, workers or settings.workers)
+    early.stop()
+    if failed:
+        raise typer.Exit(STARTUP_FAILURE)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The site's listening socket, or one line on what stands in the way."""
+    try:
+        return bind(host, port)
+    except OSError as exc:
+        taken = " (another process listens there: stop it, or choose --port)"
+        why = f"{exc.strerror}{taken if exc.errno == errno.EADDRINUSE else ''}"
+        raise fail(f"cannot listen on {host}:{port}: {why}", GIVEN) from None
+
+
+def _hand_down(settings: Settings, threads: int | None) -> None:
+    """Worker processes build their own Settings from the environment: hand ours down."""
     os.environ["PAPERTIDE_DATA_DIR"] = str(settings.data_dir)
     if settings.database_url:
         os.environ["PAPERTIDE_DATABASE_URL"] = settings.database_url
@@ -54,14 +87,17 @@ def serve(
     if settings.config_file:
         os.environ["PAPERTIDE_CONFIG_FILE"] = str(settings.config_file)
     os.environ[SUPERVISOR_ENV] = str(os.getpid())  # workers stop if this process dies
-    _refuse_a_newer_schema(settings.resolved_database_url)
-    _metrics_dir(settings.data_dir)
-    console.print(f"papertide on [bold]http://{host}:{port}[/] (Ctrl-C stops it)")
-    uvicorn.run(
+
+
+def _run_uvicorn(settings: Settings, sock: socket.socket, workers: int) -> bool:
+    """uvicorn on ``sock`` until it stops; whether a worker failed to start."""
+    import uvicorn
+
+    from papertide.logs import log_config
+
+    config = uvicorn.Config(
         "papertide.web:create_app_from_env",
         factory=True,
-        host=host,
-        port=port,
         workers=workers,
         log_level="info",
         log_config=log_config(json=settings.serve.log_json),
@@ -69,11 +105,27 @@ def serve(
         # Limits and read timeouts uvicorn's own httptools protocol lacks (web/protocol.py).
         http="papertide.web.protocol:LimitedHttpToolsProtocol",
         timeout_keep_alive=settings.serve.keep_alive_seconds,
+        # Requests still running this long after SIGTERM are cut (the app's own shutdown
+        # takes at most 2 s more: within 5 s in all, whatever is being built).
+        timeout_graceful_shutdown=GRACE_SECONDS,
         # X-Forwarded-For names the client only on requests from a configured proxy (uvicorn
         # would otherwise believe it from 127.0.0.1, and any local client could skip limits).
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies,
     )
+    if workers > 1:
+        from papertide.supervise import Supervisor
+
+        supervisor = Supervisor(config, sockets=[sock])
+        supervisor.run()
+        return any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes)
+    # The app is imported before uvicorn takes over SIGTERM, which it would obey only once
+    # the import is done (seconds): until then SIGTERM ends the process at once.
+    config.load()
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
+    return not server.started
 
 
 def _refuse_a_newer_schema(url: str) -> None:
@@ -92,16 +144,11 @@ def _refuse_a_newer_schema(url: str) -> None:
         store.close()
 
 
-def _metrics_dir(data_dir: Path) -> None:
-    """Every worker writes its metrics into one directory of this run, which /metrics adds
-    up (prometheus-client's multiprocess mode; web/metrics.py). Set before anything imports
-    prometheus_client, which reads the variable once (so not imported here)."""
-    os.environ[METRICS_ENV] = str(prepare_run_dir(data_dir, os.getpid()))
-
-
 def prepare_run_dir(data_dir: Path, pid: int) -> Path:
-    """An empty metrics directory for the `serve` process ``pid``, in DATA_DIR/run; those
-    of runs whose process is gone are removed (a killed run leaves its files behind)."""
+    """An empty directory for the `serve` process ``pid``, in DATA_DIR/run, where every
+    worker writes its metrics, which /metrics adds up (prometheus-client's multiprocess
+    mode; web/metrics.py), and its index position (web/workers.py); those of runs whose
+    process is gone are removed (a killed run leaves its files behind)."""
     base = data_dir / "run"
     for old in base.glob("metrics-*"):
         owner = old.name.removeprefix("metrics-")

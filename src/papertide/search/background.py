@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from papertide.search.service import SearchService
@@ -58,13 +59,17 @@ class IndexFollower:
         self._graph_thread.start()
         self._similar_thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the threads to end after their current round, and wait a while for them (a
-        graph being built is left to the daemon thread: the next start builds it again)."""
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Ask the threads to end after their current round, and wait up to ``timeout``
+        seconds in all for them; whether they have ended. (A graph or a generation being
+        built is left to its daemon thread: the next start builds it again.)"""
         self._stop.set()
-        self._thread.join(timeout)
-        self._graph_thread.join(timeout)
-        self._similar_thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        threads = (self._thread, self._graph_thread, self._similar_thread)
+        for thread in threads:
+            if thread.ident is not None:  # started
+                thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in threads)
 
     def step(self) -> int:
         """One round: build or apply what is new (unless another process is at it), else

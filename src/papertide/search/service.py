@@ -129,12 +129,15 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
         """Where the index stands: ready, generation, feed position, changes still to apply."""
         position = self.position
         vectors = self.live.vectors if self.live is not None else None
+        ready, lag = self.ready, self.store.feed_lag(position)
         return {
-            "ready": self.ready,
+            "ready": ready,
             "generation": self.live.name if self.live is not None else None,
             "position": position.horizon if position is not None else None,
-            "lag": self.store.feed_lag(position),
-            "building": self.root.unfinished(self.config) is not None,
+            "lag": lag,
+            # Building or catching up: a generation under way, none live yet (its build is
+            # due), or stored changes not applied yet (the follower's next round).
+            "building": not ready or bool(lag) or self.root.unfinished(self.config) is not None,
             # Dense search through the HNSW graph (True), exact until it is built (False),
             # or not loaded in this process yet (None).
             "graph": None if vectors is None else not vectors.graph_wanted(),

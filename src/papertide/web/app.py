@@ -6,9 +6,8 @@ shedding, the access log and request metrics."""
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,6 @@ from fastapi.responses import HTMLResponse
 from papertide import __version__
 from papertide.config import Settings
 from papertide.lifetime import watch_supervisor
-from papertide.mail.digest import signing_secret
-from papertide.store import Store
 from papertide.web import metrics, protocol, workers
 from papertide.web.assets import Assets
 from papertide.web.cache import PageCache
@@ -42,43 +39,25 @@ from papertide.web.headers import DOCS_CSP, SECURITY_HEADERS, SiteHeaders
 from papertide.web.limits import BodyLimit
 from papertide.web.openapi import install_openapi
 from papertide.web.shedding import ADMISSION
+from papertide.web.startup import StartingGate, Startup
 from papertide.web.templating import make_templates
 
+STOP_SECONDS = 2.0  # the lifespan's share of serve's 5 s after SIGTERM (uvicorn takes 2)
 
-def create_app(settings: Settings, *, feature_packages: Sequence[str] = (FEATURES,)) -> FastAPI:
+
+def create_app(
+    settings: Settings,
+    *,
+    feature_packages: Sequence[str] = (FEATURES,),
+    background: bool = False,
+) -> FastAPI:
     """The ASGI app for ``settings``; it opens the store and search index when it starts.
 
     ``feature_packages``: where the site's features are (web/features/); a site or a test
-    may add packages of its own, each module of which declares a ``Feature``."""
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Sync routes run in AnyIO's thread pool, 40 threads by default: under load they
-        # contend for the GIL and the pool's connections, and the switching cost more than
-        # the work (a third of the CPU in the kernel). The loop's own limiter: per process.
-        to_thread.current_default_thread_limiter().total_tokens = settings.threads
-        # /healthz and /metrics run here, never waiting behind the pages' threads.
-        app.state.side_limiter = anyio.CapacityLimiter(2)
-        store = Store.open(settings.resolved_database_url)
-        app.state.store = store
-        secret = signing_secret(settings, store)  # shared by every node (in the database)
-        app.state.csrf_key = hmac.new(secret.encode(), b"papertide-csrf", "sha256").digest()
-        # Listen at once: the index catches up (or is built) in the background.
-        app.state.search, follower = _open_search(settings, store)
-        run = workers.run_dir()  # `serve`'s: where each worker says how far its index is
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(metrics.follow_index, app.state.search, app.state.side_limiter)
-            if run is not None:
-                workers.publish(app.state.search, run)
-                tasks.start_soon(workers.keep_publishing, app.state.search, run)
-            yield
-            tasks.cancel_scope.cancel()
-        metrics.forget_this_process()
-        if run is not None:
-            workers.withdraw(run)
-        follower.stop()
-        app.state.search.close()
-        store.close()
+    may add packages of its own, each module of which declares a ``Feature``.
+    ``background``: open them in a thread, answering 503 "starting" meanwhile and waiting
+    for a database that does not answer (`serve`; web/startup.py), instead of in the
+    lifespan, failing at once (in process)."""
 
     protocol.configure(settings.serve)  # this process's HTTP limits (web/protocol.py)
     # This process's shedding count (web/shedding.py), shared by the front and the protocol.
@@ -89,7 +68,7 @@ def create_app(settings: Settings, *, feature_packages: Sequence[str] = (FEATURE
     app = _Site(
         title="papertide",
         version=__version__,
-        lifespan=lifespan,
+        lifespan=_lifespan(settings, background=background),
         description="Research papers: daily feeds, trending, search, similar papers, votes.",
         docs_url=None,  # served below from /static: the default loads Swagger UI from a CDN
         redoc_url=None,
@@ -106,13 +85,52 @@ def create_app(settings: Settings, *, feature_packages: Sequence[str] = (FEATURE
     return app
 
 
+def _lifespan(
+    settings: Settings, *, background: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's start and stop (see ``create_app``)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run in AnyIO's thread pool, 40 threads by default: under load they
+        # contend for the GIL and the pool's connections, and the switching cost more than
+        # the work (a third of the CPU in the kernel). The loop's own limiter: per process.
+        to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        # /healthz and /metrics run here, never waiting behind the pages' threads.
+        app.state.side_limiter = anyio.CapacityLimiter(2)
+        startup = Startup(settings, app.state)
+        run = workers.run_dir()  # `serve`'s: where each worker says how far its index is
+        if run is not None:
+            workers.publish_starting(run)  # `serve`'s early listener hands over to us
+        if background:
+            startup.start()
+        else:
+            await to_thread.run_sync(startup.open_now)
+        app.state.startup = startup
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_follow_once_open, startup, app.state.side_limiter, run)
+            yield
+            tasks.cancel_scope.cancel()
+        metrics.forget_this_process()
+        if run is not None:
+            workers.withdraw(run)
+        _close(startup)
+
+    return lifespan
+
+
 class _Site(FastAPI):
     """FastAPI with the front (web/front.py) outside its whole middleware stack, so that
     it sees, counts and marks every answer, the 500 page included."""
 
     def build_middleware_stack(self) -> Any:
-        """The usual stack, inside the front."""
-        return Front(super().build_middleware_stack())
+        """The usual stack, inside the front and the starting gate."""
+        stack = StartingGate(super().build_middleware_stack(), self._startup)
+        return Front(stack)
+
+    def _startup(self) -> Startup | None:
+        found: Startup | None = getattr(self.state, "startup", None)
+        return found
 
 
 def _add_routes(app: FastAPI, features: list[Feature], assets: Assets) -> None:
@@ -179,17 +197,34 @@ def _add_middleware(app: FastAPI, settings: Settings, features: list[Feature]) -
     app.add_middleware(SafeGZip)  # outside the page cache, which keeps bodies uncompressed
 
 
-def _open_search(settings: Settings, store: Store) -> tuple[Any, Any]:
-    from papertide.search import SearchService
-    from papertide.search.background import IndexFollower
+async def _follow_once_open(
+    startup: Startup, limiter: anyio.CapacityLimiter, run: Path | None
+) -> None:
+    """Once the index is open: its status into the metrics, its position into the run's
+    directory (until cancelled)."""
+    while not startup.ready.is_set():
+        await anyio.sleep(0.05)
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(metrics.follow_index, startup.search, limiter)
+        if run is not None:
+            workers.publish(startup.search, run)
+            tasks.start_soon(workers.keep_publishing, startup.search, run)
 
-    svc = SearchService.open(settings, store, catch_up=False)
-    follower = IndexFollower(svc, interval=settings.search.follow_interval)
-    follower.start()
-    return svc, follower
+
+def _close(startup: Startup) -> None:
+    """At shutdown, within STOP_SECONDS whatever is being opened or built: what was opened
+    is closed, except an index a thread still builds in (closing it under the build could
+    crash; the process is ending, and the next start resumes the build)."""
+    opened = startup.stop(STOP_SECONDS / 4)
+    follower = startup.follower
+    idle = follower.stop(STOP_SECONDS / 2) if follower is not None else True
+    if opened and idle and startup.search is not None:
+        startup.search.close()
+    if startup.store is not None:
+        startup.store.close()
 
 
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` and worker processes: settings from the environment."""
     watch_supervisor()
-    return create_app(Settings())
+    return create_app(Settings(), background=True)

@@ -4,6 +4,7 @@ Retry-After, anything unexpected a logged 500."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from fastapi import FastAPI, Request, Response
@@ -13,6 +14,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from papertide.web.deps import current_user
+
 log = logging.getLogger(__name__)
 
 
@@ -20,6 +23,7 @@ def error_page(request: Request, status: int, message: str) -> Response:
     """A clean error: JSON under /api/, the error page elsewhere."""
     if request.url.path.startswith("/api/") or request.url.path == "/healthz":
         return JSONResponse({"error": message, "status": status}, status_code=status)
+    _user_if_at_hand(request, status)
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(
         request, "error.html", {"status": status, "message": message}, status_code=status
@@ -27,6 +31,19 @@ def error_page(request: Request, status: int, message: str) -> Response:
 
 
 RETRY_AFTER_SECONDS = 10
+
+
+def _user_if_at_hand(request: Request, status: int) -> None:
+    """The error page names the signed-in user, unless finding them fails: the lookup asks
+    the database, which may be why there is an error page (a 503 for a signed-in reader
+    became a 500, raised from inside the error handler). A 503 does not even try."""
+    if hasattr(request.state, "user"):
+        return
+    if status != 503:
+        with contextlib.suppress(Exception):  # the page without the name, rather than none
+            current_user(request)
+            return
+    request.state.user = None
 
 
 def _unavailable(exc: DBAPIError) -> bool:

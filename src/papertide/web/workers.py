@@ -37,12 +37,21 @@ def run_dir() -> Path | None:
 def publish(search: Any, folder: Path) -> tuple[object, bool]:
     """Write this worker's position and readiness (atomically); what was written."""
     position, ready = search.position, bool(search.ready)
-    body = {"pid": os.getpid(), "ready": ready, "position": position and position.to_json()}
+    _write(folder, {"ready": ready, "position": position and position.to_json()})
+    return position, ready
+
+
+def publish_starting(folder: Path) -> None:
+    """Say that this worker is up, its index not open yet (`serve`'s early listener stops
+    answering for the run once a worker has said so: papertide.starting)."""
+    _write(folder, {"ready": False, "position": None})
+
+
+def _write(folder: Path, body: dict[str, Any]) -> None:
     path = folder / f"index-{os.getpid()}.json"
     scratch = path.with_suffix(".tmp")
-    scratch.write_bytes(orjson.dumps(body))
+    scratch.write_bytes(orjson.dumps({"pid": os.getpid(), **body}))
     scratch.replace(path)
-    return position, ready
 
 
 async def keep_publishing(search: Any, folder: Path) -> None:

@@ -51,6 +51,7 @@ def _read(store: Any, search: Any) -> tuple[int, dict[str, object]]:
         index["workers"] = each
         index["lag"] = max([int(index["lag"] or 0), *(w["lag"] for w in each)])
         index["ready"] = bool(index["ready"]) and all(w["ready"] for w in each)
+        index["building"] = bool(index["building"]) or not index["ready"] or bool(index["lag"])
     return store.count_papers(), index
 
 
