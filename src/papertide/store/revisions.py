@@ -2,8 +2,8 @@
 and moving a database to the newest when a store opens.
 
 A store that is up to date opens with one query (``SELECT version_num FROM
-alembic_version``) and without importing Alembic, whose import and script loading cost a
-command about a tenth of a second with bytecode and a second without: the revisions are
+alembic_version``) and without importing Alembic (its import was 70 ms of `papertide
+stats` with compiled bytecode and 300 ms without, 2026-12-06, -X importtime): the revisions are
 read from the migration files' ``revision = ...`` lines (a test checks them against
 Alembic's own reading). Only a database at another revision loads the migration machinery
 (store/migrating.py)."""
