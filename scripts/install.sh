@@ -35,9 +35,12 @@ if [ -n "$uv" ]; then
   for link in $links; do flags+=(--find-links "$link"); done
   "$uv" pip install "${flags[@]}" -r "$lock"
   "$uv" pip install "${flags[@]}" --no-deps -e .
+  # An editable install leaves papertide's own modules in src/, which no installer compiles.
+  "$python" -m compileall -q src/papertide >/dev/null
 else
   echo "install: uv is not available; installing with pip (slower)" >&2
   "$python" -m pip --version >/dev/null 2>&1 || "$python" -m ensurepip >/dev/null
   "$python" -m pip install --quiet -r "$lock"
   "$python" -m pip install --quiet --no-deps -e .
+  "$python" -m compileall -q src/papertide >/dev/null
 fi

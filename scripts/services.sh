@@ -5,6 +5,9 @@
 #   PT_SERVICES_DIR=/tmp/papertide-bench PT_PG_PORT=54340 ENV_FILE=.bench.env
 #   PT_PG_OPTS="-c fsync=on -c shared_buffers=4GB" bash scripts/services.sh).
 # Writes ./.services.env, which `make test` sources, so the tests find them.
+# The server runs with fsync=off: for tests only (throwaway databases, fast to make and
+# drop). A crash of the machine can corrupt such a cluster; never keep a site on it:
+# docs/operations.md#production-postgresql has the settings for a real one.
 set -euo pipefail
 PT_SERVICES_DIR=${PT_SERVICES_DIR:-/tmp/papertide-services}
 PT_PG_PORT=${PT_PG_PORT:-54330}

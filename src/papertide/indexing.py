@@ -9,6 +9,8 @@ change committed since the position the index recorded, or builds the first gene
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,15 +22,24 @@ Progress = Callable[[int], None]
 
 
 def index_stored(
-    settings: Settings, store: Store, *, progress: Progress | None = None
+    settings: Settings,
+    store: Store,
+    *,
+    progress: Progress | None = None,
+    bar: Callable[[int], AbstractContextManager[Progress]] | None = None,
 ) -> SearchService:
     """Open the search index and apply what was stored since it last looked; the caller
-    closes the service it gets back."""
+    closes the service it gets back. ``bar(total)``, when given, makes the progress
+    callback once the papers to index are counted."""
     from papertide.search.service import SearchService  # numpy, tantivy: only when needed
 
     svc = SearchService.open(settings, store, catch_up=False)
     try:
-        svc.refresh(progress)
+        if bar is None:
+            svc.refresh(progress)
+        else:
+            with bar(svc.pending()) as advance:
+                svc.refresh(advance)
     except BaseException:
         svc.close()
         raise
@@ -48,5 +59,42 @@ def index_and_list_similar(
         indexed = list(svc.indexed)
         svc.precompute_similar(indexed)
         return len(indexed)
+    finally:
+        svc.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Indexed:
+    """What ``index_unless_busy`` did: papers it indexed, and whether it left the work to
+    another process that held the index."""
+
+    papers: int
+    busy: bool
+
+
+def index_unless_busy(
+    settings: Settings,
+    store: Store,
+    *,
+    progress: Callable[[int], AbstractContextManager[Progress]],
+) -> Indexed:
+    """Bring the search index up to the store, unless another process is writing it (a
+    running `papertide serve` following the change feed, a build, another import): then
+    return at once, since that process, or the next command that opens the index, applies
+    what was stored. Nothing waits on the folder lock, which a node building or catching
+    up its index holds for minutes at 100k papers.
+
+    ``progress(total)`` gives the bar to advance, once the papers to index are known."""
+    from papertide.search.service import IndexBusy, SearchService
+
+    try:
+        svc = SearchService(settings, store, settings.data_dir / "index", wait=False)
+    except IndexBusy:
+        return Indexed(0, busy=True)
+    try:
+        with progress(svc.pending()) as advance:
+            count = svc.refresh(advance, wait=False)
+        busy = count == 0 and (not svc.ready or store.has_changes(svc.position))
+        return Indexed(count, busy)
     finally:
         svc.close()

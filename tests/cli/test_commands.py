@@ -36,6 +36,21 @@ def test_ingest_samples_then_again_reports_nothing_new(settings: Settings) -> No
     assert "0 added, 0 changed, 216 unchanged, 31 repeats merged, 0 skipped" in out
 
 
+def test_the_import_rate_counts_the_whole_run_storing_and_indexing(settings: Settings) -> None:
+    code, out = _cli(settings, "ingest", "--samples", "--quiet")
+    assert code == 0
+    line = re.search(
+        r"Read 247 records from 3 files in ([\d.]+) s \(([\d,]+) papers/s; "
+        r"storing ([\d.]+) s, indexing ([\d.]+) s\)",
+        " ".join(out.split()),
+    )
+    assert line, out
+    whole, rate, storing, indexing = (float(g.replace(",", "")) for g in line.groups())
+    assert whole + 0.1 >= storing + indexing  # the whole run holds both (rounded to 0.1 s)
+    assert indexing > 0  # the samples' indexing took time, and is counted
+    assert rate == pytest.approx(247 / whole, rel=0.1, abs=1)
+
+
 def test_stats_show_and_list(settings: Settings, seeds: list[Path]) -> None:
     _cli(settings, "ingest", "--page-year", "2025", *map(str, seeds))
     code, out = _cli(settings, "stats", "--json")

@@ -7,7 +7,7 @@ loaded only when a command runs (the consoles are made on first use).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -114,13 +114,23 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def progress_bar(
     label: str, *, total: int | None = None, quiet: bool = False
 ) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr (gone when done); yields ``advance(n)``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    """A progress bar on stderr (gone when done); yields ``advance(n)``. With a ``total``
+    it shows done/total and the time left."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
+    columns: list[ProgressColumn] = [TextColumn(f"[bold]{label}"), BarColumn()]
+    columns.append(MofNCompleteColumn())
+    if total:
+        columns.append(TimeRemainingColumn())
     progress = Progress(
-        TextColumn(f"[bold]{label}"),
-        BarColumn(),
-        MofNCompleteColumn(),
+        *columns,
         console=err_console,
         disable=quiet,
         transient=True,
@@ -135,5 +145,7 @@ def open_service(settings: Settings, store: Store, *, quiet: bool = False) -> Se
     caught up with everything stored (the caller closes it)."""
     from papertide.indexing import index_stored
 
-    with progress_bar("indexing", quiet=quiet) as advance:
-        return index_stored(settings, store, progress=advance)
+    def bar(total: int) -> AbstractContextManager[Callable[[int], None]]:
+        return progress_bar("indexing", total=total, quiet=quiet)
+
+    return index_stored(settings, store, bar=bar)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,9 +12,9 @@ from papertide.cli.common import (
     console,
     err_console,
     fail,
-    open_service,
     open_store,
     plural,
+    progress_bar,
     settings_of,
 )
 
@@ -108,12 +109,19 @@ def ingest(
     if not files:
         raise fail("name at least one file to import, or use --samples", code=2)
     options = _options(fmt, strict, namespace, fields, page_year)
+    started = time.perf_counter()
     store = open_store(settings)
     try:
         report = _import(store, files, settings, options, quiet=quiet)
+        indexing = time.perf_counter()
+        note = _index(settings, store, quiet=quiet) if report.added or report.changed else None
+        indexing = time.perf_counter() - indexing
     finally:
         store.close()
-    print_report(report, files=len(files))
+    whole = time.perf_counter() - started
+    print_report(report, files=len(files), whole=whole, indexing=indexing)
+    if note:
+        err_console.print(note, highlight=False)
 
 
 def _options(
@@ -138,8 +146,8 @@ def _options(
 def _import(
     store: Store, files: list[Path], settings: Settings, options: IngestOptions, *, quiet: bool
 ) -> ImportReport:
-    """Import ``files`` under a progress bar of the bytes read, then bring the search index
-    up to date; an unreadable file or an aborted import ends the command."""
+    """Import ``files`` under a progress bar of the bytes read; an unreadable file or an
+    aborted import ends the command."""
     from papertide.ingest import ImportAborted, ingest_paths
     from papertide.sources.files import FormatError
 
@@ -155,13 +163,46 @@ def _import(
                 options=options,
                 on_bytes=lambda n: progress.advance(task, n),
             )
-        if report.added or report.changed:  # bring the search index up to date
-            open_service(settings, store, quiet=quiet).close()
     except FormatError as exc:
         raise fail(f"{exc}\nNothing was imported.", code=2) from exc
     except ImportAborted as exc:
         raise fail(str(exc), code=1) from exc
     return report
+
+
+_FOLLOWS = (
+    "The search index is being written by another process (a running `papertide serve`, "
+    "say): it follows the store's change feed and takes these papers in."
+)
+
+
+def _index(settings: Settings, store: Store, *, quiet: bool) -> str | None:
+    """Bring the search index up to the papers just stored, with a bar of papers done, the
+    total and the time left; returns a note when this process left that to another.
+
+    The papers are stored whatever happens here: a running node holding the index, the
+    database going away or the index refusing a writer ends this step, not the command
+    (the index follows the change feed, so the next process to open it applies them)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from papertide.indexing import index_unless_busy
+
+    try:
+        done = index_unless_busy(
+            settings,
+            store,
+            progress=lambda total: progress_bar("indexing", total=total, quiet=quiet),
+        )
+    except (DBAPIError, ValueError) as exc:
+        if isinstance(exc, ValueError) and "Lock" not in str(exc):
+            raise  # tantivy's writer lock (LockBusy) is the one ValueError meant here
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return (
+            f"[yellow]warning:[/] the papers are stored, but indexing them here stopped "
+            f"({reason}). The index follows the store's change feed: a running `papertide "
+            "serve` takes them in, or else the next command that opens the index."
+        )
+    return _FOLLOWS if done.busy else None
 
 
 def _progress(quiet: bool) -> Progress:
@@ -187,8 +228,12 @@ def _progress(quiet: bool) -> Progress:
     )
 
 
-def print_report(report: ImportReport, *, files: int) -> None:
-    """The import summary, with each unreadable record's file, line and reason."""
+def print_report(
+    report: ImportReport, *, files: int, whole: float | None = None, indexing: float = 0.0
+) -> None:
+    """The import summary, with each unreadable record's file, line and reason. ``whole``:
+    the seconds of the whole run (start-up, storing, ``indexing``), which the rate is
+    counted over."""
     for warning in report.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     shown = report.errors[:_MAX_SHOWN_ERRORS]
@@ -197,9 +242,14 @@ def print_report(report: ImportReport, *, files: int) -> None:
     if len(report.errors) > len(shown):
         err_console.print(f"[red]... and {len(report.errors) - len(shown)} more skipped records")
     repeated = f"{report.repeated:,} repeats merged, " if report.repeated else ""
+    seconds = report.seconds if whole is None else whole
+    rate = report.records / seconds if seconds > 0 else 0.0
+    parts = ""
+    if whole is not None:
+        parts = f"; storing {report.seconds:.1f} s, indexing {indexing:.1f} s"
     console.print(
         f"Read {plural(report.records, 'record')} from {plural(files, 'file')} in "
-        f"{report.seconds:.1f} s ({report.rate:,.0f} papers/s): "
+        f"{seconds:.1f} s ({rate:,.0f} papers/s{parts}): "
         f"[green]{report.added:,} added[/], {report.changed:,} changed, "
         f"{report.unchanged:,} unchanged, {repeated}{len(report.errors):,} skipped; "
         f"listings: {report.listings_added} added, {report.listings_changed} changed.",

@@ -273,15 +273,22 @@ class FollowMixin:
         if not papers:
             return
         pks = [p.pk or 0 for p in papers]
-        vectors, passages = self._embeddings(papers, generation.use_passages)
+        vectors, passages, fresh = self._embeddings(papers, generation.use_passages)
         with self._guarding(generation):
             generation.lexical.upsert(papers)
             assert generation.vectors is not None
-            generation.vectors.upsert(pks, vectors)
+            if isinstance(generation.vectors, PgVectorIndex):
+                # The shared table: rows of vectors embedded elsewhere are that process's.
+                generation.vectors.upsert(pks, vectors, embedded={r.paper_pk for r in fresh})
+            else:
+                generation.vectors.upsert(pks, vectors)
             if generation.passages is not None and passages is not None:
                 counts = [len(p) for p in passages]
                 flat = np.concatenate(passages) if passages else vectors[:0]
                 generation.passages.upsert(pks, counts, flat)
+        # Stored only once written: a process that finds a stored embedding for a paper's
+        # text may take its pgvector row as written (and never write it again).
+        self._save_embeddings(fresh)
 
     def _drop(self, generation: Generation, pks: list[int]) -> None:
         generation.lexical.delete(pks)
@@ -292,9 +299,10 @@ class FollowMixin:
 
     def _embeddings(
         self, papers: list[Paper], use_passages: bool
-    ) -> tuple[Vectors, list[Vectors] | None]:
+    ) -> tuple[Vectors, list[Vectors] | None, list[StoredEmbedding]]:
         """Each paper's vector (and passage vectors): stored ones when they match the
-        paper's text, the rest embedded now and saved for every other process."""
+        paper's text, the rest embedded now (returned as rows to store for every other
+        process, once the index has them)."""
         name, dim = self.config.embedder, self.embedder.dim
         texts = [paper_text(p.title, p.abstract) for p in papers]
         hashes = [text_hash(t) for t in texts]
@@ -315,11 +323,14 @@ class FollowMixin:
             out[i] = np.frombuffer(row.vector, dtype=np.float16)
             if use_passages and row.passages is not None:
                 pieces[i] = np.frombuffer(row.passages, dtype=np.float16).reshape(-1, dim)
-        if missing:
+        fresh = (
             self._embed_missing(papers, texts, hashes, missing, out, pieces, use_passages)
+            if missing
+            else []
+        )
         if not use_passages:
-            return out, None
-        return out, [p.astype(np.float32) if p is not None else out[:0] for p in pieces]
+            return out, None, fresh
+        return out, [p.astype(np.float32) if p is not None else out[:0] for p in pieces], fresh
 
     def _embed_missing(
         self,
@@ -330,7 +341,7 @@ class FollowMixin:
         out: Vectors,
         pieces: list[npt.NDArray[Any] | None],
         use_passages: bool,
-    ) -> None:
+    ) -> list[StoredEmbedding]:
         dim = self.embedder.dim
         self.embedded += len(missing)
         computed = self.embedder.embed([texts[i] for i in missing]).astype(np.float16)
@@ -344,7 +355,7 @@ class FollowMixin:
             for i, texts_ in zip(missing, per_paper, strict=True):
                 pieces[i] = flat16[at : at + len(texts_)]
                 at += len(texts_)
-        rows = [
+        return [
             StoredEmbedding(
                 papers[i].pk or 0,
                 hashes[i],
@@ -354,9 +365,14 @@ class FollowMixin:
             )
             for j, i in enumerate(missing)
         ]
+
+    def _save_embeddings(self, rows: list[StoredEmbedding]) -> None:
+        """Keep what was embedded here, so that no other process embeds it again."""
+        if not rows:
+            return
         try:
             self.store.save_embeddings(rows, model=self.config.embedder)
-        except Exception:  # the index still gets them; another process will store them
+        except Exception:  # the index still has them; another process will store them
             log.exception("search: storing %d embeddings failed", len(rows))
 
     @contextmanager

@@ -56,9 +56,20 @@ class PgVectorIndex:
     def __contains__(self, pk: int) -> bool:
         return self.table.has(pk)
 
-    def upsert(self, pks: list[int], vectors: Vectors) -> None:
-        """Add or replace the vectors of ``pks`` (in the shared table)."""
-        self.table.upsert(pks, vectors)
+    def upsert(self, pks: list[int], vectors: Vectors, *, embedded: set[int] | None = None) -> None:
+        """Add or replace the vectors of ``pks`` in the shared table. Only those this
+        process embedded (``embedded``; None: all) are written over a row; the others came
+        from the store, their row written by the process that embedded them, and are only
+        added where the table lacks them, without touching (or locking) any row."""
+        if embedded is None:
+            self.table.upsert(pks, vectors)
+            return
+        mine = [i for i, pk in enumerate(pks) if pk in embedded]
+        rest = [i for i, pk in enumerate(pks) if pk not in embedded]
+        if mine:
+            self.table.upsert([pks[i] for i in mine], vectors[mine])
+        if rest:
+            self.table.add_missing([pks[i] for i in rest], vectors[rest])
 
     def delete(self, pks: list[int], *, from_ann: bool = True) -> None:
         """Forget the vectors of ``pks``."""

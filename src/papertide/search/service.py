@@ -74,10 +74,16 @@ class SearchResult:
     suggestion: str | None = None  # the query spelt as the collection spells it, finding more
 
 
+class IndexBusy(Exception):
+    """Another process holds the index folder, and this one was told not to wait."""
+
+
 class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
     """Lexical + dense indexes over the store's papers, following its change feed."""
 
-    def __init__(self, settings: Settings, store: Store, folder: Path) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, folder: Path, *, wait: bool = True
+    ) -> None:
         self.settings = settings
         self.config = settings.search
         self.store = store
@@ -92,7 +98,9 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
         self._stamp: tuple[object, ...] | None = None
         self.indexed: list[int] = []  # pks the last refresh (re)indexed
         self.embedded = 0  # papers embedded here, not loaded from the store
-        with self.root.lock(shared=True):
+        with self.root.lock(shared=True, wait=wait) as held:
+            if not held:
+                raise IndexBusy(f"another process is writing the search index in {folder}")
             self._catch_up_files()
 
     @classmethod
@@ -102,6 +110,13 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
         if catch_up:
             svc.refresh()
         return svc
+
+    def pending(self) -> int:
+        """About how many papers a refresh has to (re)index: every stored one when a
+        generation must be built, else the changes after the live one's position."""
+        if self._needs_build():
+            return self.store.count_papers()
+        return self.store.feed_lag(self.position)
 
     def close(self) -> None:
         """Let go of the indexes (every write commits as it goes: nothing is pending)."""

@@ -55,7 +55,7 @@ __all__ = [
     "WriteSession",
 ]
 
-# pg_advisory_xact_lock key of imports and other paper writes (migrations: revisions.py).
+# pg_advisory_xact_lock key of imports and other paper writes (migrations: migrating.py).
 _WRITE_LOCK = 0x70617065_72000002
 
 

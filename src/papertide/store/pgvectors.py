@@ -159,7 +159,41 @@ class PgVectorTable:
         return (_CENTER_SHARE * total / max(count, 1)).astype(np.float32)
 
     def upsert(self, pks: Sequence[int], vectors: npt.NDArray[Any]) -> None:
-        """Add or replace vectors (unit rows); rows already equal are left untouched.
+        """Add or replace vectors (unit rows) that this process embedded; rows already
+        equal are left untouched."""
+        self._write(
+            pks,
+            vectors,
+            "DO UPDATE SET embedding = excluded.embedding "
+            f"WHERE {self.table}.embedding IS DISTINCT FROM excluded.embedding",
+        )
+
+    def add_missing(self, pks: Sequence[int], vectors: npt.NDArray[Any]) -> int:
+        """Add the vectors of ``pks`` the table lacks (a node catching up with embeddings
+        another process computed and wrote); returns how many were added.
+
+        The rows present are found by a plain read, which takes no lock, and left alone:
+        an upsert of them would lock each one (ON CONFLICT DO UPDATE locks the row even
+        when its WHERE skips the update), and every node would queue on the rows of every
+        other. A row another node adds meanwhile is skipped (DO NOTHING waits for no lock
+        on a committed row)."""
+        if not len(pks):
+            return 0
+        with self.engine.connect() as conn:
+            present = set(
+                conn.scalars(
+                    text(f"SELECT paper_pk FROM {self.table} WHERE paper_pk = ANY(:pks)"),
+                    {"pks": [int(pk) for pk in pks]},
+                )
+            )
+        wanted = [i for i, pk in enumerate(pks) if int(pk) not in present]
+        if wanted:
+            rows = np.asarray(vectors)[wanted]
+            self._write([int(pks[i]) for i in wanted], rows, "DO NOTHING")
+        return len(wanted)
+
+    def _write(self, pks: Sequence[int], vectors: npt.NDArray[Any], on_conflict: str) -> None:
+        """Insert rows, ``on_conflict`` deciding what happens to those present.
 
         The rows travel by binary COPY into a session's temporary table (pgvector's psycopg
         adapter writes halfvec's binary form), then one INSERT .. ON CONFLICT moves them, so
@@ -189,8 +223,7 @@ class PgVectorTable:
                     f"INSERT INTO {self.table} (paper_pk, embedding) "
                     f"SELECT i.paper_pk, CAST(i.embedding AS halfvec({self.dim})) "
                     "FROM pgv_incoming i JOIN papers p ON p.pk = i.paper_pk "
-                    "ON CONFLICT (paper_pk) DO UPDATE SET embedding = excluded.embedding "
-                    f"WHERE {self.table}.embedding IS DISTINCT FROM excluded.embedding"
+                    f"ON CONFLICT (paper_pk) {on_conflict}"
                 )
             )
 
