@@ -57,9 +57,6 @@ log = logging.getLogger(__name__)
 Mode = Literal["bm25", "dense", "hybrid"]
 MODES: tuple[str, ...] = ("bm25", "dense", "hybrid")
 SORTS: tuple[str, ...] = ("relevance", "date", "trending")
-# From this many vectors on, reloading after another process's commit happens off the
-# request path (see sync).
-_BACKGROUND_RELOAD = 100_000
 
 
 @dataclass(slots=True)
@@ -143,7 +140,7 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
     def sync(self) -> bool:
         """Load what other processes committed since we last looked; True when reloaded.
 
-        A big index (``_BACKGROUND_RELOAD`` vectors and more: 4 s to load at 1M) reloads in
+        A big index (``background_reload_from`` vectors and more: 4 s to load at 1M) reloads in
         a background thread while queries go on with the one loaded; False is returned then.
         """
         if self.root.stamp() == self._stamp:
@@ -152,7 +149,7 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
         if (
             live is not None
             and live.vectors is not None
-            and len(live.vectors) >= _BACKGROUND_RELOAD
+            and len(live.vectors) >= self.config.background_reload_from
         ):
             with self._reloading:
                 if self._reloader is None or not self._reloader.is_alive():
