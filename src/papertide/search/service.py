@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,7 @@ from papertide.search.passages import PassageIndex
 from papertide.search.pgvector_index import PgVectorIndex
 from papertide.search.query import ParsedQuery, highlight_words, nothing_to_search, parse_query
 from papertide.search.retrieval import RetrievalMixin
-from papertide.search.rwlock import ReadWriteLock
+from papertide.search.rwlock import REQUEST_WAIT_SECONDS, IndexBusy, ReadWriteLock
 from papertide.search.similar_lists import SimilarMixin
 from papertide.search.spelling import suggest
 from papertide.search.vectors import VectorIndex
@@ -137,11 +138,14 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
             "graph": None if vectors is None else not vectors.graph_wanted(),
         }
 
-    def sync(self) -> bool:
+    def sync(self, *, wait: bool = False) -> bool:
         """Load what other processes committed since we last looked; True when reloaded.
 
         A big index (``background_reload_from`` vectors and more: 4 s to load at 1M) reloads in
         a background thread while queries go on with the one loaded; False is returned then.
+        Without ``wait`` (a request) nothing waits for another process writing the folder:
+        the index loaded answers, and its commit is loaded by a later look (the follower's
+        rounds wait).
         """
         if self.root.stamp() == self._stamp:
             return False
@@ -158,8 +162,8 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
                     )
                     self._reloader.start()
             return False
-        with self.root.lock(shared=True):
-            return self._catch_up_files()
+        with self.root.lock(shared=True, wait=wait) as held:
+            return self._catch_up_files() if held else False
 
     def _reload_in_background(self) -> None:
         try:
@@ -196,8 +200,8 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
             said = f"{parsed.notice} {empty}" if parsed.notice else empty  # "author:%" too
             return SearchResult([], 0, said, [])
         if mode != "bm25" and parsed.text:
-            self._vector_index()  # loaded outside the guard: loading may wait for the folder
-        with self.guard.reading():
+            self._request_vectors()  # loaded outside the guard: loading may wait for the folder
+        with self.guard.reading(REQUEST_WAIT_SECONDS):
             result = self._search(parsed, k=k, offset=offset, mode=mode, sort=sort)
             if result.total < self.config.suggest_below:
                 result.suggestion = self._suggest(query, result.total, mode=mode, sort=sort)
@@ -266,6 +270,24 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
         if live.vectors is None:
             with self.root.lock(shared=True):  # files are read whole, never mid-write
                 live.open_vectors(self.embedder.dim)
+        assert live.vectors is not None
+        return live.vectors
+
+    def _request_vectors(self) -> VectorIndex | PgVectorIndex:
+        """The live vectors for a request: loaded when they are not, waiting at most
+        REQUEST_WAIT_SECONDS for another process writing the folder (then IndexBusy)."""
+        live = self.live
+        assert live is not None, "no index generation yet"
+        dim = self.embedder.dim
+        deadline = time.monotonic() + REQUEST_WAIT_SECONDS
+        while live.vectors is None:
+            with self.root.lock(shared=True, wait=False) as held:
+                if held:
+                    live.open_vectors(dim)
+                    break
+            if time.monotonic() >= deadline:
+                raise IndexBusy("the search index is being written; try again shortly")
+            time.sleep(0.05)
         assert live.vectors is not None
         return live.vectors
 

@@ -18,7 +18,7 @@ from papertide.search.embedders import Vectors
 from papertide.search.lexical import LexicalIndex
 from papertide.search.neighbourhood import Idf, Neighbourhood, sample_pks
 from papertide.search.pgvector_index import PgVectorIndex
-from papertide.search.rwlock import ReadWriteLock
+from papertide.search.rwlock import REQUEST_WAIT_SECONDS, ReadWriteLock
 from papertide.search.settings import SearchSettings
 from papertide.search.similar import (
     LEXICAL_TERMS,
@@ -57,6 +57,7 @@ class SimilarMixin:
         def position(self) -> FeedPosition | None: ...
         def sync(self) -> bool: ...
         def _vector_index(self) -> VectorIndex | PgVectorIndex: ...
+        def _request_vectors(self) -> VectorIndex | PgVectorIndex: ...
         def _embed_one(self, paper: Paper) -> Vectors: ...
         def _add_cosines(
             self, cosine: dict[int, float], pks: list[int], vector: Vectors
@@ -84,14 +85,16 @@ class SimilarMixin:
         if items is not None:
             self._similar.move_to_end(key)
         else:
-            items = self._stored_similar(paper.pk, k)
+            items, kept = self._stored_similar(paper.pk, k), True
             if items is None:
-                self._vector_index()  # loaded outside the guard: loading may wait for the folder
-                with self.guard.reading():
+                self._request_vectors()  # outside the guard: loading may wait for the folder
+                with self.guard.reading(REQUEST_WAIT_SECONDS):
                     items = _items(self._compute_similar(paper, max(k, self.config.similar_keep)))
                 if k <= self.config.similar_keep:
-                    self._save_similar(paper.pk, items)
-            self._similar[key] = items
+                    # Not stored (the store busy): computed again, and stored, on a later view.
+                    kept = self._save_similar(paper.pk, items, wait=False)
+            if kept:
+                self._similar[key] = items
             while len(self._similar) > self.config.similar_cache:
                 self._similar.popitem(last=False)
         # A few spare, for papers deleted since the list was made.
@@ -135,14 +138,18 @@ class SimilarMixin:
         stored = self._fresh_list(pk) if k <= self.config.similar_keep else None
         return None if stored is None else list(stored.items)
 
-    def _save_similar(self, pk: int, items: list[SimilarItem]) -> None:
+    def _save_similar(self, pk: int, items: list[SimilarItem], *, wait: bool = True) -> bool:
+        """Store a computed list; without ``wait`` (a request) not when another writer holds
+        the store (a big import: the list is computed again on a later view). False when
+        it was not stored for that reason."""
         position = self.position
-        self.store.save_similar(
+        return self.store.save_similar(
             pk,
             model=self.config.embedder,
             items=items,
             now=utcnow(),
             position=position.horizon if position is not None else None,
+            wait=wait,
         )
 
     def _compute_similar(self, paper: Paper, k: int) -> list[Hit]:
