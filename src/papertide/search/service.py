@@ -46,7 +46,7 @@ from papertide.search.passages import PassageIndex
 from papertide.search.pgvector_index import PgVectorIndex
 from papertide.search.query import ParsedQuery, highlight_words, nothing_to_search, parse_query
 from papertide.search.retrieval import RetrievalMixin
-from papertide.search.rwlock import REQUEST_WAIT_SECONDS, IndexBusy, ReadWriteLock
+from papertide.search.rwlock import IndexBusy, ReadWriteLock
 from papertide.search.similar_lists import SimilarMixin
 from papertide.search.spelling import suggest
 from papertide.search.vectors import VectorIndex
@@ -90,6 +90,9 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
         self._stamp: tuple[object, ...] | None = None
         self.indexed: list[int] = []  # pks the last refresh (re)indexed
         self.embedded = 0  # papers embedded here, not loaded from the store
+        # Seconds a search or similar list waits for the indexes being written before
+        # IndexBusy (the web app sets rwlock.REQUEST_WAIT_SECONDS); None: as long as it takes.
+        self.request_wait: float | None = None
         with self.root.lock(shared=True):
             self._catch_up_files()
 
@@ -201,7 +204,7 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
             return SearchResult([], 0, said, [])
         if mode != "bm25" and parsed.text:
             self._request_vectors()  # loaded outside the guard: loading may wait for the folder
-        with self.guard.reading(REQUEST_WAIT_SECONDS):
+        with self.guard.reading(self.request_wait):
             result = self._search(parsed, k=k, offset=offset, mode=mode, sort=sort)
             if result.total < self.config.suggest_below:
                 result.suggestion = self._suggest(query, result.total, mode=mode, sort=sort)
@@ -275,11 +278,13 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
 
     def _request_vectors(self) -> VectorIndex | PgVectorIndex:
         """The live vectors for a request: loaded when they are not, waiting at most
-        REQUEST_WAIT_SECONDS for another process writing the folder (then IndexBusy)."""
+        ``request_wait`` seconds for another process writing the folder (then IndexBusy)."""
         live = self.live
         assert live is not None, "no index generation yet"
+        if self.request_wait is None:
+            return self._vector_index()
         dim = self.embedder.dim
-        deadline = time.monotonic() + REQUEST_WAIT_SECONDS
+        deadline = time.monotonic() + self.request_wait
         while live.vectors is None:
             with self.root.lock(shared=True, wait=False) as held:
                 if held:

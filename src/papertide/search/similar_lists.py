@@ -18,7 +18,7 @@ from papertide.search.embedders import Vectors
 from papertide.search.lexical import LexicalIndex
 from papertide.search.neighbourhood import Idf, Neighbourhood, sample_pks
 from papertide.search.pgvector_index import PgVectorIndex
-from papertide.search.rwlock import REQUEST_WAIT_SECONDS, ReadWriteLock
+from papertide.search.rwlock import ReadWriteLock
 from papertide.search.settings import SearchSettings
 from papertide.search.similar import (
     LEXICAL_TERMS,
@@ -42,6 +42,7 @@ class SimilarMixin:
     _similar: OrderedDict[tuple[str, int], list[SimilarItem]]
 
     guard: ReadWriteLock
+    request_wait: float | None
     # The idf and the hub sample of the live lexical index's searcher (rebuilt when it
     # changes: a list is scored with the index it reads).
     _similar_idf: tuple[object, Idf] | None = None
@@ -88,11 +89,12 @@ class SimilarMixin:
             items, kept = self._stored_similar(paper.pk, k), True
             if items is None:
                 self._request_vectors()  # outside the guard: loading may wait for the folder
-                with self.guard.reading(REQUEST_WAIT_SECONDS):
+                with self.guard.reading(self.request_wait):
                     items = _items(self._compute_similar(paper, max(k, self.config.similar_keep)))
                 if k <= self.config.similar_keep:
-                    # Not stored (the store busy): computed again, and stored, on a later view.
-                    kept = self._save_similar(paper.pk, items, wait=False)
+                    # A request does not wait for the store's write lock (a big import):
+                    # not stored, the list is computed again, and stored, on a later view.
+                    kept = self._save_similar(paper.pk, items, wait=self.request_wait is None)
             if kept:
                 self._similar[key] = items
             while len(self._similar) > self.config.similar_cache:

@@ -182,8 +182,10 @@ def _add_middleware(app: FastAPI, settings: Settings, features: list[Feature]) -
 def _open_search(settings: Settings, store: Store) -> tuple[Any, Any]:
     from papertide.search import SearchService
     from papertide.search.background import IndexFollower
+    from papertide.search.rwlock import REQUEST_WAIT_SECONDS
 
     svc = SearchService.open(settings, store, catch_up=False)
+    svc.request_wait = REQUEST_WAIT_SECONDS  # a request never waits longer (503 after)
     follower = IndexFollower(svc, interval=settings.search.follow_interval)
     follower.start()
     return svc, follower
