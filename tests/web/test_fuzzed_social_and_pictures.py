@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
 from papertide.models import HubLinks, HubRepo, is_hub_repo
+from papertide.serve_settings import ServeSettings
 from papertide.store import Store
 from papertide.web import create_app
 from tests.conftest import SEEDS, serving
@@ -58,6 +59,7 @@ def _header(text: str) -> str:
     return "".join(c for c in text if " " <= c <= "~").strip()
 
 
+METRICS_TOKEN = "fuzzing-metrics-token"
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -75,8 +77,12 @@ class _Tracebacks(logging.Handler):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Store, Any]]:
-    """The site over the seed captures, one signed-in user with a list and a comment."""
-    local = Settings(data_dir=tmp_path_factory.mktemp("fuzz") / "data", rate_limit_per_hour=10**6)
+    """The site over the seed captures, one signed-in user; /metrics behind METRICS_TOKEN."""
+    local = Settings(
+        data_dir=tmp_path_factory.mktemp("fuzz") / "data",
+        rate_limit_per_hour=10**6,
+        serve=ServeSettings(metrics_token=METRICS_TOKEN),
+    )
     store = Store.open(local.resolved_database_url)
     ingest_paths(store, SEEDS, settings=local, options=IngestOptions(page_year=2025))
     watcher = _Tracebacks()
@@ -260,7 +266,7 @@ def test_pictures_and_covers_answer_any_id_and_version(
 
 
 @settings(FUZZ, max_examples=30)
-@given(query=TEXT, token=TEXT, accept=TEXT)
+@given(query=TEXT, token=st.just(METRICS_TOKEN) | TEXT, accept=TEXT)
 def test_metrics_answers_any_query_token_and_accept(
     site: tuple[TestClient, Store, Any], query: str, token: str, accept: str
 ) -> None:
@@ -269,8 +275,12 @@ def test_metrics_answers_any_query_token_and_accept(
     latin = {"Authorization": _header(f"Bearer {token}"), "Accept": _header(accept)}
     answer = client.get("/metrics", params={"q": query}, headers=latin)
     _clean(site, answer, "/metrics")
-    if answer.status_code == 200:
-        assert list(text_string_to_metric_families(answer.text))
+    if _header(f"Bearer {token}") == f"Bearer {METRICS_TOKEN}":
+        assert answer.status_code == 200
+        names = {family.name for family in text_string_to_metric_families(answer.text)}
+        assert any(name.startswith("papertide_") for name in names), names
+    else:
+        assert answer.status_code == 404
 
 
 HUB_REPOS = st.builds(
