@@ -85,7 +85,8 @@ def index_unless_busy(
     up its index holds for minutes at 100k papers.
 
     ``progress(total)`` gives the bar to advance, once the papers to index are known."""
-    from papertide.search.service import IndexBusy, SearchService
+    from papertide.search.rwlock import IndexBusy
+    from papertide.search.service import SearchService
 
     try:
         svc = SearchService(settings, store, settings.data_dir / "index", wait=False)

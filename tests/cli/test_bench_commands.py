@@ -68,6 +68,13 @@ def test_bench_nodes_times_cross_node_visibility(tmp_path: Path) -> None:
     assert re.search(r"a new node: answers in [\d.]+ s, fully searchable in [\d.]+ s", out)
 
 
+def test_bench_catchup_counts_the_titles_missed_after_a_killed_import(tmp_path: Path) -> None:
+    out = _run(tmp_path, "catchup", "--papers", "20", "--added", "20", "--repeats", "1")
+    assert re.search(r"repeat 1: import (killed at 'committed'|finished before the kill)", out)
+    assert "40 titles searched on each of 2 workers" in out
+    assert re.search(r"0 stored papers missed by exact title in 1 repeats", out)
+
+
 def test_bench_cli_times_every_help_against_python(tmp_path: Path) -> None:
     out = _run(tmp_path, "cli", "--runs", "1")
     assert re.search(r"^python -c pass +[\d.]+ ms +\(baseline\)$", out, re.M)

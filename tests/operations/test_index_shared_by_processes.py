@@ -107,9 +107,9 @@ def test_a_big_index_reloads_in_the_background(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Above _BACKGROUND_RELOAD vectors, queries go on with the loaded index while the new
-    one loads in a thread, then see the other process's papers."""
-    monkeypatch.setattr("papertide.search.service._BACKGROUND_RELOAD", 1)
+    """From search.background_reload_from vectors on, queries go on with the loaded index
+    while the new one loads in a thread, then see the other process's papers."""
+    monkeypatch.setattr(svc.config, "background_reload_from", 1)
     loaded = svc._vector_index()
     _ingest_in_another_process(settings, tmp_path, QUOKKA)
     assert svc.sync() is False  # did not wait for the reload

@@ -105,3 +105,17 @@ def test_imported_titles_and_authors_lose_overrides_and_controls(
     assert stored.authors == ["Ada Lovelace", "Bob"]
     _no_controls(stored.abstract)
     assert again.changed == 0 and again.added == 0  # the same record again changes nothing
+
+
+def test_a_refused_comment_comes_back_into_its_form_without_control_characters(
+    client: TestClient,
+) -> None:
+    """A comment made of control characters alone is empty once they are stripped: refused
+    (400), its text put back into the form for the writer to fix, without them."""
+    token = _signed_in(client)
+    form = {"body": "\x1f\x1b\x07", "csrf_token": token}
+    page = client.post("/papers/2401.00001/comments", data=form, follow_redirects=False)
+    assert page.status_code == 400
+    assert "The comment is empty." in page.text
+    _no_controls(page.text)
+    assert "\x1f" not in page.text

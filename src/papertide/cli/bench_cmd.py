@@ -127,6 +127,41 @@ def bench_nodes(
         run_bench_nodes(settings, papers=papers, rounds=rounds, echo=console.print)
 
 
+@bench_app.command("catchup")
+def bench_catchup(
+    ctx: typer.Context,
+    papers: int = typer.Option(300, "--papers", "-n", min=10, help="Papers stored at the start."),
+    added: int = typer.Option(300, "--added", "-a", min=10, help="Papers each import adds."),
+    repeats: int = typer.Option(20, "--repeats", "-r", min=1, help="Imports killed."),
+    workers: int = typer.Option(2, "--workers", "-w", min=1, help="serve's worker processes."),
+) -> None:
+    """Kill an import just past its commit, then check that "caught up" holds everywhere.
+
+    N generated papers are stored and served by `papertide serve --workers W`. Each repeat
+    runs `papertide ingest` on A new papers and SIGKILLs it once its papers are visible in
+    the store (every other repeat: once their embeddings are being stored, mid-indexing);
+    waits until /healthz reports the index ready, lag 0 and no build; then searches every
+    stored paper's exact title (a BM25 phrase) through a connection to each worker, newest
+    papers first. Prints each repeat's catch-up time and the titles each worker missed, and
+    the total missed (the target: 0). With --database-url naming a PostgreSQL server, the
+    store is a scratch database there.
+
+    Example:  papertide bench catchup --repeats 20
+    """
+    from papertide.bench.catchup import run_bench_catchup
+
+    settings = settings_of(ctx)
+    with _failures():
+        run_bench_catchup(
+            settings,
+            papers=papers,
+            added=added,
+            repeats=repeats,
+            workers=workers,
+            echo=console.print,
+        )
+
+
 @bench_app.command("web")
 def bench_web(
     ctx: typer.Context,

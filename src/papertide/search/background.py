@@ -80,9 +80,9 @@ class IndexFollower:
             if indexed:
                 log.info("search index: %d papers indexed from the change feed", indexed)
                 self._want_similar(svc.indexed)
-            svc.sync()
+            svc.sync(wait=True)
             return indexed
-        svc.sync()
+        svc.sync(wait=True)
         return 0
 
     def graph_step(self) -> int:

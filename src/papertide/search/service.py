@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,7 @@ from papertide.search.passages import PassageIndex
 from papertide.search.pgvector_index import PgVectorIndex
 from papertide.search.query import ParsedQuery, highlight_words, nothing_to_search, parse_query
 from papertide.search.retrieval import RetrievalMixin
-from papertide.search.rwlock import ReadWriteLock
+from papertide.search.rwlock import IndexBusy, ReadWriteLock
 from papertide.search.similar_lists import SimilarMixin
 from papertide.search.spelling import suggest
 from papertide.search.vectors import VectorIndex
@@ -57,9 +58,6 @@ log = logging.getLogger(__name__)
 Mode = Literal["bm25", "dense", "hybrid"]
 MODES: tuple[str, ...] = ("bm25", "dense", "hybrid")
 SORTS: tuple[str, ...] = ("relevance", "date", "trending")
-# From this many vectors on, reloading after another process's commit happens off the
-# request path (see sync).
-_BACKGROUND_RELOAD = 100_000
 
 
 @dataclass(slots=True)
@@ -72,10 +70,6 @@ class SearchResult:
     terms: list[str] = field(default_factory=list)
     warming: bool = False  # no index generation yet: the hits are not the answer
     suggestion: str | None = None  # the query spelt as the collection spells it, finding more
-
-
-class IndexBusy(Exception):
-    """Another process holds the index folder, and this one was told not to wait."""
 
 
 class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
@@ -98,6 +92,9 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
         self._stamp: tuple[object, ...] | None = None
         self.indexed: list[int] = []  # pks the last refresh (re)indexed
         self.embedded = 0  # papers embedded here, not loaded from the store
+        # Seconds a search or similar list waits for the indexes being written before
+        # IndexBusy (the web app sets rwlock.REQUEST_WAIT_SECONDS); None: as long as it takes.
+        self.request_wait: float | None = None
         with self.root.lock(shared=True, wait=wait) as held:
             if not held:
                 raise IndexBusy(f"another process is writing the search index in {folder}")
@@ -158,11 +155,14 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
             "graph": None if vectors is None else not vectors.graph_wanted(),
         }
 
-    def sync(self) -> bool:
+    def sync(self, *, wait: bool = False) -> bool:
         """Load what other processes committed since we last looked; True when reloaded.
 
-        A big index (``_BACKGROUND_RELOAD`` vectors and more: 4 s to load at 1M) reloads in
+        A big index (``background_reload_from`` vectors and more: 4 s to load at 1M) reloads in
         a background thread while queries go on with the one loaded; False is returned then.
+        Without ``wait`` (a request) nothing waits for another process writing the folder:
+        the index loaded answers, and its commit is loaded by a later look (the follower's
+        rounds wait).
         """
         if self.root.stamp() == self._stamp:
             return False
@@ -170,7 +170,7 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
         if (
             live is not None
             and live.vectors is not None
-            and len(live.vectors) >= _BACKGROUND_RELOAD
+            and len(live.vectors) >= self.config.background_reload_from
         ):
             with self._reloading:
                 if self._reloader is None or not self._reloader.is_alive():
@@ -179,8 +179,8 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
                     )
                     self._reloader.start()
             return False
-        with self.root.lock(shared=True):
-            return self._catch_up_files()
+        with self.root.lock(shared=True, wait=wait) as held:
+            return self._catch_up_files() if held else False
 
     def _reload_in_background(self) -> None:
         try:
@@ -217,8 +217,8 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
             said = f"{parsed.notice} {empty}" if parsed.notice else empty  # "author:%" too
             return SearchResult([], 0, said, [])
         if mode != "bm25" and parsed.text:
-            self._vector_index()  # loaded outside the guard: loading may wait for the folder
-        with self.guard.reading():
+            self._request_vectors()  # loaded outside the guard: loading may wait for the folder
+        with self.guard.reading(self.request_wait):
             result = self._search(parsed, k=k, offset=offset, mode=mode, sort=sort)
             if result.total < self.config.suggest_below:
                 result.suggestion = self._suggest(query, result.total, mode=mode, sort=sort)
@@ -287,6 +287,26 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
         if live.vectors is None:
             with self.root.lock(shared=True):  # files are read whole, never mid-write
                 live.open_vectors(self.embedder.dim)
+        assert live.vectors is not None
+        return live.vectors
+
+    def _request_vectors(self) -> VectorIndex | PgVectorIndex:
+        """The live vectors for a request: loaded when they are not, waiting at most
+        ``request_wait`` seconds for another process writing the folder (then IndexBusy)."""
+        live = self.live
+        assert live is not None, "no index generation yet"
+        if self.request_wait is None:
+            return self._vector_index()
+        dim = self.embedder.dim
+        deadline = time.monotonic() + self.request_wait
+        while live.vectors is None:
+            with self.root.lock(shared=True, wait=False) as held:
+                if held:
+                    live.open_vectors(dim)
+                    break
+            if time.monotonic() >= deadline:
+                raise IndexBusy("the search index is being written; try again shortly")
+            time.sleep(0.05)
         assert live.vectors is not None
         return live.vectors
 

@@ -210,3 +210,11 @@ class SearchSettings(BaseModel):
         description="Seconds between a web process's looks at the store's change feed: "
         "what another process or node stored is searchable here within about this long.",
     )
+    background_reload_from: int = Field(
+        default=100_000,
+        ge=1,
+        description="From this many vectors on, a web process loads another process's "
+        "commit of the index in a background thread while its searches go on with the "
+        "index it has (loading takes about 4 s at 1M vectors); below, a search waits for "
+        "the load. /healthz counts a process as caught up only once the load is in.",
+    )

@@ -43,6 +43,7 @@ class SimilarMixin:
     _similar: OrderedDict[tuple[str, int], list[SimilarItem]]
 
     guard: ReadWriteLock
+    request_wait: float | None
     # The idf and the hub sample of the live lexical index's searcher (rebuilt when it
     # changes: a list is scored with the index it reads).
     _similar_idf: tuple[object, Idf] | None = None
@@ -58,6 +59,7 @@ class SimilarMixin:
         def position(self) -> FeedPosition | None: ...
         def sync(self) -> bool: ...
         def _vector_index(self) -> VectorIndex | PgVectorIndex: ...
+        def _request_vectors(self) -> VectorIndex | PgVectorIndex: ...
         def _embed_one(self, paper: Paper) -> Vectors: ...
         def _add_cosines(
             self, cosine: dict[int, float], pks: list[int], vector: Vectors
@@ -85,14 +87,17 @@ class SimilarMixin:
         if items is not None:
             self._similar.move_to_end(key)
         else:
-            items = self._stored_similar(paper.pk, k)
+            items, kept = self._stored_similar(paper.pk, k), True
             if items is None:
-                self._vector_index()  # loaded outside the guard: loading may wait for the folder
-                with self.guard.reading():
+                self._request_vectors()  # outside the guard: loading may wait for the folder
+                with self.guard.reading(self.request_wait):
                     items = _items(self._compute_similar(paper, max(k, self.config.similar_keep)))
                 if k <= self.config.similar_keep:
-                    self._save_similar(paper.pk, items)
-            self._similar[key] = items
+                    # A request does not wait for the store's write lock (a big import):
+                    # not stored, the list is computed again, and stored, on a later view.
+                    kept = self._save_similar(paper.pk, items, wait=self.request_wait is None)
+            if kept:
+                self._similar[key] = items
             while len(self._similar) > self.config.similar_cache:
                 self._similar.popitem(last=False)
         # A few spare, for papers deleted since the list was made.
@@ -136,14 +141,18 @@ class SimilarMixin:
         stored = self._fresh_list(pk) if k <= self.config.similar_keep else None
         return None if stored is None else list(stored.items)
 
-    def _save_similar(self, pk: int, items: list[SimilarItem]) -> None:
+    def _save_similar(self, pk: int, items: list[SimilarItem], *, wait: bool = True) -> bool:
+        """Store a computed list; without ``wait`` (a request) not when another writer holds
+        the store (a big import: the list is computed again on a later view). False when
+        it was not stored for that reason."""
         position = self.position
-        self.store.save_similar(
+        return self.store.save_similar(
             pk,
             model=self.config.embedder,
             items=items,
             now=utcnow(),
             position=position.horizon if position is not None else None,
+            wait=wait,
         )
 
     def _compute_similar(self, paper: Paper, k: int) -> list[Hit]:

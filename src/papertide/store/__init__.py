@@ -39,7 +39,7 @@ from papertide.store.revisions import RevisionsMixin, SchemaTooNew
 from papertide.store.schema import ingest_runs, listing_items, listings, papers
 from papertide.store.similar import SimilarMixin
 from papertide.store.votes import VotesMixin
-from papertide.store.writer import WriteSession
+from papertide.store.writer import SQLITE_BUSY_MS, WriteSession
 
 __all__ = [
     "AuthorClaim",
@@ -292,7 +292,7 @@ def _configure_sqlite(engine: Engine) -> None:
             "journal_mode=WAL",
             "synchronous=NORMAL",
             "foreign_keys=ON",
-            "busy_timeout=30000",
+            f"busy_timeout={SQLITE_BUSY_MS}",
             # A big import grows the WAL to its own size (it commits once); cut the file back
             # to 64 MB after the checkpoints that follow, rather than keep gigabytes.
             "journal_size_limit=67108864",

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from papertide.store.schema import similar_lists
-from papertide.store.writer import writing
+from papertide.store.writer import writing, writing_briefly
+
+log = logging.getLogger(__name__)
 
 # One list entry: (paper pk, score, reasons).
 SimilarItem = tuple[int, float, list[str]]
@@ -76,12 +79,15 @@ class SimilarMixin:
         items: list[SimilarItem],
         now: datetime,
         position: int | None = None,
+        wait: bool = True,
     ) -> bool:
         """Keep (replace) the list of ``paper_pk``, unless the stored one was ranked by an
         index further along the change feed (``position``) under the same model: a node
         that lags never overwrites a fresher node's list (a list saved without a position,
-        by hand, always replaces). A paper deleted meanwhile is
-        skipped. Returns whether the list was written."""
+        by hand, always replaces). A paper deleted meanwhile is skipped; without ``wait``,
+        so is a list that another writer's lock (a big import) would hold up for more than
+        a moment: it is derived data, computed again on a later view. Returns whether the
+        list was written."""
         row = {
             "paper_pk": paper_pk,
             "model": model,
@@ -90,7 +96,7 @@ class SimilarMixin:
             "position": position,
         }
         try:
-            with writing(self.engine) as conn:
+            with (writing if wait else writing_briefly)(self.engine) as conn:
                 if conn.dialect.name == "postgresql":
                     # A list is derived data, recomputed on view when missing: its commit
                     # need not wait for the WAL flush (PostgreSQL docs, "Asynchronous
@@ -100,6 +106,11 @@ class SimilarMixin:
                 return conn.execute(upsert, row).first() is not None
         except IntegrityError:
             # The paper is gone: there is nothing to keep.
+            return False
+        except OperationalError as exc:
+            if wait:
+                raise
+            log.info("similar list of paper %d not stored (the store is busy): %s", paper_pk, exc)
             return False
 
     def clear_similar(self) -> int:

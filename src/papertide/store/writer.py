@@ -23,6 +23,7 @@ from papertide.store.schema import (
     site_counters,
 )
 
+SQLITE_BUSY_MS = 30_000  # how long a SQLite statement waits for another writer's lock
 # Inserts of one transaction after which PostgreSQL's statistics are first refreshed
 # (WriteSession._keep_statistics); then each time they double.
 _FIRST_ANALYZE = 5_000
@@ -39,6 +40,31 @@ def writing(engine: Engine) -> Iterator[Connection]:
     """
     with engine.connect().execution_options(papertide_write=True) as conn, conn.begin():
         yield conn
+
+
+# How long a write that can be skipped (a similar list: derived data, computed again on a
+# later view) waits for another writer's lock before giving up.
+BRIEF_WAIT_MS = 100
+
+
+@contextmanager
+def writing_briefly(engine: Engine) -> Iterator[Connection]:
+    """``writing``, but giving up (OperationalError) after BRIEF_WAIT_MS behind another
+    writer instead of SQLite's 30 s busy timeout or PostgreSQL's unbounded lock wait: for
+    writes a request can do without, so that a big import never holds a page up."""
+    with engine.connect().execution_options(papertide_write=True) as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        raw: Any = conn.connection.dbapi_connection
+        if sqlite:
+            raw.execute(f"PRAGMA busy_timeout={BRIEF_WAIT_MS}")
+        try:
+            with conn.begin():
+                if not sqlite:
+                    conn.execute(text(f"SET LOCAL lock_timeout = '{BRIEF_WAIT_MS}ms'"))
+                yield conn
+        finally:
+            if sqlite:
+                raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
 
 
 def touch_pages(conn: Connection) -> None:

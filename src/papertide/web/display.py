@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from papertide.clock import utcnow
 from papertide.models import Comment, Hit, HubCounts, HubLinks, Paper, Snippet, User
 from papertide.normalize import web_url
+from papertide.search.rwlock import IndexBusy
 from papertide.store import Store
 from papertide.web.bibtex import bibtex
 from papertide.web.covers import cover_svg
@@ -181,11 +182,19 @@ def find_paper(store: Store, ref: str) -> Paper:
     return paper
 
 
-def paper_detail(request: Request, store: Store, ref: str, *, user: User | None) -> PaperDetail:
+def paper_detail(
+    request: Request, store: Store, ref: str, *, user: User | None, busy_ok: bool = False
+) -> PaperDetail:
     """The paper, its BibTeX, similar papers (search/similar), page listings, discussion and
-    the Hub repositories citing it."""
+    the Hub repositories citing it. With ``busy_ok`` (the page), a search index written for
+    longer than a request waits leaves the similar papers out instead of a 503."""
     paper = find_paper(store, ref)
-    similar = request.app.state.search.similar(paper.id or "", k=8, paper=paper)
+    try:
+        similar = request.app.state.search.similar(paper.id or "", k=8, paper=paper)
+    except IndexBusy:
+        if not busy_ok:
+            raise
+        similar = []
     # The paper and its similar papers as one list: one read of votes and comments for all.
     view, *alike = hits_to_views(store, [Hit(paper.id or "", 0.0, [], paper), *similar], user)
     return PaperDetail(

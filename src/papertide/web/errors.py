@@ -1,6 +1,7 @@
 """Error answers, never a stack trace: JSON ``{"error", "status"}`` under /api/ (and for
-/healthz), the error page elsewhere; a database that does not answer is a 503 with
-Retry-After, anything unexpected a logged 500."""
+/healthz), the error page elsewhere; a database that does not answer, or search indexes
+written for longer than a request waits (search/rwlock.py), is a 503 with Retry-After,
+anything unexpected a logged 500."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from papertide.search.rwlock import IndexBusy
 from papertide.web.deps import current_user
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,14 @@ def add_error_pages(app: FastAPI) -> None:
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         response = error_page(request, 503, "The database is not answering; try again shortly.")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    @app.exception_handler(IndexBusy)
+    async def index_busy(request: Request, exc: IndexBusy) -> Response:
+        log.info("index busy on %s %s: answered 503", request.method, request.url.path)
+        message = "The search index is being updated; try again in a moment."
+        response = error_page(request, 503, message)
+        response.headers["Retry-After"] = "1"
         return response
 
     @app.exception_handler(Exception)

@@ -137,8 +137,10 @@ def open_search(settings: Settings, store: Store) -> tuple[Any, Any]:
     """The search service on this node's index, and its follower thread (started)."""
     from papertide.search import SearchService
     from papertide.search.background import IndexFollower
+    from papertide.search.rwlock import REQUEST_WAIT_SECONDS
 
     svc = SearchService.open(settings, store, catch_up=False)
+    svc.request_wait = REQUEST_WAIT_SECONDS  # a request never waits longer (503 after)
     follower = IndexFollower(svc, interval=settings.search.follow_interval)
     follower.start()
     return svc, follower

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from papertide import __version__
 from papertide.models import User
-from papertide.normalize import web_url
+from papertide.normalize import strip_controls, web_url
 from papertide.web import cards
 from papertide.web.access import safe_next
 from papertide.web.assets import Assets, has_math, katex_fonts
@@ -48,6 +48,11 @@ def make_templates(
     links = sorted((link for f in features for link in f.nav), key=lambda link: link.order)
     templates = Jinja2Templates(directory=[TEMPLATES, *folders], context_processors=[context])
     env = templates.env
+    # Every value a page prints loses its control characters (normalize.strip_controls),
+    # whatever path it came by: a refused comment's text echoed back into its form kept an
+    # ESC or a NUL, where stored text had them stripped already. Set before any template
+    # is compiled (Jinja applies it in the compiled code).
+    env.finalize = _printable
     env.globals["version"] = __version__
     env.globals["static_url"] = assets.url
     env.globals["boot_script"] = Markup(BOOT_SCRIPT)
@@ -64,6 +69,11 @@ def make_templates(
         (k, v) for k, v in params.multi_items() if k != key
     ]
     return templates
+
+
+def _printable(value: Any) -> Any:
+    """A template value without control characters (Markup stays Markup)."""
+    return strip_controls(value) if isinstance(value, str) else value
 
 
 def navigation(links: list[NavLink], request: Request, user: User | None) -> list[NavItem]:

@@ -46,7 +46,7 @@ def paper_page(
 ) -> Response:
     """One paper: the record, BibTeX, votes, similar papers, the pages that listed it; a
     paper without a picture is put on the worker's list (after the page is sent)."""
-    detail = paper_detail(request, store, ref, user=user)
+    detail = paper_detail(request, store, ref, user=user, busy_ok=True)
     wish = BackgroundTask(wish_picture, store, detail.view)
     return templates.TemplateResponse(request, "paper.html", {"detail": detail}, background=wish)
 
