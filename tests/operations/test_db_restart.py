@@ -7,7 +7,6 @@ it; the other reaches the shared server through a TCP proxy and restarts and sto
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,9 @@ from papertide.ingest import ingest_paths
 from papertide.store import Store
 from papertide.web import create_app
 from tests.conftest import PG_URL, SEEDS, serving
-from tests.support.private_pg import PrivateServer, private_server
+from tests.support.private_pg import PrivateServer
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def private_pg() -> Iterator[PrivateServer]:
-    """A PostgreSQL server of this test's own (restarted and stopped by it)."""
-    with private_server() as server:
-        yield server
 
 
 def test_a_restart_costs_no_request_and_down_means_503(

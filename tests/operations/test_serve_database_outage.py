@@ -22,7 +22,7 @@ from papertide.config import Settings
 from papertide.ingest import ingest_paths
 from papertide.store import Store
 from tests.conftest import SEEDS
-from tests.support.private_pg import PrivateServer, private_server
+from tests.support.private_pg import PrivateServer
 from tests.support.serve_process import Serving, serve_process
 from tests.support.tcp_proxy import TcpProxy
 
@@ -169,13 +169,6 @@ class _Crowd:
                         continue
                     if not _to_login(answer):  # (readers only: no database asked)
                         self.answers.append((answer.status_code, answer.headers.get("retry-after")))
-
-
-@pytest.fixture
-def private_pg() -> Iterator[PrivateServer]:
-    """A PostgreSQL server of this test's own (restarted and stopped by it)."""
-    with private_server() as server:
-        yield server
 
 
 def test_a_database_restart_under_load_costs_only_503s_with_retry_after(
