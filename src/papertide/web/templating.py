@@ -73,7 +73,10 @@ def make_templates(
 
 def _printable(value: Any) -> Any:
     """A template value without control characters (Markup stays Markup)."""
-    return strip_controls(value) if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    cleaned = strip_controls(value)
+    return Markup(cleaned) if cleaned is not value and isinstance(value, Markup) else cleaned
 
 
 def navigation(links: list[NavLink], request: Request, user: User | None) -> list[NavItem]:
