@@ -125,7 +125,10 @@ def test_serve_with_two_workers_shares_one_store_and_dies_with_its_parent(
 
         assert _until(gone, timeout=30)
         with socket.socket() as sock:
-            sock.bind(("127.0.0.1", port))  # free for a restart
+            # Free for a restart, which binds as serve does (SO_REUSEADDR: connections the
+            # server closed may linger in TIME_WAIT, which only a listener would block).
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
     finally:
         if serve.poll() is None:
             serve.kill()

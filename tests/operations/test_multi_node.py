@@ -49,13 +49,20 @@ class Node:
         self.client = httpx.Client(base_url=self.url, timeout=30)
 
     def wait_up(self, timeout: float = 60) -> dict[str, object]:
+        """The first /healthz of the node once it has opened its store and index (until
+        then it answers 503 "starting")."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.process.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
             try:
-                return dict(self.client.get("/healthz").json())
+                answer = self.client.get("/healthz")
             except httpx.HTTPError:
-                time.sleep(0.1)
+                answer = None
+            if answer is not None and answer.status_code != 503:
+                return dict(answer.json())
+            if answer is not None:
+                assert answer.json()["state"] == "starting", answer.text
+            time.sleep(0.1)
         raise AssertionError(f"{self.url} did not answer")
 
     def stop(self) -> None:
