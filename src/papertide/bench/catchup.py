@@ -30,7 +30,13 @@ from urllib.parse import urlencode
 import httpx
 
 from papertide.bench.output import BenchFailed, Echo
-from papertide.bench.server import scratch_run, search_environment, serve_process, wait_until
+from papertide.bench.server import (
+    caught_up,
+    scratch_run,
+    search_environment,
+    serve_process,
+    wait_until,
+)
 from papertide.bench.synth import SnapshotGenerator
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
@@ -109,7 +115,7 @@ def repeat_kill_after_commit(
         SearchService.open(settings, store).close()  # serve starts on a built index
         done: list[Repeat] = []
         with serve_process(settings, workers=workers) as (client, _):
-            wait_until(lambda: _caught_up(client, workers), CATCH_UP_SECONDS, message="serve")
+            wait_until(lambda: caught_up(client, workers), CATCH_UP_SECONDS, message="serve")
             for number in range(1, repeats + 1):
                 kill_point = KILL_POINTS[(number - 1) % len(KILL_POINTS)]
                 repeat = _one_repeat(
@@ -138,7 +144,7 @@ def _one_repeat(
     killed = _import_and_kill(settings, store, source, kill_point)
     repeat = Repeat(kill_point, killed)
     started = time.perf_counter()
-    wait_until(lambda: _caught_up(client, workers), CATCH_UP_SECONDS, message="catching up")
+    wait_until(lambda: caught_up(client, workers), CATCH_UP_SECONDS, message="catching up")
     repeat.catch_up_seconds = time.perf_counter() - started
     # Newest first: the papers a worker still on an older index would miss are searched
     # while such a worker would still be on it.
@@ -187,20 +193,6 @@ def _import_and_kill(settings: Settings, store: Store, source: Path, kill_point:
         return True
     finally:
         process.wait(60)
-
-
-def _caught_up(client: httpx.Client, workers: int) -> bool:
-    """/healthz: the index ready, no changes left to apply, no build under way, and as many
-    workers reporting as serve runs. Asked on a new connection each time, so that any
-    worker may answer (as behind a load balancer)."""
-    index = httpx.get(f"{client.base_url}/healthz", timeout=30).json()["index"]
-    each = index.get("workers", [])
-    return (
-        bool(index["ready"])
-        and index["lag"] == 0
-        and not index["building"]
-        and len(each) == workers
-    )
 
 
 def check_titles_on_each_worker(

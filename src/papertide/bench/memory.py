@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from papertide.bench.server import serve_process, wait_until
+from papertide.bench.server import caught_up, serve_process, wait_until
 from papertide.config import Settings
 
 
@@ -42,11 +42,13 @@ def measure_server_memory(
     a hybrid and a dense search and ask each paper's similar list (8 connections at once,
     so every worker answers some), then read the memory of every process of the server."""
     with serve_process(settings, workers=workers) as (client, pid):
-
-        def ready() -> bool:
-            return bool(client.get("/healthz").json()["index"]["ready"])
-
-        wait_until(ready, 3600, pause=0.5, message="the server's index never became ready")
+        # Every worker up and caught up: one still starting answers 503 "starting".
+        wait_until(
+            lambda: caught_up(client, workers),
+            3600,
+            pause=0.5,
+            message="the server's index never became ready",
+        )
         requests = [
             ("/api/search", {"q": t, "mode": m}) for t in titles for m in ("hybrid", "dense")
         ]

@@ -111,3 +111,17 @@ def wait_until(
         if time.monotonic() > deadline:
             raise BenchFailed(f"{message} after {timeout:.0f} s")
         time.sleep(pause)
+
+
+def caught_up(client: httpx.Client, workers: int) -> bool:
+    """/healthz: the index ready, no changes left to apply, no build under way, and as many
+    workers reporting as serve runs. Asked on a new connection each time, so that any
+    worker may answer (as behind a load balancer)."""
+    index = httpx.get(f"{client.base_url}/healthz", timeout=30).json()["index"]
+    each = index.get("workers", [])
+    return (
+        bool(index["ready"])
+        and index["lag"] == 0
+        and not index["building"]
+        and len(each) == workers
+    )
