@@ -94,32 +94,19 @@ def _math_papers(path: Path) -> Path:
 
 
 def _add_pictures(data_dir: Path) -> None:
-    """Pictures for every paper but the one with math (which keeps its drawn cover): a few
-    paper-like PDFs drawn by the real render child, shared round the papers. Each paper's
-    picture has its own address, so a browser fetches every one, as on a real site."""
+    """Pictures for every paper but the one with math (which keeps its drawn cover)."""
     from sqlalchemy import select
 
-    from papertide.bench.pdfs import paper_pdf
-    from papertide.clock import utcnow
+    from papertide.bench.pdfs import add_drawn_pictures
     from papertide.config import Settings
-    from papertide.pictures.sandbox import render
     from papertide.store import Store
     from papertide.store.schema import papers
 
-    drawn = [
-        render("pdf", paper_pdf(f"Paper {n}", seed=n), memory_mb=200, timeout=60) for n in range(6)
-    ]
     store = Store.open(Settings(data_dir=data_dir).resolved_database_url)
     try:
         with store.engine.connect() as conn:
-            found = conn.execute(select(papers.c.pk).where(papers.c.id != MATH_ARXIV_ID)).all()
-        for n, (pk,) in enumerate(found):
-            one = drawn[n % len(drawn)]
-            size = (one.width, one.height)
-            store.save_picture(
-                pk, data=one.data, card=one.card, mime="image/webp", size=size, origin="pdf",
-                now=utcnow(),
-            )  # fmt: skip
+            found = conn.scalars(select(papers.c.pk).where(papers.c.id != MATH_ARXIV_ID)).all()
+        add_drawn_pictures(store, list(found))
     finally:
         store.close()
 

@@ -7,6 +7,10 @@ strict reader takes them too. ``mangle`` helpers make the broken and hostile var
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the store is loaded only by the callers that store pictures
+    from papertide.store import Store
 
 _WORDS = (
     "model data learning retrieval language network training attention sparse graph "
@@ -85,3 +89,22 @@ def sample_titles(count: int, *, seed: int = 7) -> list[str]:
         " ".join(rng.choice(_WORDS).capitalize() for _ in range(rng.randint(4, 9)))
         for _ in range(count)
     ]
+
+
+def add_drawn_pictures(store: Store, paper_pks: list[int], *, distinct: int = 6) -> None:
+    """Give these papers pictures (and card variants) drawn by the real render child from
+    ``distinct`` paper-like PDFs, shared round them: each paper's picture still has its own
+    address, so a browser fetches every one, as on a real site."""
+    from papertide.clock import utcnow
+    from papertide.pictures.sandbox import render
+
+    drawn = [
+        render("pdf", paper_pdf(f"Paper {n}", seed=n), memory_mb=200, timeout=60)
+        for n in range(distinct)
+    ]
+    for n, pk in enumerate(paper_pks):
+        one = drawn[n % len(drawn)]
+        store.save_picture(
+            pk, data=one.data, card=one.card, mime="image/webp",
+            size=(one.width, one.height), origin="pdf", now=utcnow(),
+        )  # fmt: skip

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from papertide.bench.output import Echo
+from papertide.bench.pdfs import add_drawn_pictures
 from papertide.bench.server import index_ready, wait_until
 from papertide.bench.synth import write_snapshot
 from papertide.clock import utcnow
@@ -40,8 +41,9 @@ def run_bench_web(base: Settings, *, papers: int, requests: int, voters: int, ec
         )
         echo(f"imported {papers:,} papers in {time.perf_counter() - started:.0f} s")
         ids = _cast_votes(store, voters)
-        pictured = _add_pictures(store, PICTURED)
-        echo(f"pictures for the newest {pictured:,} papers (drawn from {len(_DRAWN)} PDFs)")
+        newest = [p.pk or 0 for p in store.list_papers(limit=PICTURED)]
+        add_drawn_pictures(store, newest, distinct=DRAWN)
+        echo(f"pictures for the newest {len(newest):,} papers (drawn from {DRAWN} PDFs)")
         # Generated papers are dated 2024: widen the trending window to hold all of them,
         # so /trending ranks the whole store rather than an empty window.
         oldest = min(p.day for p in store.list_papers(limit=1, offset=papers - 1) if p.day)
@@ -70,26 +72,7 @@ def run_bench_web(base: Settings, *, papers: int, requests: int, voters: int, ec
 
 
 PICTURED = 3000  # the newest papers get pictures: the feeds and trending the worker serves
-_DRAWN = range(6)  # distinct paper-like PDFs drawn by the real render child, shared round
-
-
-def _add_pictures(store: Store, count: int) -> int:
-    """Pictures (and card variants) for the newest ``count`` papers, so every page is timed
-    with the picture versions its cards read and name."""
-    from papertide.bench.pdfs import paper_pdf
-    from papertide.pictures.sandbox import render
-
-    drawn = [
-        render("pdf", paper_pdf(f"Paper {n}", seed=n), memory_mb=200, timeout=60) for n in _DRAWN
-    ]
-    newest = store.list_papers(limit=count)
-    for n, paper in enumerate(newest):
-        one = drawn[n % len(drawn)]
-        store.save_picture(
-            paper.pk or 0, data=one.data, card=one.card, mime="image/webp",
-            size=(one.width, one.height), origin="pdf", now=utcnow(),
-        )  # fmt: skip
-    return len(newest)
+DRAWN = 6  # distinct paper-like PDFs drawn by the real render child, shared round them
 
 
 def _cast_votes(store: Store, voters: int) -> list[str]:

@@ -138,8 +138,8 @@ def views(store: Store, found: list[Paper], user: User | None, now: datetime) ->
             is_new=is_new(p, now),
             site_comments=marks.comments.get(p.pk or 0, 0),
             local_submitter=marks.submitters.get(p.pk or 0),
-            picture=marks.pictures.get(p.pk or 0, (None, None))[0],
-            card=marks.pictures.get(p.pk or 0, (None, None))[1],
+            picture=(versions := marks.pictures.get(p.pk or 0, (None, None)))[0],
+            card=versions[1],
             hub=hub.get(p.pk or 0, HubCounts()),
         )
         for p in found
