@@ -11,15 +11,15 @@ web/tex.py, simplified) is never cut and never marked: a mark inside ``$\\pi_0$`
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 from papertide.models import Paper, Snippet
-from papertide.search.tokenize import stem
+from papertide.search.tokenize import term_spans, terms_in
 
 LIMIT = 300
 # Display math, then inline math whose inner ends are not spaces (pandoc's tex_math_dollars).
 _MATH = re.compile(r"\$\$.+?\$\$|\$(?=\S)(?:\\\$|[^$])+?(?<=[^\s\\])\$(?!\d)", re.DOTALL)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9$\\(\[])")
-_WORD = re.compile(r"[^\W_]+")
 
 
 def best_passage(text: str, terms: set[str], limit: int = LIMIT) -> Snippet | None:
@@ -31,24 +31,29 @@ def best_passage(text: str, terms: set[str], limit: int = LIMIT) -> Snippet | No
         return None
     math = [m.span() for m in _MATH.finditer(text)]
     sentences = _sentences(text, math)
+    # The query's words in the text, found once (outside math); every window below counts
+    # from this list instead of reading its words again.
+    found = [(a, b, t) for a, b, t in term_spans(text, terms) if not _inside(a, math)]
     # The best window: most distinct terms, then most occurrences, then one sentence rather
     # than two, then the earliest. Without any, the opening sentences that fit.
     best: tuple[int, int, int, int] | None = None
     chosen = sentences[0]
     if len(sentences) > 1 and sentences[1][1] <= limit:
         chosen = (0, sentences[1][1])
+    starts = [a for a, _, _ in found]
     for i, (start, _) in enumerate(sentences):
         for last in (i, i + 1):
             if last >= len(sentences) or (last > i and sentences[last][1] - start > limit):
                 continue
-            found = [stem_ for _, _, stem_ in _matches(text, start, sentences[last][1], math)]
-            key = (-len(set(found) & terms), -sum(f in terms for f in found), last - i, start)
-            if key[0] < 0 and (best is None or key < best):
-                best, chosen = key, (start, sentences[last][1])
+            end = sentences[last][1]
+            inside = [t for _, _, t in found[bisect_left(starts, start) : bisect_left(starts, end)]]
+            key = (-len(set(inside)), -len(inside), last - i, start)
+            if inside and (best is None or key < best):
+                best, chosen = key, (start, end)
     start, end = chosen
     if end - start > limit:
-        start, end = _cut(text, start, end, limit, terms, math)
-    return _snippet(text, start, end, terms, math)
+        start, end = _cut(text, start, end, limit, found, math)
+    return _snippet(text, start, end, found)
 
 
 def _sentences(text: str, math: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -67,23 +72,17 @@ def _inside(index: int, math: list[tuple[int, int]]) -> bool:
     return any(a <= index < b for a, b in math)
 
 
-def _matches(
-    text: str, start: int, end: int, math: list[tuple[int, int]]
-) -> list[tuple[int, int, str]]:
-    """(start, end, index term) of each word between ``start`` and ``end`` outside math."""
-    out = []
-    for found in _WORD.finditer(text, start, end):
-        if not _inside(found.start(), math):
-            out.append((found.start(), found.end(), stem(found.group().lower())))
-    return out
-
-
 def _cut(
-    text: str, start: int, end: int, limit: int, terms: set[str], math: list[tuple[int, int]]
+    text: str,
+    start: int,
+    end: int,
+    limit: int,
+    found: list[tuple[int, int, str]],
+    math: list[tuple[int, int]],
 ) -> tuple[int, int]:
     """A window of at most ``limit`` characters of text[start:end] from a little before its
-    first match, on word boundaries, math kept whole."""
-    first = next((a for a, _, t in _matches(text, start, end, math) if t in terms), start)
+    first match (of ``found``), on word boundaries, math kept whole."""
+    first = next((a for a, _, _ in found if start <= a < end), start)
     left = max(start, first - limit // 4)
     right = min(end, left + limit)
     for a, b in math:  # never split a formula: leave out one that does not fit
@@ -98,19 +97,13 @@ def _cut(
     return left, right
 
 
-def _snippet(
-    text: str, start: int, end: int, terms: set[str], math: list[tuple[int, int]]
-) -> Snippet:
+def _snippet(text: str, start: int, end: int, found: list[tuple[int, int, str]]) -> Snippet:
     body = text[start:end].strip()
     offset = start + (len(text[start:end]) - len(text[start:end].lstrip()))
     before = "… " if start > 0 and not _sentence_start(text, start) else ""
     after = " …" if end < len(text) and text[end - 1] not in ".!?" else ""
     shift = len(before) - offset
-    marks = [
-        (a + shift, b + shift)
-        for a, b, term in _matches(text, offset, offset + len(body), math)
-        if term in terms
-    ]
+    marks = [(a + shift, b + shift) for a, b, _ in found if offset <= a and b <= offset + len(body)]
     return Snippet(before + body + after, marks)
 
 
@@ -124,9 +117,8 @@ def reasons(paper: Paper, terms: dict[str, str], *, close: bool, authors: list[s
     as typed) were found, "close in meaning" when ``close``, and each author asked for.
     Words of one character and numbers are left out: they say nothing to a reader."""
     telling = {t: w for t, w in terms.items() if len(w) > 1 and not w.isdigit()}
-    in_title = {t for _, _, t in _matches(paper.title, 0, len(paper.title), [])} & telling.keys()
-    abstract = paper.abstract or ""
-    in_abstract = {t for _, _, t in _matches(abstract, 0, len(abstract), [])} & telling.keys()
+    in_title = terms_in(paper.title, telling)
+    in_abstract = terms_in(paper.abstract or "", telling)
     why: list[str] = []
     found = [w for t, w in telling.items() if t in in_title | in_abstract]
     if found:

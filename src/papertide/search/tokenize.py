@@ -111,6 +111,29 @@ def terms_in(text: str, terms: Iterable[str]) -> set[str]:
     return wanted.intersection(found)
 
 
+def term_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int, str]]:
+    """(start, end, term) of each word of ``text`` whose index term is one of ``terms``, in
+    order: where ``terms_in`` finds them, in the same single scan that stems only the words
+    that start as a term does (a search page asks this of every hit's abstract)."""
+    wanted = {term for term in terms if term}
+    if not wanted:
+        return []
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a letter whose lowercase is longer: positions would move
+        spans = ((m.start(), m.end(), _term_of(m.group().lower())) for m in _WORD.finditer(text))
+        return [span for span in spans if span[2] in wanted]
+    starts = {term[:2] for term in wanted}
+    starts.update(_RESPELLED[term] for term in wanted if term in _RESPELLED)
+    present = tuple(sorted(start for start in starts if start in lowered))
+    if not present:
+        return []
+    spans = (
+        (m.start(), m.end(), _term_of(m.group()))
+        for m in _words_starting(present).finditer(lowered)
+    )
+    return [span for span in spans if span[2] in wanted]
+
+
 def _term_of(word: str) -> str:
     term = _TERMS.get(word)
     if term is None:
