@@ -118,6 +118,12 @@ def test_bench_load_drives_serve_with_wrk(tmp_path: Path) -> None:
     overload = r"^overload, 48 connections .* accepted [\d,]+ .*p99 [\d.]+ ms\) +refused 503 [\d,]+"
     assert re.search(overload + r" +other 5xx 0 +connection errors 0 ", out, re.M), out
     assert re.search(r"^  /healthz meanwhile +[\d,]+ probes +p50 [\d.]+ ms .* failed 0", out, re.M)
+    # Both stops and the restart are timed (serve's own 5 s SIGTERM deadline is tested in
+    # tests/operations; here only that the bench reads them, with room for a loaded machine).
+    stops = [float(s) for s in re.findall(r"stopped ([\d.]+) s after SIGTERM", out)]
+    assert len(stops) == 2 and max(stops) < 10, out
+    restart = r"^restart on the same folder: first answer ([\d.]+) s after start, ready in "
+    assert re.search(restart, out, re.M), out
 
 
 def test_bench_load_says_how_to_install_wrk(

@@ -71,12 +71,12 @@ def _bench(settings: Settings, folder: Path, plan: LoadPlan, wrk: str, echo: Ech
     recent = store.list_papers(limit=2000)
     oldest = min(p.day for p in store.list_papers(limit=1, offset=plan.papers - 1) if p.day)
     window = (utcnow().date() - oldest).days + 1  # generated papers are old: rank them all
-    with _serve(settings, plan, window, echo) as (server, pid):
-        started = time.perf_counter()
+    timings: dict[str, float] = {}
+    with _serve(settings, plan, window, echo, timings) as (server, pid):
         _until(lambda: index_ready(server), 3600)
         echo(
             f"server ready, index and its HNSW graph built, in "
-            f"{time.perf_counter() - started:.0f} s"
+            f"{time.perf_counter() - timings['started']:.0f} s"
         )
         settled = _until_quiet(pid)
         echo(f"server idle (every worker's start-up work done) {settled:.0f} s later")
@@ -93,6 +93,8 @@ def _bench(settings: Settings, folder: Path, plan: LoadPlan, wrk: str, echo: Ech
         _report(f"{plan.voters} voters (signed in)", votes, pid, echo)
         if plan.overload:
             run_overload(str(server.base_url), plan.overload, run.one, echo)
+    echo(f"serve stopped {timings['stop']:.1f} s after SIGTERM")
+    _restart(settings, plan, window, echo)
     rows, counted = store.vote_totals()
     state = "equal" if rows == counted else "[bold red]DIFFER[/]"
     echo(f"vote rows {rows:,}, papers' vote counters sum {counted:,}: {state}")
@@ -227,9 +229,35 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
+def _restart(settings: Settings, plan: LoadPlan, window: int, echo: Echo) -> None:
+    """serve started again on the folder it left (its index on disk, the store full): how
+    soon it answers (503 'starting' until its store and index are open), how soon it is
+    ready, and how soon it stops on SIGTERM."""
+    timings: dict[str, float] = {}
+    with _serve(settings, plan, window, echo, timings) as (server, _):
+        wait_until(lambda: _answers(server), 120, pause=0.01, message="serve never answered")
+        first = time.perf_counter() - timings["started"]
+        _until(lambda: index_ready(server), 3600)
+        ready = time.perf_counter() - timings["started"]
+    echo(
+        f"restart on the same folder: first answer {first:.2f} s after start, "
+        f"ready in {ready:.1f} s; stopped {timings['stop']:.1f} s after SIGTERM"
+    )
+
+
+def _answers(server: httpx.Client) -> bool:
+    """Whether serve answers HTTP at all (any status: 503 'starting' counts)."""
+    server.get("/healthz", timeout=1.0)
+    return True
+
+
 @contextlib.contextmanager
 def _serve(
-    settings: Settings, plan: LoadPlan, window: int, echo: Echo
+    settings: Settings,
+    plan: LoadPlan,
+    window: int,
+    echo: Echo,
+    timings: dict[str, float] | None = None,
 ) -> Iterator[tuple[httpx.Client, int]]:
     threads = plan.serve_threads or settings.threads
     echo(f"serve: {plan.workers} worker(s), {threads} thread(s) each")
@@ -238,7 +266,7 @@ def _serve(
         "PAPERTIDE_TRENDING_WINDOW_DAYS": str(window),
         "PAPERTIDE_RATE_LIMIT_PER_HOUR": "1000000",  # the voters sign up from one address
     }
-    with serve_process(settings, workers=plan.workers, env=env) as served:
+    with serve_process(settings, workers=plan.workers, env=env, timings=timings) as served:
         yield served
 
 

@@ -44,10 +44,16 @@ def scratch_run(base: Settings, prefix: str, sqlite_name: str) -> Iterator[tuple
 
 @contextlib.contextmanager
 def serve_process(
-    settings: Settings, *, workers: int = 1, env: dict[str, str] | None = None
+    settings: Settings,
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> Iterator[tuple[httpx.Client, int]]:
     """`papertide serve` over ``settings``' data folder and database; yields a client
-    on its address and the server's pid."""
+    on its address and the server's pid. ``timings``, when given, gets ``started`` (the
+    perf_counter just before the process was started) and, once it has ended, ``stop``
+    (seconds from SIGTERM until it exited)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
@@ -60,19 +66,26 @@ def serve_process(
     }
     argv = [sys.executable, "-m", "papertide", "serve", "--port", str(port)]
     argv += ["--workers", str(workers)]
+    started = time.perf_counter()
     process = subprocess.Popen(
         argv, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    if timings is not None:
+        timings["started"] = started
     try:
         yield client, process.pid
     finally:
         client.close()
+        stopping = time.perf_counter()
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+        if timings is not None:
+            timings["stop"] = time.perf_counter() - stopping
 
 
 def search_environment(settings: Settings) -> dict[str, str]:
