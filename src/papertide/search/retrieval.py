@@ -20,7 +20,7 @@ from papertide.search.passages import PassageIndex
 from papertide.search.pgvector_index import PgVectorIndex
 from papertide.search.query import MatchRule, ParsedQuery, content_terms
 from papertide.search.settings import SearchSettings
-from papertide.search.snippets import best_passage, reasons
+from papertide.search.snippets import passage_and_reasons
 from papertide.search.tokenize import analyze, stem, words
 from papertide.search.vectors import VectorIndex
 from papertide.store import Store
@@ -170,7 +170,6 @@ class RetrievalMixin:
             if pk in found.passage:
                 scores["passage"] = found.passage[pk]
             close = max(scores.values(), default=-1.0) >= floor
-            why = reasons(paper, wanted, close=close, authors=parsed.authors)
-            snippet = best_passage(paper.abstract or "", set(wanted))
+            snippet, why = passage_and_reasons(paper, wanted, close=close, authors=parsed.authors)
             hits.append(Hit(paper.id, round(score, 6), why, paper, snippet, scores))
         return hits

@@ -27,13 +27,29 @@ def best_passage(text: str, terms: set[str], limit: int = LIMIT) -> Snippet | No
     ``tokenize.analyze`` makes them), its matching words marked; the opening of ``text``
     without marks when none is there; None for an empty text."""
     text = " ".join(text.split())
-    if not text:
-        return None
+    return _best_passage(text, term_spans(text, terms), limit) if text else None
+
+
+def passage_and_reasons(
+    paper: Paper, terms: dict[str, str], *, close: bool, authors: list[str]
+) -> tuple[Snippet | None, list[str]]:
+    """``best_passage`` of the abstract and ``reasons``, from one scan of the abstract for
+    the query's words (a search page asks both of each of its hits)."""
+    text = " ".join((paper.abstract or "").split())
+    spans = term_spans(text, terms)
+    snippet = _best_passage(text, spans, LIMIT) if text else None
+    in_abstract = {term for _, _, term in spans}
+    return snippet, _reasons(paper.title, in_abstract, terms, close=close, authors=authors)
+
+
+def _best_passage(text: str, spans: list[tuple[int, int, str]], limit: int) -> Snippet:
+    """best_passage of a whitespace-normalised, non-empty ``text`` whose query words are
+    ``spans`` (tokenize.term_spans)."""
     math = [m.span() for m in _MATH.finditer(text)]
     sentences = _sentences(text, math)
     # The query's words in the text, found once (outside math); every window below counts
     # from this list instead of reading its words again.
-    found = [(a, b, t) for a, b, t in term_spans(text, terms) if not _inside(a, math)]
+    found = [(a, b, t) for a, b, t in spans if not _inside(a, math)]
     # The best window: most distinct terms, then most occurrences, then one sentence rather
     # than two, then the earliest. Without any, the opening sentences that fit.
     best: tuple[int, int, int, int] | None = None
@@ -116,9 +132,16 @@ def reasons(paper: Paper, terms: dict[str, str], *, close: bool, authors: list[s
     """Why ``paper`` matched, in words: where the query's ``terms`` (index term -> the word
     as typed) were found, "close in meaning" when ``close``, and each author asked for.
     Words of one character and numbers are left out: they say nothing to a reader."""
+    in_abstract = terms_in(paper.abstract or "", terms)
+    return _reasons(paper.title, in_abstract, terms, close=close, authors=authors)
+
+
+def _reasons(
+    title: str, in_abstract: set[str], terms: dict[str, str], *, close: bool, authors: list[str]
+) -> list[str]:
     telling = {t: w for t, w in terms.items() if len(w) > 1 and not w.isdigit()}
-    in_title = terms_in(paper.title, telling)
-    in_abstract = terms_in(paper.abstract or "", telling)
+    in_title = terms_in(title, telling)
+    in_abstract = in_abstract & telling.keys()
     why: list[str] = []
     found = [w for t, w in telling.items() if t in in_title | in_abstract]
     if found:
