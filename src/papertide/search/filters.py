@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time
 
 import tantivy
 
+from papertide.search.lexical import pk_query
 from papertide.search.query import ParsedQuery, content_terms
 from papertide.search.tokenize import analyze, name_words, stem
 
@@ -115,7 +116,7 @@ def restrict(scored: tantivy.Query | None, filters: list[Clause]) -> tantivy.Que
 
 def restrict_to(schema: tantivy.Schema, pks: list[int], filters: list[Clause]) -> tantivy.Query:
     """The papers among ``pks`` that pass ``filters``."""
-    return Query.boolean_query([(Occur.Must, Query.term_set_query(schema, "pk", pks)), *filters])
+    return Query.boolean_query([(Occur.Must, pk_query(schema, pks)), *filters])
 
 
 def _body_phrase(schema: tantivy.Schema, text: str) -> tantivy.Query:

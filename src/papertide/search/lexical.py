@@ -93,6 +93,21 @@ def doc_to_paper(pk: int, raw: bytes) -> Paper:
     )
 
 
+# Above this many keys a term-set query is cheaper than one term query per key.
+_PK_CLAUSES = 4096
+
+
+def pk_query(schema: tantivy.Schema, pks: list[int]) -> tantivy.Query:
+    """The papers whose ``pk`` is one of ``pks``. One term query per key, OR-ed: tantivy's
+    term-set query on an integer field reads every key of the field's dictionary (1.2 ms
+    for 100 keys at 100k papers, against 0.3 ms for 100 term queries; 4.8 against 3.2 ms
+    for 1,000), and a search asks this of its dense candidates twice."""
+    if len(pks) > _PK_CLAUSES:
+        return tantivy.Query.term_set_query(schema, "pk", pks)
+    clauses = [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "pk", pk)) for pk in pks]
+    return tantivy.Query.boolean_query(clauses)
+
+
 class LexicalIndex:
     """A tantivy index in ``folder``; writes go through ``upsert``/``delete`` + ``commit``."""
 
@@ -169,7 +184,7 @@ class LexicalIndex:
         """Stored records of ``pks`` (those present)."""
         if not pks:
             return {}
-        query = tantivy.Query.term_set_query(self.schema, "pk", pks)
+        query = pk_query(self.schema, pks)
         found = self.searcher.search(query, len(pks), count=False).hits
         out: dict[int, Paper] = {}
         for _, address in found:
@@ -182,7 +197,7 @@ class LexicalIndex:
         """A numeric fast field (e.g. published, upvotes) for each of ``pks`` present."""
         if not pks:
             return {}
-        query = tantivy.Query.term_set_query(self.schema, "pk", pks)
+        query = pk_query(self.schema, pks)
         addresses = [a for _, a in self.searcher.search(query, len(pks), count=False).hits]
         found = self.searcher.fast_field_values("pk", addresses)
         values = self.searcher.fast_field_values(field_name, addresses)

@@ -15,7 +15,7 @@ from papertide.ranking.trending import paper_trending
 from papertide.search import filters as fq
 from papertide.search.embedders import Embedder, Vectors, default_dense_floor, default_dense_weight
 from papertide.search.hybrid import Ranked, blend, rrf
-from papertide.search.lexical import LexicalIndex
+from papertide.search.lexical import LexicalIndex, pk_query
 from papertide.search.passages import PassageIndex
 from papertide.search.pgvector_index import PgVectorIndex
 from papertide.search.query import MatchRule, ParsedQuery, content_terms
@@ -135,7 +135,7 @@ class RetrievalMixin:
         scored = fq.text_query(schema, parsed, self.config.author_boost, rule)
         if not pks or scored is None:
             return []
-        only = fq.Query.const_score_query(fq.Query.term_set_query(schema, "pk", pks), 0.0)
+        only = fq.Query.const_score_query(pk_query(schema, pks), 0.0)
         query = fq.restrict(scored, [*filters, (fq.Occur.Must, only)])
         return self.lexical.search(query, len(pks), count=False)[0]
 
