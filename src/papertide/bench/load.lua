@@ -3,7 +3,8 @@
 --   healthz    GET /healthz only (the baseline)
 --   anonymous  /, /trending, /search?q=<1-3 random words>, /papers/{id}, /api/search?q=...,
 --              one in five each; a thread keeps the pt_csrf cookie it is given, as a
---              browser does (so its pages can come from the server's cache)
+--              browser does (so its pages can come from the server's cache), and every
+--              request asks for gzip as a browser's does
 --   voters     signed-in readers: upvote or withdraw on a recent paper (half the requests,
 --              JSON API with the session's CSRF token), else /, /trending or /papers/{id}
 --   overload   the anonymous mix, counting answers: refused (503 with Retry-After),
@@ -11,6 +12,8 @@
 -- done() prints one line starting with PTLOAD: JSON the bench reads.
 
 local data, mix
+-- What a browser asks for: pages and API answers come gzipped, as they would to a reader.
+GZIP = "gzip, deflate, br, zstd"
 local cookie = nil
 local threads = {}
 shed, accepted, other = 0, 0, 0
@@ -51,7 +54,7 @@ local function anonymous()
   else
     path = "/api/search?q=" .. words()
   end
-  local headers = {}
+  local headers = { ["Accept-Encoding"] = GZIP }
   if cookie then
     headers["Cookie"] = cookie
   end
@@ -60,7 +63,7 @@ end
 
 local function voter()
   local who = pick(data.voters)
-  local headers = { ["Cookie"] = who.cookie }
+  local headers = { ["Cookie"] = who.cookie, ["Accept-Encoding"] = GZIP }
   local kind = math.random(6)
   if kind <= 3 then
     headers["X-CSRF-Token"] = who.csrf

@@ -48,6 +48,9 @@ def make_templates(
     links = sorted((link for f in features for link in f.nav), key=lambda link: link.order)
     templates = Jinja2Templates(directory=[TEMPLATES, *folders], context_processors=[context])
     env = templates.env
+    # Templates ship with the package and do not change under a running server: no stat()
+    # of every template file (and its imports) on every page.
+    env.auto_reload = False
     # Every value a page prints loses its control characters (normalize.strip_controls),
     # whatever path it came by: a refused comment's text echoed back into its form kept an
     # ESC or a NUL, where stored text had them stripped already. Set before any template
