@@ -280,6 +280,78 @@ def test_a_web_process_stores_the_similar_lists_of_recent_papers_it_indexes(
         svc.close()
 
 
+def test_background_similar_lists_let_requests_in_progress_go_first(
+    settings: Settings, store: Store
+) -> None:
+    """While the process answers requests, a background list waits (up to a second each),
+    so no request queues behind its tens of ms; when the requests end, the lists go on."""
+    import threading
+    import time
+
+    from papertide.search.background import IndexFollower
+
+    config = settings.search.model_copy(
+        update={"similar_precompute_days": 100, "follow_interval": 0.05}
+    )
+    settings = settings.model_copy(update={"search": config})
+    add_papers(store, settings, CORPUS)  # within 100 days of the newest: 3 and 5
+    svc = SearchService.open(settings, store, catch_up=False)
+    requests = threading.Event()
+    requests.set()  # a request in progress from the start
+    asked: list[float] = []
+
+    def busy() -> bool:
+        asked.append(time.monotonic())
+        return requests.is_set()
+
+    follower = IndexFollower(svc, interval=0.05, busy=busy)
+    pks = [pk_of(store, i) for i in ids(3, 5)]
+    follower.start()
+    try:
+        started = time.monotonic()
+        while not asked and time.monotonic() - started < 60:
+            time.sleep(0.01)
+        time.sleep(0.3)  # well inside the first list's wait
+        assert all(store.similar_list(pk) is None for pk in pks)  # still waiting
+        requests.clear()  # the requests end: the lists are computed at once
+        deadline = time.monotonic() + 60
+        while any(store.similar_list(pk) is None for pk in pks) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert all(store.similar_list(pk) is not None for pk in pks)
+        assert len(asked) > 5  # it looked again and again while it waited
+    finally:
+        follower.stop()
+        svc.close()
+
+
+def test_background_similar_lists_advance_under_steady_requests(
+    settings: Settings, store: Store
+) -> None:
+    """A process that is never idle still gets its recent papers' lists: each waits at most
+    a second for the requests, then is computed."""
+    import time
+
+    from papertide.search.background import IndexFollower
+
+    config = settings.search.model_copy(
+        update={"similar_precompute_days": 100, "follow_interval": 0.05}
+    )
+    settings = settings.model_copy(update={"search": config})
+    add_papers(store, settings, CORPUS)
+    svc = SearchService.open(settings, store, catch_up=False)
+    follower = IndexFollower(svc, interval=0.05, busy=lambda: True)
+    pks = [pk_of(store, i) for i in ids(3, 5)]
+    follower.start()
+    try:
+        deadline = time.monotonic() + 60
+        while any(store.similar_list(pk) is None for pk in pks) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(store.similar_list(pk) is not None for pk in pks)
+    finally:
+        follower.stop()
+        svc.close()
+
+
 _PRECOMPUTE = """
 import os, sys
 from papertide.config import Settings

@@ -28,15 +28,24 @@ from papertide.search.service import SearchService
 
 log = logging.getLogger(__name__)
 _MAX_BACKOFF = 60.0
-_SIMILAR_BATCH = 50  # similar lists computed between looks at stop()
+_YIELD_SECONDS = 1.0  # the longest a background list waits for requests in progress
 
 
 class IndexFollower:
     """A daemon thread that keeps ``svc`` caught up with the store; ``stop`` ends it."""
 
-    def __init__(self, svc: SearchService, *, interval: float) -> None:
+    def __init__(
+        self,
+        svc: SearchService,
+        *,
+        interval: float,
+        busy: Callable[[], bool] | None = None,
+    ) -> None:
         self.svc = svc
         self.interval = interval
+        # Whether this process is answering requests (web workers): background similar
+        # lists, which hold the interpreter for tens of ms each, let those go first.
+        self.busy = busy
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._loop, args=(self.step, True), name="index-follower", daemon=True
@@ -126,13 +135,24 @@ class IndexFollower:
                 return 0  # exact search until the graph is in: later
             todo, self._pending = list(self._pending), {}
         done = 0
-        for start in range(0, len(todo), _SIMILAR_BATCH):
+        for pk in todo:
             if self._stop.is_set():
                 break
-            done += svc.precompute_similar(todo[start : start + _SIMILAR_BATCH])
+            self._let_requests_go_first()
+            done += svc.precompute_similar([pk])
         if done:
             log.info("similar lists: %d computed for recent papers", done)
         return done
+
+    def _let_requests_go_first(self) -> None:
+        """Wait while this process has requests in progress, up to _YIELD_SECONDS: under a
+        steady load the lists still advance (one a second at least), and a request is not
+        kept waiting behind one (those left undone are computed on first view)."""
+        if self.busy is None:
+            return
+        deadline = time.monotonic() + _YIELD_SECONDS
+        while self.busy() and time.monotonic() < deadline and not self._stop.is_set():
+            self._stop.wait(0.01)
 
     def _loop(self, round_: Callable[[], int], counted: bool) -> None:
         """Run ``round_`` every interval, backing off on errors; ``counted``: the feed's

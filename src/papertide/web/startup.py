@@ -138,10 +138,13 @@ def open_search(settings: Settings, store: Store) -> tuple[Any, Any]:
     from papertide.search import SearchService
     from papertide.search.background import IndexFollower
     from papertide.search.rwlock import REQUEST_WAIT_SECONDS
+    from papertide.web.shedding import ADMISSION
 
     svc = SearchService.open(settings, store, catch_up=False)
     svc.request_wait = REQUEST_WAIT_SECONDS  # a request never waits longer (503 after)
-    follower = IndexFollower(svc, interval=settings.search.follow_interval)
+    follower = IndexFollower(
+        svc, interval=settings.search.follow_interval, busy=lambda: ADMISSION.in_progress > 0
+    )
     follower.start()
     return svc, follower
 
