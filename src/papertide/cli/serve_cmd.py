@@ -6,7 +6,6 @@ import contextlib
 import errno
 import os
 import shutil
-import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,9 +14,10 @@ import typer
 from papertide.cli.common import console, fail, settings_of
 from papertide.cli.errors import GIVEN
 from papertide.lifetime import SUPERVISOR_ENV, process_alive
-from papertide.starting import EarlyListener, bind
 
 if TYPE_CHECKING:
+    import socket
+
     from papertide.config import Settings
 
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess directory
@@ -48,6 +48,8 @@ def serve(
 
     Example:  papertide serve --port 8080 --workers 2
     """
+    from papertide.starting import EarlyListener  # sockets, selectors, threads: not for --help
+
     settings = settings_of(ctx)
     host = host or settings.host
     port = port or settings.port
@@ -69,6 +71,8 @@ def serve(
 
 def _listen(host: str, port: int) -> socket.socket:
     """The site's listening socket, or one line on what stands in the way."""
+    from papertide.starting import bind
+
     try:
         return bind(host, port)
     except OSError as exc:
