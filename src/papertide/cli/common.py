@@ -97,11 +97,15 @@ def settings_of(ctx: typer.Context) -> Settings:
     return settings
 
 
-def open_store(settings: Settings) -> Store:
-    """Open (and migrate) the configured database."""
+def open_store(settings: Settings, *, migrate: bool = True) -> Store:
+    """Open (and unless told not to, migrate) the configured database."""
     from papertide.store import Store
 
-    return Store.open(settings.resolved_database_url)
+    return Store.open(
+        settings.resolved_database_url,
+        migrate=migrate,
+        connect_timeout=settings.database_connect_timeout,
+    )
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

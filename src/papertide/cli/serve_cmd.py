@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from papertide.cli.common import console, fail, settings_of
+from papertide.cli.common import console, fail, open_store, settings_of
 from papertide.cli.errors import GIVEN
 from papertide.lifetime import SUPERVISOR_ENV, process_alive
 
@@ -61,7 +61,7 @@ def serve(
     early.start()
     _hand_down(settings, threads)
     os.environ[METRICS_ENV] = str(run)  # read once, by prometheus_client (web/metrics.py)
-    _refuse_a_newer_schema(settings.resolved_database_url)
+    _refuse_a_newer_schema(settings)
     console.print(f"papertide on [bold]http://{host}:{port}[/] (Ctrl-C stops it)")
     failed = _run_uvicorn(settings, sock, workers or settings.workers)
     early.stop()
@@ -132,14 +132,12 @@ def _run_uvicorn(settings: Settings, sock: socket.socket, workers: int) -> bool:
     return not server.started
 
 
-def _refuse_a_newer_schema(url: str) -> None:
+def _refuse_a_newer_schema(settings: Settings) -> None:
     """A database a newer papertide migrated is one line here, before the server starts (in
     the app's start-up it was uvicorn's traceback of Alembic's error, and exit 3 anyway)."""
     from sqlalchemy.exc import OperationalError
 
-    from papertide.store import Store
-
-    store = Store.open(url, migrate=False)
+    store = open_store(settings, migrate=False)
     try:
         store.refuse_newer(store.schema_revision())
     except OperationalError:
