@@ -39,9 +39,14 @@ class JsonColumn(TypeDecorator[Any]):
         self.none_as_null = none_as_null
 
     @property
-    def should_evaluate_none(self) -> bool:  # type: ignore[override]
+    def should_evaluate_none(self) -> bool:
         """None is written as JSON 'null' unless ``none_as_null`` (as JSON decides)."""
         return not self.none_as_null
+
+    @should_evaluate_none.setter
+    def should_evaluate_none(self, value: bool) -> None:
+        """What ``TypeEngine.evaluates_none()`` sets on a copy (as JSON's own setter)."""
+        self.none_as_null = not value
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         """JSONB for PostgreSQL, imported only when a PostgreSQL engine asks."""
