@@ -105,6 +105,14 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; empty means SQLite at DATA_DIR/papertide.db. "
         "Example: postgresql+psycopg://user:pw@localhost/papertide",
     )
+    database_connect_timeout: int = Field(
+        default=5,
+        ge=0,
+        description="Seconds a new PostgreSQL connection may take before it fails (a host "
+        "that is down or unreachable, a server that does not answer), so that a command ends "
+        "with one line instead of hanging; 0 leaves it to the driver (psycopg: 130 s). "
+        "A connect_timeout in database_url wins.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `papertide serve` binds.")
     port: int = Field(default=8000, description="Port `papertide serve` listens on.")
     workers: int = Field(default=1, description="Web worker processes for `serve`.")

@@ -9,7 +9,7 @@ change committed since the position the index recorded, or builds the first gene
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,21 +46,15 @@ def index_stored(
     return svc
 
 
-def index_and_list_similar(
-    settings: Settings,
-    store: Store,
-    *,
-    progress: Progress | None = None,
-) -> int:
+def index_and_list_similar(settings: Settings, store: Store) -> Indexed:
     """Index what was stored, then compute and keep the similar lists of the papers just
-    indexed (the feeds show new papers first); returns how many papers were indexed."""
-    svc = index_stored(settings, store, progress=progress)
-    try:
-        indexed = list(svc.indexed)
-        svc.precompute_similar(indexed)
-        return len(indexed)
-    finally:
-        svc.close()
+    indexed (the feeds show new papers first), unless another process is writing the index
+    (``index_unless_busy``: a `serve` on the same data folder takes them in)."""
+
+    def unseen(total: int) -> AbstractContextManager[Progress]:
+        return nullcontext(lambda done: None)
+
+    return index_unless_busy(settings, store, progress=unseen, similar=unseen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +71,18 @@ def index_unless_busy(
     store: Store,
     *,
     progress: Callable[[int], AbstractContextManager[Progress]],
+    similar: Callable[[int], AbstractContextManager[Progress]] | None = None,
 ) -> Indexed:
     """Bring the search index up to the store, unless another process is writing it (a
     running `papertide serve` following the change feed, a build, another import): then
     return at once, since that process, or the next command that opens the index, applies
-    what was stored. Nothing waits on the folder lock, which a node building or catching
-    up its index holds for minutes at 100k papers.
+    what was stored (a node also computes the similar lists of the recent papers it took
+    in, search/background.py). Nothing waits on the folder lock, which a node building or
+    catching up its index holds for minutes at 100k papers.
 
-    ``progress(total)`` gives the bar to advance, once the papers to index are known."""
+    ``progress(total)`` gives the bar to advance, once the papers to index are known;
+    ``similar(total)``, when given, the bar of computing and keeping the similar lists of
+    the papers indexed here."""
     from papertide.search.rwlock import IndexBusy
     from papertide.search.service import SearchService
 
@@ -96,6 +94,9 @@ def index_unless_busy(
         with progress(svc.pending()) as advance:
             count = svc.refresh(advance, wait=False)
         busy = count == 0 and (not svc.ready or store.has_changes(svc.position))
+        if similar is not None and svc.indexed:
+            with similar(len(svc.indexed)) as advance:
+                svc.precompute_similar(svc.indexed, advance)
         return Indexed(count, busy)
     finally:
         svc.close()

@@ -1,14 +1,18 @@
 """A mistake in what an operator gives is one line that names it, never a traceback: a key
 the settings do not have or a bad value (with the config file's line, or the environment
 variable), a config file that is not TOML, a database URL that is not one, a data folder
-that cannot be made, a database that does not answer, or one a newer papertide migrated."""
+that cannot be made, a database that does not answer (within the connect timeout, however it
+fails to), or one a newer papertide migrated."""
 
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,6 +95,41 @@ def test_a_database_that_does_not_answer_hides_its_password() -> None:
     result = _papertide("--database-url", url, "stats")
     _one_line(result, 3, "the database does not answer")
     assert "s3cret" not in result.stderr
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port whose listener takes connections (the kernel completes their handshake into
+    its backlog) and never says a word: a database host that hangs, as a black-holed one."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+def _timed(*args: str, env: dict[str, str] | None = None) -> tuple[str, float]:
+    """The one error line of papertide ``args`` (exit 3) and the seconds it took."""
+    started = time.monotonic()
+    result = _papertide(*args, env=env)
+    took = time.monotonic() - started
+    _one_line(result, 3, "the database does not answer: connection timeout expired")
+    return result.stderr, took
+
+
+def test_a_database_that_never_answers_fails_after_the_connect_timeout(silent_server: int) -> None:
+    url = f"postgresql+psycopg://reader:s3cret@127.0.0.1:{silent_server}/papers"
+    said, took = _timed("--database-url", url, "stats")
+    assert "setting database_connect_timeout" in said and "s3cret" not in said
+    # The default (5 s) ends it, where psycopg alone waits 130 s; the upper bound leaves
+    # room for a loaded machine's start-up.
+    assert 5 <= took < 60
+
+
+def test_a_connect_timeout_in_the_url_wins_over_the_setting(silent_server: int) -> None:
+    url = f"postgresql+psycopg://reader@127.0.0.1:{silent_server}/papers?connect_timeout=2"
+    setting = {"PAPERTIDE_DATABASE_CONNECT_TIMEOUT": "90"}
+    _, took = _timed("--database-url", url, "stats", env=setting)
+    assert 2 <= took < 60
 
 
 def test_a_database_migrated_by_a_newer_papertide(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""`papertide --help`, `--version` and every command's `--help` load only the CLI itself.
+"""`papertide --help`, `--version` and every command's `--help` load only the CLI itself;
+`papertide stats` on a SQLite store loads the store and no more.
 
 Checked in a fresh interpreter through sys.modules (not by timing, which a loaded machine
 makes flaky); `papertide bench cli` measures the times.
@@ -10,10 +11,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from typer.testing import CliRunner
 
 from papertide.cli import app
+from papertide.config import Settings
+from papertide.store import Store
 
 # What a command runs, never what registering it needs: the store (SQLAlchemy, Alembic),
 # the web app, the search indexes, the mail code, the benchmarks, rich and pydantic.
@@ -61,6 +65,48 @@ def test_help_and_version_load_no_heavy_module() -> None:
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     assert found["runs"] > 20  # every command and group was asked for its help
+    assert found["loaded"] == []
+
+
+# What `stats` on a SQLite store never needs: the PostgreSQL dialect and driver, the migration
+# machinery (the store is at head), the web stack, the search indexes and models, the network.
+NOT_FOR_STATS = (
+    "sqlalchemy.dialects.postgresql", "psycopg", "alembic", "fastapi", "starlette", "uvicorn",
+    "jinja2", "numpy", "tantivy", "usearch", "wordllama", "httpx", "papertide.web",
+    "papertide.indexing", "papertide.search.service", "papertide.bench",
+)  # fmt: skip
+
+_STATS_PROBE = """
+import contextlib, io, json, sys
+from papertide.cli import app
+
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    try:
+        app(["--data-dir", sys.argv[2], "stats", "--json"], prog_name="papertide")
+    except SystemExit as exc:
+        assert exc.code == 0, exc.code
+unwanted = json.loads(sys.argv[1])
+loaded = sorted(m for m in sys.modules if any(m == u or m.startswith(u + ".") for u in unwanted))
+print(json.dumps({"stats": json.loads(out.getvalue()), "loaded": loaded}))
+"""
+
+
+def test_stats_on_a_sqlite_store_loads_no_postgresql_alembic_web_or_search(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    Store.open(Settings(data_dir=data).resolved_database_url).close()  # migrated to head
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERTIDE_")}
+    done = subprocess.run(
+        [sys.executable, "-c", _STATS_PROBE, json.dumps(NOT_FOR_STATS), str(data)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["stats"]["papers"] == 0  # stats ran on that store
     assert found["loaded"] == []
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -223,6 +224,27 @@ def test_wrong_input_to_backup_and_restore_is_one_line(settings: Settings, tmp_p
     code = 3 if shutil.which("pg_dump", path=_env(unreachable)["PATH"]) else 2
     backup = _papertide(unreachable, "backup", str(tmp_path / "pg.dump"))
     _one_line_error(backup, code, "127.0.0.1")
+
+
+def test_a_backup_of_a_database_that_never_answers_ends_after_the_connect_timeout(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as silent:  # takes connections into its backlog, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        port = silent.getsockname()[1]
+        settings = Settings(
+            data_dir=tmp_path / "d", database_url=f"postgresql+psycopg://u@127.0.0.1:{port}/db"
+        )
+        _needs_pg_tools(settings)
+        started = time.monotonic()
+        backup = _papertide(settings, "backup", str(tmp_path / "pg.dump"))
+        took = time.monotonic() - started
+    # pg_dump was given database_connect_timeout (5 s) in PGCONNECT_TIMEOUT; libpq alone
+    # waits as long as the server keeps the connection open.
+    _one_line_error(backup, 3, "pg_dump failed", "timeout expired")
+    assert 5 <= took < 60
+    assert not (tmp_path / "pg.dump").exists()
 
 
 def test_an_import_killed_half_way_leaves_the_target_as_it_was(

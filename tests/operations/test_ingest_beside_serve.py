@@ -1,14 +1,17 @@
-"""`papertide ingest` beside a running `papertide serve` on the same data folder: once its
-papers are stored it ends (exit 0) without waiting on the index the node is writing, says
-that the node's index follows them, and the node does take them in."""
+"""`papertide ingest` and `papertide sync` beside a running `papertide serve` on the same data
+folder: once their papers are stored they end (exit 0) without waiting on the index the node
+is writing, say that the node's index follows them, and the node does take them in."""
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -16,10 +19,15 @@ import httpx
 from papertide.bench.synth import write_snapshot
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
+from papertide.sources import arxiv_api, oai
 from papertide.store import Store
-from tests.support.processes import _env
+from tests.support.fixture_server import FixtureServer, Reply, Seen
+from tests.support.fixture_server import arxiv_api as recorded_api
+from tests.support.fixture_server import oai_harvest as recorded_harvest
+from tests.support.processes import _env, _sync_env
 
 PAPERS = 10_000  # a first build that lasts well beyond a one-paper import
+FOLLOWS = "a running `papertide serve`, say): it follows the store's change feed"
 
 
 def _until(condition: object, timeout: float = 600.0) -> None:
@@ -35,9 +43,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_ingest_beside_a_node_building_its_index_stores_and_leaves_indexing_to_it(
+@contextmanager
+def _node_building_its_index(
     settings: Settings, store: Store, tmp_path: Path
-) -> None:
+) -> Iterator[tuple[int, Path]]:
+    """A `serve` on ``settings``' data folder, PAPERS papers stored, caught in the middle
+    of its first index build (past a checkpoint); yields its port and its index folder."""
     source = write_snapshot(tmp_path / "s.jsonl", PAPERS, seed=11)
     ingest_paths(store, [source], settings=settings, options=IngestOptions(fmt="arxiv-snapshot"))
     port = _free_port()
@@ -69,6 +80,29 @@ def test_ingest_beside_a_node_building_its_index_stores_and_leaves_indexing_to_i
 
     try:
         _until(building)
+        yield port, index
+    finally:
+        serve.terminate()
+        serve.wait(timeout=60)
+
+
+def _node_finds(port: int, title: str) -> None:
+    """Wait until the node's search answers ``title`` (quoted) with that paper alone."""
+
+    def found() -> bool:
+        params = {"q": f'"{title}"', "mode": "bm25"}
+        answer = httpx.get(f"http://127.0.0.1:{port}/api/search", params=params, timeout=30)
+        return answer.status_code == 200 and [p["title"] for p in answer.json()["papers"]] == [
+            title
+        ]
+
+    _until(found)
+
+
+def test_ingest_beside_a_node_building_its_index_stores_and_leaves_indexing_to_it(
+    settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    with _node_building_its_index(settings, store, tmp_path) as (port, index):
         title = "Quokka locomotion policies for tardigrade robots"
         solo = tmp_path / "solo.jsonl"
         solo.write_text(json.dumps({"_id": "q-1", "title": title, "text": "Quokka gaits."}))
@@ -87,17 +121,43 @@ def test_ingest_beside_a_node_building_its_index_stores_and_leaves_indexing_to_i
         assert still_building
         assert store.count_papers() == PAPERS + 1
         assert "Read 1 record from 1 file in " in done.stdout
-        said = " ".join(done.stderr.split())
-        assert "a running `papertide serve`, say): it follows the store's change feed" in said
+        assert FOLLOWS in " ".join(done.stderr.split())
+        _node_finds(port, title)  # the node's index took the paper in
 
-        def found() -> bool:
-            params = {"q": f'"{title}"', "mode": "bm25"}
-            answer = httpx.get(f"http://127.0.0.1:{port}/api/search", params=params, timeout=30)
-            return answer.status_code == 200 and [p["title"] for p in answer.json()["papers"]] == [
-                title
-            ]
 
-        _until(found)  # the node's index took the paper in
-    finally:
-        serve.terminate()
-        serve.wait(timeout=60)
+def _recorded(seen: Seen) -> Reply:
+    return recorded_api(seen) if seen.path == "/api/query" else recorded_harvest(seen)
+
+
+def test_sync_beside_a_node_building_its_index_stores_and_leaves_indexing_to_it(
+    settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    with (
+        FixtureServer() as services,
+        _node_building_its_index(settings, store, tmp_path) as (port, index),
+    ):
+        services.handler = _recorded
+        done = subprocess.run(
+            [sys.executable, "-m", "papertide", "sync"],
+            env=_env(settings, **_sync_env(services)),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        # Its papers stored, it ended while the node was still building, as ingest does
+        # (before, it waited on the node's index lock until the build ended).
+        still_building = not (index / "CURRENT").exists()
+        assert done.returncode == 0, done.stderr
+        assert still_building
+        synced = [
+            p
+            for p in store.list_papers(limit=PAPERS + 100)
+            if {arxiv_api.SOURCE, oai.SOURCE} & set(p.sources)
+        ]
+        assert len(synced) >= 8  # both recorded sources, every page
+        assert store.count_papers() == PAPERS + len(synced)
+        assert "new papers." in done.stdout
+        assert FOLLOWS in " ".join(done.stderr.split())
+        plain = [p.title for p in synced if re.fullmatch(r"[\w -]+", p.title)]
+        _node_finds(port, plain[0])  # the node's index took them in

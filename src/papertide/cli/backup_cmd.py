@@ -44,10 +44,14 @@ def backup(
     from papertide.store.backup import backup_postgres, backup_sqlite, sqlite_file
 
     _new_target(target, force)
-    url = settings_of(ctx).resolved_database_url
+    settings = settings_of(ctx)
+    url = settings.resolved_database_url
     started = time.perf_counter()
     database = sqlite_file(url)
-    result = backup_sqlite(database, target) if database else backup_postgres(url, target)
+    if database:
+        result = backup_sqlite(database, target)
+    else:
+        result = backup_postgres(url, target, connect_timeout=settings.database_connect_timeout)
     seconds = time.perf_counter() - started
     console.print(
         f"backed up to {result.path}: {result.size / 1e6:,.1f} MB in {seconds:.1f} s "
@@ -76,10 +80,11 @@ def restore(
         raise fail(f"no backup at {source}: no such file", 2)
     if not yes:
         raise fail("this replaces everything in the database with the backup; add --yes", 2)
-    url = settings_of(ctx).resolved_database_url
+    settings = settings_of(ctx)
+    url = settings.resolved_database_url
     database = sqlite_file(url)
     if database is None:
-        restore_postgres(url, source)
+        restore_postgres(url, source, connect_timeout=settings.database_connect_timeout)
     else:
         found = _sqlite_revision(source)
         if found is not None and found not in known_revisions():

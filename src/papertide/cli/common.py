@@ -97,11 +97,15 @@ def settings_of(ctx: typer.Context) -> Settings:
     return settings
 
 
-def open_store(settings: Settings) -> Store:
-    """Open (and migrate) the configured database."""
+def open_store(settings: Settings, *, migrate: bool = True) -> Store:
+    """Open (and unless told not to, migrate) the configured database."""
     from papertide.store import Store
 
-    return Store.open(settings.resolved_database_url)
+    return Store.open(
+        settings.resolved_database_url,
+        migrate=migrate,
+        connect_timeout=settings.database_connect_timeout,
+    )
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -149,3 +153,44 @@ def open_service(settings: Settings, store: Store, *, quiet: bool = False) -> Se
         return progress_bar("indexing", total=total, quiet=quiet)
 
     return index_stored(settings, store, bar=bar)
+
+
+_FOLLOWS = (
+    "The search index is being written by another process (a running `papertide serve`, "
+    "say): it follows the store's change feed and takes these papers in."
+)
+
+
+def index_stored_papers(
+    settings: Settings, store: Store, *, quiet: bool, similar: bool = False
+) -> str | None:
+    """Bring the search index up to the papers just stored, with a bar of papers done, the
+    total and the time left (then, with ``similar``, one of their similar lists computed);
+    returns a note when this process left that to another.
+
+    The papers are stored whatever happens here: a running node holding the index, the
+    database going away or the index refusing a writer ends this step, not the command
+    (the index follows the change feed, so the next process to open it applies them)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from papertide.indexing import index_unless_busy
+
+    try:
+        done = index_unless_busy(
+            settings,
+            store,
+            progress=lambda total: progress_bar("indexing", total=total, quiet=quiet),
+            similar=(lambda total: progress_bar("similar papers", total=total, quiet=quiet))
+            if similar
+            else None,
+        )
+    except (DBAPIError, ValueError) as exc:
+        if isinstance(exc, ValueError) and "Lock" not in str(exc):
+            raise  # tantivy's writer lock (LockBusy) is the one ValueError meant here
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return (
+            f"[yellow]warning:[/] the papers are stored, but indexing them here stopped "
+            f"({reason}). The index follows the store's change feed: a running `papertide "
+            "serve` takes them in, or else the next command that opens the index."
+        )
+    return _FOLLOWS if done.busy else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from papertide.cli.common import console, fail, settings_of
+from papertide.cli.common import console, fail, open_store, settings_of
 
 db_app = typer.Typer(
     help="The database's schema: its revision, upgrading it, taking it back down.",
@@ -18,11 +18,11 @@ def _state(ctx: typer.Context) -> tuple[str, str | None, list[str]]:
     """The database (password hidden), its revision, and the revisions this papertide knows."""
     from sqlalchemy.engine import make_url
 
-    from papertide.store import Store
     from papertide.store.revisions import known_revisions
 
-    url = settings_of(ctx).resolved_database_url
-    store = Store.open(url, migrate=False)
+    settings = settings_of(ctx)
+    url = settings.resolved_database_url
+    store = open_store(settings, migrate=False)
     try:
         current = store.schema_revision()
     finally:
@@ -77,12 +77,12 @@ def upgrade(ctx: typer.Context) -> None:
     Example:
       papertide db upgrade
     """
-    from papertide.store import SchemaTooNew, Store
+    from papertide.store import SchemaTooNew
 
     _, before, known = _state(ctx)
     if before is not None and before not in known:
         raise fail(str(SchemaTooNew(before, known[-1])), code=3)
-    store = Store.open(settings_of(ctx).resolved_database_url)  # migrates to the newest
+    store = open_store(settings_of(ctx))  # migrates to the newest
     store.close()
     if before == known[-1]:
         console.print(f"already at {before}, the newest", highlight=False)
@@ -102,7 +102,6 @@ def downgrade(
     Example:
       papertide db downgrade social --yes
     """
-    from papertide.store import Store
 
     _, current, known = _state(ctx)
     if revision not in known:
@@ -111,7 +110,7 @@ def downgrade(
         raise fail(f"the schema is at {current}: {revision} is not older", 2)
     if not yes:
         raise fail(f"this drops what came after {revision}; add --yes to go ahead", 2)
-    store = Store.open(settings_of(ctx).resolved_database_url, migrate=False)
+    store = open_store(settings_of(ctx), migrate=False)
     try:
         store.downgrade(revision)
     finally:

@@ -229,8 +229,12 @@ def _sync(store: Store, settings: Settings) -> None:
     results = sync_sources(store, settings=settings)
     for result in results:
         log.info("sync %s: %s (%s)", result.name, result.status, plural(result.pages, "page"))
-    if any(r.report.added or r.report.changed for r in results):
-        index_and_list_similar(settings, store)
+    stored = any(r.report.added or r.report.changed for r in results)
+    if stored and index_and_list_similar(settings, store).busy:
+        log.info(
+            "sync: the search index is being written by another process (a running "
+            "`papertide serve`, say): it follows the store's change feed and takes them in"
+        )
 
 
 def _hub(store: Store, settings: Settings) -> None:

@@ -38,8 +38,10 @@ def explain(exc: BaseException, *, config: Path | None = None) -> tuple[str, int
             GIVEN,
         )
     if isinstance(exc, OperationalError):
-        first = str(exc.orig or exc).strip().splitlines()[0]
-        return f"the database does not answer: {_no_password(first)}", DATABASE
+        first = _no_password(str(exc.orig or exc).strip().splitlines()[0])
+        if "timeout expired" in first:  # psycopg's and libpq's words for it
+            first += " (the limit: setting database_connect_timeout, or the URL's connect_timeout)"
+        return f"the database does not answer: {first}", DATABASE
     from papertide.store.backup import BackupError, DatabaseUnavailable
     from papertide.store.revisions import SchemaTooNew
 

@@ -12,9 +12,9 @@ from papertide.cli.common import (
     console,
     err_console,
     fail,
+    index_stored_papers,
     open_store,
     plural,
-    progress_bar,
     settings_of,
 )
 
@@ -114,7 +114,11 @@ def ingest(
     try:
         report = _import(store, files, settings, options, quiet=quiet)
         indexing = time.perf_counter()
-        note = _index(settings, store, quiet=quiet) if report.added or report.changed else None
+        note = (
+            index_stored_papers(settings, store, quiet=quiet)
+            if report.added or report.changed
+            else None
+        )
         indexing = time.perf_counter() - indexing
     finally:
         store.close()
@@ -168,41 +172,6 @@ def _import(
     except ImportAborted as exc:
         raise fail(str(exc), code=1) from exc
     return report
-
-
-_FOLLOWS = (
-    "The search index is being written by another process (a running `papertide serve`, "
-    "say): it follows the store's change feed and takes these papers in."
-)
-
-
-def _index(settings: Settings, store: Store, *, quiet: bool) -> str | None:
-    """Bring the search index up to the papers just stored, with a bar of papers done, the
-    total and the time left; returns a note when this process left that to another.
-
-    The papers are stored whatever happens here: a running node holding the index, the
-    database going away or the index refusing a writer ends this step, not the command
-    (the index follows the change feed, so the next process to open it applies them)."""
-    from sqlalchemy.exc import DBAPIError
-
-    from papertide.indexing import index_unless_busy
-
-    try:
-        done = index_unless_busy(
-            settings,
-            store,
-            progress=lambda total: progress_bar("indexing", total=total, quiet=quiet),
-        )
-    except (DBAPIError, ValueError) as exc:
-        if isinstance(exc, ValueError) and "Lock" not in str(exc):
-            raise  # tantivy's writer lock (LockBusy) is the one ValueError meant here
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        return (
-            f"[yellow]warning:[/] the papers are stored, but indexing them here stopped "
-            f"({reason}). The index follows the store's change feed: a running `papertide "
-            "serve` takes them in, or else the next command that opens the index."
-        )
-    return _FOLLOWS if done.busy else None
 
 
 def _progress(quiet: bool) -> Progress:

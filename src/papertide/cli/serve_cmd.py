@@ -6,18 +6,18 @@ import contextlib
 import errno
 import os
 import shutil
-import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from papertide.cli.common import console, fail, settings_of
+from papertide.cli.common import console, fail, open_store, settings_of
 from papertide.cli.errors import GIVEN
 from papertide.lifetime import SUPERVISOR_ENV, process_alive
-from papertide.starting import EarlyListener, bind
 
 if TYPE_CHECKING:
+    import socket
+
     from papertide.config import Settings
 
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess directory
@@ -48,6 +48,8 @@ def serve(
 
     Example:  papertide serve --port 8080 --workers 2
     """
+    from papertide.starting import EarlyListener  # sockets, selectors, threads: not for --help
+
     settings = settings_of(ctx)
     host = host or settings.host
     port = port or settings.port
@@ -59,7 +61,7 @@ def serve(
     early.start()
     _hand_down(settings, threads)
     os.environ[METRICS_ENV] = str(run)  # read once, by prometheus_client (web/metrics.py)
-    _refuse_a_newer_schema(settings.resolved_database_url)
+    _refuse_a_newer_schema(settings)
     console.print(f"papertide on [bold]http://{host}:{port}[/] (Ctrl-C stops it)")
     failed = _run_uvicorn(settings, sock, workers or settings.workers)
     early.stop()
@@ -69,6 +71,8 @@ def serve(
 
 def _listen(host: str, port: int) -> socket.socket:
     """The site's listening socket, or one line on what stands in the way."""
+    from papertide.starting import bind
+
     try:
         return bind(host, port)
     except OSError as exc:
@@ -128,14 +132,12 @@ def _run_uvicorn(settings: Settings, sock: socket.socket, workers: int) -> bool:
     return not server.started
 
 
-def _refuse_a_newer_schema(url: str) -> None:
+def _refuse_a_newer_schema(settings: Settings) -> None:
     """A database a newer papertide migrated is one line here, before the server starts (in
     the app's start-up it was uvicorn's traceback of Alembic's error, and exit 3 anyway)."""
     from sqlalchemy.exc import OperationalError
 
-    from papertide.store import Store
-
-    store = Store.open(url, migrate=False)
+    store = open_store(settings, migrate=False)
     try:
         store.refuse_newer(store.schema_revision())
     except OperationalError:

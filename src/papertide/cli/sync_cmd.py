@@ -12,10 +12,9 @@ from papertide.cli.common import (
     console,
     err_console,
     fail,
-    open_service,
+    index_stored_papers,
     open_store,
     plural,
-    progress_bar,
     settings_of,
 )
 
@@ -73,6 +72,7 @@ def sync(
     settings = settings_of(ctx)
     names = _names(source, settings)
     store = open_store(settings)
+    note = None
     try:
         with _logging(quiet):
             if watch_mode:
@@ -83,10 +83,12 @@ def sync(
                     store, settings=settings, names=names, dry_run=dry_run, on_page=on_page
                 )
             if not dry_run:
-                index_new_papers(store, settings, results, quiet=quiet)
+                note = index_new_papers(store, settings, results, quiet=quiet)
     finally:
         store.close()
     _print_summary(results, dry_run=dry_run)
+    if note:
+        err_console.print(note, highlight=False)
     if any(r.status != "ok" for r in results):
         raise typer.Exit(1)
 
@@ -110,7 +112,9 @@ def _watch(store: Store, settings: Settings, names: list[str] | None, *, quiet: 
 
     def on_round(results: list[SourceResult]) -> None:
         _print_summary(results)
-        index_new_papers(store, settings, results, quiet=quiet)
+        note = index_new_papers(store, settings, results, quiet=quiet)
+        if note:
+            err_console.print(note, highlight=False)
 
     watch(store, settings=settings, names=names, on_round=on_round)
 
@@ -181,17 +185,14 @@ def _progress(quiet: bool) -> Iterator[Any]:
 
 def index_new_papers(
     store: Store, settings: Settings, results: list[SourceResult], *, quiet: bool = False
-) -> None:
+) -> str | None:
     """Bring the search index up to date when a sync stored papers, and compute the new
-    papers' similar lists (the feeds show them first). Running sites reload the index on
-    their next query (search/service.py): new papers are found without a restart."""
-    if any(r.report.added or r.report.changed for r in results):
-        svc = open_service(settings, store, quiet=quiet)
-        try:
-            with progress_bar("similar papers", total=len(svc.indexed), quiet=quiet) as advance:
-                svc.precompute_similar(svc.indexed, advance)
-        finally:
-            svc.close()
+    papers' similar lists (the feeds show them first); returns a note when another process
+    writing the index (a running `papertide serve` on the same data folder) was left to
+    take them in, as `ingest` does: the sync never waits on that node's index lock."""
+    if not any(r.report.added or r.report.changed for r in results):
+        return None
+    return index_stored_papers(settings, store, quiet=quiet, similar=True)
 
 
 def _print_summary(results: list[SourceResult], *, dry_run: bool = False) -> None:

@@ -88,13 +88,25 @@ class Store(
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
-        """Connect to ``url`` (creating a SQLite file's folder) and migrate it to head."""
+    def open(cls, url: str, *, migrate: bool = True, connect_timeout: int = 0) -> Store:
+        """Connect to ``url`` (creating a SQLite file's folder) and migrate it to head. A new
+        PostgreSQL connection fails after ``connect_timeout`` seconds (0: the driver's own
+        limit) unless the URL sets its own ``connect_timeout``."""
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             private_dir(Path(parsed.database).parent)
+        connect_args: dict[str, Any] = {}
+        if (
+            parsed.get_backend_name() == "postgresql"
+            and connect_timeout > 0
+            and "connect_timeout" not in parsed.query
+        ):
+            # libpq's parameter, which psycopg also enforces over the whole handshake: a
+            # black-holed host or a server that never answers is an error, not a hang.
+            connect_args["connect_timeout"] = connect_timeout
         engine = create_engine(
             url,
+            connect_args=connect_args,
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
             # A pooled connection the server dropped (a restart) is replaced. A SQLite file

@@ -175,11 +175,15 @@ def restore_sqlite(backup: Path, database: Path) -> None:
             live.execute("PRAGMA journal_mode=WAL")
 
 
-def libpq_url(url: str) -> tuple[str, dict[str, str]]:
+def libpq_url(url: str, *, connect_timeout: int = 0) -> tuple[str, dict[str, str]]:
     """A SQLAlchemy PostgreSQL URL as libpq takes it (``postgresql://``), without the
-    password, which goes in the environment (PGPASSWORD) rather than on a command line."""
+    password, which goes in the environment (PGPASSWORD) rather than on a command line;
+    with ``connect_timeout`` (seconds) PGCONNECT_TIMEOUT too, which a connect_timeout in the
+    URL overrides (libpq: the connection string wins over the environment)."""
     parsed: URL = make_url(url)
     env = {"PGPASSWORD": parsed.password} if parsed.password else {}
+    if connect_timeout > 0:
+        env["PGCONNECT_TIMEOUT"] = str(connect_timeout)
     plain = parsed.set(drivername="postgresql", password=None)
     return plain.render_as_string(hide_password=False), env
 
@@ -190,15 +194,16 @@ def pg_dump_command(url: str, target: Path) -> str:
     return f"pg_dump --format=custom --file={target} '{plain}'"
 
 
-def backup_postgres(url: str, target: Path) -> BackupResult:
-    """``pg_dump --format=custom`` of ``url`` into ``target`` (via a temporary name)."""
+def backup_postgres(url: str, target: Path, *, connect_timeout: int = 0) -> BackupResult:
+    """``pg_dump --format=custom`` of ``url`` into ``target`` (via a temporary name); its
+    connection fails after ``connect_timeout`` seconds (0: libpq's default, no limit)."""
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
         raise BackupError(
             "pg_dump is not on the PATH: install PostgreSQL's client tools (the server's "
             f"version or newer), or run: {pg_dump_command(url, target)}"
         )
-    plain, env = libpq_url(url)
+    plain, env = libpq_url(url, connect_timeout=connect_timeout)
     tmp = _private_new(partial_name(target))
     try:
         done = subprocess.run(
@@ -217,13 +222,13 @@ def backup_postgres(url: str, target: Path) -> BackupResult:
     return BackupResult(target, target.stat().st_size, "pg_dump")
 
 
-def restore_postgres(url: str, backup: Path) -> None:
+def restore_postgres(url: str, backup: Path, *, connect_timeout: int = 0) -> None:
     """``pg_restore --clean --if-exists --single-transaction`` of ``backup`` into ``url``:
-    all of it or, on an error, nothing."""
+    all of it or, on an error, nothing (``connect_timeout``: as for backup_postgres)."""
     if not backup.is_file():
         raise BackupError(f"no backup at {backup}")
     pg_restore = shutil.which("pg_restore")
-    plain, env = libpq_url(url)
+    plain, env = libpq_url(url, connect_timeout=connect_timeout)
     if pg_restore is None:
         raise BackupError(
             "pg_restore is not on the PATH: install PostgreSQL's client tools, or run: "

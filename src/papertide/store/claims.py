@@ -18,20 +18,18 @@ from sqlalchemy import (
     DateTime,
     Engine,
     ForeignKey,
-    Index,
     Integer,
     String,
     Table,
     UniqueConstraint,
     delete,
     select,
-    text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from papertide.normalize import clean_name
+from papertide.store.dialects import insert_of, partial_index
 from papertide.store.schema import metadata, users
 from papertide.store.writer import touch_pages, writing
 
@@ -49,12 +47,8 @@ author_claims = Table(
     Column("decided", DateTime),
     Column("decided_by", Integer, ForeignKey("users.pk", ondelete="SET NULL")),
     UniqueConstraint("user_pk", "name_key"),
-    Index(
-        "ix_author_claims_confirmed_name",
-        "name_key",
-        unique=True,
-        sqlite_where=text("status = 'confirmed'"),
-        postgresql_where=text("status = 'confirmed'"),
+    partial_index(
+        "ix_author_claims_confirmed_name", "name_key", unique=True, where="status = 'confirmed'"
     ),
 )
 
@@ -117,8 +111,7 @@ class ClaimsMixin:
             "created": now,
         }
         with writing(self.engine) as conn:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            conn.execute(dialect.insert(author_claims).values(row).on_conflict_do_nothing())
+            conn.execute(insert_of(conn)(author_claims).values(row).on_conflict_do_nothing())
             touch_pages(conn)
 
     def author_claims(self, name_key: str) -> list[AuthorClaim]:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from papertide.store.dialects import insert_of
 from papertide.store.schema import paper_embeddings, papers
 
 _CHUNK = 500  # pks per IN (...) list
@@ -77,8 +77,7 @@ class EmbeddingMixin:
             ]
             if not values:
                 return 0
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            statement = dialect.insert(paper_embeddings)
+            statement = insert_of(conn)(paper_embeddings)
             statement = statement.on_conflict_do_update(
                 index_elements=["paper_pk", "model"],
                 set_={

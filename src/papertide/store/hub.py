@@ -32,10 +32,10 @@ from sqlalchemy import (
     union,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from papertide.clock import exact_utcnow
 from papertide.models import HUB_KINDS, HubCounts, HubLinks, HubRepo
+from papertide.store.dialects import insert_of
 from papertide.store.schema import list_items, metadata, papers
 from papertide.store.writer import touch_pages, writing
 
@@ -85,8 +85,7 @@ class HubDue(NamedTuple):
 
 def _upsert_check(conn: Connection, paper_pk: int, values: dict[str, Any]) -> None:
     """Insert or update the paper's hub_checks row (taking its row lock on PostgreSQL)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    query = dialect.insert(hub_checks).values(paper_pk=paper_pk, **values)
+    query = insert_of(conn)(hub_checks).values(paper_pk=paper_pk, **values)
     conn.execute(query.on_conflict_do_update(index_elements=["paper_pk"], set_=values))
 
 

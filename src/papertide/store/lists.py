@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from papertide.models import PaperList
 from papertide.normalize import clean_name, strip_controls
+from papertide.store.dialects import insert_of
 from papertide.store.schema import dismissals, list_items, lists, users
 from papertide.store.writer import touch_pages, writing
 
@@ -66,9 +66,8 @@ def _select() -> Any:
 def _insert_ignore(conn: Connection, table: Any, row: dict[str, Any]) -> bool:
     """Insert unless the key exists; True when it was new (RETURNING tells: the driver's
     rowcount for ON CONFLICT DO NOTHING is not to be trusted on every backend)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     first = next(iter(table.primary_key.columns))
-    query = dialect.insert(table).values(row).on_conflict_do_nothing().returning(first)
+    query = insert_of(conn)(table).values(row).on_conflict_do_nothing().returning(first)
     return conn.execute(query).first() is not None
 
 

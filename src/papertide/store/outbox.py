@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from papertide.mail.records import DigestItem, NewDigest, OutboxDigest
 from papertide.store import Store, WriteSession
+from papertide.store.dialects import insert_of
 from papertide.store.schema import digest_papers, digests, subscribers
 
 
@@ -28,7 +28,7 @@ def add_digest(ws: WriteSession, *, digest: NewDigest, status: str = "pending") 
     The unique (subscriber, period) key makes this idempotent: composing twice (two cron
     runs, a crash and a re-run) creates one digest.
     """
-    ins = postgresql.insert if ws.conn.dialect.name == "postgresql" else sqlite.insert
+    ins = insert_of(ws.conn)
     values = {
         "subscriber_pk": digest.subscriber_pk,
         "period": digest.period,

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, exists, func, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from papertide.models import Paper
+from papertide.store.dialects import insert_of
 from papertide.store.feeds import select_papers, to_papers
 from papertide.store.picture_tables import paper_pictures, picture_attempts, picture_wishes
 from papertide.store.schema import list_items, papers
@@ -53,10 +53,6 @@ def picture_versions(
         columns.paper_pk.in_(list(paper_pks))
     )
     return {int(pk): (str(full), card) for pk, full, card in conn.execute(query)}
-
-
-def _dialect(conn: Connection) -> Any:
-    return postgresql if conn.dialect.name == "postgresql" else sqlite
 
 
 def _waiting(now: datetime) -> list[Any]:
@@ -104,7 +100,7 @@ class PicturesMixin:
             return False
         row = {"paper_pk": paper_pk, "wished_at": now}
         with writing(self.engine) as conn:
-            query = _dialect(conn).insert(picture_wishes).values(row).on_conflict_do_nothing()
+            query = insert_of(conn)(picture_wishes).values(row).on_conflict_do_nothing()
             return conn.execute(query.returning(picture_wishes.c.paper_pk)).first() is not None
 
     def picture_candidates(self, *, now: datetime, recent_days: int, limit: int) -> list[Paper]:
@@ -153,8 +149,7 @@ class PicturesMixin:
             if conn.execute(select(has)).scalar():
                 return None
             query = (
-                _dialect(conn)
-                .insert(picture_attempts)
+                insert_of(conn)(picture_attempts)
                 .values(values)
                 .on_conflict_do_update(
                     index_elements=[picture_attempts.c.paper_pk],
@@ -197,7 +192,7 @@ class PicturesMixin:
             "fetched_at": now,
         }
         with writing(self.engine) as conn:
-            insert = _dialect(conn).insert(paper_pictures).values(row)
+            insert = insert_of(conn)(paper_pictures).values(row)
             changed = {k: v for k, v in row.items() if k != "paper_pk"}
             key = [paper_pictures.c.paper_pk]
             conn.execute(insert.on_conflict_do_update(index_elements=key, set_=changed))

@@ -8,7 +8,6 @@ definitions.
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -25,7 +24,8 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+
+from papertide.store.dialects import JsonColumn
 
 metadata = MetaData(
     naming_convention={
@@ -37,7 +37,7 @@ metadata = MetaData(
 )
 
 # JSONB on PostgreSQL (comparable, indexable); JSON text elsewhere.
-Json = JSON().with_variant(JSONB(), "postgresql")
+Json = JsonColumn()
 
 papers = Table(
     "papers",
@@ -128,7 +128,7 @@ ingest_runs = Table(
 )
 
 # Live sources (papertide sync). A Python None is SQL NULL here, not JSON 'null'.
-JsonOrNull = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+JsonOrNull = JsonColumn(none_as_null=True)
 
 # Where each live source stands: its incremental position and, while a run is part way
 # through, the checkpoint it resumes from. Written in the same transaction as the papers.

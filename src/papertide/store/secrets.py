@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from papertide.clock import utcnow
 from papertide.store import Store
+from papertide.store.dialects import insert_of
 from papertide.store.schema import site_secrets
 from papertide.store.writer import writing
 
@@ -30,6 +30,5 @@ def site_secret(store: Store, name: str, *, adopt: str | None = None) -> str:
         "created": utcnow(),
     }
     with writing(store.engine) as conn:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        conn.execute(dialect.insert(site_secrets).values(row).on_conflict_do_nothing())
+        conn.execute(insert_of(conn)(site_secrets).values(row).on_conflict_do_nothing())
         return str(conn.execute(query).scalar_one())

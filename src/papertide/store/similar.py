@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Engine, delete, or_, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from papertide.store.dialects import insert_of
 from papertide.store.schema import similar_lists
 from papertide.store.writer import writing, writing_briefly
 
@@ -30,11 +31,13 @@ class SimilarList:
     position: int | None = None  # the change-feed horizon of the index that ranked them
 
 
-def _upsert(dialect: Any) -> Any:
+@cache
+def _upsert(insert: Any) -> Any:
     """One statement that saves a list: inserted, or replacing the stored one unless that was
     ranked further along the feed under the same model (returns the pk when written). Built
-    once: making ``excluded`` cost a fifth of a save."""
-    upsert = dialect.insert(similar_lists)
+    once per database (``insert``: store.dialects.insert_of): making ``excluded`` cost a
+    fifth of a save."""
+    upsert = insert(similar_lists)
     stored, new = similar_lists.c, upsert.excluded
     return upsert.on_conflict_do_update(
         index_elements=[stored.paper_pk],
@@ -46,9 +49,6 @@ def _upsert(dialect: Any) -> Any:
             stored.position <= new.position,
         ),
     ).returning(stored.paper_pk)
-
-
-_UPSERT = {"postgresql": _upsert(postgresql), "sqlite": _upsert(sqlite)}
 
 
 class SimilarMixin:
@@ -102,7 +102,7 @@ class SimilarMixin:
                     # need not wait for the WAL flush (PostgreSQL docs, "Asynchronous
                     # Commit": a crash may lose the last such commits, never half of one).
                     conn.execute(text("SET LOCAL synchronous_commit = off"))
-                upsert = _UPSERT[conn.dialect.name]
+                upsert = _upsert(insert_of(conn))
                 return conn.execute(upsert, row).first() is not None
         except IntegrityError:
             # The paper is gone: there is nothing to keep.

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from papertide.models import Paper, User
 from papertide.store.comments import count_comments
+from papertide.store.dialects import insert_of
 from papertide.store.pictures import picture_versions
 from papertide.store.schema import (
     papers,
@@ -26,8 +26,7 @@ def _insert_new(conn: Connection, row: dict[str, object]) -> int:
     """Insert a vote unless it exists; 1 if it was new. ON CONFLICT DO NOTHING, so two
     identical votes racing on PostgreSQL (READ COMMITTED) count once instead of one failing
     on the primary key."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    query = dialect.insert(votes).values(row).on_conflict_do_nothing().returning(votes.c.user_pk)
+    query = insert_of(conn)(votes).values(row).on_conflict_do_nothing().returning(votes.c.user_pk)
     return 1 if conn.execute(query).first() is not None else 0
 
 

@@ -91,8 +91,7 @@ class Startup:
 
     def _open(self, *, retry: bool) -> None:
         settings, state = self.settings, self.state
-        url = settings.resolved_database_url
-        store = self._attempt("opening the store", lambda: _open_store(url), retry=retry)
+        store = self._attempt("opening the store", lambda: _open_store(settings), retry=retry)
         self.store = state.store = store
         secret = self._attempt(
             "reading the site's key", lambda: signing_secret(settings, store), retry=retry
@@ -149,9 +148,13 @@ def open_search(settings: Settings, store: Store) -> tuple[Any, Any]:
     return svc, follower
 
 
-def _open_store(url: str) -> Store:
-    """The store at ``url``, migrated; its engine let go when that fails."""
-    store = Store.open(url, migrate=False)
+def _open_store(settings: Settings) -> Store:
+    """The configured store, migrated; its engine let go when that fails."""
+    store = Store.open(
+        settings.resolved_database_url,
+        migrate=False,
+        connect_timeout=settings.database_connect_timeout,
+    )
     try:
         store.migrate()
     except BaseException:
