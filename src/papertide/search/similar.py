@@ -20,8 +20,9 @@ similarities to the papers of a fixed sample of the collection (search/neighbour
 reduce hubs in space", JMLR 13; the Gaussian mutual proximity there standardises both sides,
 but x's own mean and deviation are the same for every candidate of x's list, so they would
 not change its order). A paper close to everything has a high mean_y and gains little. The
-list is ordered by this score, which the reasons show, and shown up to where it falls
-away (``cut``).
+FEEDBACK_NEIGHBOURS best keep their places; the rest are ordered by their score averaged
+with their mean score against those best ones (``ranked``). The list is ordered by this
+score, which the reasons show, and shown up to where it falls away (``cut``).
 
 A candidate is a duplicate of the paper when its normalised title is the same
 (normalize.title_key) or its words overlap almost wholly (Jaccard >= 0.9; Broder 1997).
