@@ -82,9 +82,7 @@ class Moments:
         self.pks = np.asarray(pks, dtype=np.int64)
         self.rows = terms.vocabulary
         n = max(len(terms), 1)
-        columns = np.fromiter(
-            (self.rows[t] for t in terms.vocabulary), dtype=np.int64, count=len(self.rows)
-        )[terms.indices]
+        columns = terms.indices  # the sample's vocabulary is its own
         w = terms.weights.astype(np.float64)
         self.term_mean = np.bincount(columns, weights=w, minlength=len(self.rows)) / n
         self.term_square = np.bincount(columns, weights=w * w, minlength=len(self.rows)) / n

@@ -51,7 +51,7 @@ LEXICAL_TERMS = 25
 # Candidates read from each side (lexical, embedding) beyond the k a list keeps.
 SPARE = 10
 DUPLICATE_JACCARD = 0.9
-# Pseudo-relevance feedback from a list's best candidates (feedback_scores): SciFact
+# Pseudo-relevance feedback from a list's best candidates (``ranked``): SciFact
 # co-relevance recall@10 0.766 -> 0.783 (docs/search.md, "Similar lists").
 FEEDBACK_NEIGHBOURS = 5
 FEEDBACK_WEIGHT = 0.5
