@@ -4,10 +4,12 @@ scores fall away, shared terms without noise, and the stored list equal to the f
 from __future__ import annotations
 
 import dataclasses
+import random
 
 import numpy as np
 import pytest
 
+from papertide.config import Settings
 from papertide.models import Paper
 from papertide.search import SearchService
 from papertide.search.neighbourhood import WHOLE, Idf, Moments, Whole, sample_pks
@@ -20,7 +22,7 @@ from papertide.search.similar import (
     shared_terms,
 )
 from papertide.store import Store
-from tests.support.search_corpus import pk_of
+from tests.support.search_corpus import add_papers, paper, pk_of
 
 
 def _paper(pk: int, title: str, abstract: str = "") -> Paper:
@@ -177,3 +179,36 @@ def test_feedback_from_the_best_candidates_orders_the_rest_and_scores_never_rise
     assert [h.paper_id for h in hits[5:]] == ["p21", "p20"]
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_beyond_a_small_collection_the_stored_list_equals_the_first_view_by_moments(
+    svc: SearchService, store: Store, settings: Settings
+) -> None:
+    """Past WHOLE papers the lists standardise against the sample's moments; the worker's
+    list and a page's first view still rank the same papers with the same scores."""
+    rng = random.Random(3)
+    topics = [[f"w{t}x{i}" for i in range(12)] for t in range(20)]
+    extra = []
+    for n in range(100, 100 + WHOLE):
+        words_ = rng.choices(topics[n % 20], k=30) + rng.choices(topics[rng.randrange(20)], k=10)
+        extra.append(
+            paper(n, " ".join(words_[:5]), " ".join(words_), "A. Author", "cs.LG", "2024-02-01")
+        )
+    add_papers(store, settings, extra)
+    svc.refresh()
+    assert isinstance(svc._sample(), Moments)
+    first = svc.similar("2401.00105", k=8, cut=False)
+    assert len(first) == 8
+    assert [h.score for h in first] == sorted((h.score for h in first), reverse=True)
+    pk = pk_of(store, "2401.00105")
+    store.clear_similar()
+    again = SearchService.open(svc.settings, store)  # another process on the same index
+    try:
+        assert again.precompute_similar([pk]) == 1
+    finally:
+        again.close()
+    stored = store.similar_list(pk)
+    assert stored is not None
+    assert [(p, s) for p, s, _ in stored.items][:8] == [
+        (h.paper.pk, h.score) for h in first if h.paper
+    ]
