@@ -16,7 +16,7 @@ from papertide.models import Hit, Paper
 from papertide.search import filters as fq
 from papertide.search.embedders import Vectors
 from papertide.search.lexical import LexicalIndex
-from papertide.search.neighbourhood import Idf, Neighbourhood, sample_pks
+from papertide.search.neighbourhood import Idf, Neighbourhood, neighbourhood, sample_pks
 from papertide.search.pgvector_index import PgVectorIndex
 from papertide.search.rwlock import ReadWriteLock
 from papertide.search.settings import SearchSettings
@@ -182,7 +182,7 @@ class SimilarMixin:
         )
         mean, sd = self._sample().spread(pks, terms, 1, embedded)
         cosine = (embedded @ vector).astype(np.float32)
-        found_ = Candidates([records[pk] for pk in pks], terms, cosine, mean, sd)
+        found_ = Candidates([records[pk] for pk in pks], terms, cosine, mean, sd, embedded)
         return rank_similar(paper, found_, k=k)
 
     def _lexical_candidates(self, mine: dict[str, float], limit: int) -> list[int]:
@@ -220,7 +220,8 @@ class SimilarMixin:
     def _sample(self) -> Neighbourhood:
         """The papers each candidate is standardised against (search/neighbourhood.py),
         drawn again when the lexical index changes."""
-        pks = sample_pks(self.store.max_paper_pk())
+        max_pk = self.store.max_paper_pk()
+        pks = sample_pks(max_pk)
         key = (self.lexical.searcher, pks[0] if pks else 0, len(pks))
         cached = self._similar_sample
         if cached is not None and cached[0][0] is key[0] and cached[0][1:] == key[1:]:
@@ -231,7 +232,8 @@ class SimilarMixin:
         terms = Terms.of(
             [paper_terms(records[pk], title_repeat=repeat) for pk in present], self._idf()
         )
-        sample = Neighbourhood(present, terms, self._vector_index().get(present))
+        vectors = self._vector_index().get(present)
+        sample = neighbourhood(present, terms, vectors, whole=len(pks) == max_pk)
         self._similar_sample = (key, sample)
         return sample
 
