@@ -118,3 +118,90 @@ def test_minilm_passages_see_past_the_model_window(
     # does not.
     assert sentence > 0.6 > semantic
     svc.close()
+
+
+class CountingEmbedder(FakeEmbedder):
+    """The fake embedder, keeping every batch of texts it was asked to embed."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        return super().embed(texts)
+
+
+def _best_of(svc: SearchService, pk: int, text: str) -> float | None:
+    assert svc.passages is not None
+    return svc.passages.best([pk], FakeEmbedder().embed([text])[0]).get(pk)
+
+
+def test_passages_are_embedded_once_and_follow_the_store(
+    any_settings: Settings,
+    any_store: Store,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Passage vectors are computed when a paper is indexed and kept beside its vector in
+    the store; they follow the change feed (a paper added, its abstract changed, the paper
+    deleted), a second node builds them from the store without embedding, and a hybrid
+    query embeds only its own text."""
+    from sqlalchemy import delete
+
+    from papertide.search.follow import FollowMixin
+    from papertide.store.schema import papers
+
+    embedder = CountingEmbedder()
+    monkeypatch.setattr("papertide.search.service.load_embedder", lambda *_, **__: embedder)
+    search = any_settings.search.model_copy(update={"embedder": "st:fake-8"})
+    node_a = any_settings.model_copy(update={"search": search})
+    add_papers(any_store, node_a, CORPUS)
+    svc = SearchService.open(node_a, any_store)
+    assert svc.passages is not None
+    before = len(svc.passages)
+
+    first = "Photonic chips multiply matrices with light."
+    added = paper(7, "Photonic chips", first, "Lise", "cs.ET", "2024-09-01")
+    add_papers(any_store, node_a, [added])
+    assert svc.refresh() == 1
+    pk = pk_of(any_store, "2401.00007")
+    assert len(svc.passages) == before + 2  # its title and its one sentence
+    assert _best_of(svc, pk, first) == pytest.approx(1.0, abs=1e-3)
+
+    embedder.calls.clear()
+    hits = svc.search("photonic chips and light", mode="hybrid").hits
+    assert hits and "passage" in hits[0].scores
+    assert embedder.calls == [["photonic chips and light"]]  # the query, nothing else
+
+    second = "Optical neurons replace electronic ones. They switch in picoseconds."
+    changed = paper(7, "Photonic chips", second, "Lise", "cs.ET", "2024-09-01")
+    changed.arxiv_version = 2
+    add_papers(any_store, node_a, [changed])
+    assert svc.refresh() == 1
+    assert len(svc.passages) == before + 3  # the title and two sentences, the old one gone
+    assert (_best_of(svc, pk, first) or 0.0) < 0.99
+    assert _best_of(svc, pk, "They switch in picoseconds.") == pytest.approx(1.0, abs=1e-3)
+    stored = any_store.load_embeddings([pk], model="st:fake-8")[pk]
+    assert stored.passages is not None and len(stored.passages) == 3 * 8 * 2  # f16 rows
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("a paper was embedded again")
+
+    # A second node with an empty data folder reads every passage from the store.
+    monkeypatch.setattr(FollowMixin, "_embed_missing", refuse)
+    node_b = node_a.model_copy(update={"data_dir": tmp_path / "node-b"})
+    other = SearchService.open(node_b, any_store)
+    assert other.embedded == 0 and other.passages is not None
+    assert len(other.passages) == len(svc.passages)
+    probe = FakeEmbedder().embed(["They switch in picoseconds."])[0]
+    pks = [pk_of(any_store, f"2401.{i:05d}") for i in (1, 4, 7)]
+    assert other.passages.best(pks, probe) == pytest.approx(svc.passages.best(pks, probe))
+
+    with any_store.write() as session:
+        session.conn.execute(delete(papers).where(papers.c.pk == pk))
+    for node in (svc, other):
+        assert node.refresh() == 1
+        assert node.passages is not None and len(node.passages) == before
+        assert _best_of(node, pk, second) is None
+    svc.close()
+    other.close()

@@ -597,6 +597,42 @@ def test_sentence_transformers_local_model(
     assert svc.search("galaxies and dark matter", mode="dense").hits[0].paper_id == "2401.00004"
 
 
+@needs_minilm
+def test_a_query_is_encoded_on_one_torch_thread_and_batches_on_every_one(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """A query is too small to share between cores, and on a busy host torch's threads wait
+    for each other after every operator; batches (an index build) keep every thread, and
+    the query's setting never leaks into the thread that made it or into another."""
+    import threading
+
+    import torch
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = emb.load_embedder("st:all-MiniLM-L6-v2")
+    assert isinstance(model, emb.SentenceTransformerEmbedder)
+    request.addfinalizer(functools.partial(torch.set_num_threads, torch.get_num_threads()))
+    torch.set_num_threads(2)
+    seen: list[int] = []
+    encode = model.model.encode
+
+    def recording(*args: object, **kwargs: object) -> object:
+        seen.append(torch.get_num_threads())
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(model.model, "encode", recording)
+    one = model.embed(["coffee lowers the risk of liver cirrhosis"])
+    assert seen == [1] and torch.get_num_threads() == 2
+    batch = model.embed([f"sentence {i} about liver disease" for i in range(20)] + ["x"])
+    assert seen == [1, 2] and batch.shape == (21, 384)
+    assert float(one[0] @ model.embed(["coffee lowers the risk of liver cirrhosis"])[0]) > 0.9999
+    other: list[int] = []
+    thread = threading.Thread(target=lambda: (model.embed(["a query"]), other.append(0)))
+    thread.start()
+    thread.join()
+    assert other and seen[-1] == 1 and torch.get_num_threads() == 2
+
+
 def _one_direction(n: int, dim: int, seed: int) -> np.ndarray:
     """Unit vectors that share one dominant direction, as mean-pooled embeddings do."""
     rng = np.random.default_rng(seed)

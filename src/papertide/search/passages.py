@@ -24,7 +24,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
+from papertide.search.arrays import dot_rows
 from papertide.search.embedders import Vectors
 from papertide.search.vectors import VectorIndex
 
@@ -88,7 +90,7 @@ class PassageIndex:
 
     def delete(self, pks: list[int]) -> None:
         """Forget the passages of ``pks``."""
-        self.vectors.delete(self._keys(pks))
+        self.vectors.delete(self._keys(pks).tolist())
 
     def clear(self) -> None:
         """Forget every passage."""
@@ -105,20 +107,20 @@ class PassageIndex:
     def best(self, pks: list[int], query: Vectors) -> dict[int, float]:
         """Each paper's best passage cosine with the unit ``query`` (papers with passages)."""
         keys = self._keys(pks)
-        if not keys:
+        if not len(keys):
             return {}
-        scores = self.vectors.get(keys) @ query.astype(np.float32)
-        owners = np.asarray(keys, dtype=np.int64) // SLOTS
+        scores = dot_rows(self.vectors.get(keys.tolist()), query)
+        owners = keys // SLOTS
         starts = np.r_[0, np.flatnonzero(np.diff(owners)) + 1]  # keys come grouped by paper
         best = np.maximum.reduceat(scores, starts)
         return dict(zip(owners[starts].tolist(), best.tolist(), strict=True))
 
-    def _keys(self, pks: list[int]) -> list[int]:
-        """The stored passage keys of ``pks``, grouped by paper (slots fill from 0 up)."""
-        keys: list[int] = []
-        for pk in pks:
-            key = pk * SLOTS
-            while key in self.vectors and key < (pk + 1) * SLOTS:
-                keys.append(key)
-                key += 1
-        return keys
+    def _keys(self, pks: list[int]) -> npt.NDArray[np.int64]:
+        """The stored passage keys of ``pks``, grouped by paper: every slot of every paper
+        looked up at once (a key at a time in Python cost 8 ms CPU a query for 200
+        candidates, a quarter of a MiniLM hybrid query)."""
+        if not pks:
+            return np.zeros(0, dtype=np.int64)
+        slots = np.asarray(pks, dtype=np.int64)[:, None] * SLOTS + np.arange(SLOTS)
+        keys = slots.ravel()
+        return keys[self.vectors.present(keys)]

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from papertide.search.arrays import GrowingArray, RowOfKey
+from papertide.search.arrays import GrowingArray, RowOfKey, dot_rows
 from papertide.search.embedders import Vectors
 from papertide.search.graph import DEAD, Graph, Keys
 from papertide.search.graph_files import new_rows_epoch, remove_graph
@@ -145,6 +145,10 @@ class VectorIndex(GraphUpkeepMixin):
     def __contains__(self, pk: int) -> bool:
         return pk in self._row
 
+    def present(self, pks: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Whether each of ``pks`` has a vector here."""
+        return self._row.get(pks) >= 0
+
     @property
     def approximate(self) -> bool:
         """Whether searches go through the HNSW graph."""
@@ -228,7 +232,7 @@ class VectorIndex(GraphUpkeepMixin):
 
     def cosines(self, pks: list[int], query: Vectors) -> list[float]:
         """The cosine of each of ``pks`` with a unit ``query`` (0 for unknown pks)."""
-        return [float(s) for s in self.get(pks) @ query]
+        return [float(s) for s in dot_rows(self.get(pks), query)]
 
     def search(
         self, query: Vectors, k: int, *, exact: bool = False, paper: bool = False
@@ -242,7 +246,7 @@ class VectorIndex(GraphUpkeepMixin):
             hits = self._graph.search(query, k, paper=paper)
             rows, delta = self._delta_rows()
             if len(rows):
-                scores = delta @ query
+                scores = dot_rows(delta, query)
                 nearest = np.argsort(-scores)[:k]
                 hits += [(int(self._keys[rows[i]]), float(scores[i])) for i in nearest]
                 hits.sort(key=lambda hit: -hit[1])
