@@ -148,7 +148,8 @@ def _report(name: str, r: dict[str, float], pid: int, echo: Echo) -> None:
     echo(
         f"{name:28} {rate:8,.1f} req/s   p50 {r['p50'] / 1e3:7.1f} ms   "
         f"p95 {r['p95'] / 1e3:7.1f} ms   p99 {r['p99'] / 1e3:7.1f} ms   errors {errors:,} "
-        f"(status {int(r['status'])}, timeout {int(r['timeout'])})   "
+        f"(status {int(r['status'])}: 503 refused {int(r['shed'])}, "
+        f"timeout {int(r['timeout'])})   "
         f"server RSS {rss:,.0f} MB (peak {peak:,.0f} MB)",
         highlight=False,
     )
