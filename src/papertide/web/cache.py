@@ -41,7 +41,6 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from papertide.clock import aware_utcnow
-from papertide.web.compress import MINIMUM_BYTES, Deflated, accepts_gzip
 from papertide.web.deps import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -71,14 +70,6 @@ class _Entry:
     has_token: bool
     digest: str
     modified: float
-    deflated: Deflated | None = None  # made on the first answer that may be gzipped
-
-
-def _gzipped(entry: _Entry, token: str) -> bytes:
-    """The entry's body for ``token``, gzipped (its fixed parts deflated once)."""
-    if entry.deflated is None:
-        entry.deflated = Deflated.of(entry.body, PLACEHOLDER)
-    return entry.deflated.gzip(token.encode())
 
 
 class PageCache:
@@ -297,22 +288,11 @@ async def _answer(
     (304 when the client's copy is current)."""
     ms = (time.perf_counter() - started) * 1e3  # the app's own time (bench web reads it)
     timing = f"cache;desc={'hit' if hit else 'miss'}, app;dur={ms:.1f}".encode()
-    # Gzipped here, as SafeGZip would (which passes an encoded answer through), but from
-    # the entry's parts deflated once: a hit no longer deflates the whole page.
-    coded: list[tuple[bytes, bytes]] = []
-    if len(entry.body) >= MINIMUM_BYTES and accepts_gzip(request.scope):
-        body = _gzipped(entry, token)
-        coded = [(b"content-encoding", b"gzip")]
-    elif entry.has_token:
-        body = entry.body.replace(PLACEHOLDER, token.encode())
-    else:
-        body = entry.body
-    vary = (b"vary", b"Cookie, Accept-Encoding")
+    body = entry.body.replace(PLACEHOLDER, token.encode()) if entry.has_token else entry.body
     if cookie is not None:
         headers = [
             *_with(entry.headers, b"cache-control", PRIVATE.encode()),
-            *((b"set-cookie", cookie), vary, (b"server-timing", timing)),
-            *coded,
+            *((b"set-cookie", cookie), (b"vary", b"Cookie"), (b"server-timing", timing)),
             (b"content-length", str(len(body)).encode()),
         ]
         await send({"type": "http.response.start", "status": entry.status, "headers": headers})
@@ -322,7 +302,7 @@ async def _answer(
     validators = [
         (b"etag", etag.encode()),
         (b"last-modified", formatdate(entry.modified, usegmt=True).encode()),
-        vary,
+        (b"vary", b"Cookie"),
         (b"server-timing", timing),
     ]
     if _not_modified(request, etag, entry.modified):
@@ -332,7 +312,7 @@ async def _answer(
         )
         await send({"type": "http.response.body", "body": b""})
         return
-    headers = [*entry.headers, *validators, *coded, (b"content-length", str(len(body)).encode())]
+    headers = [*entry.headers, *validators, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": entry.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

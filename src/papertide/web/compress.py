@@ -14,10 +14,6 @@ signed-in page) gets the page uncompressed. Static files compress themselves
 
 from __future__ import annotations
 
-import struct
-import zlib
-from dataclasses import dataclass
-
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -48,55 +44,4 @@ def may_compress(scope: Scope) -> bool:
     return headers.get(b"sec-fetch-site", b"") != b"cross-site"
 
 
-def accepts_gzip(scope: Scope) -> bool:
-    """Whether the client takes gzip and this answer may be compressed (``may_compress``)."""
-    for name, value in scope.get("headers") or []:
-        if name == b"accept-encoding":
-            return b"gzip" in value and may_compress(scope)
-    return False
-
-
-# gzip's member header (RFC 1952 2.3): magic, deflate, no flags, no time, no extra flags,
-# OS unknown; and a deflate stream's last block, empty (RFC 1951 3.2.3: BFINAL set).
-_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-_LAST_BLOCK = zlib.compressobj(LEVEL, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
-
-
-@dataclass(frozen=True, slots=True)
-class Deflated:
-    """A body with holes where each client's own text goes (the page cache's CSRF token),
-    its fixed parts deflated once. Each part ends in a full flush (RFC 1951 raw blocks that
-    refer to nothing before them), so the parts and a hole's text deflated on its own join
-    into one valid stream: a cached page costs a client a CRC pass and a few bytes of
-    deflate instead of deflating the whole page again (1-2 ms for a 120 KB home page)."""
-
-    parts: tuple[bytes, ...]
-    deflated: tuple[bytes, ...]
-
-    @classmethod
-    def of(cls, body: bytes, hole: bytes) -> Deflated:
-        """``body`` split at every ``hole``, each part deflated."""
-        parts = tuple(body.split(hole))
-        return cls(parts, tuple(_deflate(part) for part in parts))
-
-    def gzip(self, filling: bytes) -> bytes:
-        """The whole body with ``filling`` in every hole, as one gzip member."""
-        filled = _deflate(filling) if len(self.parts) > 1 else b""
-        out, crc, size = [_GZIP_HEADER], 0, 0
-        for i, (part, deflated) in enumerate(zip(self.parts, self.deflated, strict=True)):
-            if i:
-                out.append(filled)
-                crc, size = zlib.crc32(filling, crc), size + len(filling)
-            out.append(deflated)
-            crc, size = zlib.crc32(part, crc), size + len(part)
-        out += [_LAST_BLOCK, struct.pack("<II", crc & 0xFFFFFFFF, size & 0xFFFFFFFF)]
-        return b"".join(out)
-
-
-def _deflate(data: bytes) -> bytes:
-    """``data`` as raw deflate blocks ending in a full flush (no final block)."""
-    engine = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
-    return engine.compress(data) + engine.flush(zlib.Z_FULL_FLUSH)
-
-
-__all__ = ["Deflated", "SafeGZip", "accepts_gzip", "may_compress"]
+__all__ = ["SafeGZip", "may_compress"]
