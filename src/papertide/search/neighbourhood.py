@@ -105,12 +105,7 @@ class Moments:
         # Leaving a paper out of n: mean' = (n mean - own) / (n - 1), likewise the square.
         keep = np.where(inside, n / max(n - 1, 1), 1.0)
         drop = np.where(inside, 1.0 / max(n - 1, 1), 0.0)
-        rows = np.repeat(np.arange(len(terms)), np.diff(terms.indptr)) - first
-        where = np.fromiter(
-            (self.rows.get(t, -1) for t in terms.vocabulary),
-            dtype=np.int64,
-            count=len(terms.vocabulary),
-        )[terms.indices]
+        rows, where = _entries(terms, first, self.rows)
         use = (where >= 0) & (rows >= 0)
         rows, where = rows[use], where[use]
         y = terms.weights[use].astype(np.float64)
@@ -150,12 +145,7 @@ class Whole:
         standard deviation of each one's relatedness to the other papers."""
         n = len(pks)
         lexical = np.zeros((n, len(self.pks)), dtype=np.float32)
-        rows = np.repeat(np.arange(len(terms)), np.diff(terms.indptr)) - first
-        where = np.fromiter(
-            (self.rows.get(t, -1) for t in terms.vocabulary),
-            dtype=np.int64,
-            count=len(terms.vocabulary),
-        )[terms.indices]
+        rows, where = _entries(terms, first, self.rows)
         known = (where >= 0) & (rows >= 0)
         if known.any():
             rows, where, weights = rows[known], where[known], terms.weights[known]
@@ -180,3 +170,17 @@ def neighbourhood(
     """The sample as lists standardise against it: exact when it is the ``whole``
     collection, by its moments otherwise."""
     return Whole(pks, terms, vectors) if whole else Moments(pks, terms, vectors)
+
+
+def _entries(
+    terms: Terms, first: int, sample_rows: dict[str, int]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """For each stored weight of ``terms``: its paper's index counted from row ``first``
+    (negative before it), and its term's row in the sample (``sample_rows``; -1: absent)."""
+    rows = np.repeat(np.arange(len(terms)), np.diff(terms.indptr)) - first
+    where = np.fromiter(
+        (sample_rows.get(t, -1) for t in terms.vocabulary),
+        dtype=np.int64,
+        count=len(terms.vocabulary),
+    )[terms.indices]
+    return rows, where
