@@ -24,7 +24,7 @@ from papertide.store import Store
 from tests.support.fixture_server import FixtureServer, Reply, Seen
 from tests.support.fixture_server import arxiv_api as recorded_api
 from tests.support.fixture_server import oai_harvest as recorded_harvest
-from tests.support.processes import _env, _sync_env
+from tests.support.processes import _env, _papertide, _sync_env
 
 PAPERS = 10_000  # a first build that lasts well beyond a one-paper import
 FOLLOWS = "a running `papertide serve`, say): it follows the store's change feed"
@@ -106,22 +106,16 @@ def test_ingest_beside_a_node_building_its_index_stores_and_leaves_indexing_to_i
         title = "Quokka locomotion policies for tardigrade robots"
         solo = tmp_path / "solo.jsonl"
         solo.write_text(json.dumps({"_id": "q-1", "title": title, "text": "Quokka gaits."}))
-        done = subprocess.run(
-            [sys.executable, "-m", "papertide", "ingest", str(solo), "--format", "jsonl"],
-            env=_env(settings),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        done = _papertide(settings, "ingest", str(solo), "--format", "jsonl")
+        stdout, stderr = done.communicate(timeout=600)
         # It stored its paper and ended while the node was still building (before it
         # waited on the node's index lock until the build ended, then built again).
         still_building = not (index / "CURRENT").exists()
-        assert done.returncode == 0, done.stderr
+        assert done.returncode == 0, stderr
         assert still_building
         assert store.count_papers() == PAPERS + 1
-        assert "Read 1 record from 1 file in " in done.stdout
-        assert FOLLOWS in " ".join(done.stderr.split())
+        assert "Read 1 record from 1 file in " in stdout
+        assert FOLLOWS in " ".join(stderr.split())
         _node_finds(port, title)  # the node's index took the paper in
 
 
@@ -137,18 +131,12 @@ def test_sync_beside_a_node_building_its_index_stores_and_leaves_indexing_to_it(
         _node_building_its_index(settings, store, tmp_path) as (port, index),
     ):
         services.handler = _recorded
-        done = subprocess.run(
-            [sys.executable, "-m", "papertide", "sync"],
-            env=_env(settings, **_sync_env(services)),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        done = _papertide(settings, "sync", **_sync_env(services))
+        stdout, stderr = done.communicate(timeout=600)
         # Its papers stored, it ended while the node was still building, as ingest does
         # (before, it waited on the node's index lock until the build ended).
         still_building = not (index / "CURRENT").exists()
-        assert done.returncode == 0, done.stderr
+        assert done.returncode == 0, stderr
         assert still_building
         synced = [
             p
@@ -157,7 +145,7 @@ def test_sync_beside_a_node_building_its_index_stores_and_leaves_indexing_to_it(
         ]
         assert len(synced) >= 8  # both recorded sources, every page
         assert store.count_papers() == PAPERS + len(synced)
-        assert "new papers." in done.stdout
-        assert FOLLOWS in " ".join(done.stderr.split())
+        assert "new papers." in stdout
+        assert FOLLOWS in " ".join(stderr.split())
         plain = [p.title for p in synced if re.fullmatch(r"[\w -]+", p.title)]
         _node_finds(port, plain[0])  # the node's index took them in
