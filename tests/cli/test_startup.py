@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -53,17 +54,19 @@ print(json.dumps({"runs": len(runs), "loaded": loaded}))
 """
 
 
-def test_help_and_version_load_no_heavy_module() -> None:
+def _probe(code: str, *args: str) -> dict[str, Any]:
+    """What ``code`` prints as JSON, run in a fresh interpreter without PAPERTIDE_ settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERTIDE_")}
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps(HEAVY)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=False
     )
     assert done.returncode == 0, done.stderr
-    found = json.loads(done.stdout)
+    found: dict[str, Any] = json.loads(done.stdout)
+    return found
+
+
+def test_help_and_version_load_no_heavy_module() -> None:
+    found = _probe(_PROBE, json.dumps(HEAVY))
     assert found["runs"] > 20  # every command and group was asked for its help
     assert found["loaded"] == []
 
@@ -96,16 +99,7 @@ def test_stats_on_a_sqlite_store_loads_no_postgresql_alembic_web_or_search(
 ) -> None:
     data = tmp_path / "data"
     Store.open(Settings(data_dir=data).resolved_database_url).close()  # migrated to head
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERTIDE_")}
-    done = subprocess.run(
-        [sys.executable, "-c", _STATS_PROBE, json.dumps(NOT_FOR_STATS), str(data)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    found = json.loads(done.stdout)
+    found = _probe(_STATS_PROBE, json.dumps(NOT_FOR_STATS), str(data))
     assert found["stats"]["papers"] == 0  # stats ran on that store
     assert found["loaded"] == []
 

@@ -22,6 +22,7 @@ from papertide.search.similar import (
     shared_terms,
 )
 from papertide.store import Store
+from papertide.store.similar import SimilarItem
 from tests.support.search_corpus import add_papers, paper, pk_of
 
 
@@ -90,6 +91,19 @@ def test_idf_is_asked_once_per_term() -> None:
     assert first[0] == pytest.approx(np.log(100 / 10) + 1)
 
 
+def _precomputed_elsewhere(svc: SearchService, store: Store, pk: int) -> list[SimilarItem]:
+    """The list of ``pk`` as another process on the same index stores it (the worker's
+    precompute)."""
+    again = SearchService.open(svc.settings, store)
+    try:
+        assert again.precompute_similar([pk]) == 1
+    finally:
+        again.close()
+    stored = store.similar_list(pk)
+    assert stored is not None
+    return list(stored.items)
+
+
 def test_the_stored_list_equals_the_list_a_first_view_computes(
     svc: SearchService, store: Store
 ) -> None:
@@ -100,14 +114,8 @@ def test_the_stored_list_equals_the_list_a_first_view_computes(
     assert first and [h.score for h in first] == sorted((h.score for h in first), reverse=True)
     store.clear_similar()
     svc._similar.clear()
-    again = SearchService.open(svc.settings, store)  # another process on the same index
-    try:
-        assert again.precompute_similar([pk]) == 1
-    finally:
-        again.close()
-    stored = store.similar_list(pk)
-    assert stored is not None
-    assert [(p, s) for p, s, _ in stored.items][: len(first)] == [
+    stored = _precomputed_elsewhere(svc, store, pk)
+    assert [(p, s) for p, s, _ in stored][: len(first)] == [
         (h.paper.pk, h.score) for h in first if h.paper
     ]
 
@@ -202,13 +210,5 @@ def test_beyond_a_small_collection_the_stored_list_equals_the_first_view_by_mome
     assert [h.score for h in first] == sorted((h.score for h in first), reverse=True)
     pk = pk_of(store, "2401.00105")
     store.clear_similar()
-    again = SearchService.open(svc.settings, store)  # another process on the same index
-    try:
-        assert again.precompute_similar([pk]) == 1
-    finally:
-        again.close()
-    stored = store.similar_list(pk)
-    assert stored is not None
-    assert [(p, s) for p, s, _ in stored.items][:8] == [
-        (h.paper.pk, h.score) for h in first if h.paper
-    ]
+    stored = _precomputed_elsewhere(svc, store, pk)
+    assert [(p, s) for p, s, _ in stored][:8] == [(h.paper.pk, h.score) for h in first if h.paper]
