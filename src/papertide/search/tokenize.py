@@ -102,13 +102,10 @@ def terms_in(text: str, terms: Iterable[str]) -> set[str]:
     analysis was a sixth of its time), found in one scan of the text for all the terms."""
     wanted = {term for term in terms if term}
     lowered = text.lower()
-    starts = {term[:2] for term in wanted}
-    starts.update(_RESPELLED[term] for term in wanted if term in _RESPELLED)
-    present = tuple(sorted(start for start in starts if start in lowered))
-    if not present:
+    finder = _finder(wanted, lowered)
+    if finder is None:
         return set()
-    found = map(_term_of, _words_starting(present).findall(lowered))
-    return wanted.intersection(found)
+    return wanted.intersection(map(_term_of, finder.findall(lowered)))
 
 
 def term_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int, str]]:
@@ -122,16 +119,20 @@ def term_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int, str]]:
     if len(lowered) != len(text):  # a letter whose lowercase is longer: positions would move
         spans = ((m.start(), m.end(), _term_of(m.group().lower())) for m in _WORD.finditer(text))
         return [span for span in spans if span[2] in wanted]
+    finder = _finder(wanted, lowered)
+    if finder is None:
+        return []
+    spans = ((m.start(), m.end(), _term_of(m.group())) for m in finder.finditer(lowered))
+    return [span for span in spans if span[2] in wanted]
+
+
+def _finder(wanted: set[str], lowered: str) -> re.Pattern[str] | None:
+    """The pattern of the words of ``lowered`` that may have one of ``wanted`` as their
+    term (those starting as one does), or None when no such start is in the text."""
     starts = {term[:2] for term in wanted}
     starts.update(_RESPELLED[term] for term in wanted if term in _RESPELLED)
     present = tuple(sorted(start for start in starts if start in lowered))
-    if not present:
-        return []
-    spans = (
-        (m.start(), m.end(), _term_of(m.group()))
-        for m in _words_starting(present).finditer(lowered)
-    )
-    return [span for span in spans if span[2] in wanted]
+    return _words_starting(present) if present else None
 
 
 def _term_of(word: str) -> str:
