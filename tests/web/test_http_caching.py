@@ -3,6 +3,8 @@ cache keyed on Store.change_token(), and signed-in pages never cached."""
 
 from __future__ import annotations
 
+import gzip
+import re
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -90,6 +92,44 @@ def test_pages_are_shared_but_each_visitor_gets_their_own_csrf_token(site) -> No
     etag = page_two.headers["etag"]
     assert two.get("/trending", headers={"If-None-Match": etag}).status_code == 304
     assert one.get("/trending", headers={"If-None-Match": etag}).status_code == 200
+
+
+def test_shared_pages_come_gzipped_with_each_visitors_own_token(site) -> None:
+    """A cached page asked for gzip: the visitor's own token inside, the very page sent
+    uncompressed, and no bigger than the whole page deflated in one go but for a few bytes
+    (the part before the token is deflated once for every visitor)."""
+    client, _, _ = site
+    one, two = _anonymous(client), _anonymous(client)
+    for path in ("/trending", "/", "/search?q=attention"):
+        plain = {}
+        for who in (one, two):
+            plain[who] = who.get(path, headers={"accept-encoding": "identity"}).content
+            with who.stream("GET", path, headers={"accept-encoding": "gzip, br"}) as answer:
+                raw = b"".join(answer.iter_raw())
+                assert answer.headers["content-encoding"] == "gzip", path
+                assert "cache;desc=hit" in answer.headers["server-timing"]
+                assert "Accept-Encoding" in answer.headers["vary"]
+                assert int(answer.headers["content-length"]) == len(raw)
+            page = gzip.decompress(raw)
+            assert page == plain[who] and f'value="{_csrf(who)}"'.encode() in page
+            assert len(raw) <= len(gzip.compress(page, 6)) + 200, path
+        assert plain[one] != plain[two]
+
+
+def test_shared_pages_hold_the_visitors_token_only_at_their_end(site) -> None:
+    """A reader who is not logged in votes through the log-in page (a form without a token,
+    back to this page after); a signed-in reader's vote forms carry the token."""
+    client, _, _ = site
+    reader = _anonymous(client)
+    page = reader.get("/trending?page=1").text
+    forms = re.findall(r'<form class="vote" method="(\w+)" action="([^"]+)">', page)
+    assert forms and set(forms) == {("get", "/login")}
+    assert page.count('name="next" value="/trending?page=1"') == len(forms)
+    assert page.find(_csrf(reader)) > page.rfind('class="vote"')  # after the last card
+    _sign_in(client, "ada")
+    signed_in = client.get("/trending").text
+    assert signed_in.count(f'name="csrf_token" value="{_csrf(client)}"') > len(forms)
+    assert 'method="get" action="/login"' not in signed_in
 
 
 def test_first_visits_and_cookieless_crawlers_are_served_from_the_cache(site) -> None:

@@ -41,6 +41,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from papertide.clock import aware_utcnow
+from papertide.web.cached_gzip import SharedPart, gzipped, shared_part, worth_it
+from papertide.web.compress import may_compress
 from papertide.web.deps import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -70,6 +72,7 @@ class _Entry:
     has_token: bool
     digest: str
     modified: float
+    shared: SharedPart | None = None  # deflated on the first answer that asks for gzip
 
 
 class PageCache:
@@ -288,11 +291,12 @@ async def _answer(
     (304 when the client's copy is current)."""
     ms = (time.perf_counter() - started) * 1e3  # the app's own time (bench web reads it)
     timing = f"cache;desc={'hit' if hit else 'miss'}, app;dur={ms:.1f}".encode()
-    body = entry.body.replace(PLACEHOLDER, token.encode()) if entry.has_token else entry.body
+    body, encoding = _body(entry, token, request)
     if cookie is not None:
         headers = [
             *_with(entry.headers, b"cache-control", PRIVATE.encode()),
             *((b"set-cookie", cookie), (b"vary", b"Cookie"), (b"server-timing", timing)),
+            *encoding,
             (b"content-length", str(len(body)).encode()),
         ]
         await send({"type": "http.response.start", "status": entry.status, "headers": headers})
@@ -312,9 +316,24 @@ async def _answer(
         )
         await send({"type": "http.response.body", "body": b""})
         return
-    headers = [*entry.headers, *validators, (b"content-length", str(len(body)).encode())]
+    length = (b"content-length", str(len(body)).encode())
+    headers = [*entry.headers, *validators, *encoding, length]
     await send({"type": "http.response.start", "status": entry.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _body(entry: _Entry, token: str, request: Request) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The entry's body with ``token`` in it, gzipped when the client asks for it and may
+    have it (web/compress.py), and the headers that say so. Answers not compressed here go
+    through the app's gzip middleware like any other."""
+    wanted = "gzip" in request.headers.get("accept-encoding", "")
+    if not wanted or not may_compress(request.scope) or not worth_it(entry.body, entry.headers):
+        plain = entry.body.replace(PLACEHOLDER, token.encode()) if entry.has_token else entry.body
+        return plain, []
+    if entry.shared is None:
+        entry.shared = shared_part(entry.body, PLACEHOLDER)
+    body = gzipped(entry.shared, entry.body, PLACEHOLDER, token.encode())
+    return body, [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
 
 
 def _with(

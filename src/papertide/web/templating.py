@@ -61,6 +61,7 @@ def make_templates(
     env.globals["boot_script"] = Markup(BOOT_SCRIPT)
     env.globals["katex_fonts"] = katex_fonts
     env.globals["nav"] = lambda request, user: navigation(links, request, user)
+    env.globals["here"] = here
     env.tests["math"] = has_math
     cards.register(env)
     env.filters["highlight"] = highlight
@@ -84,20 +85,25 @@ def _printable(value: Any) -> Any:
 
 def navigation(links: list[NavLink], request: Request, user: User | None) -> list[NavItem]:
     """The navigation bar for ``user`` on this page, the reader's place marked."""
-    path = request.url.path
-    # Where "Log in" comes back to: this page, unless it is one a login never returns to.
-    here = safe_next(path + (f"?{request.url.query}" if request.url.query else ""))
+    path, back = request.url.path, quote(here(request), safe="/")
     audience = "signed_in" if user else "signed_out"
     items = []
     for link in links:
         if link.audience not in ("everyone", audience):
             continue
-        fill = {"username": quote(user.username) if user else "", "here": quote(here, safe="/")}
+        fill = {"username": quote(user.username) if user else "", "here": back}
         href = link.href.format(**fill)
         places = [p.format(**fill) for p in link.current] or [urlsplit(href).path]
         label = link.label.format(username=user.username if user else "")
         items.append(NavItem(label, href, any(_at(path, place) for place in places)))
     return items
+
+
+def here(request: Request) -> str:
+    """Where a log-in started on this page comes back to: this page, unless it is one a login
+    never returns to."""
+    query = request.url.query
+    return safe_next(request.url.path + (f"?{query}" if query else ""))
 
 
 def _at(path: str, place: str) -> bool:

@@ -54,8 +54,9 @@
   }
 
   // Votes: post with fetch and update the count in place; a 401 goes to the login page.
+  // A reader who is not logged in has a plain form to the log-in page instead (method get).
   function setUpVotes(root) {
-    var forms = root.querySelectorAll("form.vote");
+    var forms = root.querySelectorAll('form.vote[method="post"]');
     for (var i = 0; i < forms.length; i++) forms[i].addEventListener("submit", submitVote);
   }
 
