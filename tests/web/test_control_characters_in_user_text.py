@@ -18,6 +18,9 @@ from papertide.ingest import ingest_paths
 from papertide.normalize import clean_name
 from papertide.store import Store
 from papertide.web import create_app
+from papertide.web.covers import cover_svg
+from papertide.web.markdown import render_comment
+from papertide.web.tex import marked_html, tex_html
 from tests.conftest import serving
 from tests.support.search_corpus import add_papers, paper
 
@@ -45,6 +48,18 @@ def _signed_in(client: TestClient) -> str:
 def _no_controls(text: str) -> None:
     for bad in ("\x1b", "\x07", "\x00", "\x85"):
         assert bad not in text, repr(bad)
+
+
+def test_html_made_from_text_has_no_control_characters() -> None:
+    """Pages print the HTML these make as it is, so each strips what it returns."""
+    text = f"{HOSTILE} with $x^2$ and https://example.org/{HOSTILE[:4]}"
+    for html in (
+        tex_html(text, ["red", "bell"], links=True),
+        marked_html(text, [(0, 8), (12, 20)]),
+        render_comment(f"*{HOSTILE}*\n\n`{HOSTILE}` $y$"),
+        cover_svg(HOSTILE, "cs.LG\x1b"),
+    ):
+        _no_controls(str(html))
 
 
 def test_names_lose_controls_and_bidirectional_overrides() -> None:

@@ -207,6 +207,10 @@ class LexicalIndex:
         """How many documents hold ``term`` in their body."""
         return int(self.searcher.doc_freq("body", term))
 
+    def count(self, query: Any) -> int:
+        """How many documents match ``query``."""
+        return int(getattr(self.searcher.search(query, 1, count=True), "count", 0) or 0)
+
     def num_docs(self) -> int:
         """Documents in the index."""
         return int(self.searcher.num_docs)

@@ -93,8 +93,8 @@ class RetrievalMixin:
         # Dense hits beyond BM25's candidates: those that match by their words are counted
         # already; every one is ranked by its BM25 over any query word (a paper holding one
         # rare query word and close in meaning ranks as it did before the rule).
-        by_words = self._bm25_of(parsed, filters, others, self._rule(parsed))
-        total += len(cosine) - len(matched & cosine.keys()) - len(by_words)  # meaning alone
+        by_words = self._matching(parsed, filters, others, self._rule(parsed))
+        total += len(cosine) - len(matched & cosine.keys()) - by_words  # meaning alone
         lexical = lexical + self._bm25_of(parsed, filters, others, None)
         self._add_cosines(cosine, [pk for pk, _ in lexical], vector)
         # Every candidate of either side, scored by its best passage too (when in use).
@@ -131,13 +131,34 @@ class RetrievalMixin:
     ) -> Ranked:
         """The BM25 scores of those of ``pks`` (dense hits beyond BM25's candidates) that
         match the query's words under ``rule`` (real scores: a rank paging cannot move)."""
-        schema = self.lexical.schema
-        scored = fq.text_query(schema, parsed, self.config.author_boost, rule)
+        query = self._among(parsed, filters, pks, rule)
+        return [] if query is None else self.lexical.search(query, len(pks), count=False)[0]
+
+    def _matching(
+        self,
+        parsed: ParsedQuery,
+        filters: list[fq.Clause],
+        pks: list[int],
+        rule: tuple[dict[str, int], int] | None,
+    ) -> int:
+        """How many of ``pks`` match the query's words under ``rule`` (a count: no paper's
+        key or score read back from the index)."""
+        query = self._among(parsed, filters, pks, rule)
+        return 0 if query is None else self.lexical.count(query)
+
+    def _among(
+        self,
+        parsed: ParsedQuery,
+        filters: list[fq.Clause],
+        pks: list[int],
+        rule: tuple[dict[str, int], int] | None,
+    ) -> fq.Query | None:
+        """The query's words under ``rule`` and ``filters``, over the papers ``pks`` only."""
+        scored = fq.text_query(self.lexical.schema, parsed, self.config.author_boost, rule)
         if not pks or scored is None:
-            return []
-        only = fq.Query.const_score_query(pk_query(schema, pks), 0.0)
-        query = fq.restrict(scored, [*filters, (fq.Occur.Must, only)])
-        return self.lexical.search(query, len(pks), count=False)[0]
+            return None
+        only = fq.Query.const_score_query(pk_query(self.lexical.schema, pks), 0.0)
+        return fq.restrict(scored, [*filters, (fq.Occur.Must, only)])
 
     def _add_cosines(self, cosine: dict[int, float], pks: list[int], vector: Vectors) -> None:
         missing = [pk for pk in pks if pk not in cosine]

@@ -9,8 +9,10 @@ also served at ``/papers/{id}/cover.svg`` for the JSON API's ``picture_url``.
 from __future__ import annotations
 
 import zlib
+from functools import lru_cache
 from html import escape
 
+from papertide.normalize import strip_controls
 from papertide.search.tokenize import STOPWORDS
 
 # A hue per arXiv archive (the part of a category before the dot); unknown archives hash.
@@ -56,6 +58,7 @@ def monogram(title: str) -> str:
     return "".join(w[0].upper() for w in content[:2]) or "?"
 
 
+@lru_cache(maxsize=4096)  # a page draws its 20-50 cards' covers; the same ones, page after page
 def cover_svg(title: str, category: str | None, *, label: str = "") -> str:
     """The cover as a standalone SVG document (a few hundred bytes).
 
@@ -73,7 +76,7 @@ def cover_svg(title: str, category: str | None, *, label: str = "") -> str:
             f'fill-opacity=".{3 + i}"/>'
         )
     role = f'role="img" aria-label="{escape(label)}"' if label else 'aria-hidden="true"'
-    return (
+    return strip_controls(  # pages print it as is (web/templating.py)
         f'<svg xmlns="http://www.w3.org/2000/svg" class="cover" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'preserveAspectRatio="xMidYMid slice" {role}>'
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="hsl({hue} 45% 36%)"/>'

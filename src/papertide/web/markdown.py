@@ -19,6 +19,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from papertide.normalize import strip_controls
 from papertide.web.tex import tex_html
 
 _RULES = ["emphasis", "backticks", "link", "autolink", "list", "fence", "code", "newline"]
@@ -66,4 +67,4 @@ def render_comment(text: str) -> Markup:
     restored = _SLOT.sub(lambda m: f'<span class="math">{tex_html(kept[int(m[1])])}</span>', html)
     # Safe: markdown-it escaped every character typed (html off); math was re-escaped, its
     # dollars written as \(..\) / \[..\], the only delimiters app.js gives KaTeX (web/tex.py).
-    return Markup(restored)
+    return Markup(strip_controls(restored))  # printed as is (web/templating.py)

@@ -54,7 +54,10 @@ def make_templates(
     # Every value a page prints loses its control characters (normalize.strip_controls),
     # whatever path it came by: a refused comment's text echoed back into its form kept an
     # ESC or a NUL, where stored text had them stripped already. Set before any template
-    # is compiled (Jinja applies it in the compiled code).
+    # is compiled (Jinja applies it in the compiled code). Markup is printed as it is: the
+    # filters that make it (web/tex.py, web/markdown.py) strip what they return, and a
+    # macro's output is made of values that passed here already (scanning it again at each
+    # level a card is nested in was an eighth of a search page's rendering).
     env.finalize = _printable
     env.globals["version"] = __version__
     env.globals["static_url"] = assets.url
@@ -76,11 +79,10 @@ def make_templates(
 
 
 def _printable(value: Any) -> Any:
-    """A template value without control characters (Markup stays Markup)."""
-    if not isinstance(value, str):
+    """A template value without control characters (Markup is clean where it is made)."""
+    if not isinstance(value, str) or isinstance(value, Markup):
         return value
-    cleaned = strip_controls(value)
-    return Markup(cleaned) if cleaned is not value and isinstance(value, Markup) else cleaned
+    return strip_controls(value)
 
 
 def navigation(links: list[NavLink], request: Request, user: User | None) -> list[NavItem]:

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from markupsafe import Markup, escape
 
-from papertide.normalize import web_url
+from papertide.normalize import strip_controls, web_url
 
 # Words that survive in escaped HTML as entity names: never highlight inside "&amp;".
 _ENTITY_WORDS = {"amp", "lt", "gt", "quot", "x27"}
@@ -110,7 +110,7 @@ def tex_html(text: str, terms: Iterable[str] = (), *, links: bool = False) -> Ma
             out.append(_linked(content, pattern))
         else:
             out.append(_plain(content, pattern))
-    return Markup("".join(out))
+    return Markup(strip_controls("".join(out)))  # printed as is (web/templating.py)
 
 
 def _plain(content: str, pattern: re.Pattern[str] | None) -> str:
@@ -157,4 +157,4 @@ def marked_html(text: str, marks: Iterable[tuple[int, int]]) -> Markup:
         out.append(f"<mark>{escape(text[start:end])}</mark>")
         last = end
     out.append(str(tex_html(text[last:])))
-    return Markup("".join(out))
+    return Markup(strip_controls("".join(out)))  # printed as is (web/templating.py)
