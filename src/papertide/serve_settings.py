@@ -56,6 +56,15 @@ class ServeSettings(BaseModel):
         description="Seconds a client has from the end of its headers to the end of its "
         "body; slower: 408 (or closed once an answer started).",
     )
+    socket_per_worker: bool = Field(
+        default=True,
+        description="With several workers on Linux, each listens on a socket of its own "
+        "on the port (SO_REUSEPORT) and the kernel spreads new connections over them evenly. "
+        "With one shared socket, a worker that is free when a burst of connections comes "
+        "accepts them all, and keeps them while they are kept alive (one worker held 57 of "
+        "64). A worker that hangs holds its share of new connections until the supervisor "
+        "replaces it; false: one shared socket.",
+    )
     keep_alive_seconds: int = Field(
         default=5, ge=1, le=600, description="Idle seconds a kept-alive connection is kept."
     )

@@ -18,6 +18,7 @@ import json
 import logging
 import selectors
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from html import escape
@@ -70,28 +71,65 @@ def starting_answer(path: str, doing: str) -> tuple[list[tuple[bytes, bytes]], b
     return headers, body
 
 
-def bind(host: str, port: int, *, backlog: int = 2048) -> socket.socket:
-    """A listening TCP socket on ``host``:``port`` (as uvicorn binds it), inheritable by the
-    worker processes."""
+# Linux spreads the connections to a port over the sockets bound to it with SO_REUSEPORT (by
+# a hash of each connection's addresses); other systems may give them all to one socket.
+BALANCES_REUSED_PORTS = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+def bind(
+    host: str, port: int, *, backlog: int = 2048, reuse_port: bool = False, listen: bool = True
+) -> socket.socket:
+    """A TCP socket on ``host``:``port`` (as uvicorn binds it), inheritable by the worker
+    processes; listening unless told otherwise; with ``reuse_port``, one of several."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError:
         sock.close()
         raise
-    sock.listen(backlog)
+    if listen:
+        sock.listen(backlog)
     sock.set_inheritable(True)
     return sock
 
 
+class OwnSocket:
+    """What `serve --workers N` hands each worker in place of the shared socket: unpickled
+    in the worker (uvicorn sends its sockets to each worker process that way), it becomes a
+    socket of the worker's own on the same port (SO_REUSEPORT), bound but not listening;
+    uvicorn makes it listen once the worker's app is up.
+
+    One socket shared by all workers let whichever worker woke first accept every
+    connection waiting (its event loop accepts until none is left): 57 of 64 keep-alive
+    connections went to one worker, which ran out of its one core while the other idled.
+    With a socket each, the kernel spreads new connections over the workers evenly."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+
+    def __reduce__(self) -> tuple[Callable[..., socket.socket], tuple[str, int]]:
+        return _own_socket, (self.host, self.port)
+
+
+def _own_socket(host: str, port: int) -> socket.socket:
+    return bind(host, port, reuse_port=True, listen=False)
+
+
 class EarlyListener:
     """A thread answering ``starting_answer`` on ``sock`` until ``stop()``, or until
-    ``taken_over()`` says a web worker serves the socket (polled between connections)."""
+    ``taken_over()`` says the web workers serve (polled between connections). With
+    ``close_after`` (workers that listen on sockets of their own, ``OwnSocket``), it then
+    answers the connections still waiting on ``sock`` and closes it, so that the kernel
+    stops giving it any."""
 
-    def __init__(self, sock: socket.socket, taken_over: Callable[[], bool]) -> None:
-        self.sock, self.taken_over = sock, taken_over
+    def __init__(
+        self, sock: socket.socket, taken_over: Callable[[], bool], *, close_after: bool = False
+    ) -> None:
+        self.sock, self.taken_over, self.close_after = sock, taken_over, close_after
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="early-listener", daemon=True)
 
@@ -120,6 +158,18 @@ class EarlyListener:
                     return  # closed under us
                 with contextlib.suppress(OSError):
                     _answer(conn)
+        if self.close_after and not self._stop.is_set():
+            self._drain_and_close()
+
+    def _drain_and_close(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # none left waiting (or closed already)
+                break
+            with contextlib.suppress(OSError):
+                _answer(conn)
+        self.sock.close()
 
 
 def _answer(conn: socket.socket) -> None:

@@ -46,7 +46,11 @@ def _store_papers(data_dir: Path, count: int, seed: int) -> None:
 def test_healthz_reports_the_slowest_worker(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     _store_papers(data_dir, 20, seed=1)
-    with live_site(data_dir, "--workers", "2") as site:
+    # One shared socket: a new connection goes to whichever worker accepts it, so the held
+    # worker takes none (with a socket each, its share of connections would wait for it:
+    # tests/operations/test_connections_spread_over_workers.py).
+    shared = {"PAPERTIDE_SERVE__SOCKET_PER_WORKER": "false"}
+    with live_site(data_dir, "--workers", "2", env=shared) as site:
         _until(lambda: len(_health(site.url).get("workers", [])) == 2)
         _until(lambda: _health(site.url)["lag"] == 0)
         pids = [w["pid"] for w in _health(site.url)["workers"]]

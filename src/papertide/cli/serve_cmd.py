@@ -7,7 +7,7 @@ import errno
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -48,33 +48,42 @@ def serve(
 
     Example:  papertide serve --port 8080 --workers 2
     """
-    from papertide.starting import EarlyListener  # sockets, selectors, threads: not for --help
+    # sockets, selectors, threads: not for --help
+    from papertide.starting import BALANCES_REUSED_PORTS, EarlyListener
 
     settings = settings_of(ctx)
     host = host or settings.host
     port = port or settings.port
+    count = workers or settings.workers
     # Listen before anything slow (the web stack's imports, the store, the index): a
     # starting node answers 503 "starting" with Retry-After, never "connection refused".
     run = prepare_run_dir(settings.data_dir, os.getpid())
-    sock = _listen(host, port)
-    early = EarlyListener(sock, taken_over=lambda: any(run.glob("index-*.json")))
+    # Several workers on Linux: a socket each on the port (starting.OwnSocket); this one
+    # answers until every worker listens, then closes.
+    own = count > 1 and BALANCES_REUSED_PORTS and settings.serve.socket_per_worker
+    sock = _listen(host, port, reuse_port=own)
+    early = EarlyListener(
+        sock,
+        taken_over=lambda: len(list(run.glob("index-*.json"))) >= (count if own else 1),
+        close_after=own,
+    )
     early.start()
     _hand_down(settings, threads)
     os.environ[METRICS_ENV] = str(run)  # read once, by prometheus_client (web/metrics.py)
     _refuse_a_newer_schema(settings)
     console.print(f"papertide on [bold]http://{host}:{port}[/] (Ctrl-C stops it)")
-    failed = _run_uvicorn(settings, sock, workers or settings.workers)
+    failed = _run_uvicorn(settings, sock, count, own_sockets=own)
     early.stop()
     if failed:
         raise typer.Exit(STARTUP_FAILURE)
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """The site's listening socket, or one line on what stands in the way."""
     from papertide.starting import bind
 
     try:
-        return bind(host, port)
+        return bind(host, port, reuse_port=reuse_port)
     except OSError as exc:
         taken = " (another process listens there: stop it, or choose --port)"
         why = f"{exc.strerror}{taken if exc.errno == errno.EADDRINUSE else ''}"
@@ -93,8 +102,11 @@ def _hand_down(settings: Settings, threads: int | None) -> None:
     os.environ[SUPERVISOR_ENV] = str(os.getpid())  # workers stop if this process dies
 
 
-def _run_uvicorn(settings: Settings, sock: socket.socket, workers: int) -> bool:
-    """uvicorn on ``sock`` until it stops; whether a worker failed to start."""
+def _run_uvicorn(
+    settings: Settings, sock: socket.socket, workers: int, *, own_sockets: bool = False
+) -> bool:
+    """uvicorn on ``sock`` (or, with ``own_sockets``, each worker on a socket of its own on
+    the same port) until it stops; whether a worker failed to start."""
     import uvicorn
 
     from papertide.logs import log_config
@@ -118,9 +130,12 @@ def _run_uvicorn(settings: Settings, sock: socket.socket, workers: int) -> bool:
         forwarded_allow_ips=settings.trusted_proxies,
     )
     if workers > 1:
+        from papertide.starting import OwnSocket
         from papertide.supervise import Supervisor
 
-        supervisor = Supervisor(config, sockets=[sock])
+        host, port = sock.getsockname()[:2]
+        shared: Any = [OwnSocket(host, port)] if own_sockets else [sock]
+        supervisor = Supervisor(config, sockets=shared)
         supervisor.run()
         return any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes)
     # The app is imported before uvicorn takes over SIGTERM, which it would obey only once
