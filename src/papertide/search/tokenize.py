@@ -69,18 +69,25 @@ def words(text: str) -> list[str]:
 
 def analyze(text: str) -> list[str]:
     """Index terms of ``text``: words minus stopwords, stemmed, in order (repeats kept)."""
-    found = words(text)
+    return terms_of(words(text))
+
+
+def terms_of(found: list[str]) -> list[str]:
+    """Index terms of words as ``words`` reads them: stopwords dropped, stemmed, in order."""
+    return list(filter(None, stems(found)))
+
+
+def stems(found: list[str]) -> list[str]:
+    """Each of ``found``'s index term, "" for a stopword, in the words' order."""
     terms = _TERMS
     mapped = list(map(terms.get, found))  # C-level loops: this runs for every paper indexed
-    if None in mapped:
-        missing = list({w for w, t in zip(found, mapped, strict=True) if t is None})
-        stems = _stemmer().stemWords(missing)
-        if len(terms) < _TERMS_LIMIT:
-            terms.update(zip(missing, stems, strict=True))
-            mapped = list(map(terms.__getitem__, found))
-        else:
-            return list(filter(None, map(_term_of, found)))
-    return list(filter(None, mapped))
+    if None not in mapped:
+        return mapped  # type: ignore[return-value]
+    missing = list({w for w, t in zip(found, mapped, strict=True) if t is None})
+    if len(terms) >= _TERMS_LIMIT:
+        return list(map(_term_of, found))
+    terms.update(zip(missing, _stemmer().stemWords(missing), strict=True))
+    return list(map(terms.__getitem__, found))
 
 
 # Snowball's English rules rewrite a word's ending only, so a word's term starts with the
