@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import chain, repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -113,8 +113,9 @@ class Terms:
     def of(cls, term_lists: list[list[str]], idf: Idf) -> Terms:
         """The rows of ``term_lists`` (each a paper's terms, repeats counted); a row's
         terms in the order of the vocabulary (first seen first)."""
-        flat = [t for terms in term_lists for t in terms]
-        vocabulary = {t: i for i, t in enumerate(dict.fromkeys(flat))}
+        flat = list(chain.from_iterable(term_lists))
+        names = list(dict.fromkeys(flat))
+        vocabulary = dict(zip(names, range(len(names)), strict=True))
         lengths = np.fromiter(map(len, term_lists), dtype=np.int64, count=len(term_lists))
         # Each occurrence as row x |vocabulary| + column: its unique values are the matrix's
         # entries in row order and their counts the term frequencies, in numpy, not a
@@ -125,10 +126,10 @@ class Terms:
         cells, tf = np.unique(keys, return_counts=True)
         rows, indices = np.divmod(cells, size)
         indptr = np.searchsorted(rows, np.arange(len(term_lists) + 1)).astype(np.int64)
-        weights = (1.0 + np.log(tf)) * idf(list(vocabulary))[indices]
+        weights = (1.0 + np.log(tf)) * idf(names)[indices]
         norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=len(term_lists)))
         weights = weights / np.maximum(norms, 1e-12)[rows]
-        return cls(vocabulary, indptr, indices, weights.astype(np.float32))
+        return cls(vocabulary, indptr, indices, weights.astype(np.float32), names)
 
     def __len__(self) -> int:
         return len(self.indptr) - 1
@@ -153,6 +154,23 @@ class Terms:
         known = where >= 0
         out[self._rows()[known], where[known]] = self.weights[known]
         return out
+
+    def shared(self, i: int, j: int) -> list[str]:
+        """The terms rows ``i`` and ``j`` both hold, the largest product of their weights
+        first (ties by term): as ``shared_terms`` ranks them from ``row``, without a dict of
+        each row."""
+        mine = np.zeros(len(self.vocabulary), dtype=np.float64)
+        span = slice(int(self.indptr[i]), int(self.indptr[i + 1]))
+        mine[self.indices[span]] = self.weights[span]
+        span = slice(int(self.indptr[j]), int(self.indptr[j + 1]))
+        columns = self.indices[span]
+        products = self.weights[span].astype(np.float64) * mine[columns]
+        held = products > 0
+        if self._names is None:
+            self._names = list(self.vocabulary)
+        names = self._names
+        found = zip((-products[held]).tolist(), [names[c] for c in columns[held]], strict=True)
+        return [term for _, term in sorted(found)]
 
     def dots(self, i: int) -> npt.NDArray[np.float32]:
         """The cosine of row ``i`` with every row."""
@@ -214,9 +232,14 @@ def shared_terms(
     spelt as ``other_paper`` spells them first, telling words only (``wording``: the
     paper's words, when read already)."""
     ranked = sorted((t for t in mine if t in other), key=lambda t: (-mine[t] * other[t], t))
+    return spelt_terms(ranked, wording or Wording.of(other_paper), limit)
+
+
+def spelt_terms(ranked: list[str], read: Wording, limit: int = 4) -> list[str]:
+    """The first ``limit`` of ``ranked`` (terms) that the paper whose words are ``read``
+    spells with a telling word, each as it spells it first."""
     wanted = set(ranked[: limit * 3])
     spelt: dict[str, str] = {}
-    read = wording if wording is not None else Wording.of(other_paper)
     distinct = list(dict.fromkeys(read.title + read.abstract))
     for word, term in zip(distinct, stems(distinct), strict=True):
         if term in wanted and term not in spelt and telling_word(word):
@@ -298,13 +321,12 @@ def rank_similar(paper: Paper, found: Candidates, *, k: int) -> list[Hit]:
             kept.append((score, i))
             if len(kept) == k:
                 break
-    mine = found.terms.row(0)
     hits = []
     for score, i in kept:
         other = found.papers[i]
         why = [f"score {score:.1f}"]
-        read = wording[i] if wording is not None else None
-        shared = shared_terms(mine, found.terms.row(i + 1), other, wording=read)
+        read = wording[i] if wording is not None else Wording.of(other)
+        shared = spelt_terms(found.terms.shared(0, i + 1), read)
         if shared:
             why.append("shared: " + ", ".join(shared))
         hits.append(Hit(other.id or "", score, why, other))
