@@ -79,8 +79,8 @@ def paper_terms(paper: Paper, *, title_repeat: int = TITLE_REPEAT) -> list[str]:
 @dataclass(slots=True)
 class Wording:
     """A paper's lowercase words (``words``), title and abstract, read once for its terms,
-    its duplicate test and the spelling of the words it shares: reading them for each
-    was a fifth of a list's time at 100k papers (docs/search.md, "Similar lists")."""
+    its duplicate test and the spelling of the words it shares, not once for each
+    (docs/search.md, "Similar lists": the levers behind a list's CPU time)."""
 
     title: list[str]
     abstract: list[str]
@@ -139,13 +139,17 @@ class Terms:
 
     def row(self, i: int) -> dict[str, float]:
         """Row ``i`` as term -> weight."""
-        if self._names is None:
-            self._names = list(self.vocabulary)
-        names = self._names
+        names = self.names()
         span = slice(int(self.indptr[i]), int(self.indptr[i + 1]))
         return {
             names[j]: float(w) for j, w in zip(self.indices[span], self.weights[span], strict=True)
         }
+
+    def names(self) -> list[str]:
+        """The vocabulary in column order."""
+        if self._names is None:
+            self._names = list(self.vocabulary)
+        return self._names
 
     def dense(self, columns: dict[str, int]) -> npt.NDArray[np.float32]:
         """The rows over another vocabulary (``columns``: term -> column; others dropped)."""
@@ -166,9 +170,7 @@ class Terms:
         columns = self.indices[span]
         products = self.weights[span].astype(np.float64) * mine[columns]
         held = products > 0
-        if self._names is None:
-            self._names = list(self.vocabulary)
-        names = self._names
+        names = self.names()
         found = zip((-products[held]).tolist(), [names[c] for c in columns[held]], strict=True)
         return [term for _, term in sorted(found)]
 
@@ -232,7 +234,7 @@ def shared_terms(
     spelt as ``other_paper`` spells them first, telling words only (``wording``: the
     paper's words, when read already)."""
     ranked = sorted((t for t in mine if t in other), key=lambda t: (-mine[t] * other[t], t))
-    return spelt_terms(ranked, wording or Wording.of(other_paper), limit)
+    return spelt_terms(ranked, wording if wording is not None else Wording.of(other_paper), limit)
 
 
 def spelt_terms(ranked: list[str], read: Wording, limit: int = 4) -> list[str]:
