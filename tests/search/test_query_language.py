@@ -4,6 +4,7 @@ shows it), never a crash."""
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import date
 
 import pytest
@@ -17,7 +18,7 @@ from papertide.search.query import (
     nothing_to_search,
     parse_query,
 )
-from papertide.search.tokenize import analyze, terms_in
+from papertide.search.tokenize import analyze, terms_in, words
 from tests.support.fuzzing import FUZZ, QUERIES
 
 
@@ -177,6 +178,17 @@ def test_terms_in_agrees_with_full_analysis(
     text = sep.join(text_words)
     wanted = {t for w in query for t in analyze(w)}
     assert terms_in(text, wanted) == set(analyze(text)) & wanted
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x17F)) | st.text(max_size=40))
+def test_words_are_the_runs_of_letters_and_digits_in_ascii_text_and_any_other(
+    text: str,
+) -> None:
+    """ASCII text is split by a translation table, other text by the pattern: the words
+    are the same either way (letters and digits, lowercase; underscores and all else
+    separate)."""
+    assert words(text) == re.findall(r"[^\W_]+", text.lower())
 
 
 def test_terms_in_finds_respelled_exceptions() -> None:

@@ -149,6 +149,33 @@ def test_the_sample_moments_give_a_candidates_exact_mean_relatedness_itself_left
     assert np.all(moments[1] > 0.3 * exact[1]) and np.all(moments[1] < 3 * exact[1])
 
 
+def test_with_no_term_in_common_with_the_sample_a_candidates_deviation_is_exact() -> None:
+    """The embedding part of the moments (the candidate's cosines with the sample's
+    papers) is exact: a candidate sharing no term with the sample has the same mean and
+    deviation of relatedness from the moments as from the sample's papers one by one."""
+    rng = np.random.default_rng(11)
+    terms, vectors = _random_papers(rng, 30)
+    sample = Terms.of([_row_terms(terms, i) for i in range(20)], _flat_idf)
+    candidates = Terms.of([["elsewhere", "apart"], ["unseen"]], _flat_idf)
+    pks, sample_pks_ = [101, 102], list(range(1, 21))
+    exact = Whole(sample_pks_, sample, vectors[:20]).spread(pks, candidates, 0, vectors[20:22])
+    moments = Moments(sample_pks_, sample, vectors[:20]).spread(pks, candidates, 0, vectors[20:22])
+    assert moments[0] == pytest.approx(exact[0], abs=1e-5)
+    assert moments[1] == pytest.approx(exact[1], rel=1e-4)
+
+
+def test_the_shared_terms_of_two_rows_rank_as_the_product_of_their_weights() -> None:
+    """Terms.shared (what a hit's reasons read) ranks the terms both rows hold as
+    shared_terms ranks them from the rows' dicts: heaviest product first, ties by term."""
+    rng = np.random.default_rng(5)
+    terms, _ = _random_papers(rng, 12)
+    mine = terms.row(0)
+    for j in range(1, 12):
+        theirs = terms.row(j)
+        both = sorted((t for t in mine if t in theirs), key=lambda t: (-mine[t] * theirs[t], t))
+        assert terms.shared(0, j) == both
+
+
 def _row_terms(terms: Terms, i: int) -> list[str]:
     """Row ``i`` of ``terms`` back as a term list (each term once: flat idf, tf 1)."""
     return list(terms.row(i))

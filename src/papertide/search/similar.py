@@ -31,16 +31,16 @@ docs/search.md ("Similar papers") has the figures behind every constant.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain, repeat
 
 import numpy as np
 import numpy.typing as npt
 
 from papertide.models import Hit, Paper
 from papertide.normalize import title_key
-from papertide.search.tokenize import STOPWORDS, analyze, stem, words
+from papertide.search.tokenize import STOPWORDS, stems, terms_of, words
 
 DENSE_WEIGHT = 0.2
 # Title weight in the tf-idf of similar lists, apart from search's title_repeat: lists
@@ -73,7 +73,29 @@ Idf = Callable[[list[str]], npt.NDArray[np.float64]]
 
 def paper_terms(paper: Paper, *, title_repeat: int = TITLE_REPEAT) -> list[str]:
     """A paper's stemmed terms, the title ``title_repeat`` times, then the abstract."""
-    return analyze(paper.title) * title_repeat + analyze(paper.abstract)
+    return Wording.of(paper).terms(title_repeat)
+
+
+@dataclass(slots=True)
+class Wording:
+    """A paper's lowercase words (``words``), title and abstract, read once for its terms,
+    its duplicate test and the spelling of the words it shares, not once for each
+    (docs/search.md, "Similar lists": the levers behind a list's CPU time)."""
+
+    title: list[str]
+    abstract: list[str]
+
+    @classmethod
+    def of(cls, paper: Paper) -> Wording:
+        return cls(words(paper.title), words(paper.abstract))
+
+    def terms(self, title_repeat: int = TITLE_REPEAT) -> list[str]:
+        """The stemmed terms, the title ``title_repeat`` times, then the abstract."""
+        return terms_of(self.title) * title_repeat + terms_of(self.abstract)
+
+    def distinct(self) -> set[str]:
+        """The distinct non-stopword words of title and abstract."""
+        return set(self.title).union(self.abstract).difference(STOPWORDS)
 
 
 @dataclass(slots=True)
@@ -85,23 +107,29 @@ class Terms:
     indptr: npt.NDArray[np.int64]
     indices: npt.NDArray[np.int64]
     weights: npt.NDArray[np.float32]
+    _names: list[str] | None = None  # the vocabulary in column order, once asked for
 
     @classmethod
     def of(cls, term_lists: list[list[str]], idf: Idf) -> Terms:
-        """The rows of ``term_lists`` (each a paper's terms, repeats counted)."""
-        vocabulary: dict[str, int] = {}
-        counts = [Counter(terms) for terms in term_lists]
-        indices = np.fromiter(
-            (vocabulary.setdefault(t, len(vocabulary)) for c in counts for t in c), dtype=np.int64
-        )
-        tf = np.fromiter((n for c in counts for n in c.values()), dtype=np.float64)
-        lengths = np.fromiter(map(len, counts), dtype=np.int64, count=len(counts))
-        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        weights = (1.0 + np.log(tf)) * idf(list(vocabulary))[indices]
-        rows = np.repeat(np.arange(len(counts)), lengths)
-        norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=len(counts)))
+        """The rows of ``term_lists`` (each a paper's terms, repeats counted); a row's
+        terms in the order of the vocabulary (first seen first)."""
+        flat = list(chain.from_iterable(term_lists))
+        names = list(dict.fromkeys(flat))
+        vocabulary = dict(zip(names, range(len(names)), strict=True))
+        lengths = np.fromiter(map(len, term_lists), dtype=np.int64, count=len(term_lists))
+        # Each occurrence as row x |vocabulary| + column: its unique values are the matrix's
+        # entries in row order and their counts the term frequencies, in numpy, not a
+        # Counter per paper.
+        size = max(len(vocabulary), 1)
+        keys = np.repeat(np.arange(len(term_lists), dtype=np.int64), lengths) * size
+        keys += np.fromiter(map(vocabulary.__getitem__, flat), dtype=np.int64, count=len(flat))
+        cells, tf = np.unique(keys, return_counts=True)
+        rows, indices = np.divmod(cells, size)
+        indptr = np.searchsorted(rows, np.arange(len(term_lists) + 1)).astype(np.int64)
+        weights = (1.0 + np.log(tf)) * idf(names)[indices]
+        norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=len(term_lists)))
         weights = weights / np.maximum(norms, 1e-12)[rows]
-        return cls(vocabulary, indptr, indices, weights.astype(np.float32))
+        return cls(vocabulary, indptr, indices, weights.astype(np.float32), names)
 
     def __len__(self) -> int:
         return len(self.indptr) - 1
@@ -111,23 +139,40 @@ class Terms:
 
     def row(self, i: int) -> dict[str, float]:
         """Row ``i`` as term -> weight."""
-        names = list(self.vocabulary)
+        names = self.names()
         span = slice(int(self.indptr[i]), int(self.indptr[i + 1]))
         return {
             names[j]: float(w) for j, w in zip(self.indices[span], self.weights[span], strict=True)
         }
 
+    def names(self) -> list[str]:
+        """The vocabulary in column order."""
+        if self._names is None:
+            self._names = list(self.vocabulary)
+        return self._names
+
     def dense(self, columns: dict[str, int]) -> npt.NDArray[np.float32]:
         """The rows over another vocabulary (``columns``: term -> column; others dropped)."""
-        where = np.fromiter(
-            (columns.get(t, -1) for t in self.vocabulary),
-            dtype=np.int64,
-            count=len(self.vocabulary),
-        )[self.indices]
+        where = column_of(self.vocabulary, columns)[self.indices]
         out = np.zeros((len(self), len(columns)), dtype=np.float32)
         known = where >= 0
         out[self._rows()[known], where[known]] = self.weights[known]
         return out
+
+    def shared(self, i: int, j: int) -> list[str]:
+        """The terms rows ``i`` and ``j`` both hold, the largest product of their weights
+        first (ties by term): as ``shared_terms`` ranks them from ``row``, without a dict of
+        each row."""
+        mine = np.zeros(len(self.vocabulary), dtype=np.float64)
+        span = slice(int(self.indptr[i]), int(self.indptr[i + 1]))
+        mine[self.indices[span]] = self.weights[span]
+        span = slice(int(self.indptr[j]), int(self.indptr[j + 1]))
+        columns = self.indices[span]
+        products = self.weights[span].astype(np.float64) * mine[columns]
+        held = products > 0
+        names = self.names()
+        found = zip((-products[held]).tolist(), [names[c] for c in columns[held]], strict=True)
+        return [term for _, term in sorted(found)]
 
     def dots(self, i: int) -> npt.NDArray[np.float32]:
         """The cosine of row ``i`` with every row."""
@@ -138,16 +183,30 @@ class Terms:
         return np.bincount(self._rows(), weights=products, minlength=len(self)).astype(np.float32)
 
 
+def column_of(terms: dict[str, int], columns: dict[str, int]) -> npt.NDArray[np.int64]:
+    """For each term of ``terms`` (in its order), its column in ``columns``; -1: absent."""
+    found = map(columns.get, terms, repeat(-1, len(terms)))
+    return np.fromiter(found, dtype=np.int64, count=len(terms))
+
+
 def word_set(paper: Paper) -> set[str]:
     """The distinct non-stopword words of a paper's title and abstract."""
-    return {w for w in words(f"{paper.title} {paper.abstract}") if w not in STOPWORDS}
+    return Wording.of(paper).distinct()
 
 
-def is_duplicate(paper: Paper, other: Paper, *, mine: set[str] | None = None) -> bool:
-    """Whether ``other`` is the same work as ``paper`` under another record."""
+def is_duplicate(
+    paper: Paper,
+    other: Paper,
+    *,
+    mine: set[str] | None = None,
+    theirs: set[str] | None = None,
+) -> bool:
+    """Whether ``other`` is the same work as ``paper`` under another record (``mine`` and
+    ``theirs``: their word sets, when known)."""
     if title_key(paper.title) == title_key(other.title):
         return True
-    a, b = mine if mine is not None else word_set(paper), word_set(other)
+    a = mine if mine is not None else word_set(paper)
+    b = theirs if theirs is not None else word_set(other)
     union = len(a | b)
     return union > 0 and len(a & b) / union >= DUPLICATE_JACCARD
 
@@ -157,25 +216,36 @@ def telling_word(word: str) -> bool:
     nor a word any paper might use (GENERIC_WORDS)."""
     return (
         len(word) > 1
-        and not any(c.isdigit() for c in word)
         and word not in STOPWORDS
         and word not in GENERIC_WORDS
+        and (word.isalpha() or not any(c.isdigit() for c in word))
     )
 
 
 def shared_terms(
-    mine: dict[str, float], other: dict[str, float], other_paper: Paper, limit: int = 4
+    mine: dict[str, float],
+    other: dict[str, float],
+    other_paper: Paper,
+    limit: int = 4,
+    *,
+    wording: Wording | None = None,
 ) -> list[str]:
     """The words that weigh most in both papers (their terms' share of the tf-idf cosine),
-    spelt as ``other_paper`` spells them first, telling words only."""
+    spelt as ``other_paper`` spells them first, telling words only (``wording``: the
+    paper's words, when read already)."""
     ranked = sorted((t for t in mine if t in other), key=lambda t: (-mine[t] * other[t], t))
+    return spelt_terms(ranked, wording if wording is not None else Wording.of(other_paper), limit)
+
+
+def spelt_terms(ranked: list[str], read: Wording, limit: int = 4) -> list[str]:
+    """The first ``limit`` of ``ranked`` (terms) that the paper whose words are ``read``
+    spells with a telling word, each as it spells it first."""
     wanted = set(ranked[: limit * 3])
     spelt: dict[str, str] = {}
-    for word in dict.fromkeys(words(f"{other_paper.title} {other_paper.abstract}")):
-        if telling_word(word):
-            term = stem(word)
-            if term in wanted:
-                spelt.setdefault(term, word)
+    distinct = list(dict.fromkeys(read.title + read.abstract))
+    for word, term in zip(distinct, stems(distinct), strict=True):
+        if term in wanted and term not in spelt and telling_word(word):
+            spelt[term] = word
     return [spelt[t] for t in ranked if t in spelt][:limit]
 
 
@@ -190,6 +260,7 @@ class Candidates:
     mean: npt.NDArray[np.float32]
     sd: npt.NDArray[np.float32]
     vectors: npt.NDArray[np.float32] | None = None  # the candidates' embeddings (feedback)
+    wording: list[Wording] | None = None  # the candidates' words, when read already
 
 
 def cut(scores: list[float]) -> int:
@@ -225,8 +296,10 @@ def ranked(found: Candidates) -> list[tuple[int, float]]:
     out = [(i, float(z[i])) for i in best]
     if not rest or FEEDBACK_WEIGHT <= 0 or found.vectors is None:
         return out + [(i, float(z[i])) for i in rest]
-    rows = found.terms.dense(found.terms.vocabulary)[1:]
-    related = rows[best] @ rows.T + DENSE_WEIGHT * (found.vectors[best] @ found.vectors.T)
+    # The best ones' rows against every row, sparse (Terms.dots): a dense candidates x
+    # vocabulary product is big enough for BLAS to spread over threads.
+    lexical = np.stack([found.terms.dots(i + 1)[1:] for i in best])
+    related = lexical + DENSE_WEIGHT * (found.vectors[best] @ found.vectors.T)
     fed = ((related - found.mean) / np.maximum(found.sd, 1e-6)).mean(axis=0)
     score = np.round((z + FEEDBACK_WEIGHT * fed) / (1 + FEEDBACK_WEIGHT), 4)
     ceiling = out[-1][1]
@@ -239,21 +312,23 @@ def rank_similar(paper: Paper, found: Candidates, *, k: int) -> list[Hit]:
     cut: ``cut`` is for showing them); each hit says its score and the words the papers
     share."""
     words_of_paper = word_set(paper)
+    wording = found.wording
     kept: list[tuple[float, int]] = []
     for i, score in ranked(found):
         other = found.papers[i]
         if other.id == paper.id or other.pk == paper.pk:
             continue
-        if not is_duplicate(paper, other, mine=words_of_paper):
+        theirs = wording[i].distinct() if wording is not None else None
+        if not is_duplicate(paper, other, mine=words_of_paper, theirs=theirs):
             kept.append((score, i))
             if len(kept) == k:
                 break
-    mine = found.terms.row(0)
     hits = []
     for score, i in kept:
         other = found.papers[i]
         why = [f"score {score:.1f}"]
-        shared = shared_terms(mine, found.terms.row(i + 1), other)
+        read = wording[i] if wording is not None else Wording.of(other)
+        shared = spelt_terms(found.terms.shared(0, i + 1), read)
         if shared:
             why.append("shared: " + ", ".join(shared))
         hits.append(Hit(other.id or "", score, why, other))

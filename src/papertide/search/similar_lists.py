@@ -26,6 +26,7 @@ from papertide.search.similar import (
     TITLE_REPEAT,
     Candidates,
     Terms,
+    Wording,
     paper_terms,
     rank_similar,
 )
@@ -162,7 +163,8 @@ class SimilarMixin:
         vectors = self._vector_index()
         idf = self._idf()
         repeat = TITLE_REPEAT
-        mine = Terms.of([paper_terms(paper, title_repeat=repeat)], idf)
+        own = paper_terms(paper, title_repeat=repeat)
+        mine = Terms.of([own], idf)
         pool = k + SPARE
         lexical = self._lexical_candidates(mine.row(0), pool)
         found = vectors.near_paper(paper.pk, pool, [])
@@ -175,14 +177,12 @@ class SimilarMixin:
         records = self.lexical.papers([pk for pk in pks if pk != paper.pk])
         pks = [pk for pk in pks if pk in records]
         embedded = vectors.get(pks)
-        terms = Terms.of(
-            [paper_terms(paper, title_repeat=repeat)]
-            + [paper_terms(records[pk], title_repeat=repeat) for pk in pks],
-            idf,
-        )
+        wording = [Wording.of(records[pk]) for pk in pks]
+        terms = Terms.of([own] + [w.terms(repeat) for w in wording], idf)
         mean, sd = self._sample().spread(pks, terms, 1, embedded)
         cosine = (embedded @ vector).astype(np.float32)
-        found_ = Candidates([records[pk] for pk in pks], terms, cosine, mean, sd, embedded)
+        papers = [records[pk] for pk in pks]
+        found_ = Candidates(papers, terms, cosine, mean, sd, embedded, wording)
         return rank_similar(paper, found_, k=k)
 
     def _lexical_candidates(self, mine: dict[str, float], limit: int) -> list[int]:
