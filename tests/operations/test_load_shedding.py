@@ -19,6 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from papertide.bench.synth import write_snapshot
+from papertide.config import Settings
+from papertide.ingest import IngestOptions, ingest_paths
+from papertide.store import Store
 from tests.support.live_server import LiveSite, live_site
 
 THREADS, QUEUE = 2, 2
@@ -130,3 +134,35 @@ def test_below_the_limit_nothing_is_refused(site: LiveSite) -> None:
     for reader in readers:
         reader.join(timeout=60)
     assert answers == [200] * (THREADS + QUEUE)
+
+
+def test_an_answered_request_leaves_the_count_while_its_background_task_runs(
+    tmp_path: Path,
+) -> None:
+    """A paper page is answered first, then asks for the paper's picture (a write, here held
+    by another process's lock): the next request on the same connection is not refused as
+    though the first still waited, with a worker that admits one request at a time."""
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir)
+    store = Store.open(settings.resolved_database_url)
+    source = write_snapshot(tmp_path / "papers.jsonl", 2, seed=3)
+    ingest_paths(store, [source], settings=settings, options=IngestOptions(fmt="arxiv-snapshot"))
+    paper_id = store.list_papers(limit=1)[0].id
+    store.close()
+    env = {"PAPERTIDE_SERVE__QUEUE": "0"}
+    answers: list[int] = []
+    with (
+        live_site(data_dir, "--workers", "1", "--threads", "1", env=env) as one,
+        httpx.Client(base_url=one.url, timeout=60) as client,
+    ):
+        assert client.get("/healthz").status_code == 200
+        with _write_locked(data_dir):
+            page = client.get(f"/papers/{paper_id}")  # its picture wish now waits
+            assert page.status_code == 200
+            follower = threading.Thread(
+                target=lambda: answers.append(client.get("/api/trending").status_code)
+            )
+            follower.start()
+            time.sleep(1.0)  # admitted, waiting for the thread the wish holds
+        follower.join(timeout=60)
+    assert answers == [200]

@@ -76,13 +76,19 @@ class Front:
         if counted and self.admission.full():
             await self._refuse(send, header)
             return
-        started, status = time.perf_counter(), 500
+        started, status, waiting = time.perf_counter(), 500, counted
 
         async def answer(message: Message) -> None:
-            nonlocal status
+            nonlocal status, waiting
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), header]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Answered: out of the count before the client can read it and ask again on
+                # this connection, though the app may still run the answer's background
+                # task (a picture wish); a kept-alive client is never its own rival.
+                self.admission.in_progress -= waiting
+                waiting = False
             await send(message)
 
         self.admission.in_progress += counted
@@ -90,7 +96,7 @@ class Front:
         try:
             await self.app(scope, receive, answer)
         finally:
-            self.admission.in_progress -= counted
+            self.admission.in_progress -= waiting
             metrics.IN_FLIGHT.dec()
             self._done(scope, status, time.perf_counter() - started)
 
