@@ -5,6 +5,7 @@ anonymous read mix and a signed-in voting mix, with /healthz as the baseline of 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import random
@@ -86,12 +87,19 @@ def _bench(settings: Settings, folder: Path, plan: LoadPlan, wrk: str, echo: Ech
             f"a mix; load average before: {_load()}"
         )
         run = _Runner(wrk, server.base_url, data, plan)
+        # Each mix starts on an idle server: when wrk stops, the requests its connections
+        # had in flight still run (up to 30-odd a worker), and a mix started at once met a
+        # worker full of them.
+        settle = functools.partial(_until_quiet, pid, window=0.5, timeout=30)
         _report("/healthz (baseline)", run.one("healthz", plan.connections), pid, echo)
+        settle()
         _report("anonymous mix", run.one("anonymous", plan.connections), pid, echo)
+        settle()
         reads, votes = run.together(("anonymous", plan.connections), ("voters", plan.voters))
         _report("anonymous mix, with voters", reads, pid, echo)
         _report(f"{plan.voters} voters (signed in)", votes, pid, echo)
         if plan.overload:
+            settle()
             run_overload(str(server.base_url), plan.overload, run.one, echo)
     echo(f"serve stopped {timings['stop']:.1f} s after SIGTERM")
     _restart(settings, plan, window, echo)
