@@ -92,10 +92,14 @@ class RetrievalMixin:
         others = [pk for pk in cosine if pk not in matched]
         # Dense hits beyond BM25's candidates: those that match by their words are counted
         # already; every one is ranked by its BM25 over any query word (a paper holding one
-        # rare query word and close in meaning ranks as it did before the rule).
-        by_words = self._matching(parsed, filters, others, self._rule(parsed))
+        # rare query word and close in meaning ranks as it did before the rule), with its real
+        # BM25 score (a rank paging cannot move).
+        by_rule = self._among(parsed, filters, others, self._rule(parsed))
+        by_words = 0 if by_rule is None else self.lexical.count(by_rule)
         total += len(cosine) - len(matched & cosine.keys()) - by_words  # meaning alone
-        lexical = lexical + self._bm25_of(parsed, filters, others, None)
+        by_any = self._among(parsed, filters, others, None)
+        if by_any is not None:
+            lexical = lexical + self.lexical.search(by_any, len(others), count=False)[0]
         self._add_cosines(cosine, [pk for pk, _ in lexical], vector)
         # Every candidate of either side, scored by its best passage too (when in use).
         passage = self.passages.best(list(cosine), vector) if self.passages is not None else {}
@@ -122,30 +126,6 @@ class RetrievalMixin:
         floor = self.config.dense_floor
         return default_dense_floor(self.config.embedder) if floor is None else floor
 
-    def _bm25_of(
-        self,
-        parsed: ParsedQuery,
-        filters: list[fq.Clause],
-        pks: list[int],
-        rule: tuple[dict[str, int], int] | None,
-    ) -> Ranked:
-        """The BM25 scores of those of ``pks`` (dense hits beyond BM25's candidates) that
-        match the query's words under ``rule`` (real scores: a rank paging cannot move)."""
-        query = self._among(parsed, filters, pks, rule)
-        return [] if query is None else self.lexical.search(query, len(pks), count=False)[0]
-
-    def _matching(
-        self,
-        parsed: ParsedQuery,
-        filters: list[fq.Clause],
-        pks: list[int],
-        rule: tuple[dict[str, int], int] | None,
-    ) -> int:
-        """How many of ``pks`` match the query's words under ``rule`` (a count: no paper's
-        key or score read back from the index)."""
-        query = self._among(parsed, filters, pks, rule)
-        return 0 if query is None else self.lexical.count(query)
-
     def _among(
         self,
         parsed: ParsedQuery,
@@ -153,7 +133,8 @@ class RetrievalMixin:
         pks: list[int],
         rule: tuple[dict[str, int], int] | None,
     ) -> fq.Query | None:
-        """The query's words under ``rule`` and ``filters``, over the papers ``pks`` only."""
+        """The query's words under ``rule`` (None: any of them) and ``filters``, over the
+        papers ``pks`` only; None when there is nothing to ask."""
         scored = fq.text_query(self.lexical.schema, parsed, self.config.author_boost, rule)
         if not pks or scored is None:
             return None
