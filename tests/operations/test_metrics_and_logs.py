@@ -147,3 +147,47 @@ def test_each_run_gets_an_empty_metrics_directory_and_dead_runs_are_cleared(
     (mine / "counter_2.db").write_bytes(b"x")
     assert prepare_run_dir(tmp_path, os.getpid()) == mine and not list(mine.iterdir())
     assert not stale.exists() and (live / "counter_1.db").exists()
+
+
+def test_serving_workers_run_the_cycle_collector_rarely(tmp_path: Path) -> None:
+    """Each pass of Python's cycle collector pauses every request of its worker; at the
+    interpreter's default thresholds 400 search pages over the demo's papers set off 9 young
+    passes, at serve's own none. /metrics counts the passes
+    (each worker adds its own every few seconds)."""
+    data = tmp_path / "data"
+    environ = {**os.environ, "PAPERTIDE_DATA_DIR": str(data)}
+    environ.pop("PAPERTIDE_DATABASE_URL", None)
+    command = [sys.executable, "-m", "papertide", "demo", "--no-votes"]
+    subprocess.run(command, env=environ, check=True, capture_output=True, timeout=600)
+    young = 'papertide_gc_passes_total{generation="0"}'
+    with live_site(data, "--workers", "2") as site:
+        _wait_for_index(site)
+        before = _settled(site)
+        with httpx.Client(base_url=site.url, timeout=30) as client:
+            for n in range(400):
+                query = ("language models", "diffusion", "attention heads", "reasoning")[n % 4]
+                answer = client.get("/search", params={"q": query, "page": 1 + n % 3})
+                assert answer.status_code == 200
+        after = _settled(site)
+    passes = after.get(young, 0) - before.get(young, 0)
+    assert 'papertide_gc_seconds_total{generation="0"}' in after
+    assert passes <= 3, f"{passes:.0f} young collections for 400 search pages"
+
+
+def _wait_for_index(site: LiveSite) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        index = httpx.get(site.url + "/healthz", timeout=10).json()["index"]
+        if index["ready"] and index["lag"] == 0:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the index never caught up")
+
+
+def _settled(site: LiveSite) -> dict[str, float]:
+    """/metrics once every worker has added its collector passes (each does every
+    ``FOLLOW_SECONDS``)."""
+    from papertide.web.metrics import FOLLOW_SECONDS
+
+    time.sleep(FOLLOW_SECONDS + 1)
+    return _scrape(site)

@@ -146,3 +146,25 @@ def test_position_round_trips() -> None:
     position = FeedPosition(42, (43, 45))
     assert FeedPosition.from_json(position.to_json()) == position
     assert FeedPosition.from_json(None) is None
+
+
+def test_health_figures_count_every_paper_and_each_followers_lag(
+    any_settings: Settings, any_store: Store
+) -> None:
+    """/healthz's one read: the papers stored (kept between probes while the feed stands
+    still, read again once it moves) and each follower's lag, as feed_lag counts it."""
+    start = any_store.feed_head()
+    assert any_store.health_figures([start, None]) == (0, [0, 0])
+    add_papers(any_store, any_settings, CORPUS[:2])
+    middle = any_store.feed_head()
+    assert any_store.health_figures([start, middle, None]) == (2, [2, 0, 2])
+    assert any_store.health_figures([]) == (2, [])  # asked again: the same, from the kept
+    add_papers(any_store, any_settings, CORPUS[2:5])  # by another process: the same store
+    other = Store.open(any_store.engine.url.render_as_string(hide_password=False))
+    try:
+        add_papers(other, any_settings, CORPUS[5:6])
+    finally:
+        other.close()
+    papers, lags = any_store.health_figures([start, middle, any_store.feed_head()])
+    assert papers == 6 == any_store.count_papers()
+    assert lags == [any_store.feed_lag(start), any_store.feed_lag(middle), 0] == [6, 4, 0]

@@ -137,11 +137,15 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
         """The feed position the live generation has applied."""
         return self.live.position if self.ready and self.live is not None else None
 
-    def status(self) -> dict[str, object]:
-        """Where the index stands: ready, generation, feed position, changes still to apply."""
-        position = self.position
+    def status(self, known: tuple[FeedPosition | None, int] | None = None) -> dict[str, object]:
+        """Where the index stands: ready, generation, feed position, changes still to apply.
+        ``known``: this index's position and its lag, when the caller read them already
+        (/healthz does, with every other worker's in one read of the store)."""
+        position, lag = known if known is not None else (self.position, None)
+        if lag is None:
+            lag = self.store.feed_lag(position)
         vectors = self.live.vectors if self.live is not None else None
-        ready, lag = self.ready, self.store.feed_lag(position)
+        ready = self.ready
         return {
             "ready": ready,
             "generation": self.live.name if self.live is not None else None,

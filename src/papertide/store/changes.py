@@ -17,12 +17,13 @@ Nothing committed is ever skipped, and a long import holds back no one else's ch
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, text
 
-from papertide.store.schema import paper_changes, site_counters
+from papertide.store.schema import paper_changes, papers, site_counters
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class ChangeFeedMixin:
     """Reading the change feed; mixed into Store, which provides ``engine``."""
 
     engine: Engine
+    _paper_count: tuple[object, int] | None = None  # (feed head, papers): health_figures
 
     def feed_head(self) -> FeedPosition:
         """The position of everything committed now: where a follower that is about to read
@@ -106,15 +108,28 @@ class ChangeFeedMixin:
 
     def feed_lag(self, position: FeedPosition | None) -> int:
         """How many changes a follower at ``position`` has still to apply (all, when None)."""
-        position = position or FeedPosition()
         with self.engine.connect() as conn:
+            return _lag(conn, position)
+
+    def health_figures(self, positions: Sequence[FeedPosition | None]) -> tuple[int, list[int]]:
+        """Papers stored, and the lag of a follower at each of ``positions``, read in one
+        snapshot on one connection (what /healthz asks of the store on every probe).
+
+        Counting the papers reads every row (1.4 ms at 100k papers, ten times that at 1M), so
+        the count is kept and read again only when the feed head has moved: every insert or
+        delete of a paper writes the feed in its own transaction."""
+        with self._feed_snapshot() as conn:
             if conn.dialect.name != "postgresql":
-                query = select(func.count()).where(paper_changes.c.seq > position.horizon)
+                head: object = conn.scalar(select(func.max(paper_changes.c.seq)))
             else:
-                query = select(func.count()).where(paper_changes.c.txid >= position.horizon)
-                if position.seen:
-                    query = query.where(paper_changes.c.txid.not_in(position.seen))
-            return int(conn.scalar(query.select_from(paper_changes)) or 0)
+                head = conn.execute(_PG_HEAD).one()
+            kept = getattr(self, "_paper_count", None)
+            if kept is not None and kept[0] == head:
+                count = kept[1]
+            else:
+                count = int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
+                self._paper_count = (head, count)
+            return count, [_lag(conn, position) for position in positions]
 
     def has_changes(self, position: FeedPosition | None) -> bool:
         """Whether anything was committed after ``position`` (an index look-up, cheap)."""
@@ -151,6 +166,18 @@ _PG_TOKEN = text(
 )
 
 
+# The feed head alone (horizon and the txids at or above it), as _PG_TOKEN reads it.
+_PG_HEAD = text(
+    """
+    WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon)
+    SELECT h.horizon,
+           (SELECT string_agg(DISTINCT txid::text, ',' ORDER BY txid::text)
+              FROM paper_changes, h AS hh WHERE txid >= hh.horizon)
+    FROM h
+    """
+)
+
+
 class _Snapshot:
     """``with`` a connection inside one read transaction."""
 
@@ -164,6 +191,18 @@ class _Snapshot:
     def __exit__(self, *exc: object) -> None:
         self.conn.rollback()
         self.conn.close()
+
+
+def _lag(conn: Connection, position: FeedPosition | None) -> int:
+    """Changes committed after ``position`` (all of them, when None)."""
+    position = position or FeedPosition()
+    if conn.dialect.name != "postgresql":
+        query = select(func.count()).where(paper_changes.c.seq > position.horizon)
+    else:
+        query = select(func.count()).where(paper_changes.c.txid >= position.horizon)
+        if position.seen:
+            query = query.where(paper_changes.c.txid.not_in(position.seen))
+    return int(conn.scalar(query.select_from(paper_changes)) or 0)
 
 
 def _pg_horizon(conn: Connection) -> int:

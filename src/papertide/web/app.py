@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from papertide import __version__
 from papertide.config import Settings
 from papertide.lifetime import watch_supervisor
-from papertide.web import metrics, protocol, workers
+from papertide.web import collector, metrics, protocol, workers
 from papertide.web.assets import Assets
 from papertide.web.cache import PageCache
 from papertide.web.compress import SafeGZip
@@ -227,4 +227,5 @@ def _close(startup: Startup) -> None:
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` and worker processes: settings from the environment."""
     watch_supervisor()
+    collector.tune()  # a serving process's own: tests' apps keep the interpreter's
     return create_app(Settings(), background=True)

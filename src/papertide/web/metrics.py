@@ -1,7 +1,8 @@
 """Prometheus metrics: ``/metrics`` in the text format, for every web worker at once.
 
 Request metrics are counted where a request passes (web/front.py); the index's lag and feed
-position are set by each worker every few seconds (``follow_index``); the store's own
+position, and the cycle collector's passes (web/collector.py), are set by each worker every
+few seconds (``follow_index``); the store's own
 figures (papers stored, the change feed's head, digests in the outbox by status) are read
 from the database when /metrics is asked for.
 
@@ -36,6 +37,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import DBAPIError
 
 from papertide.lifetime import process_alive
+from papertide.web import collector
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -85,6 +87,19 @@ INDEX_READY = Gauge(
     "1 when every worker's search index is ready, else 0.",
     registry=_OWN,
     multiprocess_mode="livemin",
+)
+GC_PASSES = Counter(
+    "papertide_gc_passes",
+    "Passes of Python's cycle collector in the web workers, by generation (0 young, 2 full); "
+    "each pauses every request of its worker.",
+    ("generation",),
+    registry=_OWN,
+)
+GC_SECONDS = Counter(
+    "papertide_gc_seconds",
+    "Seconds the web workers spent in the cycle collector, by generation.",
+    ("generation",),
+    registry=_OWN,
 )
 
 
@@ -166,6 +181,14 @@ def render(store_figures: dict[str, Any] | None) -> bytes:
     return generate_latest(registry)
 
 
+def note_collector() -> None:
+    """Add the cycle collector's passes and time since the last call (web/collector.py)."""
+    for generation, passes, seconds in collector.since_noted():
+        if passes:
+            GC_PASSES.labels(str(generation)).inc(passes)
+            GC_SECONDS.labels(str(generation)).inc(seconds)
+
+
 def note_index(status: dict[str, object]) -> None:
     """Record this worker's index status (``SearchService.status()``)."""
     lag, position = status.get("lag"), status.get("position")
@@ -177,6 +200,7 @@ def note_index(status: dict[str, object]) -> None:
 async def follow_index(search: Any, limiter: anyio.CapacityLimiter) -> None:
     """Every few seconds, this worker's index status into its gauges (until cancelled)."""
     while True:
+        note_collector()
         with contextlib.suppress(Exception):  # the database may be down: the values stand
             note_index(await anyio.to_thread.run_sync(search.status, limiter=limiter))
         await asyncio.sleep(FOLLOW_SECONDS)
@@ -215,6 +239,7 @@ async def metrics(request: Request) -> Response:
         return Response("Not found", status_code=404, media_type="text/plain")
     limiter = request.app.state.side_limiter
     search = request.app.state.search
+    note_collector()
     try:
         note_index(await anyio.to_thread.run_sync(search.status, limiter=limiter))
         figures = await anyio.to_thread.run_sync(

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from papertide.lifetime import process_alive
-from papertide.store import FeedPosition, Store
+from papertide.store import FeedPosition
 
 PUBLISH_SECONDS = 0.25
 RUN_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # the run's directory (cli/serve_cmd.py)
@@ -69,9 +69,9 @@ def withdraw(folder: Path) -> None:
         (folder / f"index-{os.getpid()}.json").unlink()
 
 
-def every_worker(store: Store, folder: Path) -> list[dict[str, Any]]:
-    """Each live worker's pid, readiness, applied position and lag against the store now
-    (blocking: one query a worker)."""
+def every_worker(folder: Path) -> list[tuple[int, bool, FeedPosition | None]]:
+    """Each live worker's pid, readiness and applied position, as it last published them
+    (files only: the caller measures each position against the store)."""
     found = []
     for path in sorted(folder.glob("index-*.json")):
         try:
@@ -83,13 +83,5 @@ def every_worker(store: Store, folder: Path) -> list[dict[str, Any]]:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             continue
-        position = FeedPosition.from_json(body.get("position"))
-        found.append(
-            {
-                "pid": pid,
-                "ready": bool(body.get("ready")),
-                "position": position.horizon if position is not None else None,
-                "lag": store.feed_lag(position),
-            }
-        )
+        found.append((pid, bool(body.get("ready")), FeedPosition.from_json(body.get("position"))))
     return found

@@ -43,16 +43,23 @@ async def healthz(request: Request) -> JSONResponse:
 
 def _read(store: Any, search: Any) -> tuple[int, dict[str, object]]:
     """Papers stored and the index's status: with several workers, for the slowest of
-    them (its lag, and ready only when all are), each worker's in ``workers``."""
-    index = search.status()
+    them (its lag, and ready only when all are), each worker's in ``workers``. The store is
+    asked once, on one connection, for the count and every lag."""
     folder = run_dir()
+    workers = every_worker(folder) if folder is not None else []
+    position = search.position
+    papers, lags = store.health_figures([position, *(at for _, _, at in workers)])
+    index = search.status((position, lags[0]))
     if folder is not None:
-        each = every_worker(store, folder)
+        each = [
+            {"pid": pid, "ready": ready, "position": at.horizon if at else None, "lag": lag}
+            for (pid, ready, at), lag in zip(workers, lags[1:], strict=True)
+        ]
         index["workers"] = each
         index["lag"] = max([int(index["lag"] or 0), *(w["lag"] for w in each)])
         index["ready"] = bool(index["ready"]) and all(w["ready"] for w in each)
         index["building"] = bool(index["building"]) or not index["ready"] or bool(index["lag"])
-    return store.count_papers(), index
+    return papers, index
 
 
 feature = Feature(name="health", routers=(router,))
