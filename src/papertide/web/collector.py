@@ -6,7 +6,7 @@ and each page allocates thousands more that reference counting frees. At CPython
 thresholds (700, 10, 10) a worker at 100k papers under load ran the young collection about
 25 times a second and a full one every 5 s, 120-160 ms each: 4-5% of its time, and the
 pauses landed on whatever was waiting, /healthz included (its p99 at 256 connections
-108-146 ms; with the thresholds below 49-73 ms, and a third of the collector's time).
+108-146 ms; with the thresholds below 43-73 ms, and under half the collector's time).
 
 ``tune`` (called once by each serving process) sets ``THRESHOLDS`` and times every pass;
 ``note`` (the metrics loop) adds what it timed to the workers' metrics, outside the
