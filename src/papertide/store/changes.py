@@ -123,7 +123,7 @@ class ChangeFeedMixin:
                 head: object = conn.scalar(select(func.max(paper_changes.c.seq)))
             else:
                 head = conn.execute(_PG_HEAD).one()
-            kept = getattr(self, "_paper_count", None)
+            kept = self._paper_count
             if kept is not None and kept[0] == head:
                 count = kept[1]
             else:
@@ -152,29 +152,16 @@ class ChangeFeedMixin:
         return _Snapshot(conn)
 
 
-# The feed head (horizon and the txids at or above it, as feed_head reads them) and the votes
-# counter, read in one statement.
+# The feed head: the horizon and the txids at or above it, as feed_head reads them.
+_PG_HEAD_COLUMNS = """
+    WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon)
+    SELECT h.horizon,
+           (SELECT string_agg(DISTINCT txid::text, ',' ORDER BY txid::text)
+              FROM paper_changes, h AS hh WHERE txid >= hh.horizon)"""
+_PG_HEAD = text(_PG_HEAD_COLUMNS + " FROM h")
+# The feed head and the votes counter, read in one statement.
 _PG_TOKEN = text(
-    """
-    WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon)
-    SELECT h.horizon,
-           (SELECT string_agg(DISTINCT txid::text, ',' ORDER BY txid::text)
-              FROM paper_changes, h AS hh WHERE txid >= hh.horizon),
-           (SELECT value FROM site_counters WHERE name = 'votes')
-    FROM h
-    """
-)
-
-
-# The feed head alone (horizon and the txids at or above it), as _PG_TOKEN reads it.
-_PG_HEAD = text(
-    """
-    WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon)
-    SELECT h.horizon,
-           (SELECT string_agg(DISTINCT txid::text, ',' ORDER BY txid::text)
-              FROM paper_changes, h AS hh WHERE txid >= hh.horizon)
-    FROM h
-    """
+    _PG_HEAD_COLUMNS + ", (SELECT value FROM site_counters WHERE name = 'votes') FROM h"
 )
 
 

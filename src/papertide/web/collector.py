@@ -8,10 +8,10 @@ thresholds (700, 10, 10) a worker at 100k papers under load ran the young collec
 pauses landed on whatever was waiting, /healthz included (its p99 at 256 connections
 108-146 ms; with the thresholds below 43-73 ms, and under half the collector's time).
 
-``tune`` (called once by each serving process) sets ``THRESHOLDS`` and times every pass;
-``note`` (the metrics loop) adds what it timed to the workers' metrics, outside the
-collector's own callback, where taking the metrics' lock could deadlock a thread that
-already holds it.
+``tune`` (called once by each serving process) sets ``THRESHOLDS`` and times every pass
+into plain counters; the metrics loop (web/metrics.py, ``note_collector``) adds them to the
+workers' metrics through ``since_noted``, never the collector's own callback: a pass can
+start in a thread that holds the metrics' lock already, and taking it again would deadlock.
 """
 
 from __future__ import annotations

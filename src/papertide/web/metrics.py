@@ -162,7 +162,7 @@ def read_store_figures(store: Any) -> dict[str, Any]:
     from papertide.store.outbox import outbox_counts
 
     return {
-        "papers": store.count_papers(),
+        "papers": store.health_figures([])[0],  # counted again only when the feed moved
         "head": store.feed_head().horizon,
         "outbox": outbox_counts(store),
     }
