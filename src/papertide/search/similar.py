@@ -223,18 +223,12 @@ def telling_word(word: str) -> bool:
 
 
 def shared_terms(
-    mine: dict[str, float],
-    other: dict[str, float],
-    other_paper: Paper,
-    limit: int = 4,
-    *,
-    wording: Wording | None = None,
+    mine: dict[str, float], other: dict[str, float], other_paper: Paper, limit: int = 4
 ) -> list[str]:
     """The words that weigh most in both papers (their terms' share of the tf-idf cosine),
-    spelt as ``other_paper`` spells them first, telling words only (``wording``: the
-    paper's words, when read already)."""
+    spelt as ``other_paper`` spells them first, telling words only."""
     ranked = sorted((t for t in mine if t in other), key=lambda t: (-mine[t] * other[t], t))
-    return spelt_terms(ranked, wording if wording is not None else Wording.of(other_paper), limit)
+    return spelt_terms(ranked, Wording.of(other_paper), limit)
 
 
 def spelt_terms(ranked: list[str], read: Wording, limit: int = 4) -> list[str]:
@@ -312,14 +306,13 @@ def rank_similar(paper: Paper, found: Candidates, *, k: int) -> list[Hit]:
     cut: ``cut`` is for showing them); each hit says its score and the words the papers
     share."""
     words_of_paper = word_set(paper)
-    wording = found.wording
+    wording = found.wording or [Wording.of(other) for other in found.papers]
     kept: list[tuple[float, int]] = []
     for i, score in ranked(found):
         other = found.papers[i]
         if other.id == paper.id or other.pk == paper.pk:
             continue
-        theirs = wording[i].distinct() if wording is not None else None
-        if not is_duplicate(paper, other, mine=words_of_paper, theirs=theirs):
+        if not is_duplicate(paper, other, mine=words_of_paper, theirs=wording[i].distinct()):
             kept.append((score, i))
             if len(kept) == k:
                 break
@@ -327,8 +320,7 @@ def rank_similar(paper: Paper, found: Candidates, *, k: int) -> list[Hit]:
     for score, i in kept:
         other = found.papers[i]
         why = [f"score {score:.1f}"]
-        read = wording[i] if wording is not None else Wording.of(other)
-        shared = spelt_terms(found.terms.shared(0, i + 1), read)
+        shared = spelt_terms(found.terms.shared(0, i + 1), wording[i])
         if shared:
             why.append("shared: " + ", ".join(shared))
         hits.append(Hit(other.id or "", score, why, other))
