@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import replace
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from papertide.clock import utcnow
 from papertide.config import Settings
@@ -41,7 +41,14 @@ def test_every_kind_of_write_is_in_the_feed(any_settings: Settings, any_store: S
     start = any_store.feed_head()
     add_papers(any_store, any_settings, CORPUS[:2])
     pks, after = any_store.read_changes(start)
-    assert len(pks) == 2 and any_store.read_changes(after) == ([], after)
+    assert len(pks) == 2
+    # Read again: nothing new, and the position never moves back. On PostgreSQL it may move
+    # on, since transaction ids are shared by the server's other databases: take one here.
+    if any_store.engine.dialect.name == "postgresql":
+        with any_store.engine.begin() as conn:
+            conn.execute(text("SELECT txid_current()"))
+    again, still = any_store.read_changes(after)
+    assert again == [] and still.horizon >= after.horizon and any_store.feed_lag(still) == 0
     # An update is a change; a vote (which search does not index) is not.
     newer = replace(CORPUS[0], abstract="A new abstract.", arxiv_version=2)
     add_papers(any_store, any_settings, [newer])
