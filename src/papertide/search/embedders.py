@@ -14,8 +14,6 @@ import hashlib
 import importlib.util
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
@@ -26,6 +24,7 @@ import numpy.typing as npt
 
 from papertide.lifetime import process_alive
 from papertide.search.arrays import GrowingArray
+from papertide.search.torch_cpu import batch_precision, in_bfloat16, one_torch_thread
 
 Vectors = npt.NDArray[np.float32]
 
@@ -195,9 +194,10 @@ class StaticEmbedder:
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model: a hub name (online) or a local model folder."""
 
-    def __init__(self, name: str, model: Any) -> None:
+    def __init__(self, name: str, model: Any, *, batch_bf16: bool = False) -> None:
         self.name = name
         self.model = model
+        self.batch_bf16 = batch_bf16  # batches (index work) computed in bfloat16
         size = (
             getattr(model, "get_embedding_dimension", None)
             or model.get_sentence_embedding_dimension
@@ -205,8 +205,10 @@ class SentenceTransformerEmbedder:
         self.dim = int(size())
 
     @classmethod
-    def load(cls, spec: str) -> SentenceTransformerEmbedder:
-        """Load ``spec`` (a name, a folder, or a packaged name such as all-MiniLM-L6-v2)."""
+    def load(cls, spec: str, precision: str = "auto") -> SentenceTransformerEmbedder:
+        """Load ``spec`` (a name, a folder, or a packaged name such as all-MiniLM-L6-v2);
+        ``precision`` of its batches: 'float32', 'bfloat16', or 'auto' (bfloat16 where the
+        CPU computes it natively, see torch_cpu.batch_precision)."""
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover - depends on the install
@@ -217,47 +219,18 @@ class SentenceTransformerEmbedder:
         packaged = _PACKAGED.get(spec.rsplit("/", 1)[-1].lower())
         if packaged and not Path(spec).exists() and importlib.util.find_spec(packaged[0]):
             where = str(_package_dir(packaged[0]) / packaged[1])
-        return cls(f"st:{spec}", SentenceTransformer(where, device="cpu"))
+        model = SentenceTransformer(where, device="cpu")
+        return cls(f"st:{spec}", model, batch_bf16=batch_precision(precision) == "bfloat16")
 
     def embed(self, texts: list[str]) -> Vectors:
-        """Model embeddings, L2-normalised; a few texts (a query) on one thread."""
-        with _one_torch_thread(len(texts) <= _ONE_THREAD_UP_TO):
+        """Model embeddings, L2-normalised; a few texts (a query) on one thread in float32,
+        more (index work) on every core, in bfloat16 when ``batch_bf16``."""
+        few = len(texts) <= _ONE_THREAD_UP_TO
+        with one_torch_thread(few), in_bfloat16(self.batch_bf16 and not few):
             vectors = self.model.encode(
                 texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
             )
         return np.asarray(vectors, dtype=np.float32)
-
-
-@contextmanager
-def _one_torch_thread(wanted: bool) -> Iterator[None]:
-    """torch's intra-op threads set to 1 for the calling thread while inside, when wanted.
-
-    Why: a query is a forward pass over a dozen word pieces, too small to share between
-    cores, and torch's OpenMP threads meet at a barrier after every operator. On a busy
-    host (the 2 shared cores at load 10) a descheduled thread holds the others there:
-    all-MiniLM-L6-v2 spent 331 ms CPU and 1.3 s wall to embed one claim on 2 threads,
-    24 ms CPU and 151 ms wall on one (medians of 30; one-off timing, 2026-12-07). Under
-    torch's OpenMP backend (its PyPI wheels) the setting belongs to the calling thread,
-    so a request thread changes nothing for another (an index build's batches keep
-    every core); under another backend it is process-wide and left alone."""
-    if not wanted or not _torch_threads_are_per_thread():
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@lru_cache(maxsize=1)
-def _torch_threads_are_per_thread() -> bool:
-    import torch
-
-    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
 
 
 def _read_table(weights: Path) -> Vectors:
@@ -302,22 +275,25 @@ def _remove_dead_writers_files(path: Path) -> None:
 
 
 @lru_cache(maxsize=4)
-def _shared(name: str, cache_dir: Path | None = None) -> Embedder:
+def _shared(name: str, cache_dir: Path | None = None, precision: str = "auto") -> Embedder:
     """One instance per model and process: the tables are read-only once loaded."""
     if name == DEFAULT_EMBEDDER:
         return StaticEmbedder.wordllama(cache_dir)
-    return SentenceTransformerEmbedder.load(name[3:])
+    return SentenceTransformerEmbedder.load(name[3:], precision)
 
 
-def load_embedder(name: str = DEFAULT_EMBEDDER, *, cache_dir: Path | None = None) -> Embedder:
+def load_embedder(
+    name: str = DEFAULT_EMBEDDER, *, cache_dir: Path | None = None, precision: str = "auto"
+) -> Embedder:
     """The embedder a settings name stands for: 'wordllama-256' or 'st:NAME_OR_DIR'.
 
     ``cache_dir`` (the index folder) holds what processes of one machine can share: the
-    default embedder's table, memory-mapped (see StaticEmbedder.wordllama)."""
+    default embedder's table, memory-mapped (see StaticEmbedder.wordllama). ``precision``:
+    a sentence-transformers model's batch format (see torch_cpu.batch_precision)."""
     if name == DEFAULT_EMBEDDER:
         return _shared(name, cache_dir)
     if name.startswith("st:") and len(name) > 3:
-        return _shared(name)
+        return _shared(name, None, precision)
     raise ValueError(f"unknown embedder {name!r}: use {DEFAULT_EMBEDDER!r} or 'st:NAME_OR_DIR'")
 
 

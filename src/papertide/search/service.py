@@ -199,7 +199,9 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
     def embedder(self) -> Embedder:
         """The configured embedder, loaded on first use."""
         if self._embedder is None:
-            self._embedder = load_embedder(self.config.embedder, cache_dir=self.folder)
+            self._embedder = load_embedder(
+                self.config.embedder, cache_dir=self.folder, precision=self.config.embed_precision
+            )
         return self._embedder
 
     def search(

