@@ -13,6 +13,8 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,9 @@ from papertide.search.service import SearchService
 from papertide.search.vectors import VectorIndex
 from papertide.store import Store
 from papertide.store.scratch import scratch_database
+
+# A progress bar: (label, total) -> a context yielding advance(n) (cli.common.progress_bar).
+Bar = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 
 _TOPICS, _TOPIC_WORDS, _TOPIC_SHARE = 400, 40, 0.3
 
@@ -57,22 +62,36 @@ class TopicalSnapshotGenerator(SnapshotGenerator):
 
 
 def run_bench_search(
-    base: Settings, *, papers: int, queries: int, keep: Path | None, workers: int, echo: Echo
+    base: Settings,
+    *,
+    papers: int,
+    queries: int,
+    keep: Path | None,
+    workers: int,
+    echo: Echo,
+    bar: Bar | None = None,
 ) -> None:
     """Ingest and index ``papers`` generated papers, then time each kind of query; with a
-    PostgreSQL database_url, in a scratch database there, for both vector backends."""
+    PostgreSQL database_url, in a scratch database there, for both vector backends. ``bar``
+    shows the indexing's progress (an hour at 100k papers with a sentence-transformers model)."""
     if base.database_url:
         with scratch_database(base.database_url, keep=keep is not None) as url:
             node = base.model_copy(update={"database_url": url})
             if keep is not None:  # the folder's indexes are of this database: keep both
                 echo(f"scratch database kept: {make_url(url).database}")
-            _bench_search(node, papers, queries, keep, workers, echo)
+            _bench_search(node, papers, queries, keep, workers, echo, bar)
     else:
-        _bench_search(base, papers, queries, keep, workers, echo)
+        _bench_search(base, papers, queries, keep, workers, echo, bar)
 
 
 def _bench_search(
-    base: Settings, papers: int, queries: int, keep: Path | None, workers: int, echo: Echo
+    base: Settings,
+    papers: int,
+    queries: int,
+    keep: Path | None,
+    workers: int,
+    echo: Echo,
+    bar: Bar | None,
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="papertide-bench-search-") as tmp:
         folder = keep or Path(tmp)
@@ -93,7 +112,8 @@ def _bench_search(
         )
         ingested = time.perf_counter() - started
         svc = SearchService.open(settings, store, catch_up=False)
-        indexed = svc.refresh()
+        with bar("indexing", papers) if bar else nullcontext(None) as advance:
+            indexed = svc.refresh(advance)
         total = time.perf_counter() - started
         size = svc.size_on_disk()
         svc.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from papertide.cli.common import console, fail, settings_of
+from papertide.cli.common import console, fail, progress_bar, settings_of
 
 bench_app = typer.Typer(help="Benchmarks: each prints medians and the baseline it compares to.")
 
@@ -98,7 +98,13 @@ def bench_search(
     settings = settings_of(ctx)
     with _failures():
         run_bench_search(
-            settings, papers=papers, queries=queries, keep=keep, workers=workers, echo=console.print
+            settings,
+            papers=papers,
+            queries=queries,
+            keep=keep,
+            workers=workers,
+            echo=console.print,
+            bar=lambda label, total: progress_bar(label, total=total),
         )
 
 
