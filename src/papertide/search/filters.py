@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from itertools import combinations
 
 import tantivy
 
@@ -41,17 +42,74 @@ def text_query(
             if stem(word) in content:
                 names.setdefault(stem(word), []).extend(name_words(word))
     weights, need = match if match is not None else (dict.fromkeys(content, 1), 1)
-    alternatives: list[Clause] = []
-    for term in content:
-        clause = _word_clause(schema, term, names.get(term, []), author_boost)
-        alternatives.append((Occur.Should, clause))
-        # A word of weight w counts w times toward the need: its extra copies score 0.
-        silent = Query.const_score_query(clause, 0.0)
-        alternatives += [(Occur.Should, silent)] * (weights.get(term, 1) - 1)
-    core = Query.boolean_query(alternatives, minimum_number_should_match=need)
+    clauses = {
+        term: _word_clause(schema, term, names.get(term, []), author_boost) for term in content
+    }
+    core = _holding(clauses, weights, need)
     if not extra:
         return core
     return Query.boolean_query([(Occur.Must, core), *extra])
+
+
+# Past this many words, or this many alternatives (sets of words that are enough), the
+# rule is left to one minimum-match query (a pasted sentence: many small sets).
+_MAX_WORDS = 8
+_MAX_ALTERNATIVES = 32
+
+
+def _holding(
+    clauses: dict[str, tantivy.Query], weights: dict[str, int], need: int
+) -> tantivy.Query:
+    """Papers holding words of ``weights`` worth at least ``need``, scored by BM25 over every
+    word they hold.
+
+    The rule is asked in the form tantivy answers fastest. All words: a conjunction. Any
+    one: a disjunction. Between (2 of 3 words): the smallest sets of words that are enough,
+    each a conjunction, OR-ed, as an unscored filter beside the scored words. A minimum-match
+    disjunction finds the same papers with the same scores, but it cannot skip ahead to a
+    given paper: restricted to a search's 100 dense candidates (to count them) it still
+    walked every posting of the words, 5.8 ms against 0.7 at 100k papers, and 5.9 against
+    1.9 ms for the search itself."""
+    scored = [(Occur.Should, clause) for clause in clauses.values()]
+    if need <= 1:
+        return Query.boolean_query(scored)
+    if need >= sum(weights.get(term, 1) for term in clauses):
+        return Query.boolean_query([(Occur.Must, clause) for clause in clauses.values()])
+    enough = _smallest_sets(list(clauses), weights, need)
+    if enough is None:  # a long query: many small sets; one minimum-match query then
+        alternatives = []
+        for term, clause in clauses.items():
+            alternatives.append((Occur.Should, clause))
+            # A word of weight w counts w times toward the need: its extra copies score 0.
+            silent = Query.const_score_query(clause, 0.0)
+            alternatives += [(Occur.Should, silent)] * (weights.get(term, 1) - 1)
+        return Query.boolean_query(alternatives, minimum_number_should_match=need)
+    either = [
+        (Occur.Should, Query.boolean_query([(Occur.Must, clauses[t]) for t in words]))
+        for words in enough
+    ]
+    holding = Query.const_score_query(Query.boolean_query(either), 0.0)
+    return Query.boolean_query([(Occur.Must, holding), *scored])
+
+
+def _smallest_sets(
+    terms: list[str], weights: dict[str, int], need: int
+) -> list[tuple[str, ...]] | None:
+    """The sets of ``terms`` whose weights reach ``need`` and hold no smaller such set;
+    None when there are more than _MAX_ALTERNATIVES (or terms than _MAX_WORDS)."""
+    if len(terms) > _MAX_WORDS:
+        return None
+    found: list[tuple[str, ...]] = []
+    for size in range(1, len(terms) + 1):
+        for words in combinations(terms, size):
+            if sum(weights.get(t, 1) for t in words) < need:
+                continue
+            if any(set(smaller) <= set(words) for smaller in found):
+                continue
+            found.append(words)
+            if len(found) > _MAX_ALTERNATIVES:
+                return None
+    return found
 
 
 def _word_clause(
