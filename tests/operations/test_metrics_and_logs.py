@@ -49,13 +49,17 @@ def _scrape(site: LiveSite) -> dict[str, float]:
 def test_metrics_add_up_every_worker_by_route_template(site: LiveSite) -> None:
     healthz = 'papertide_http_requests_total{method="GET",route="/healthz",status="200"}'
     paper = 'papertide_http_requests_total{method="GET",route="/papers/{ref:path}",status="404"}'
+    trending = 'papertide_http_requests_total{method="GET",route="/trending",status="200"}'
     before = _scrape(site)
     for n in range(40):  # a new connection each: the kernel spreads them over the workers
         assert httpx.get(site.url + "/healthz").status_code == 200
         assert httpx.get(site.url + f"/papers/2401.{n:05d}").status_code == 404
+        # Most of these are answered from the page cache, before routing: the same route.
+        assert httpx.get(site.url + "/trending").status_code == 200
     after = _scrape(site)
     assert after[healthz] - before.get(healthz, 0) == 40
     assert after[paper] - before.get(paper, 0) == 40
+    assert after[trending] - before.get(trending, 0) == 40
     assert not [key for key in after if "2401.0" in key]  # templates, never raw paths
     bucket = 'papertide_http_request_duration_seconds_count{route="/healthz",status="200"}'
     assert after[bucket] >= 40

@@ -72,6 +72,7 @@ class _Entry:
     has_token: bool
     digest: str
     modified: float
+    route: Any = None  # the route that rendered it: a hit is counted under it (metrics)
     shared: SharedPart | None = None  # deflated on the first answer that asks for gzip
 
 
@@ -110,6 +111,7 @@ class PageCache:
         entry = await self._fresh(key, version)
         if entry is not None:
             self.hits += 1
+            scope["route"] = entry.route
             cookie = None
             if entry.has_token and not token:  # a first visit: its own token, and the cookie
                 token = new_csrf_token(request, None)
@@ -201,6 +203,7 @@ class PageCache:
             await send({"type": "http.response.body", "body": body})
             return
         entry = self._keep(key, version, headers, body, minted or token)
+        entry.route = scope.get("route")
         cookie = cookies[0] if minted else None
         await _answer(
             entry, minted or token, Request(scope), send, hit=False, started=started, cookie=cookie

@@ -18,7 +18,6 @@ import logging
 import re
 import time
 
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from papertide.logs import REQUEST_ID
@@ -48,13 +47,10 @@ def id_from(headers: list[tuple[bytes, bytes]]) -> str:
 
 def route_template(scope: Scope) -> str:
     """The template of the route that answered (``/papers/{paper_id}``), never the path
-    itself, so that metrics have one series per route; ``<unmatched>`` for none."""
+    itself, so that metrics have one series per route; ``<unmatched>`` for none (a path no
+    route has, or an answer given before routing, such as "starting"). The router sets the
+    route in the scope, and the page cache sets it on its hits (web/cache.py)."""
     found: str | None = getattr(scope.get("route"), "path", None)
-    if found is None and "app" in scope:  # answered before routing (a page cache hit)
-        for route in scope["app"].router.routes:
-            if route.matches(scope)[0] is not Match.NONE:
-                found = getattr(route, "path", None)
-                break
     return found or "<unmatched>"
 
 
