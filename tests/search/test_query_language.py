@@ -18,7 +18,7 @@ from papertide.search.query import (
     nothing_to_search,
     parse_query,
 )
-from papertide.search.tokenize import analyze, terms_in, words
+from papertide.search.tokenize import analyze, stem, term_spans, terms_in, words
 from tests.support.fuzzing import FUZZ, QUERIES
 
 
@@ -178,6 +178,32 @@ def test_terms_in_agrees_with_full_analysis(
     text = sep.join(text_words)
     wanted = {t for w in query for t in analyze(w)}
     assert terms_in(text, wanted) == set(analyze(text)) & wanted
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_CORNER_WORDS), st.text(alphabet="aeiouybdlnrsty_-'é2", max_size=9)
+        ),
+        max_size=25,
+    ),
+    st.lists(st.sampled_from(_CORNER_WORDS), min_size=1, max_size=4),
+    st.sampled_from([" ", "-", "_", ", ", "$", ". "]),
+)
+def test_term_spans_are_the_words_whose_terms_are_wanted(
+    text_words: list[str], query: list[str], sep: str
+) -> None:
+    """Snippets mark what term_spans finds: every word of the text whose index term is one
+    of the query's, at its place, and nothing else."""
+    text = sep.join(text_words)
+    wanted = {t for w in query for t in analyze(w)}
+    expected = [
+        (m.start(), m.end(), t)
+        for m in re.finditer(r"[^\W_]+", text)
+        if (t := stem(m.group().lower())) in wanted
+    ]
+    assert term_spans(text, wanted) == expected
 
 
 @settings(max_examples=500, deadline=None)

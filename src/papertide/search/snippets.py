@@ -19,7 +19,9 @@ from papertide.search.tokenize import term_spans, terms_in
 LIMIT = 300
 # Display math, then inline math whose inner ends are not spaces (pandoc's tex_math_dollars).
 _MATH = re.compile(r"\$\$.+?\$\$|\$(?=\S)(?:\\\$|[^$])+?(?<=[^\s\\])\$(?!\d)", re.DOTALL)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9$\\(\[])")
+# A sentence's last mark and the spaces after it (the mark first: a scan jumps between
+# marks, where a look back first was tried at every character).
+_SENTENCE_END = re.compile(r"[.!?]\s+(?=[A-Z0-9$\\(\[])")
 
 
 def best_passage(text: str, terms: set[str], limit: int = LIMIT) -> Snippet | None:
@@ -76,9 +78,10 @@ def _sentences(text: str, math: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """(start, end) of each sentence; a full stop inside math ends none."""
     spans, start = [], 0
     for found in _SENTENCE_END.finditer(text):
-        if _inside(found.start(), math):
+        end = found.start() + 1  # after the mark
+        if _inside(end, math):
             continue
-        spans.append((start, found.start()))
+        spans.append((start, end))
         start = found.end()
     spans.append((start, len(text)))
     return spans
