@@ -164,7 +164,9 @@ MATH = re.compile(r"\$[^$]{1,500}\$|\\\(|\\\[")
 
 def has_math(html: str) -> bool:
     """Whether rendered text holds TeX that KaTeX would typeset ($...$, \\( or \\[)."""
-    return MATH.search(html) is not None
+    # Most pages hold neither a dollar nor a backslash: finding that takes a plain scan
+    # (2 us for a 59 KB search page), where the pattern took 133 us.
+    return ("$" in html or "\\" in html) and MATH.search(html) is not None
 
 
 # KaTeX fonts a page will need, guessed from its TeX, to be preloaded beside katex.min.js:
