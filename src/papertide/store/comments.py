@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from papertide.models import Comment, User
 from papertide.normalize import strip_controls
@@ -192,16 +192,19 @@ class CommentMixin:
 
 def count_comments(conn: Connection, paper_pks: Sequence[int]) -> dict[int, int]:
     """How many live comments each of ``paper_pks`` has (those with any), on ``conn``."""
-    query = (
-        select(comments.c.paper_pk, func.count())
-        .where(
-            comments.c.paper_pk.in_(list(paper_pks)),
-            comments.c.deleted.is_(None),
-            comments.c.hidden.is_(None),
-        )
-        .group_by(comments.c.paper_pk)
+    return {pk: int(n) for pk, n in conn.execute(_COUNTS, {"pks": list(paper_pks)})}
+
+
+# Built once: every card of every page asks it (see store/feeds.py's _BY_PKS).
+_COUNTS = (
+    select(comments.c.paper_pk, func.count())
+    .where(
+        comments.c.paper_pk.in_(bindparam("pks", expanding=True)),
+        comments.c.deleted.is_(None),
+        comments.c.hidden.is_(None),
     )
-    return {pk: int(n) for pk, n in conn.execute(query)}
+    .group_by(comments.c.paper_pk)
+)
 
 
 def _drop_empty_placeholder(conn: Connection, parent_pk: int) -> None:

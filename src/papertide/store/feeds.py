@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, Engine, RowMapping, Select, func, select
+from sqlalchemy import JSON, Engine, RowMapping, Select, bindparam, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -110,7 +110,7 @@ class FeedMixin:
         if not pks:
             return []
         with self.engine.connect() as conn:
-            rows = conn.execute(select_papers().where(papers.c.pk.in_(list(pks)))).mappings()
+            rows = conn.execute(_BY_PKS, {"pks": list(pks)}).mappings()
             found = {p.pk: p for p in to_papers(rows)}
         return [found[pk] for pk in pks if pk in found]
 
@@ -156,6 +156,11 @@ _EXTERNAL_IDS = (
 def select_papers() -> Select[Any]:
     """SELECT of the papers table's rows with each paper's external ids (``to_papers``)."""
     return select(papers, _EXTERNAL_IDS)
+
+
+# Built once, like the other reads of every page below: building this SELECT (with its
+# subquery of external ids) and its cache key took 0.15 ms of a 0.5 ms read of 20 papers.
+_BY_PKS = select_papers().where(papers.c.pk.in_(bindparam("pks", expanding=True)))
 
 
 def to_papers(rows: Iterable[RowMapping]) -> list[Paper]:

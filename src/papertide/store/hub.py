@@ -24,6 +24,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    bindparam,
     delete,
     func,
     insert,
@@ -73,6 +74,11 @@ hub_checks = Table(
 
 _VOTES = papers.c.site_votes + func.coalesce(papers.c.upvotes_external, 0)
 _NEVER = datetime(1970, 1, 1)
+# Built once: every card of every page asks it (see store/feeds.py's _BY_PKS).
+_CITED = select(hub_checks).where(
+    hub_checks.c.paper_pk.in_(bindparam("pks", expanding=True)),
+    (hub_checks.c.models + hub_checks.c.datasets + hub_checks.c.spaces) > 0,
+)
 
 
 class HubDue(NamedTuple):
@@ -164,12 +170,9 @@ class HubMixin:
         """Models, datasets and Spaces citing each paper, for those with any (one read)."""
         if not paper_pks:
             return {}
-        query = select(hub_checks).where(
-            hub_checks.c.paper_pk.in_(paper_pks),
-            (hub_checks.c.models + hub_checks.c.datasets + hub_checks.c.spaces) > 0,
-        )
         with self.engine.connect() as conn:
-            return {row.paper_pk: _counts(row) for row in conn.execute(query)}
+            found = conn.execute(_CITED, {"pks": list(paper_pks)})
+            return {row.paper_pk: _counts(row) for row in found}
 
     def hub_links(self, paper_pk: int) -> HubLinks:
         """The paper's repositories, most liked first (empty if never checked)."""

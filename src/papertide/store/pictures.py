@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, exists, func, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    delete,
+    exists,
+    func,
+    literal,
+    select,
+    update,
+)
 
 from papertide.models import Paper
 from papertide.store.dialects import insert_of
@@ -48,11 +58,14 @@ def picture_versions(
 ) -> dict[int, tuple[str, str | None]]:
     """The version keys of each of these papers' pictures, for those that have one: the full
     picture's and its card variant's (None when it has none yet)."""
-    columns = paper_pictures.c
-    query = select(columns.paper_pk, columns.version, columns.card_version).where(
-        columns.paper_pk.in_(list(paper_pks))
-    )
-    return {int(pk): (str(full), card) for pk, full, card in conn.execute(query)}
+    found = conn.execute(_VERSIONS, {"pks": list(paper_pks)})
+    return {int(pk): (str(full), card) for pk, full, card in found}
+
+
+# Built once: every card of every page asks it (see store/feeds.py's _BY_PKS).
+_VERSIONS = select(
+    paper_pictures.c.paper_pk, paper_pictures.c.version, paper_pictures.c.card_version
+).where(paper_pictures.c.paper_pk.in_(bindparam("pks", expanding=True)))
 
 
 def _waiting(now: datetime) -> list[Any]:

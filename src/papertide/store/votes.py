@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from papertide.models import Paper, User
@@ -20,6 +20,13 @@ from papertide.store.schema import (
     votes,
 )
 from papertide.store.writer import writing
+
+# Built once: every card of every page asks it (see store/feeds.py's _BY_PKS).
+_SUBMITTERS = (
+    select(submissions.c.paper_pk, users.c.username)
+    .join(users, users.c.pk == submissions.c.user_pk)
+    .where(submissions.c.paper_pk.in_(bindparam("pks", expanding=True)))
+)
 
 
 def _insert_new(conn: Connection, row: dict[str, object]) -> int:
@@ -124,11 +131,6 @@ class VotesMixin:
         version keys of their pictures."""
         if not paper_pks:
             return CardMarks(set(), {}, {})
-        submitted = (
-            select(submissions.c.paper_pk, users.c.username)
-            .join(users, users.c.pk == submissions.c.user_pk)
-            .where(submissions.c.paper_pk.in_(paper_pks))
-        )
         with self.engine.connect() as conn:
             voted: set[int] = set()
             if user_pk is not None:
@@ -137,6 +139,7 @@ class VotesMixin:
                 )
                 voted = set(conn.scalars(query))
             counts = count_comments(conn, paper_pks)
-            local = {int(pk): str(name) for pk, name in conn.execute(submitted)}
+            found = conn.execute(_SUBMITTERS, {"pks": list(paper_pks)})
+            local = {int(pk): str(name) for pk, name in found}
             pictures = picture_versions(conn, paper_pks)
         return CardMarks(voted, counts, local, pictures)
