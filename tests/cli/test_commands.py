@@ -48,7 +48,8 @@ def test_the_import_rate_counts_the_whole_run_storing_and_indexing(settings: Set
     whole, rate, storing, indexing = (float(g.replace(",", "")) for g in line.groups())
     assert whole + 0.1 >= storing + indexing  # the whole run holds both (rounded to 0.1 s)
     assert indexing > 0  # the samples' indexing took time, and is counted
-    assert rate == pytest.approx(247 / whole, rel=0.1, abs=1)
+    # The rate is the records over the unrounded time; the time is printed to 0.1 s.
+    assert 247 / (whole + 0.05) - 1 <= rate <= 247 / max(whole - 0.05, 0.01) + 1
 
 
 def test_stats_show_and_list(settings: Settings, seeds: list[Path]) -> None:

@@ -20,6 +20,7 @@ from papertide.ingest import IngestOptions, ingest_paths
 from papertide.models import Paper
 from papertide.store import Store
 from papertide.web import create_app
+from papertide.web.compress import LEVEL
 from tests.conftest import caught_up, page_subject, serving
 from tests.support.search_corpus import add_papers
 
@@ -112,7 +113,7 @@ def test_shared_pages_come_gzipped_with_each_visitors_own_token(site) -> None:
                 assert int(answer.headers["content-length"]) == len(raw)
             page = gzip.decompress(raw)
             assert page == plain[who] and f'value="{_csrf(who)}"'.encode() in page
-            assert len(raw) <= len(gzip.compress(page, 6)) + 200, path
+            assert len(raw) <= len(gzip.compress(page, LEVEL)) + 200, path
         assert plain[one] != plain[two]
 
 
