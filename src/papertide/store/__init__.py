@@ -68,14 +68,10 @@ __all__ = [
 
 # pg_advisory_xact_lock key of imports and other paper writes (migrations: migrating.py).
 _WRITE_LOCK = 0x70617065_72000002
-# A paper by public id or DOI (and by arXiv id when the reference is one), built once: the
-# SELECT with its subquery of external ids took a third of the read to build (feeds._BY_PKS).
+# A paper by public id, DOI or arXiv id (NULL, matching none, when the reference is not
+# one), built once: the SELECT with its subquery of external ids took a third of the read to
+# build (feeds._BY_PKS).
 _BY_REF = (
-    select_papers()
-    .where(or_(papers.c.id == bindparam("ref"), papers.c.doi == bindparam("ref")))
-    .limit(1)
-)
-_BY_REF_OR_ARXIV = (
     select_papers()
     .where(
         or_(
@@ -188,13 +184,9 @@ class Store(
     def get_paper(self, ref: str) -> Paper | None:
         """A paper by public id, arXiv id or URL (any version), or DOI."""
         parsed = parse_arxiv_id(ref)
-        query, values = (
-            (_BY_REF_OR_ARXIV, {"ref": ref, "arxiv": parsed[0]})
-            if parsed
-            else (_BY_REF, {"ref": ref})
-        )
+        values = {"ref": ref, "arxiv": parsed[0] if parsed else None}
         with self._read() as conn:
-            found = to_papers(conn.execute(query, values).mappings())
+            found = to_papers(conn.execute(_BY_REF, values).mappings())
             return found[0] if found else None
 
     def list_papers(

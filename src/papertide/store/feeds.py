@@ -49,7 +49,7 @@ class FeedMixin:
         with self.engine.connect() as conn:
             total = conn.execute(select(func.count()).select_from(papers).where(*where))
             pks = list(conn.scalars(ranked))
-            rows = conn.execute(select_papers().where(papers.c.pk.in_(pks))).mappings()
+            rows = conn.execute(_BY_PKS, {"pks": pks}).mappings()
             by_pk = {p.pk: p for p in to_papers(rows)}
             return [by_pk[pk] for pk in pks], int(total.scalar_one())
 
@@ -119,7 +119,7 @@ class FeedMixin:
         if not ids:
             return []
         with self.engine.connect() as conn:
-            rows = conn.execute(select_papers().where(papers.c.id.in_(list(ids)))).mappings()
+            rows = conn.execute(_BY_IDS, {"ids": list(ids)}).mappings()
             found = {p.id: p for p in to_papers(rows)}
         return [found[i] for i in ids if i in found]
 
@@ -161,6 +161,7 @@ def select_papers() -> Select[Any]:
 # Built once, like the other reads of every page below: building this SELECT (with its
 # subquery of external ids) and its cache key took 0.15 ms of a 0.5 ms read of 20 papers.
 _BY_PKS = select_papers().where(papers.c.pk.in_(bindparam("pks", expanding=True)))
+_BY_IDS = select_papers().where(papers.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def to_papers(rows: Iterable[RowMapping]) -> list[Paper]:

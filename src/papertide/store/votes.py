@@ -21,11 +21,14 @@ from papertide.store.schema import (
 )
 from papertide.store.writer import writing
 
-# Built once: every card of every page asks it (see store/feeds.py's _BY_PKS).
+# Built once: every card of every page asks them (see store/feeds.py's _BY_PKS).
 _SUBMITTERS = (
     select(submissions.c.paper_pk, users.c.username)
     .join(users, users.c.pk == submissions.c.user_pk)
     .where(submissions.c.paper_pk.in_(bindparam("pks", expanding=True)))
+)
+_VOTED = select(votes.c.paper_pk).where(
+    votes.c.user_pk == bindparam("user"), votes.c.paper_pk.in_(bindparam("pks", expanding=True))
 )
 
 
@@ -134,10 +137,7 @@ class VotesMixin:
         with self.engine.connect() as conn:
             voted: set[int] = set()
             if user_pk is not None:
-                query = select(votes.c.paper_pk).where(
-                    votes.c.user_pk == user_pk, votes.c.paper_pk.in_(paper_pks)
-                )
-                voted = set(conn.scalars(query))
+                voted = set(conn.scalars(_VOTED, {"user": user_pk, "pks": list(paper_pks)}))
             counts = count_comments(conn, paper_pks)
             found = conn.execute(_SUBMITTERS, {"pks": list(paper_pks)})
             local = {int(pk): str(name) for pk, name in found}
