@@ -158,16 +158,19 @@ _CORNER_WORDS = [
     "the",
 ]
 
+# A text's words (corner cases and made-up words) and a query's, for the shortcuts that
+# stem only the words starting as a query term does.
+_TEXT_WORDS = st.lists(
+    st.one_of(st.sampled_from(_CORNER_WORDS), st.text(alphabet="aeiouybdlnrsty_-'é2", max_size=9)),
+    max_size=25,
+)
+_QUERY_WORDS = st.lists(st.sampled_from(_CORNER_WORDS), min_size=1, max_size=4)
+
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(
-        st.one_of(
-            st.sampled_from(_CORNER_WORDS), st.text(alphabet="aeiouybdlnrsty_-'é2", max_size=9)
-        ),
-        max_size=25,
-    ),
-    st.lists(st.sampled_from(_CORNER_WORDS), min_size=1, max_size=4),
+    _TEXT_WORDS,
+    _QUERY_WORDS,
     st.sampled_from([" ", "-", "_", ", ", "$"]),
 )
 def test_terms_in_agrees_with_full_analysis(
@@ -182,13 +185,8 @@ def test_terms_in_agrees_with_full_analysis(
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(
-        st.one_of(
-            st.sampled_from(_CORNER_WORDS), st.text(alphabet="aeiouybdlnrsty_-'é2", max_size=9)
-        ),
-        max_size=25,
-    ),
-    st.lists(st.sampled_from(_CORNER_WORDS), min_size=1, max_size=4),
+    _TEXT_WORDS,
+    _QUERY_WORDS,
     st.sampled_from([" ", "-", "_", ", ", "$", ". "]),
 )
 def test_term_spans_are_the_words_whose_terms_are_wanted(
