@@ -85,6 +85,7 @@ class PageCache:
         self.rendering: dict[tuple[str, bytes], asyncio.Event] = {}
         self.hits = self.misses = self.writes = 0
         self.token: tuple[float, int, str] = (0.0, 0, "")  # (valid until, writes seen, token)
+        self.reading: tuple[int, asyncio.Future[str | None]] | None = None  # (writes, read)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer from the cache, or render, keep and answer; mark private answers so."""
@@ -134,20 +135,37 @@ class PageCache:
 
         The token is read at most every TOKEN_SECONDS, and again after any write request
         this process answered: its own writes show at once, other processes' within that.
+        One read at a time, in the small pool of /healthz (``side_limiter``): the requests
+        that find the token old all wait for that read, not each for a thread of the pages.
         """
         position = _index_position(app)
         if position is None:
             return None
-        now, (until, writes, token) = time.monotonic(), self.token
-        if until < now or writes != self.writes:
-            writes = self.writes
-            try:
-                token = await anyio.to_thread.run_sync(app.state.store.change_token)
-            except Exception:  # the app's own error pages answer for a database that is down
-                return None
-            if writes == self.writes:  # no write answered meanwhile: the token still holds
-                self.token = (now + TOKEN_SECONDS, writes, token)
-        return f"{token}|{position}"
+        until, writes, token = self.token
+        if until >= time.monotonic() and writes == self.writes:
+            return f"{token}|{position}"
+        reading = self.reading
+        if reading is None or reading[0] != self.writes:  # none, or begun before a write
+            reading = (self.writes, asyncio.ensure_future(self._read_token(app)))
+            self.reading = reading
+        fresh = await asyncio.shield(reading[1])
+        return None if fresh is None else f"{fresh}|{position}"
+
+    async def _read_token(self, app: Any) -> str | None:
+        """Read the change token; remember it unless a write was answered meanwhile."""
+        now, writes = time.monotonic(), self.writes
+        try:
+            token: str = await anyio.to_thread.run_sync(
+                app.state.store.change_token, limiter=app.state.side_limiter
+            )
+        except Exception:  # the app's own error pages answer for a database that is down
+            return None
+        finally:
+            if self.reading is not None and self.reading[0] == writes:
+                self.reading = None
+        if writes == self.writes:  # no write answered meanwhile: the token still holds
+            self.token = (now + TOKEN_SECONDS, writes, token)
+        return token
 
     def _forgetting(self, send: Send) -> Send:
         """``send`` that drops the remembered token before the client hears of its write."""
@@ -190,9 +208,27 @@ class PageCache:
                 start = message
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    # Answered as soon as the body is whole: the route's background task (a
+                    # picture wish, a write) runs after it, never in the reader's wait.
+                    await self._kept_and_answered(
+                        scope, send, start, b"".join(chunks), key, version, token, started
+                    )
 
         await self.app(scope, receive, capture)
-        body = b"".join(chunks)
+
+    async def _kept_and_answered(
+        self,
+        scope: Scope,
+        send: Send,
+        start: Message,
+        body: bytes,
+        key: Any,
+        version: str,
+        token: str,
+        started: float,
+    ) -> None:
+        """Keep a render that may be shared (else mark it private) and answer it."""
         headers = list(start.get("headers", []))
         cookies = [value for name, value in headers if name.lower() == b"set-cookie"]
         minted = _csrf_cookie_token(cookies)  # the token the app gave this client, if only that

@@ -73,13 +73,15 @@ class Front:
             await self._refuse(send, header)
             return
         started, status, waiting = time.perf_counter(), 500, counted
+        answered: float | None = None
 
         async def answer(message: Message) -> None:
-            nonlocal status, waiting
+            nonlocal status, waiting, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), header]
             elif message["type"] == "http.response.body" and not message.get("more_body"):
+                answered = time.perf_counter()
                 # Answered: out of the count before the client can read it and ask again on
                 # this connection, though the app may still run the answer's background
                 # task (a picture wish); a kept-alive client is never its own rival.
@@ -94,7 +96,9 @@ class Front:
         finally:
             self.admission.in_progress -= waiting
             metrics.IN_FLIGHT.dec()
-            self._done(scope, status, time.perf_counter() - started)
+            # The latency the client saw: until the answer's last byte was handed over, not
+            # the background task after it (a picture wish).
+            self._done(scope, status, (answered or time.perf_counter()) - started)
 
     def _done(self, scope: Scope, status: int, seconds: float) -> None:
         route = route_template(scope)

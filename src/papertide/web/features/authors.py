@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from papertide.clock import utcnow
 from papertide.models import Paper, User
 from papertide.store import AuthorClaim, ClaimError, Store
+from papertide.web.api_route import api_router
 from papertide.web.atom import atom_response
 from papertide.web.cards import author_url, name_key_of
 from papertide.web.deps import MAX_ID, CsrfDep, RequiredUserDep, StoreDep, TemplatesDep, UserDep
@@ -29,7 +30,7 @@ from papertide.web.feature import Feature
 from papertide.web.schemas import PaperOut, paper_out
 
 router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
-api = APIRouter(prefix="/api", tags=["api"])
+api = api_router()
 PER_PAGE = 20
 PROFILE_PAPERS = 300  # the newest papers read for co-authors and categories
 SHOWN_COAUTHORS = 20

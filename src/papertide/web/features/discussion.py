@@ -22,6 +22,7 @@ from papertide.models import Comment, User
 from papertide.store import Store
 from papertide.store.comments import CommentError, CommentForbidden, CommentNotFound
 from papertide.web.access import allow, login_first, too_many
+from papertide.web.api_route import api_router
 from papertide.web.deps import (
     MAX_ID,
     CommentId,
@@ -37,7 +38,7 @@ from papertide.web.feature import Feature
 from papertide.web.markdown import render_comment
 
 router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
-api = APIRouter(prefix="/api", tags=["api"])
+api = api_router()
 Body = Annotated[str, Form(max_length=20_000)]
 # Comments are up to store.comments.MAX_COMMENT characters, which a form sends
 # percent-encoded: up to 9 bytes a character for most scripts.

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from papertide.clock import utcnow
 from papertide.models import User
 from papertide.store import Store
+from papertide.web.api_route import api_router
 from papertide.web.atom import FEED_SIZE, atom_response
 from papertide.web.deps import StoreDep, TemplatesDep, UserDep
 from papertide.web.display import PaperView, views
@@ -23,7 +24,7 @@ from papertide.web.periods import Period, day_period, period_containing, period_
 from papertide.web.schemas import FeedOut, paper_out, period_out
 
 router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
-api = APIRouter(prefix="/api", tags=["api"])
+api = api_router()
 Page = Annotated[int, Query(ge=1, le=1000, description="Page number, from 1.")]
 ApiPage = Annotated[int, Query(ge=1, le=1000)]
 On = Annotated[

@@ -28,13 +28,14 @@ from papertide.models import Hit, Paper, User
 from papertide.store import Store
 from papertide.store import subscriptions as subs
 from papertide.web.access import login_first, safe_next
+from papertide.web.api_route import api_router
 from papertide.web.deps import CsrfDep, RequiredUserDep, StoreDep, TemplatesDep, UserDep
 from papertide.web.display import PaperView, find_paper, hits_to_views
 from papertide.web.feature import Feature, NavLink
 from papertide.web.schemas import FeedOut, paper_out
 
 router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
-api = APIRouter(prefix="/api", tags=["api"])
+api = api_router()
 FOR_YOU_DAYS = 30
 MAX_CANDIDATES = 5000
 SHOWN = 30

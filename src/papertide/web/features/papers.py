@@ -16,13 +16,14 @@ from papertide.clock import utcnow
 from papertide.models import User
 from papertide.store import Store
 from papertide.web.access import came_from
+from papertide.web.api_route import api_router
 from papertide.web.deps import CsrfDep, RequiredUserDep, StoreDep, TemplatesDep, UserDep
 from papertide.web.display import find_paper, paper_detail, views, wish_picture
 from papertide.web.feature import Feature
 from papertide.web.schemas import PaperDetailOut, PaperOut, paper_detail_out, paper_out
 
 router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
-api = APIRouter(prefix="/api", tags=["api"])
+api = api_router()
 
 
 class VoteOut(BaseModel):

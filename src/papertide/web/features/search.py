@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from papertide.models import Hit, User
 from papertide.store import Store
+from papertide.web.api_route import api_router
 from papertide.web.atom import FEED_SIZE, atom_response
 from papertide.web.deps import StoreDep, TemplatesDep, UserDep
 from papertide.web.display import PaperView, hits_to_views
@@ -22,7 +23,7 @@ from papertide.web.feature import Feature, NavLink
 from papertide.web.schemas import FeedOut, paper_out
 
 router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
-api = APIRouter(prefix="/api", tags=["api"])
+api = api_router()
 PER_PAGE = 20
 
 

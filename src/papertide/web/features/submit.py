@@ -17,6 +17,7 @@ from papertide.normalize import parse_arxiv_id
 from papertide.store import Store
 from papertide.submit import SubmitOutcome, resolve_submission
 from papertide.web.access import allow, too_many
+from papertide.web.api_route import api_router
 from papertide.web.deps import (
     CsrfDep,
     RequiredUserDep,
@@ -30,7 +31,7 @@ from papertide.web.feature import Feature, NavLink
 from papertide.web.schemas import PaperOut, paper_out
 
 router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
-api = APIRouter(prefix="/api", tags=["api"])
+api = api_router()
 
 
 class SubmitIn(BaseModel):

@@ -15,6 +15,7 @@ from papertide.config import Settings
 from papertide.models import User
 from papertide.ranking.trending import keys_trending
 from papertide.store import Store
+from papertide.web.api_route import api_router
 from papertide.web.atom import FEED_SIZE, atom_response
 from papertide.web.deps import SettingsDep, StoreDep, TemplatesDep, UserDep
 from papertide.web.display import PaperView, views
@@ -23,7 +24,7 @@ from papertide.web.periods import day_period
 from papertide.web.schemas import FeedOut, paper_out
 
 router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
-api = APIRouter(prefix="/api", tags=["api"])
+api = api_router()
 PER_PAGE = 30
 Page = Annotated[int, Query(ge=1, le=1000, description="Page number, from 1.")]
 ApiPage = Annotated[int, Query(ge=1, le=1000)]

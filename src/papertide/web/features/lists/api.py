@@ -7,17 +7,18 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from pydantic import BaseModel, Field
 
 from papertide.models import PaperList, User
 from papertide.store import Store
+from papertide.web.api_route import api_router
 from papertide.web.deps import CsrfDep, RequiredUserDep, StoreDep, UserDep
 from papertide.web.display import find_paper
 from papertide.web.features.lists import rules
 from papertide.web.schemas import PaperOut, paper_out
 
-api = APIRouter(prefix="/api", tags=["api"])
+api = api_router()
 
 
 class ListOut(BaseModel):

@@ -23,11 +23,12 @@ from papertide.mail.send import Mailer, PermanentFailure, TemporaryFailure
 from papertide.store import Store
 from papertide.store import subscriptions as subs
 from papertide.web.access import allow, too_many
+from papertide.web.api_route import api_router
 from papertide.web.deps import CsrfDep, SettingsDep, StoreDep, TemplatesDep
 from papertide.web.features.subscriptions.links import message_page
 
 router = APIRouter(include_in_schema=False)  # pages: the API docs show the JSON API
-api = APIRouter(prefix="/api", tags=["api"])
+api = api_router()
 log = logging.getLogger(__name__)
 SENT = (
     "If the address can receive mail, a message is on its way: open the link in it to "
