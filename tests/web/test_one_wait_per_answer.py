@@ -39,7 +39,11 @@ def site(settings: Settings, seeds: list[Path]) -> Iterator[tuple[TestClient, St
 
 
 async def _call(
-    app: Any, path: str, query: bytes = b"", on_answer: Callable[[], None] = lambda: None
+    app: Any,
+    path: str,
+    query: bytes = b"",
+    on_answer: Callable[[], None] = lambda: None,
+    cookie: str = "",
 ):
     """One GET through the whole app, as uvicorn makes it; ``on_answer`` runs when the last
     byte of the body is handed to the server. Returns the status and the body."""
@@ -54,7 +58,7 @@ async def _call(
         "raw_path": path.encode(),
         "query_string": query,
         "root_path": "",
-        "headers": [(b"host", b"testserver")],
+        "headers": [(b"host", b"testserver")] + ([(b"cookie", cookie.encode())] if cookie else []),
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
         "state": {},
@@ -115,8 +119,16 @@ def test_a_paper_page_is_answered_before_its_picture_wish_is_written(
         ("/papers/{id}", b""),
     ],
 )
-def test_reads_take_one_thread_of_the_pages_pool(site, monkeypatch, path, query) -> None:
+@pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "signed-in"])
+def test_reads_take_one_thread_of_the_pages_pool(site, monkeypatch, path, query, signed_in) -> None:
     client, store = site
+    cookie = ""
+    if signed_in:  # the session's read must not be a second wait for the pages' threads
+        client.get("/login")
+        form = {"username": "ada", "password": "analytical engine"}
+        form["csrf_token"] = client.cookies["pt_csrf"]
+        assert client.post("/register", data=form, follow_redirects=False).status_code == 303
+        cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
     paper = store.list_papers(limit=1)[0]
     path = path.replace("{id}", paper.id or "")
     trips: list[str] = []
@@ -136,7 +148,9 @@ def test_reads_take_one_thread_of_the_pages_pool(site, monkeypatch, path, query)
     for extra in (b"", b"&page=1" if query else b"?"):
         trips.clear()
         answered.clear()
-        status, body = client.portal.call(_call, client.app, path, query + extra, answered.set)
+        status, body = client.portal.call(
+            _call, client.app, path, query + extra, answered.set, cookie
+        )
         assert status == 200, body[:300]
         assert len(trips) == 1, f"{path} queued for a thread {len(trips)} times: {trips}"
     if path.startswith("/api/"):

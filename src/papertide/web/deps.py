@@ -3,7 +3,8 @@
 Each is a coroutine: FastAPI runs a plain-function dependency in the thread pool, each one
 on its own, so a page with four of them waited four times for one of its worker's
 ``threads`` behind every request queued there (and paid four thread hand-overs). Only the
-signed-in user's session read goes to a thread, and only for a request with a session.
+signed-in user's session read goes to a thread, only for a request with a session, and to
+the small pool of /healthz, not the pages' own.
 
 CSRF: signed double-submit token bound to the session (OWASP CSRF Prevention Cheat Sheet,
 "Signed Double-Submit Cookie"). The ``pt_csrf`` cookie (SameSite=Lax) holds ``nonce.mac``,
@@ -147,9 +148,13 @@ def current_user(request: Request) -> User | None:
 
 
 async def request_user(request: Request) -> User | None:
-    """``current_user`` as a dependency: no thread for a request without a session cookie."""
+    """``current_user`` as a dependency: no thread for a request without a session cookie;
+    with one, the session's read (one indexed row) runs in the small pool of /healthz
+    (``side_limiter``), so that a signed-in reader waits once for the pages' threads, as an
+    anonymous one does, not a second time for this read."""
     if not hasattr(request.state, "user") and SESSION_COOKIE in request.cookies:
-        await anyio.to_thread.run_sync(current_user, request)
+        limiter = getattr(request.app.state, "side_limiter", None)
+        await anyio.to_thread.run_sync(current_user, request, limiter=limiter)
     return current_user(request)
 
 
