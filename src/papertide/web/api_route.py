@@ -35,9 +35,17 @@ class ApiRoute(APIRoute):
             and not isinstance(model, DefaultPlaceholder)
             and methods <= {"GET", "HEAD"}
             and not inspect.iscoroutinefunction(endpoint)
+            and not _sets_headers(endpoint)
         ):
             endpoint = answered_in_thread(endpoint, model, kwargs.get("status_code") or 200)
         super().__init__(path, endpoint, **kwargs)
+
+
+def _sets_headers(endpoint: Callable[..., Any]) -> bool:
+    """Whether the endpoint takes FastAPI's ``Response`` parameter to set headers or cookies,
+    which FastAPI adds only to an answer it writes itself."""
+    hints = inspect.signature(endpoint, eval_str=True).parameters.values()
+    return any(isinstance(p.annotation, type) and issubclass(p.annotation, Response) for p in hints)
 
 
 def answered_in_thread(endpoint: Callable[..., Any], model: Any, status: int) -> Callable[..., Any]:
