@@ -99,7 +99,12 @@ def tex_html(text: str, terms: Iterable[str] = (), *, links: bool = False) -> Ma
     """Escaped ``text`` with its math delimited for KaTeX and ``terms`` marked outside math;
     with ``links``, the http(s) URLs outside math become links (never in a title, which is
     itself a link on cards)."""
-    pattern = _term_pattern(tuple(terms))
+    markup = _tex(text, _term_pattern(tuple(terms)), links)
+    return Markup(strip_controls(markup))  # printed as is (web/templating.py)
+
+
+def _tex(text: str, pattern: re.Pattern[str] | None, links: bool) -> str:
+    """``tex_html``'s markup as a plain string (control characters still in it)."""
     out: list[str] = []
     for kind, content in split_math(text):
         if kind == "inline":
@@ -110,7 +115,7 @@ def tex_html(text: str, terms: Iterable[str] = (), *, links: bool = False) -> Ma
             out.append(_linked(content, pattern))
         else:
             out.append(_plain(content, pattern))
-    return Markup(strip_controls("".join(out)))  # printed as is (web/templating.py)
+    return "".join(out)
 
 
 def _plain(content: str, pattern: re.Pattern[str] | None) -> str:
@@ -153,8 +158,8 @@ def marked_html(text: str, marks: Iterable[tuple[int, int]]) -> Markup:
     for start, end in sorted(marks):
         if start < last or end <= start or end > len(text):
             continue  # overlapping or out of range: shown unmarked rather than broken
-        out.append(str(tex_html(text[last:start])))
+        out.append(_tex(text[last:start], None, False))
         out.append(f"<mark>{escape(text[start:end])}</mark>")
         last = end
-    out.append(str(tex_html(text[last:])))
+    out.append(_tex(text[last:], None, False))
     return Markup(strip_controls("".join(out)))  # printed as is (web/templating.py)
