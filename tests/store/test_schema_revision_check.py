@@ -79,3 +79,30 @@ def test_the_revisions_read_from_the_migration_files_are_alembics() -> None:
     cfg.set_main_option("script_location", "papertide.store:migrations")
     walked = [r.revision for r in reversed(list(ScriptDirectory.from_config(cfg).walk_revisions()))]
     assert known_revisions() == walked
+
+
+def test_a_store_that_looks_while_another_process_creates_the_schema_reads_its_revision(
+    any_settings: Settings,
+) -> None:
+    """Two nodes started together on a new database: the second looks for the revision just
+    as the first commits the new schema (missing at its read, there at its second look)."""
+    from sqlalchemy import event
+
+    url = any_settings.resolved_database_url
+    looking = Store.open(url, migrate=False)
+    assert looking.schema_revision() is None  # a new, empty database
+    migrated: list[str | None] = []
+
+    def another_process_migrates(context: object) -> None:
+        if not migrated:  # the first failed read: the other node's migration commits now
+            other = Store.open(url)
+            migrated.append(other.schema_revision())
+            other.close()
+
+    event.listen(looking.engine, "handle_error", another_process_migrates)
+    try:
+        assert looking.schema_revision() == known_revisions()[-1]
+    finally:
+        event.remove(looking.engine, "handle_error", another_process_migrates)
+        looking.close()
+    assert migrated == [known_revisions()[-1]]

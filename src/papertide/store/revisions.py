@@ -65,6 +65,9 @@ class SchemaTooNew(Exception):
         )
 
 
+_READ_REVISION = text("SELECT version_num FROM alembic_version")
+
+
 class RevisionsMixin:
     """Schema revisions; mixed into Store, which provides ``engine`` and ``_queued``."""
 
@@ -75,12 +78,16 @@ class RevisionsMixin:
         """The revision the database is at (None: an empty database), in one query."""
         with self.engine.connect() as conn:
             try:
-                versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+                versions = conn.execute(_READ_REVISION).all()
             except DBAPIError:
                 conn.rollback()
-                if inspect(conn).has_table("alembic_version"):
-                    raise  # not a missing table: the database's own error
-                return None
+                if not inspect(conn).has_table("alembic_version"):
+                    return None
+                # The table is there now: another process's first migration committed it
+                # between the two looks (nodes starting together on a new database), or the
+                # database refused the read for a reason of its own. Asked again, the first
+                # answers and the second raises its error.
+                versions = conn.execute(_READ_REVISION).all()
         if len(versions) > 1:
             raise RuntimeError(f"the database is at several revisions: {sorted(versions)}")
         return str(versions[0][0]) if versions else None
