@@ -1,6 +1,7 @@
 """Overload is shed, not queued, through a real `papertide serve`: past its threads and its
-queue a worker answers 503 with Retry-After at once, while /healthz, /metrics and static
-files never wait behind the requests that fill it.
+queue, or past the longest wait it admits a request to, a worker answers 503 with
+Retry-After at once, while /healthz, /metrics and static files never wait behind the
+requests that fill it.
 
 Slow requests here are real ones: failed logins that must write (the failed-login count)
 while another process holds SQLite's write lock, so each holds one of the worker's threads
@@ -9,6 +10,8 @@ until the lock is let go.
 
 from __future__ import annotations
 
+import http.client
+import socket
 import sqlite3
 import threading
 import time
@@ -30,9 +33,11 @@ THREADS, QUEUE = 2, 2
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
-    """One worker with 2 threads and a queue of 2: four requests fill it."""
+    """One worker with 2 threads and a queue of 2: four requests fill it (whatever their
+    wait: these tests are about the count)."""
     env = {
         "PAPERTIDE_SERVE__QUEUE": str(QUEUE),
+        "PAPERTIDE_SERVE__MAX_WAIT_SECONDS": "600",
         "PAPERTIDE_SERVE__RETRY_AFTER_SECONDS": "2",
         "PAPERTIDE_LOGIN_FAILURES_PER_ADDRESS": "1000",
         "PAPERTIDE_LOGIN_FAILURES_PER_ACCOUNT": "1000",
@@ -166,3 +171,154 @@ def test_an_answered_request_leaves_the_count_while_its_background_task_runs(
             time.sleep(1.0)  # admitted, waiting for the thread the wish holds
         follower.join(timeout=60)
     assert answers == [200]
+
+
+def _hammer(url: str, *, clients: int, seconds: float) -> list[tuple[int, float, str | None]]:
+    """``clients`` closed-loop clients asking for a paper that is not there for ``seconds``:
+    (status, seconds, Retry-After) of every answer. Each is a read of the store in one of the
+    worker's threads, a few milliseconds."""
+    answers: list[tuple[int, float, str | None]] = []
+    stop = time.monotonic() + seconds
+
+    def client() -> None:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            while time.monotonic() < stop:
+                started = time.perf_counter()
+                answer = http.get("/api/papers/2401.99999")
+                took = time.perf_counter() - started
+                answers.append((answer.status_code, took, answer.headers.get("Retry-After")))
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return answers
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def test_a_worker_refuses_a_request_that_would_wait_too_long_though_its_queue_has_room(
+    tmp_path: Path,
+) -> None:
+    """One thread and a queue of 64: 24 clients fit in the queue, but a newcomer behind 23
+    requests of a millisecond or more would wait longer than the 0.01 s allowed. Once the
+    worker knows its pace (some dozens of answers), it refuses enough of them that the ones
+    it accepts wait less than the same clients wait on a worker that admits any wait."""
+    runs = {}
+    for max_wait in ("0.01", "600"):
+        env = {"PAPERTIDE_SERVE__QUEUE": "64", "PAPERTIDE_SERVE__MAX_WAIT_SECONDS": max_wait}
+        folder = tmp_path / f"wait-{max_wait}" / "data"
+        with live_site(folder, "--workers", "1", "--threads", "1", env=env) as one:
+            runs[max_wait] = _hammer(one.url, clients=24, seconds=4.0)
+
+    bounded, unbounded = runs["0.01"], runs["600"]
+    assert {status for status, _, _ in unbounded} == {404}, "24 clients fit in the queue"
+    assert len(unbounded) > 200, "too few answers for the worker to learn its pace"
+    refused = [(took, retry) for status, took, retry in bounded if status == 503]
+    accepted = [took for status, took, _ in bounded if status == 404]
+    assert {status for status, _, _ in bounded} == {404, 503}
+    assert {retry for _, retry in refused} == {"1"}
+    assert max(took for took, _ in refused) < 1.0  # refused at once, not after a wait
+    assert _median(accepted) < _median([took for _, took, _ in unbounded])
+
+
+def _unfinished_post(site: LiveSite) -> socket.socket:
+    """A POST whose body never comes: admitted, counted in progress, holding no thread (the
+    body is read before the endpoint runs)."""
+    sock = socket.create_connection((site.host, site.port), timeout=30)
+    head = (
+        "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
+        "\r\nContent-Length: 100\r\n\r\nusername="
+    )
+    sock.sendall(head.encode())
+    return sock
+
+
+def _get(connection: http.client.HTTPConnection, path: str) -> int:
+    connection.request("GET", path)
+    answer = connection.getresponse()
+    answer.read()
+    return answer.status
+
+
+class _Connection:
+    """One kept-alive connection, written and read by hand: a request can be sent before
+    the answer to the last one is read, as a client that ignores Retry-After does."""
+
+    def __init__(self, site: LiveSite) -> None:
+        self.sock = socket.create_connection((site.host, site.port), timeout=30)
+        self.buffer = b""
+
+    def ask(self) -> None:
+        self.sock.sendall(b"GET /api/trending HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    def status(self) -> int:
+        """The status of the next answer, read whole."""
+        while b"\r\n\r\n" not in self.buffer:
+            self._more()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        while len(self.buffer) < length:
+            self._more()
+        self.buffer = self.buffer[length:]
+        return int(head.split(b" ", 2)[1])
+
+    def _more(self) -> None:
+        chunk = self.sock.recv(65536)
+        assert chunk, "the connection closed"
+        self.buffer += chunk
+
+
+def test_under_a_crowd_a_request_sent_into_the_pause_after_a_refusal_counts_it_as_waiting(
+    tmp_path: Path,
+) -> None:
+    """A refused connection is left unread for 2 s here, far longer than the 0.2 s of wait
+    this worker allows. While 8 connections are turned away, a request its client sent at
+    once into that pause, ignoring Retry-After, has waited too long when it is read, and is
+    refused although the worker has room for a new request; a new client is admitted.
+    With only that one client turned away, the same request is judged as a new one and
+    admitted: a client is never refused for ever while the worker is not crowded."""
+    env = {
+        "PAPERTIDE_SERVE__QUEUE": "1",
+        "PAPERTIDE_SERVE__MAX_WAIT_SECONDS": "0.2",
+        "PAPERTIDE_SERVE__REFUSAL_PAUSE_SECONDS": "2",
+    }
+    folder = tmp_path / "data"
+    with live_site(folder, "--workers", "1", "--threads", "1", env=env) as one:
+        for _ in range(2):  # warm: the page's first answer may be slow to come
+            assert httpx.get(one.url + "/api/trending", timeout=30).status_code == 200
+        held = _unfinished_post(one)  # in progress throughout: the worker never idles
+        crowd = [_Connection(one) for _ in range(8)]
+        client = _Connection(one)
+        try:
+            for crowded in (True, False):
+                filler = _unfinished_post(one)  # with it, the worker's count is full
+                deadline = time.monotonic() + 20
+                while _in_flight(one.url) < 3:  # + this scrape
+                    assert time.monotonic() < deadline, "the unfinished posts were not admitted"
+                    time.sleep(0.05)
+                client.ask()
+                assert client.status() == 503  # full: refused, and left unread for 2 s
+                client.ask()  # at once, into the pause
+                time.sleep(1.0)  # the crowd's pauses end a second after this one
+                if crowded:
+                    for other in crowd:
+                        other.ask()
+                    assert [other.status() for other in crowd] == [503] * 8
+                filler.close()  # room for one more from here on
+                time.sleep(0.3)
+                with httpx.Client(base_url=one.url, timeout=30) as fresh:
+                    assert fresh.get("/api/trending").status_code == 200
+                assert client.status() == (503 if crowded else 200)
+                time.sleep(2.5)  # every pause over
+        finally:
+            for sock in (client.sock, held, *(other.sock for other in crowd)):
+                sock.close()

@@ -64,6 +64,8 @@ def create_app(
     ADMISSION.configure(
         capacity=settings.threads + settings.serve.queue,
         retry_after=settings.serve.retry_after_seconds,
+        threads=settings.threads,
+        max_wait=settings.serve.max_wait_seconds,
     )
     app = _Site(
         title="papertide",

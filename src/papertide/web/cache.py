@@ -52,6 +52,7 @@ from papertide.web.deps import (
 )
 from papertide.web.feature import PathSet
 from papertide.web.headers import none_match
+from papertide.web.shedding import ANSWERED_ON_LOOP
 
 PLACEHOLDER = b"\x00pt-csrf\x00"  # never in a rendered page: control characters are stripped
 TOKEN_SECONDS = 0.25  # how stale another process's write may be seen (this one's: never)
@@ -113,6 +114,7 @@ class PageCache:
         if entry is not None:
             self.hits += 1
             scope["route"] = entry.route
+            scope[ANSWERED_ON_LOOP] = True  # no thread: not the pace of the threads' queue
             cookie = None
             if entry.has_token and not token:  # a first visit: its own token, and the cookie
                 token = new_csrf_token(request, None)

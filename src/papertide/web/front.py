@@ -6,8 +6,9 @@ as a proxy or load balancer sets it) is kept, anything else replaced by a new ra
 it is answered in ``X-Request-ID`` and written in every log line of the request.
 
 Load shedding (web/shedding.py): a worker runs ``threads`` requests at once and lets
-``serve.queue`` more wait for a thread; past that a request is answered 503 with
-Retry-After at once, without reaching the app, so the accepted ones keep their latency.
+``serve.queue`` more wait for a thread, none longer than ``serve.max_wait_seconds``; past
+that a request is answered 503 with Retry-After at once, without reaching the app, so the
+accepted ones keep their latency.
 /healthz, /metrics and /static/ are outside the count: they never wait behind the pages
 (their work runs in a small pool of their own, ``side_limiter``) and are never refused.
 """
@@ -22,7 +23,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from papertide.logs import REQUEST_ID
 from papertide.web import metrics
-from papertide.web.shedding import ADMISSION, Admission, bypasses_queue, new_request_id
+from papertide.web.shedding import (
+    ADMISSION,
+    ANSWERED_ON_LOOP,
+    Admission,
+    bypasses_queue,
+    new_request_id,
+)
 
 log = logging.getLogger("papertide.access")
 _WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -85,16 +92,19 @@ class Front:
                 # Answered: out of the count before the client can read it and ask again on
                 # this connection, though the app may still run the answer's background
                 # task (a picture wish); a kept-alive client is never its own rival.
-                self.admission.in_progress -= waiting
+                if waiting:
+                    self.admission.leave(paced=ANSWERED_ON_LOOP not in scope)
                 waiting = False
             await send(message)
 
-        self.admission.in_progress += counted
+        if counted:
+            self.admission.enter()
         metrics.IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, answer)
         finally:
-            self.admission.in_progress -= waiting
+            if waiting:
+                self.admission.leave(paced=False)
             metrics.IN_FLIGHT.dec()
             # The latency the client saw: until the answer's last byte was handed over, not
             # the background task after it (a picture wish).

@@ -67,7 +67,8 @@ IN_FLIGHT = Gauge(
 )
 SHED = Counter(
     "papertide_http_requests_shed",
-    "Requests refused with 503 because a worker's threads and queue were full.",
+    "Requests refused with 503 because a worker's threads and queue were full, or a "
+    "request would have waited longer than serve.max_wait_seconds.",
     registry=_OWN,
 )
 INDEX_LAG = Gauge(

@@ -9,7 +9,13 @@ limits and timeouts it lacks, each answered with its status before the app sees 
 - a body not complete ``serve.body_timeout_seconds`` after its headers: 408 (the
   connection is only closed when an answer has already started);
 - a request that finds the worker full (web/shedding.py): 503 with Retry-After, answered
-  here as soon as its headers are in, the connection kept.
+  here as soon as its headers are in, the connection kept but not read for a moment. A
+  request its client sent meanwhile, ignoring Retry-After, has waited that moment already
+  when it is read. While many connections are turned away at once, it is admitted only if
+  its wait for a thread fits in what is left of ``serve.max_wait_seconds``, so that under
+  a heavy overload the pause never lengthens an accepted request's wait; with only a few
+  turned away, it is judged as a new request, so that no client is refused for ever while
+  the worker's wait sits just under the limit.
 Each but the last closes the connection: what follows cannot be trusted to be a request.
 uvicorn (0.54) with httptools checks none of these: a 200 KB header was accepted, and a
 connection sending one header byte a second was kept for ever.
@@ -18,7 +24,10 @@ connection sending one header byte a second was kept for ever.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import struct
+import termios
 from http import HTTPStatus
 from typing import Any
 
@@ -32,11 +41,6 @@ from papertide.web.shedding import ADMISSION, bypasses_queue
 log = logging.getLogger("papertide.web.protocol")
 _limits = ServeSettings()
 LINGER_SECONDS = 2.0
-# A connection just refused is not read again for this long. At 256 closed-loop connections
-# on 2 workers, 0.1 s let about 1,300 refusals a second through, whose handling took the
-# interpreter lock from the accepted requests; 0.3 s lets about 460 through, and the accepted
-# requests' p50 and p99 fell (bench load, 2026-12-07).
-SHED_PAUSE_SECONDS = 0.3
 
 
 def configure(settings: ServeSettings) -> None:
@@ -58,6 +62,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._refusal: int | None = None  # set by a parser callback that stops the parse
         self._draining = False  # answered and refused: what still comes is dropped
         self._skipping = False  # the request in hand was shed: its body is dropped
+        self._waited = 0.0  # how long the next request has waited unread (after a refusal)
+        self._paused = False  # left unread after a refusal, now
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """A new connection: its first request's headers are due within the timeout."""
@@ -65,8 +71,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._arm(self.limits.header_timeout_seconds, "headers")
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """No timer outlives its connection."""
+        """No timer outlives its connection, nor its place among those turned away."""
         self._disarm()
+        self._turned_away(False)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -133,7 +140,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def _shed(self) -> bool:
         """Answer 503 here, before a task or the app exists, when this worker is full and
         no earlier answer on this connection is still being written (pipelining)."""
-        if not ADMISSION.full() or (self.cycle is not None and not self.cycle.response_complete):
+        waited, self._waited = self._waited, 0.0
+        if not ADMISSION.full(waited=waited) or (
+            self.cycle is not None and not self.cycle.response_complete
+        ):
             return False
         path = self.url.split(b"?", 1)[0].decode("latin-1")
         if bypasses_queue(path) or self.parser.should_upgrade():
@@ -147,11 +157,24 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         # A client that ignores Retry-After sends its next request at once: not read for a
         # moment, it cannot take the worker's time from the requests accepted.
         self.flow.pause_reading()
-        self.loop.call_later(SHED_PAUSE_SECONDS, self._resume)
+        self._turned_away(True)
+        self.loop.call_later(self.limits.refusal_pause_seconds, self._resume)
         return True
 
+    def _turned_away(self, now: bool) -> None:
+        """Count this connection among those left unread after a refusal, or no more."""
+        if now != self._paused:
+            self._paused = now
+            ADMISSION.turned_away += 1 if now else -1
+
     def _resume(self) -> None:
+        self._turned_away(False)
         if not self.transport.is_closing():
+            # Bytes in already: the client asked again during the pause, at once after its
+            # refusal, and that request has waited up to the whole pause.
+            self._waited = (
+                self.limits.refusal_pause_seconds if _unread_bytes(self.transport) else 0.0
+            )
             self.flow.resume_reading()
 
     def on_body(self, body: bytes) -> None:
@@ -241,3 +264,17 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def _close(self) -> None:
         if not self.transport.is_closing():
             self.transport.close()
+
+
+def _unread_bytes(transport: asyncio.BaseTransport) -> int:
+    """Bytes the kernel holds for this connection that were not read yet (0 when it
+    cannot tell)."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return 0
+    try:
+        answer = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except (OSError, ValueError):
+        return 0
+    unread: int = struct.unpack("i", answer)[0]
+    return unread

@@ -1,5 +1,16 @@
-"""Load shedding: how many requests this worker process has in progress, and the refusal it
-answers past ``threads + serve.queue`` of them.
+"""Load shedding: how many requests this worker process has in progress, how long a new one
+would wait for a thread, and the refusal it answers when that wait is too long.
+
+A request is refused when its worker already has ``threads + serve.queue`` requests in
+progress, or when the wait it would have, in the worker's recent pace, is longer than
+``serve.max_wait_seconds``. The count alone cannot bound the wait: 66 requests take 0.5 s to
+drain on a fast host and 1 s on one half as fast, and a count short enough for the slow host
+refuses the fast one's ordinary load. The pace is the time between the threads' answers
+while requests wait for one (a moving average over the last hundred-odd answers). Neither
+the time with no request waiting counts, nor the answers given on the event loop without a
+thread, such as the page cache's hits: they never wait, and would make the threads look
+quicker than they are. The wait ahead of a newcomer is the number of requests ahead of it
+times the pace.
 
 One ``Admission`` per process (``ADMISSION``), set up by ``create_app`` and counted by the
 front (web/front.py) for every request outside the bypass (/healthz, /metrics,
@@ -18,6 +29,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 
 from papertide.web import metrics
 
@@ -25,6 +37,16 @@ log = logging.getLogger("papertide.access")
 BYPASS_PATHS = frozenset({"/healthz", "/metrics"})
 BYPASS_PREFIXES = ("/static/",)
 _BODY = b'{"error": "The server is busy; try again in a moment.", "status": 503}'
+ANSWERED_ON_LOOP = "papertide.answered_on_loop"
+"""Scope key set by whatever answers a request on the event loop without a thread."""
+_PACE_WEIGHT = 1 / 128  # of each new gap in the moving average: about the last second
+# of a busy worker. At 1 / 32 a single stall of S seconds lengthened the wait reckoned for 64
+# requests ahead by 2 S (here by S / 2).
+_PACE_KNOWN = 64  # answers before the pace is trusted; until then the count alone limits
+# Connections left unread after a refusal from which on a request sent into that pause has
+# the pause counted as waiting: 256 closed-loop connections on 2 workers keep some 100 a
+# worker there, a 64-connection load just over the limit one or two.
+_CROWD = 8
 
 
 def bypasses_queue(path: str) -> bool:
@@ -39,16 +61,38 @@ def new_request_id() -> str:
 
 
 class Admission:
-    """This process's count of requests in progress, its capacity and its refusal."""
+    """This process's count of requests in progress, its pace, its limits and its refusal.
 
-    def __init__(self, capacity: int = 66, retry_after: int = 1) -> None:
-        self.in_progress = 0  # touched only on the event loop: no lock needed
-        self.configure(capacity=capacity, retry_after=retry_after)
+    Touched only on the event loop (the front and the connection handler): no lock."""
+
+    def __init__(
+        self,
+        capacity: int = 66,
+        retry_after: int = 1,
+        *,
+        threads: int = 2,
+        max_wait: float = 0.8,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.in_progress, self.clock = 0, clock
+        self.turned_away = 0  # connections left unread after a refusal (web/protocol.py)
+        self._waiting_since: float | None = None  # since when requests wait for a thread
+        self.configure(
+            capacity=capacity, retry_after=retry_after, threads=threads, max_wait=max_wait
+        )
         self._refused, self._since = 0, time.monotonic()
 
-    def configure(self, *, capacity: int, retry_after: int) -> None:
-        """Requests admitted at once, and the Retry-After of a refusal."""
+    def configure(
+        self, *, capacity: int, retry_after: int, threads: int = 2, max_wait: float = 0.8
+    ) -> None:
+        """Requests admitted at once, the worker's threads, the longest expected wait a
+        request is admitted to (seconds), and the Retry-After of a refusal. The pace is
+        learnt afresh."""
         self.capacity, self.retry_after = capacity, retry_after
+        self.threads, self.max_wait = threads, max_wait
+        self.pace = 0.0  # seconds between answers while requests wait
+        self._paced = 0  # answers the pace was learnt from
+        self._last_answer = 0.0
         self.headers = [
             (b"content-type", b"application/json"),
             (b"retry-after", str(retry_after).encode()),
@@ -56,9 +100,49 @@ class Admission:
             (b"content-length", str(len(_BODY)).encode()),
         ]
 
-    def full(self) -> bool:
-        """Whether a new request must be refused."""
-        return self.in_progress >= self.capacity
+    def expected_wait(self) -> float:
+        """Seconds a request admitted now would wait for a thread: the requests ahead of it
+        times the recent pace (0 until the pace is known: then the count alone
+        limits)."""
+        ahead = self.in_progress - self.threads + 1
+        if ahead <= 0 or self._paced < _PACE_KNOWN:
+            return 0.0
+        return ahead * self.pace
+
+    def full(self, *, waited: float = 0.0) -> bool:
+        """Whether a new request must be refused. ``waited``: seconds it waited unread
+        already (its connection paused after a refusal), taken from its allowance while
+        many connections are turned away. With a thread free it is admitted whatever it
+        waited."""
+        if self.in_progress >= self.capacity:
+            return True
+        if self.in_progress < self.threads:
+            return False
+        counted = waited if self.turned_away >= _CROWD else 0.0
+        return counted + self.expected_wait() > self.max_wait
+
+    def enter(self) -> None:
+        """One more request in progress."""
+        self.in_progress += 1
+        if self.in_progress > self.threads and self._waiting_since is None:
+            self._waiting_since = self.clock()
+
+    def leave(self, *, paced: bool) -> None:
+        """One request fewer in progress; ``paced``: it was answered by one of the threads
+        (a request answered on the event loop, that failed, or whose client left does not
+        set the pace)."""
+        if paced:
+            now = self.clock()
+            if self._waiting_since is not None:  # requests waited all along since then
+                gap = now - max(self._last_answer, self._waiting_since)
+                # The plain mean of the first answers (a new worker's are slow: cold caches),
+                # a moving average from then on.
+                self._paced += 1
+                self.pace += (gap - self.pace) * max(_PACE_WEIGHT, 1 / self._paced)
+            self._last_answer = now
+        self.in_progress -= 1
+        if self.in_progress <= self.threads:
+            self._waiting_since = None
 
     def refusal(self, request_id: str, default_headers: list[tuple[bytes, bytes]]) -> bytes:
         """The whole 503 answer, as bytes (counted as refused)."""
@@ -80,7 +164,7 @@ class Admission:
         now = time.monotonic()
         if now - self._since >= 1.0:
             log.warning(
-                "busy: refused %d requests in %.1f s (threads and queue full)",
+                "busy: refused %d requests in %.1f s (threads and queue full, or waits too long)",
                 self._refused,
                 now - self._since,
             )
