@@ -52,6 +52,16 @@ def id_from(headers: list[tuple[bytes, bytes]]) -> str:
     return new_request_id()
 
 
+def _carries_body(scope: Scope) -> bool:
+    """Whether the request has a body to come: a Content-Length above 0, or chunked."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.strip() not in (b"", b"0")
+        if name == b"transfer-encoding":
+            return True
+    return False
+
+
 def route_template(scope: Scope) -> str:
     """The template of the route that answered (``/papers/{paper_id}``), never the path
     itself, so that metrics have one series per route; ``<unmatched>`` for none (a path no
@@ -79,13 +89,40 @@ class Front:
         if counted and self.admission.full():
             await self._refuse(send, header)
             return
-        started, status, waiting = time.perf_counter(), 500, counted
+        started, status, waiting = time.perf_counter(), 500, False
         answered: float | None = None
+        # A request with a body takes its place in the count once the body is in: a client
+        # sending its body slowly holds no thread, and 66 of them a worker would otherwise
+        # have every other request refused for as long as the body timeout.
+        carrying, refused, begun = counted and _carries_body(scope), False, False
+
+        def enter() -> None:
+            nonlocal waiting
+            self.admission.enter()
+            waiting = True
+
+        async def arrived() -> Message:
+            nonlocal carrying, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if carrying and message["type"] == "http.request" and not message.get("more_body"):
+                carrying = False
+                if self.admission.full():
+                    # The app is told the client left, and what it answers is dropped.
+                    refused = True
+                    if not begun:
+                        await self._refuse(send, header)
+                    return {"type": "http.disconnect"}
+                enter()
+            return message
 
         async def answer(message: Message) -> None:
-            nonlocal status, waiting, answered
+            nonlocal status, waiting, answered, begun
+            if refused:
+                return
             if message["type"] == "http.response.start":
-                status = message["status"]
+                begun, status = True, message["status"]
                 message["headers"] = [*message.get("headers", ()), header]
             elif message["type"] == "http.response.body" and not message.get("more_body"):
                 answered = time.perf_counter()
@@ -97,18 +134,19 @@ class Front:
                 waiting = False
             await send(message)
 
-        if counted:
-            self.admission.enter()
+        if counted and not carrying:
+            enter()
         metrics.IN_FLIGHT.inc()
         try:
-            await self.app(scope, receive, answer)
+            await self.app(scope, arrived if carrying else receive, answer)
         finally:
             if waiting:
                 self.admission.leave(paced=False)
             metrics.IN_FLIGHT.dec()
             # The latency the client saw: until the answer's last byte was handed over, not
-            # the background task after it (a picture wish).
-            self._done(scope, status, (answered or time.perf_counter()) - started)
+            # the background task after it (a picture wish). A refusal is counted apart.
+            if not refused:
+                self._done(scope, status, (answered or time.perf_counter()) - started)
 
     def _done(self, scope: Scope, status: int, seconds: float) -> None:
         route = route_template(scope)
