@@ -108,11 +108,10 @@ class Front:
             message = await receive()
             if carrying and message["type"] == "http.request" and not message.get("more_body"):
                 carrying = False
-                if self.admission.full():
+                if not begun and self.admission.full():
                     # The app is told the client left, and what it answers is dropped.
                     refused = True
-                    if not begun:
-                        await self._refuse(send, header)
+                    await self._refuse(send, header)
                     return {"type": "http.disconnect"}
                 enter()
             return message
