@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -71,6 +72,27 @@ def route_template(scope: Scope) -> str:
     return found or "<unmatched>"
 
 
+@dataclass
+class _Passage:
+    """One request's way through the front: its place in the count and its answer."""
+
+    admission: Admission
+    waiting: bool = False  # in the count now
+    refused: bool = False  # refused once its body was in (the app's answer is dropped)
+    begun: bool = False  # the answer has started
+    status: int = 500
+    answered: float | None = None
+
+    def enter(self) -> None:
+        self.admission.enter()
+        self.waiting = True
+
+    def leave(self, *, paced: bool) -> None:
+        if self.waiting:
+            self.admission.leave(paced=paced)
+            self.waiting = False
+
+
 class Front:
     """Request id, load shedding, access log and request metrics (see the module)."""
 
@@ -89,63 +111,62 @@ class Front:
         if counted and self.admission.full():
             await self._refuse(send, header)
             return
-        started, status, waiting = time.perf_counter(), 500, False
-        answered: float | None = None
-        # A request with a body takes its place in the count once the body is in: a client
-        # sending its body slowly holds no thread, and 66 of them a worker would otherwise
-        # have every other request refused for as long as the body timeout.
-        carrying, refused, begun = counted and _carries_body(scope), False, False
-
-        def enter() -> None:
-            nonlocal waiting
-            self.admission.enter()
-            waiting = True
-
-        async def arrived() -> Message:
-            nonlocal carrying, refused
-            if refused:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if carrying and message["type"] == "http.request" and not message.get("more_body"):
-                carrying = False
-                if not begun and self.admission.full():
-                    # The app is told the client left, and what it answers is dropped.
-                    refused = True
-                    await self._refuse(send, header)
-                    return {"type": "http.disconnect"}
-                enter()
-            return message
+        started, passage = time.perf_counter(), _Passage(self.admission)
 
         async def answer(message: Message) -> None:
-            nonlocal status, waiting, answered, begun
-            if refused:
+            if passage.refused:
                 return
             if message["type"] == "http.response.start":
-                begun, status = True, message["status"]
+                passage.begun, passage.status = True, message["status"]
                 message["headers"] = [*message.get("headers", ()), header]
             elif message["type"] == "http.response.body" and not message.get("more_body"):
-                answered = time.perf_counter()
+                passage.answered = time.perf_counter()
                 # Answered: out of the count before the client can read it and ask again on
                 # this connection, though the app may still run the answer's background
                 # task (a picture wish); a kept-alive client is never its own rival.
-                if waiting:
-                    self.admission.leave(paced=ANSWERED_ON_LOOP not in scope)
-                waiting = False
+                passage.leave(paced=ANSWERED_ON_LOOP not in scope)
             await send(message)
 
-        if counted and not carrying:
-            enter()
+        if counted and _carries_body(scope):
+            receive = self._counted_once_in(passage, receive, send, header)
+        elif counted:
+            passage.enter()
         metrics.IN_FLIGHT.inc()
         try:
-            await self.app(scope, arrived if carrying else receive, answer)
+            await self.app(scope, receive, answer)
         finally:
-            if waiting:
-                self.admission.leave(paced=False)
+            passage.leave(paced=False)
             metrics.IN_FLIGHT.dec()
             # The latency the client saw: until the answer's last byte was handed over, not
             # the background task after it (a picture wish). A refusal is counted apart.
-            if not refused:
-                self._done(scope, status, (answered or time.perf_counter()) - started)
+            if not passage.refused:
+                took = (passage.answered or time.perf_counter()) - started
+                self._done(scope, passage.status, took)
+
+    def _counted_once_in(
+        self, passage: _Passage, receive: Receive, send: Send, header: tuple[bytes, bytes]
+    ) -> Receive:
+        """A request with a body takes its place in the count once the body is in: a client
+        sending its body slowly holds no thread, and 66 of them a worker would otherwise
+        have every other request refused for as long as the body timeout. Refused then if
+        the worker filled up meanwhile (the app is told the client left)."""
+        coming = True
+
+        async def arrived() -> Message:
+            nonlocal coming
+            if passage.refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if coming and message["type"] == "http.request" and not message.get("more_body"):
+                coming = False
+                if not passage.begun and self.admission.full():
+                    passage.refused = True
+                    await self._refuse(send, header)
+                    return {"type": "http.disconnect"}
+                passage.enter()
+            return message
+
+        return arrived
 
     def _done(self, scope: Scope, status: int, seconds: float) -> None:
         route = route_template(scope)
