@@ -15,7 +15,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -27,6 +27,7 @@ from papertide.web import protocol
 from papertide.web.front import Front
 from papertide.web.protocol import LimitedHttpToolsProtocol
 from papertide.web.shedding import ADMISSION
+from tests.support.serve_process import free_port
 
 PAUSE = 4.0  # seconds a refused connection is left unread: far longer than the wait allowed
 
@@ -98,9 +99,7 @@ def worker() -> Iterator[tuple[int, Holding]]:
     app = Holding()
     protocol.configure(ServeSettings(refusal_pause_seconds=PAUSE, max_wait_seconds=0.2))
     ADMISSION.configure(capacity=2, retry_after=1, threads=1, max_wait=0.2)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = uvicorn.Config(
         Front(app),
         host="127.0.0.1",
@@ -113,10 +112,7 @@ def worker() -> Iterator[tuple[int, Holding]]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
+    _until(lambda: server.started, "the server did not start")
     try:
         yield port, app
     finally:
@@ -126,9 +122,9 @@ def worker() -> Iterator[tuple[int, Holding]]:
         ADMISSION.configure(capacity=66, retry_after=1)
 
 
-def _until(check: object, what: str) -> None:
+def _until(check: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + 20
-    while not check():  # type: ignore[operator]
+    while not check():
         assert time.monotonic() < deadline, what
         time.sleep(0.02)
 
