@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
+from papertide.config import Settings
 from papertide.serve_settings import ServeSettings
 from papertide.web import protocol
 from papertide.web.front import Front
@@ -119,7 +120,7 @@ def worker() -> Iterator[tuple[int, Holding]]:
         server.should_exit = True
         thread.join(timeout=30)
         protocol.configure(ServeSettings())
-        ADMISSION.configure(capacity=66, retry_after=1)
+        ADMISSION.configure_for(Settings.model_fields["threads"].default, ServeSettings())
 
 
 def _until(check: Callable[[], bool], what: str) -> None:

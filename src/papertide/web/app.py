@@ -61,12 +61,7 @@ def create_app(
 
     protocol.configure(settings.serve)  # this process's HTTP limits (web/protocol.py)
     # This process's shedding count (web/shedding.py), shared by the front and the protocol.
-    ADMISSION.configure(
-        capacity=settings.threads + settings.serve.queue,
-        retry_after=settings.serve.retry_after_seconds,
-        threads=settings.threads,
-        max_wait=settings.serve.max_wait_seconds,
-    )
+    ADMISSION.configure_for(settings.threads, settings.serve)
     app = _Site(
         title="papertide",
         version=__version__,

@@ -31,6 +31,8 @@ import secrets
 import time
 from collections.abc import Callable
 
+from papertide.config import Settings
+from papertide.serve_settings import ServeSettings
 from papertide.web import metrics
 
 log = logging.getLogger("papertide.access")
@@ -43,6 +45,7 @@ _PACE_WEIGHT = 1 / 128  # of each new gap in the moving average: about the last 
 # of a busy worker. At 1 / 32 a single stall of S seconds lengthened the wait reckoned for 64
 # requests ahead by 2 S (here by S / 2).
 _PACE_KNOWN = 64  # answers before the pace is trusted; until then the count alone limits
+_DEFAULT_THREADS: int = Settings.model_fields["threads"].default
 # Connections left unread after a refusal from which on a request sent into that pause has
 # the pause counted as waiting: 256 closed-loop connections on 2 workers keep some 100 a
 # worker there, a 64-connection load just over the limit one or two.
@@ -67,24 +70,40 @@ class Admission:
 
     def __init__(
         self,
-        capacity: int = 66,
-        retry_after: int = 1,
+        capacity: int | None = None,
+        retry_after: int | None = None,
         *,
-        threads: int = 2,
-        max_wait: float = 0.8,
+        threads: int | None = None,
+        max_wait: float | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
+        """Limits left out are the settings' defaults (``threads``, ``serve.*``), so the
+        module's instance starts as a worker with default settings does."""
         self.in_progress, self.clock = 0, clock
         self.turned_away = 0  # connections left unread after a refusal (web/protocol.py)
         self._waiting_since: float | None = None  # since when requests wait for a thread
+        threads = _DEFAULT_THREADS if threads is None else threads
+        serve = ServeSettings()
         self.configure(
-            capacity=capacity, retry_after=retry_after, threads=threads, max_wait=max_wait
+            capacity=threads + serve.queue if capacity is None else capacity,
+            retry_after=serve.retry_after_seconds if retry_after is None else retry_after,
+            threads=threads,
+            max_wait=serve.max_wait_seconds if max_wait is None else max_wait,
         )
         self._refused, self._since = 0, time.monotonic()
 
-    def configure(
-        self, *, capacity: int, retry_after: int, threads: int = 2, max_wait: float = 0.8
-    ) -> None:
+    def configure_for(self, threads: int, serve: ServeSettings) -> None:
+        """The limits of a worker of ``threads`` threads with these serve settings: its
+        threads and ``serve.queue`` admitted at once, ``serve.max_wait_seconds``, and
+        ``serve.retry_after_seconds``."""
+        self.configure(
+            capacity=threads + serve.queue,
+            retry_after=serve.retry_after_seconds,
+            threads=threads,
+            max_wait=serve.max_wait_seconds,
+        )
+
+    def configure(self, *, capacity: int, retry_after: int, threads: int, max_wait: float) -> None:
         """Requests admitted at once, the worker's threads, the longest expected wait a
         request is admitted to (seconds), and the Retry-After of a refusal. The pace is
         learnt afresh."""
