@@ -5,6 +5,7 @@ answering others."""
 
 from __future__ import annotations
 
+import re
 import select
 import socket
 import threading
@@ -87,6 +88,51 @@ def test_a_head_sent_in_pieces_is_measured_whole(site: LiveSite) -> None:
             pass
         answer = sock.recv(65536)
     assert _status(answer) == 431, answer[:200]
+
+
+def test_an_unfinished_head_over_the_limit_in_one_read_is_431_at_once(site: LiveSite) -> None:
+    """A head that arrives whole in the connection's first read, too large and not ended
+    (a loaded server reads late, so the client's pieces pile up): refused at once, not left
+    to the header timeout."""
+    start = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: "
+    with socket.create_connection((site.host, site.port), timeout=20) as sock:
+        began = time.monotonic()
+        sock.sendall(start + b"a" * 40_000)
+        answer = sock.recv(65536)
+        took = time.monotonic() - began
+    assert _status(answer) == 431, answer[:200]
+    assert took < TIMEOUT
+
+
+_PAD = b"X-Pad: " + b"p" * 340 + b"\r\n"
+_GET = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + _PAD + b"\r\n"  # 385 bytes
+_BODY = b"{" + b" " * 40_000 + b"}"
+_POST = (
+    b"POST /api/subscriptions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n" % len(_BODY)
+) + _BODY
+
+
+@pytest.mark.parametrize(
+    ("before", "requests"), [(_GET * 90, 90), (_POST, 1)], ids=["heads", "body"]
+)
+def test_requests_pipelined_in_one_read_are_each_measured_on_their_own(
+    site: LiveSite, before: bytes, requests: int
+) -> None:
+    """Requests (90 heads, 35 KB; or a 40 KB body) and then half a head, sent at once
+    (one read), the rest a moment later: the half head is measured alone, not with the
+    bytes before it, and no request is taken for a head over the 32 KB limit."""
+    last = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with socket.create_connection((site.host, site.port), timeout=20) as sock:
+        sock.sendall(before + _GET[:200])
+        time.sleep(0.1)
+        sock.sendall(_GET[200:] + last)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    statuses = [int(code) for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)]
+    assert len(statuses) == requests + 2 and 431 not in statuses, statuses
+    assert statuses[-2:] == [200, 200]
 
 
 def test_ordinary_requests_pass(site: LiveSite) -> None:

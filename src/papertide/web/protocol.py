@@ -55,7 +55,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limits = _limits
-        self._head_bytes = 0
+        self._head_bytes = 0  # of the head being read, in the reads before this one
+        self._settled = 0  # bytes of this read that belong to the requests before that head
         self._header_count = self._header_bytes = 0
         self._in_head = True
         self._deadline: asyncio.TimerHandle | None = None
@@ -83,8 +84,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._draining:
             return
         self._unset_keepalive_if_required()
-        if self._in_head:
-            self._head_bytes += len(data)
+        self._settled = 0
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -100,7 +100,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 log.warning("invalid HTTP request received: 400, closed")
                 self.send_400_response("Invalid HTTP request received.")
             return
-        if self._in_head and self._head_bytes > self.limits.max_header_bytes:
+        if not self._in_head:
+            return
+        # A head still open holds what this read brought, less what earlier requests in
+        # it took (their heads and bodies): counted after the parse, which is what tells
+        # where a request began, so that a head whose first read holds it all is measured.
+        self._head_bytes += len(data) - self._settled
+        if self._head_bytes > self.limits.max_header_bytes:
             self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
 
     def on_message_begin(self) -> None:
@@ -130,6 +136,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         """The head is in: refused at once when the worker is full (web/shedding.py), else
         handed to the app, its body due within the timeout."""
+        self._settled += max(0, self._head_size() - self._head_bytes)  # its part of this read
         self._in_head = False
         self._disarm()
         if self._shed():
@@ -179,8 +186,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         """Part of the body: dropped for a refused request."""
+        self._settled += len(body)
         if not self._skipping:
             super().on_body(body)
+
+    def _head_size(self) -> int:
+        """The size of the head just parsed, at least: request line, fields, blank line
+        (whitespace beyond one space is not seen, so what follows is counted the larger)."""
+        line = len(self.parser.get_method()) + 1 + len(self.url) + len(b" HTTP/1.1\r\n")
+        return line + self._header_bytes + 2
 
     def on_message_complete(self) -> None:
         """The whole request is in: no deadline until the next one begins."""
