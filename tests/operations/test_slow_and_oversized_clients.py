@@ -93,15 +93,12 @@ def test_a_head_sent_in_pieces_is_measured_whole(site: LiveSite) -> None:
 def test_an_unfinished_head_over_the_limit_in_one_read_is_431_at_once(site: LiveSite) -> None:
     """A head that arrives whole in the connection's first read, too large and not ended
     (a loaded server reads late, so the client's pieces pile up): refused at once, not left
-    to the header timeout."""
+    to the header timeout, whose answer would be 408)."""
     start = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: "
     with socket.create_connection((site.host, site.port), timeout=20) as sock:
-        began = time.monotonic()
         sock.sendall(start + b"a" * 40_000)
         answer = sock.recv(65536)
-        took = time.monotonic() - began
     assert _status(answer) == 431, answer[:200]
-    assert took < TIMEOUT
 
 
 _PAD = b"X-Pad: " + b"p" * 340 + b"\r\n"
