@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from papertide.search.rwlock import IndexBusy
 from papertide.web.deps import current_user
+from papertide.web.shedding import ANSWERED_ON_LOOP
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,10 @@ def add_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405 or "endpoint" not in request.scope:
+            # The router's own answer (no route has the path, or not for this method): no
+            # thread ran, so it is not the threads' pace (web/shedding.py).
+            request.scope[ANSWERED_ON_LOOP] = True
         message = exc.detail if isinstance(exc.detail, str) else "Something is wrong."
         if exc.status_code == 404 and message == "Not Found":
             message = "There is no such page."
