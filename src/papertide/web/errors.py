@@ -16,17 +16,17 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from papertide.search.rwlock import IndexBusy
-from papertide.web.deps import current_user
+from papertide.web.deps import request_user
 from papertide.web.shedding import ANSWERED_ON_LOOP
 
 log = logging.getLogger(__name__)
 
 
-def error_page(request: Request, status: int, message: str) -> Response:
+async def error_page(request: Request, status: int, message: str) -> Response:
     """A clean error: JSON under /api/, the error page elsewhere."""
     if request.url.path.startswith("/api/") or request.url.path == "/healthz":
         return JSONResponse({"error": message, "status": status}, status_code=status)
-    _user_if_at_hand(request, status)
+    await _user_if_at_hand(request, status)
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(
         request, "error.html", {"status": status, "message": message}, status_code=status
@@ -36,15 +36,17 @@ def error_page(request: Request, status: int, message: str) -> Response:
 RETRY_AFTER_SECONDS = 10
 
 
-def _user_if_at_hand(request: Request, status: int) -> None:
+async def _user_if_at_hand(request: Request, status: int) -> None:
     """The error page names the signed-in user, unless finding them fails: the lookup asks
     the database, which may be why there is an error page (a 503 for a signed-in reader
-    became a 500, raised from inside the error handler). A 503 does not even try."""
+    became a 500, raised from inside the error handler). A 503 does not even try. The read
+    runs in the small side pool (``request_user``), never on the event loop, where every
+    other connection of the worker would wait for it."""
     if hasattr(request.state, "user"):
         return
     if status != 503:
         with contextlib.suppress(Exception):  # the page without the name, rather than none
-            current_user(request)
+            await request_user(request)
             return
     request.state.user = None
 
@@ -66,7 +68,7 @@ def add_error_pages(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "Something is wrong."
         if exc.status_code == 404 and message == "Not Found":
             message = "There is no such page."
-        response = error_page(request, exc.status_code, message)
+        response = await error_page(request, exc.status_code, message)
         response.headers.update(exc.headers or {})  # Retry-After of a 429, for one
         return response
 
@@ -76,14 +78,16 @@ def add_error_pages(app: FastAPI) -> None:
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
             for e in exc.errors()
         )
-        return error_page(request, 422, f"Invalid request: {problems}")
+        return await error_page(request, 422, f"Invalid request: {problems}")
 
     @app.exception_handler(DBAPIError)
     async def database_error(request: Request, exc: DBAPIError) -> Response:
         if not _unavailable(exc):
             return await crash(request, exc)
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        response = error_page(request, 503, "The database is not answering; try again shortly.")
+        response = await error_page(
+            request, 503, "The database is not answering; try again shortly."
+        )
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
@@ -91,11 +95,13 @@ def add_error_pages(app: FastAPI) -> None:
     async def index_busy(request: Request, exc: IndexBusy) -> Response:
         log.info("index busy on %s %s: answered 503", request.method, request.url.path)
         message = "The search index is being updated; try again in a moment."
-        response = error_page(request, 503, message)
+        response = await error_page(request, 503, message)
         response.headers["Retry-After"] = "1"
         return response
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_page(request, 500, "Something went wrong on our side; it has been logged.")
+        return await error_page(
+            request, 500, "Something went wrong on our side; it has been logged."
+        )
