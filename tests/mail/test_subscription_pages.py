@@ -3,6 +3,7 @@ following the links in mails a real SMTP server on loopback received."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -148,6 +149,27 @@ def test_preferences_link_from_a_digest_saves_and_validates(site, smtp) -> None:
     assert prefs.include_trending and not prefs.send_empty
     wrong = client.post(link, data={**form, "timezone": "Mars/Olympus"})
     assert wrong.status_code == 422 and "time zone" in wrong.text
+
+
+def test_saving_preferences_writes_off_the_event_loop(site, smtp, monkeypatch) -> None:
+    """The write runs in a thread: waiting for a lock there holds up no other connection."""
+    client, settings = site
+    link = _link(_digest_mail(client, settings, smtp), "/subscription")
+    write, where = subs.save_preferences, []
+
+    def watched(*args, **kwargs):
+        try:
+            asyncio.get_running_loop()
+            where.append("event loop")
+        except RuntimeError:
+            where.append("thread")
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(subs, "save_preferences", watched)
+    form = {"csrf_token": _csrf(client), "frequency": "weekly", "send_hour": "9"}
+    saved = client.post(link, data={**form, "timezone": "UTC", "papers_per_mail": "5"})
+    assert saved.status_code == 200 and "Saved." in saved.text
+    assert where == ["thread"]
 
 
 def test_one_click_unsubscribe_works_without_login_or_cookies(site, smtp) -> None:

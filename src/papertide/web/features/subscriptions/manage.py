@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from papertide.clock import utcnow
 from papertide.config import Settings
@@ -107,13 +108,27 @@ async def save_preferences(
     templates: TemplatesDep,
     _csrf: CsrfDep,
 ) -> Response:
-    """Save the preferences form."""
+    """Save the preferences form. The form is read here, on the event loop; the database's
+    reads and write run in a thread, so that a write waiting for a lock holds up no other
+    connection of the worker."""
+    form = await request.form()
+    fields = {k: str(v) for k, v in form.multi_items()}
+    return await run_in_threadpool(_save, request, templates, store, settings, token, fields)
+
+
+def _save(
+    request: Request,
+    templates: TemplatesDep,
+    store: Store,
+    settings: Settings,
+    token: str,
+    fields: dict[str, str],
+) -> Response:
     found = token_page(request, templates, store, settings, "prefs", token)
     if isinstance(found, Response):
         return found
-    form = await request.form()
     try:
-        prefs = prefs_from_form(PrefsForm.of({k: str(v) for k, v in form.multi_items()}))
+        prefs = prefs_from_form(PrefsForm.of(fields))
     except ValueError as exc:
         return _prefs_page(request, templates, store, settings, found, token, error=str(exc))
     subs.save_preferences(store, pk=found.pk, prefs=prefs, now=utcnow())
