@@ -22,7 +22,9 @@ class Clock:
 
 
 def _worker(clock: Clock, *, threads: int = 2, queue: int = 64, max_wait: float = 0.5) -> Admission:
-    return Admission(threads + queue, threads=threads, max_wait=max_wait, clock=clock)
+    admission = Admission(clock=clock)
+    admission.configure(capacity=threads + queue, retry_after=1, threads=threads, max_wait=max_wait)
+    return admission
 
 
 def _busy(admission: Admission, clock: Clock, *, requests: int, gap: float, answers: int) -> None:

@@ -68,28 +68,13 @@ class Admission:
 
     Touched only on the event loop (the front and the connection handler): no lock."""
 
-    def __init__(
-        self,
-        capacity: int | None = None,
-        retry_after: int | None = None,
-        *,
-        threads: int | None = None,
-        max_wait: float | None = None,
-        clock: Callable[[], float] = time.perf_counter,
-    ) -> None:
-        """Limits left out are the settings' defaults (``threads``, ``serve.*``), so the
-        module's instance starts as a worker with default settings does."""
+    def __init__(self, *, clock: Callable[[], float] = time.perf_counter) -> None:
+        """The limits of a worker with default settings (``threads``, ``serve.*``) until
+        ``configure_for`` or ``configure`` sets its own."""
         self.in_progress, self.clock = 0, clock
         self.turned_away = 0  # connections left unread after a refusal (web/protocol.py)
         self._waiting_since: float | None = None  # since when requests wait for a thread
-        threads = _DEFAULT_THREADS if threads is None else threads
-        serve = ServeSettings()
-        self.configure(
-            capacity=threads + serve.queue if capacity is None else capacity,
-            retry_after=serve.retry_after_seconds if retry_after is None else retry_after,
-            threads=threads,
-            max_wait=serve.max_wait_seconds if max_wait is None else max_wait,
-        )
+        self.configure_for(_DEFAULT_THREADS, ServeSettings())
         self._refused, self._since = 0, time.monotonic()
 
     def configure_for(self, threads: int, serve: ServeSettings) -> None:
