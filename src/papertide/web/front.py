@@ -20,6 +20,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from papertide.logs import REQUEST_ID
@@ -55,12 +56,9 @@ def id_from(headers: list[tuple[bytes, bytes]]) -> str:
 
 def _carries_body(scope: Scope) -> bool:
     """Whether the request has a body to come: a Content-Length above 0, or chunked."""
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            return value.strip() not in (b"", b"0")
-        if name == b"transfer-encoding":
-            return True
-    return False
+    headers = Headers(scope=scope)
+    length = headers.get("content-length", "").strip()
+    return "transfer-encoding" in headers or length not in ("", "0")
 
 
 def route_template(scope: Scope) -> str:
