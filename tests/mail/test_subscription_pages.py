@@ -3,7 +3,6 @@ following the links in mails a real SMTP server on loopback received."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -19,6 +18,7 @@ from papertide.store import Store, outbox
 from papertide.store import subscriptions as subs
 from papertide.web import create_app
 from tests.conftest import serving
+from tests.support.event_loop import watching_where
 from tests.support.smtp_server import SmtpSink, add_papers, add_subscriber, mail_settings, smtp
 
 __all__ = ["smtp"]
@@ -155,16 +155,7 @@ def test_saving_preferences_writes_off_the_event_loop(site, smtp, monkeypatch) -
     """The write runs in a thread: waiting for a lock there holds up no other connection."""
     client, settings = site
     link = _link(_digest_mail(client, settings, smtp), "/subscription")
-    write, where = subs.save_preferences, []
-
-    def watched(*args, **kwargs):
-        try:
-            asyncio.get_running_loop()
-            where.append("event loop")
-        except RuntimeError:
-            where.append("thread")
-        return write(*args, **kwargs)
-
+    watched, where = watching_where(subs.save_preferences)
     monkeypatch.setattr(subs, "save_preferences", watched)
     form = {"csrf_token": _csrf(client), "frequency": "weekly", "send_hour": "9"}
     saved = client.post(link, data={**form, "timezone": "UTC", "papers_per_mail": "5"})

@@ -6,15 +6,13 @@ connection of the worker would wait for it."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
 from papertide.config import Settings
 from papertide.web import create_app
 from papertide.web.shedding import ANSWERED_ON_LOOP
+from tests.support.event_loop import watching_where
 
 
 def test_a_path_no_route_has_is_marked_as_answered_on_the_loop(settings: Settings) -> None:
@@ -44,17 +42,7 @@ def test_the_error_page_reads_a_signed_in_reader_off_the_event_loop(settings: Se
         form["csrf_token"] = client.cookies["pt_csrf"]
         assert client.post("/register", data=form, follow_redirects=False).status_code == 303
         store = app.state.store
-        read, where = store.user_for_session, []
-
-        def watched(token: str, **kwargs: Any) -> Any:
-            try:
-                asyncio.get_running_loop()
-                where.append("event loop")
-            except RuntimeError:
-                where.append("thread")
-            return read(token, **kwargs)
-
-        store.user_for_session = watched
+        store.user_for_session, where = watching_where(store.user_for_session)
         page = client.get("/no/such/page")
     assert page.status_code == 404 and "/users/ada" in page.text
     assert where == ["thread"]
