@@ -8,12 +8,14 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from papertide.config import Settings
 from papertide.search import SearchService
+from papertide.search.generation import IndexRoot
 from papertide.store import Store
 from papertide.web import create_app
 from tests.conftest import serving
@@ -121,3 +123,36 @@ def test_a_big_index_reloads_in_the_background(
     assert _titles(svc, "quokka tardigrade", "bm25") == [QUOKKA["title"]]
     new = next(p for p in store.list_papers(limit=1000) if p.title == QUOKKA["title"])
     assert new.pk in svc._vector_index()
+
+
+def test_a_process_loading_its_embedder_keeps_no_writer_waiting(
+    svc: SearchService, settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process opening the vectors loads its embedder first (a model: up to seconds), and
+    only then takes the folder lock to read the files: a writer in another process (here,
+    the folder lock taken on a file of its own) is never kept waiting for the model."""
+    from papertide.search import service as service_module
+
+    loading, go_on = threading.Event(), threading.Event()
+
+    def load_when_told(*args: object, **kwargs: object) -> object:
+        loading.set()
+        assert go_on.wait(60)
+        return real_load(*args, **kwargs)
+
+    real_load = service_module.load_embedder
+    monkeypatch.setattr(service_module, "load_embedder", load_when_told)
+    reader = SearchService.open(settings, store, catch_up=False)  # no embedder, no vectors
+    opening = threading.Thread(target=reader._vector_index, daemon=True)
+    try:
+        opening.start()
+        assert loading.wait(60)
+        with IndexRoot(settings.data_dir / "index").lock(wait=False) as held:
+            assert held  # while the model loads, a writer takes the lock at once
+        go_on.set()
+        opening.join(60)
+        assert not opening.is_alive()
+        assert reader.vectors is not None and len(reader.vectors) == len(CORPUS)
+    finally:
+        go_on.set()
+        reader.close()

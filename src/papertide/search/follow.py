@@ -74,6 +74,7 @@ class FollowMixin:
         self.indexed = []
         if self._needs_build():
             return self.rebuild(progress, wait=wait)
+        _ = self.embedder  # loaded before the lock: searches wait on it, never on a model
         with self.root.lock(wait=wait) as held:
             if not held:
                 return 0
@@ -200,10 +201,11 @@ class FollowMixin:
 
     def remove(self, pks: list[int]) -> None:
         """Drop papers (by pk) from the live indexes (they stay out until they change)."""
+        dim = self.embedder.dim  # loaded before the lock, which every other process waits on
         with self.root.lock():
             self._catch_up_files()
             if self.live is not None:
-                self.live.open_vectors(self.embedder.dim)
+                self.live.open_vectors(dim)
                 with self.guard.writing():
                     self._drop(self.live, pks)
                     self.live.commit()

@@ -291,8 +291,9 @@ class SearchService(FollowMixin, SimilarMixin, RetrievalMixin):
         live = self.live
         assert live is not None, "no index generation yet"
         if live.vectors is None:
+            dim = self.embedder.dim  # loaded first: a writer waits on the lock, not the model
             with self.root.lock(shared=True):  # files are read whole, never mid-write
-                live.open_vectors(self.embedder.dim)
+                live.open_vectors(dim)
         assert live.vectors is not None
         return live.vectors
 
