@@ -1,6 +1,10 @@
 """/healthz of `serve --workers 2` answers for the slowest worker: while one worker is held
 (SIGSTOP) and papers are stored, the other answers every /healthz and has applied them all,
-yet /healthz reports the held worker's lag, and "lag 0" only once both have applied them."""
+yet /healthz reports the held worker's lag, and "lag 0" only once both have applied them.
+
+The worker is held at a moment it holds no lock of the index folder nor a write lock of the
+database: held while reading the index files (a shared folder lock), it would rightly keep
+the other from writing them, and no worker could apply the new papers until it went on."""
 
 from __future__ import annotations
 
@@ -32,6 +36,32 @@ def _until(check: Callable[[], bool], timeout: float = 120) -> None:
         time.sleep(0.1)
 
 
+def _locks_held_by(pid: int) -> list[str]:
+    """The file locks ``pid`` holds (Linux /proc/locks; "->" lines are waiters)."""
+    lines = Path("/proc/locks").read_text().splitlines()
+    return [line for line in lines if "->" not in line and line.split()[4] == str(pid)]
+
+
+def _hold_between_locks(pid: int, index_folder: Path) -> None:
+    """SIGSTOP ``pid`` at a moment it holds neither lock of the index folder (flock) nor a
+    database write lock (a POSIX WRITE lock: SQLite's); tried again a little later if not."""
+    folder_locks = {f":{(index_folder / name).stat().st_ino} " for name in (".lock", ".build")}
+    deadline = time.monotonic() + 60
+    while True:
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(0.05)  # the stop has taken effect
+        held = [
+            line
+            for line in _locks_held_by(pid)
+            if any(inode in line for inode in folder_locks) or " WRITE " in line
+        ]
+        if not held:
+            return
+        os.kill(pid, signal.SIGCONT)
+        assert time.monotonic() < deadline, f"worker {pid} never let go of {held}"
+        time.sleep(0.1)
+
+
 def _store_papers(data_dir: Path, count: int, seed: int) -> None:
     settings = Settings(data_dir=data_dir)
     store = Store.open(settings.resolved_database_url)
@@ -57,8 +87,8 @@ def test_healthz_reports_the_slowest_worker(tmp_path: Path) -> None:
         held, other = pids
         # The supervisor too: it would take a held worker for a hung one and replace it.
         os.kill(site.proc.pid, signal.SIGSTOP)
-        os.kill(held, signal.SIGSTOP)
         try:
+            _hold_between_locks(held, data_dir / "index")
             _store_papers(data_dir, 30, seed=2)
 
             def other_caught_up() -> bool:
