@@ -107,3 +107,33 @@ def test_healthz_reports_the_slowest_worker(tmp_path: Path) -> None:
         index = _health(site.url)
         assert [w["lag"] for w in index["workers"]] == [0, 0]
         assert index["ready"] is True
+
+
+def test_a_stopped_worker_is_replaced_and_every_worker_applies_new_papers(
+    tmp_path: Path,
+) -> None:
+    """A worker that stops answering (here SIGSTOP; a worker stuck while it reads the index
+    files would also keep the others from writing them) is killed and replaced by the
+    supervisor, which lets go of whatever it held: papers stored meanwhile reach every
+    worker's index, the new one's included."""
+    data_dir = tmp_path / "data"
+    _store_papers(data_dir, 20, seed=1)
+    shared = {"PAPERTIDE_SERVE__SOCKET_PER_WORKER": "false"}
+    with live_site(data_dir, "--workers", "2", env=shared) as site:
+        _until(lambda: len(_health(site.url).get("workers", [])) == 2)
+        _until(lambda: _health(site.url)["lag"] == 0)
+        held = _health(site.url)["workers"][0]["pid"]
+        os.kill(held, signal.SIGSTOP)
+        _store_papers(data_dir, 30, seed=2)
+
+        def replaced_and_caught_up() -> bool:
+            index = _health(site.url)  # the new worker answers "starting" until it is up
+            pids = [w["pid"] for w in index.get("workers", [])]
+            return len(pids) == 2 and held not in pids and index["lag"] == 0
+
+        _until(replaced_and_caught_up)
+        index = _health(site.url)
+        assert index["ready"] is True
+        assert [w["lag"] for w in index["workers"]] == [0, 0]
+        assert not Path(f"/proc/{held}").exists()  # killed and reaped, not left stopped
+        assert "died" in site.log.read_text()  # the supervisor's own account of it
