@@ -1,6 +1,9 @@
-"""/healthz of `serve --workers 2` answers for the slowest worker: while one worker is held
-(SIGSTOP) and papers are stored, the other answers every /healthz and has applied them all,
-yet /healthz reports the held worker's lag, and "lag 0" only once both have applied them.
+"""/healthz of `serve --workers 2` answers for the slowest worker, and a worker that stops
+answering is replaced.
+
+For the slowest worker: while one worker is held (SIGSTOP) and papers are stored, the other
+answers every /healthz and has applied them all, yet /healthz reports the held worker's lag,
+and "lag 0" only once both have applied them.
 
 The worker is held at a moment it holds no lock of the index folder nor a write lock of the
 database: held while reading the index files (a shared folder lock), it would rightly keep

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -125,34 +126,75 @@ def test_a_big_index_reloads_in_the_background(
     assert new.pk in svc._vector_index()
 
 
-def test_a_process_loading_its_embedder_keeps_no_writer_waiting(
+class _GatedModel:
+    """The real embedder's load, held until the test says go (a model loads for seconds)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from papertide.search import service as service_module
+
+        self.loading, self.go_on = threading.Event(), threading.Event()
+        real_load = service_module.load_embedder
+
+        def load_when_told(*args: object, **kwargs: object) -> object:
+            self.loading.set()
+            assert self.go_on.wait(60)
+            return real_load(*args, **kwargs)
+
+        monkeypatch.setattr(service_module, "load_embedder", load_when_told)
+
+    def while_loading(self, work: Callable[[], object], check: Callable[[], None]) -> None:
+        """Run ``work`` in a thread, ``check`` while it loads the model, then let it end."""
+        thread = threading.Thread(target=work, daemon=True)
+        try:
+            thread.start()
+            assert self.loading.wait(60)
+            check()
+        finally:
+            self.go_on.set()
+            thread.join(60)
+        assert not thread.is_alive()
+
+
+def test_a_process_loading_its_embedder_to_read_keeps_no_writer_waiting(
     svc: SearchService, settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A process opening the vectors loads its embedder first (a model: up to seconds), and
     only then takes the folder lock to read the files: a writer in another process (here,
     the folder lock taken on a file of its own) is never kept waiting for the model."""
-    from papertide.search import service as service_module
-
-    loading, go_on = threading.Event(), threading.Event()
-
-    def load_when_told(*args: object, **kwargs: object) -> object:
-        loading.set()
-        assert go_on.wait(60)
-        return real_load(*args, **kwargs)
-
-    real_load = service_module.load_embedder
-    monkeypatch.setattr(service_module, "load_embedder", load_when_told)
+    model = _GatedModel(monkeypatch)
     reader = SearchService.open(settings, store, catch_up=False)  # no embedder, no vectors
-    opening = threading.Thread(target=reader._vector_index, daemon=True)
-    try:
-        opening.start()
-        assert loading.wait(60)
+
+    def a_writer_takes_the_lock_at_once() -> None:
         with IndexRoot(settings.data_dir / "index").lock(wait=False) as held:
-            assert held  # while the model loads, a writer takes the lock at once
-        go_on.set()
-        opening.join(60)
-        assert not opening.is_alive()
+            assert held
+
+    try:
+        model.while_loading(reader._vector_index, a_writer_takes_the_lock_at_once)
         assert reader.vectors is not None and len(reader.vectors) == len(CORPUS)
     finally:
-        go_on.set()
         reader.close()
+
+
+def test_a_process_loading_its_embedder_to_write_keeps_no_reader_waiting(
+    svc: SearchService, settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process with changes to apply loads its embedder before it takes the folder lock to
+    write: a reader in another process (a web worker loading a commit) is never kept
+    waiting for the model."""
+    model = _GatedModel(monkeypatch)
+    writer = SearchService.open(settings, store, catch_up=False)  # no embedder yet
+    add_papers(
+        store,
+        settings,
+        [paper(99, "Axolotl regeneration atlas", "Limbs.", "Bo", "q-bio", "2024-01-05")],
+    )
+
+    def a_reader_takes_the_lock_at_once() -> None:
+        with IndexRoot(settings.data_dir / "index").lock(shared=True, wait=False) as held:
+            assert held
+
+    try:
+        model.while_loading(writer.refresh, a_reader_takes_the_lock_at_once)
+        assert _titles(writer, "axolotl", "bm25") == ["Axolotl regeneration atlas"]
+    finally:
+        writer.close()
