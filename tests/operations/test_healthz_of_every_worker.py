@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from papertide.bench.synth import write_snapshot
 from papertide.config import Settings
 from papertide.ingest import IngestOptions, ingest_paths
 from papertide.store import Store
-from tests.support.live_server import live_site
+from tests.support.live_server import LiveSite, live_site
 
 
 def _health(url: str) -> dict[str, Any]:
@@ -76,17 +77,24 @@ def _store_papers(data_dir: Path, count: int, seed: int) -> None:
         store.close()
 
 
-def test_healthz_reports_the_slowest_worker(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+@contextmanager
+def _two_workers_caught_up(data_dir: Path) -> Iterator[tuple[LiveSite, list[int]]]:
+    """`serve --workers 2` over 20 stored papers, once both workers have applied them; the
+    site and the workers' pids."""
     _store_papers(data_dir, 20, seed=1)
-    # One shared socket: a new connection goes to whichever worker accepts it, so the held
+    # One shared socket: a new connection goes to whichever worker accepts it, so a held
     # worker takes none (with a socket each, its share of connections would wait for it:
     # tests/operations/test_connections_spread_over_workers.py).
     shared = {"PAPERTIDE_SERVE__SOCKET_PER_WORKER": "false"}
     with live_site(data_dir, "--workers", "2", env=shared) as site:
         _until(lambda: len(_health(site.url).get("workers", [])) == 2)
         _until(lambda: _health(site.url)["lag"] == 0)
-        pids = [w["pid"] for w in _health(site.url)["workers"]]
+        yield site, [w["pid"] for w in _health(site.url)["workers"]]
+
+
+def test_healthz_reports_the_slowest_worker(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with _two_workers_caught_up(data_dir) as (site, pids):
         held, other = pids
         # The supervisor too: it would take a held worker for a hung one and replace it.
         os.kill(site.proc.pid, signal.SIGSTOP)
@@ -120,12 +128,8 @@ def test_a_stopped_worker_is_replaced_and_every_worker_applies_new_papers(
     supervisor, which lets go of whatever it held: papers stored meanwhile reach every
     worker's index, the new one's included."""
     data_dir = tmp_path / "data"
-    _store_papers(data_dir, 20, seed=1)
-    shared = {"PAPERTIDE_SERVE__SOCKET_PER_WORKER": "false"}
-    with live_site(data_dir, "--workers", "2", env=shared) as site:
-        _until(lambda: len(_health(site.url).get("workers", [])) == 2)
-        _until(lambda: _health(site.url)["lag"] == 0)
-        held = _health(site.url)["workers"][0]["pid"]
+    with _two_workers_caught_up(data_dir) as (site, pids):
+        held = pids[0]
         os.kill(held, signal.SIGSTOP)
         _store_papers(data_dir, 30, seed=2)
 
