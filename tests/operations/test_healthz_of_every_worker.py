@@ -46,6 +46,15 @@ def _locks_held_by(pid: int) -> list[str]:
     return [line for line in lines if "->" not in line and line.split()[4] == str(pid)]
 
 
+def _stopped(pid: int) -> bool:
+    """Whether every thread of ``pid`` is stopped (state T in /proc/PID/task/*/stat)."""
+    states = [
+        stat.read_text().rsplit(")", 1)[1].split()[0]
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat")
+    ]
+    return bool(states) and all(state == "T" for state in states)
+
+
 def _hold_between_locks(pid: int, index_folder: Path) -> None:
     """SIGSTOP ``pid`` at a moment it holds neither lock of the index folder (flock) nor a
     database write lock (a POSIX WRITE lock: SQLite's); tried again a little later if not."""
@@ -53,7 +62,7 @@ def _hold_between_locks(pid: int, index_folder: Path) -> None:
     deadline = time.monotonic() + 60
     while True:
         os.kill(pid, signal.SIGSTOP)
-        time.sleep(0.05)  # the stop has taken effect
+        _until(lambda: _stopped(pid), timeout=10)  # every thread, before its locks are read
         held = [
             line
             for line in _locks_held_by(pid)
